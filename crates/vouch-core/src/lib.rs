@@ -1,0 +1,17 @@
+//! vouch's domain, free of I/O: everything here is a pure function of its inputs, so every rule of
+//! the API contract can be tested without a database, a clock or a network.
+
+pub mod attempt;
+pub mod decision_view;
+pub mod errors;
+pub mod feature;
+pub mod progress;
+pub mod review;
+pub mod scopes;
+pub mod session;
+pub mod status;
+pub mod workflow;
+
+pub use errors::FieldErrors;
+pub use feature::{Feature, FeatureRef, WorkflowKind};
+pub use status::{AttemptStatus, SessionStatus};

@@ -1,0 +1,89 @@
+//! A verification session as stored (API.md §4).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::feature::WorkflowKind;
+use crate::progress::ResubmitInfo;
+use crate::status::SessionStatus;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CallbackMethod {
+    Initiator,
+    Completer,
+    Both,
+}
+
+impl CallbackMethod {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "initiator" => Some(Self::Initiator),
+            "completer" => Some(Self::Completer),
+            "both" => Some(Self::Both),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    Live,
+    Sandbox,
+}
+
+impl Environment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Environment::Live => "live",
+            Environment::Sandbox => "sandbox",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "live" => Some(Self::Live),
+            "sandbox" => Some(Self::Sandbox),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    pub id: Uuid,
+    pub app_id: Uuid,
+    pub number: i64,
+    pub kind: WorkflowKind,
+    pub token: String,
+    pub status: SessionStatus,
+    pub workflow_id: Uuid,
+    pub workflow_version: i64,
+    pub vendor_data: Option<String>,
+    pub metadata: Value,
+    pub callback: Option<String>,
+    pub callback_method: Option<CallbackMethod>,
+    pub language: Option<String>,
+    pub contact_details: Value,
+    pub expected_details: Value,
+    pub resubmit_info: Option<ResubmitInfo>,
+    /// Incremented by every write; stale writers re-decide.
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl Session {
+    /// `<public_base_url>/session/<session_token>`.
+    pub fn url(&self, public_base_url: &str) -> String {
+        format!(
+            "{}/session/{}",
+            public_base_url.trim_end_matches('/'),
+            self.token
+        )
+    }
+}

@@ -1,0 +1,324 @@
+//! Workflow validation and node ids (API.md §3).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::errors::FieldErrors;
+use crate::feature::{Feature, FeatureKind, FeatureRef, WorkflowKind};
+
+/// One step of a workflow version, with its stable node id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Node {
+    pub node_id: String,
+    pub feature: Feature,
+    #[serde(default)]
+    pub config: Map<String, Value>,
+}
+
+/// A validated feature list: the kind it implies and its nodes, in workflow order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkflowSpec {
+    pub kind: WorkflowKind,
+    pub nodes: Vec<Node>,
+}
+
+impl WorkflowSpec {
+    pub fn node(&self, node_id: &str) -> Option<&Node> {
+        self.nodes.iter().find(|n| n.node_id == node_id)
+    }
+
+    /// Index of a node in workflow order (used to order resubmitted steps).
+    pub fn position(&self, node_id: &str) -> Option<usize> {
+        self.nodes.iter().position(|n| n.node_id == node_id)
+    }
+
+    /// Distinct features in workflow order.
+    pub fn features(&self) -> Vec<Feature> {
+        let mut out: Vec<Feature> = Vec::new();
+        for n in &self.nodes {
+            if !out.contains(&n.feature) {
+                out.push(n.feature);
+            }
+        }
+        out
+    }
+}
+
+/// A feature entry as received, before validation.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct FeatureInput {
+    pub feature: Option<Value>,
+    pub config: Option<Value>,
+}
+
+/// Assigns node ids: `feature_<lowercase feature>_<n>`, `n` counting that feature from 1.
+pub fn node_ids(features: &[Feature]) -> Vec<String> {
+    let mut seen: Vec<(Feature, usize)> = Vec::new();
+    features
+        .iter()
+        .map(|f| {
+            let n = match seen.iter_mut().find(|(g, _)| g == f) {
+                Some((_, count)) => {
+                    *count += 1;
+                    *count
+                }
+                None => {
+                    seen.push((*f, 1));
+                    1
+                }
+            };
+            format!("{}_{n}", f.node_prefix())
+        })
+        .collect()
+}
+
+fn is_kyb(f: Feature) -> bool {
+    f.kind() == FeatureKind::Business
+}
+
+/// Validates a feature list (field `features`) and builds the spec, or names every offending index.
+pub fn validate_features(inputs: &[FeatureInput]) -> Result<WorkflowSpec, FieldErrors> {
+    let mut errors = FieldErrors::new();
+    if inputs.is_empty() {
+        errors.add("features", "At least one feature is required.");
+        return Err(errors);
+    }
+    let mut parsed: Vec<Option<(Feature, Map<String, Value>)>> = Vec::with_capacity(inputs.len());
+    for (i, input) in inputs.iter().enumerate() {
+        let key = format!("features[{i}].feature");
+        let feature = match &input.feature {
+            None | Some(Value::Null) => {
+                errors.add(key, "This field is required.");
+                None
+            }
+            Some(Value::String(name)) => match FeatureRef::parse(name) {
+                Some(FeatureRef::Feature { feature, .. }) => Some(feature),
+                Some(FeatureRef::KybParent) | None => {
+                    errors.add(key, format!("\"{name}\" is not a valid choice."));
+                    None
+                }
+            },
+            Some(_) => {
+                errors.add(key, "Not a valid string.");
+                None
+            }
+        };
+        let config = match &input.config {
+            None | Some(Value::Null) => Some(Map::new()),
+            Some(Value::Object(m)) => Some(m.clone()),
+            Some(_) => {
+                errors.add(format!("features[{i}].config"), "Must be a JSON object.");
+                None
+            }
+        };
+        parsed.push(feature.zip(config));
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let list: Vec<(Feature, Map<String, Value>)> = parsed.into_iter().flatten().collect();
+    let features: Vec<Feature> = list.iter().map(|(f, _)| *f).collect();
+
+    let kind = if features.iter().any(|f| is_kyb(*f)) {
+        WorkflowKind::Business
+    } else {
+        WorkflowKind::User
+    };
+    for (i, f) in features.iter().enumerate() {
+        let earlier = &features[..i];
+        let key = format!("features[{i}].feature");
+        let needs = |req: &[Feature]| req.iter().any(|r| earlier.contains(r));
+        match f {
+            Feature::FaceMatch | Feature::Nfc | Feature::DatabaseValidation
+                if !needs(&[Feature::Ocr]) =>
+            {
+                errors.add(&key, format!("{} requires an earlier OCR step.", f.name()));
+            }
+            Feature::Aml
+                if !needs(&[Feature::Ocr, Feature::KybRegistry, Feature::DocumentAi]) =>
+            {
+                errors.add(
+                    &key,
+                    "AML requires an earlier OCR, KYB_REGISTRY or DOCUMENT_AI step.",
+                );
+            }
+            Feature::KybDocuments | Feature::KybKeyPeople if !needs(&[Feature::KybRegistry]) => {
+                errors.add(
+                    &key,
+                    format!("{} requires an earlier KYB_REGISTRY step.", f.name()),
+                );
+            }
+            _ => {}
+        }
+        if kind == WorkflowKind::Business && f.kind() == FeatureKind::User {
+            errors.add(
+                &key,
+                format!(
+                    "{} cannot be combined with KYB features: a workflow is either user (KYC) or business (KYB).",
+                    f.name()
+                ),
+            );
+        }
+    }
+    errors.into_result()?;
+
+    let ids = node_ids(&features);
+    let nodes = list
+        .into_iter()
+        .zip(ids)
+        .map(|((feature, config), node_id)| Node {
+            node_id,
+            feature,
+            config,
+        })
+        .collect();
+    Ok(WorkflowSpec { kind, nodes })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn input(names: &[&str]) -> Vec<FeatureInput> {
+        names
+            .iter()
+            .map(|n| FeatureInput {
+                feature: Some(json!(n)),
+                config: None,
+            })
+            .collect()
+    }
+
+    fn errors_of(names: &[&str]) -> FieldErrors {
+        validate_features(&input(names)).unwrap_err()
+    }
+
+    #[test]
+    fn node_ids_count_per_feature() {
+        let spec = validate_features(&input(&["OCR", "AML", "LIVENESS", "AML"])).unwrap();
+        let ids: Vec<_> = spec.nodes.iter().map(|n| n.node_id.as_str()).collect();
+        assert_eq!(
+            ids,
+            ["feature_ocr_1", "feature_aml_1", "feature_liveness_1", "feature_aml_2"]
+        );
+        assert_eq!(spec.kind, WorkflowKind::User);
+    }
+
+    #[test]
+    fn empty_list_is_rejected() {
+        assert_eq!(
+            errors_of(&[]).get("features").unwrap(),
+            ["At least one feature is required."]
+        );
+    }
+
+    #[test]
+    fn unknown_feature_names_its_index() {
+        let e = errors_of(&["OCR", "SELFIE"]);
+        assert_eq!(
+            e.get("features[1].feature").unwrap(),
+            ["\"SELFIE\" is not a valid choice."]
+        );
+        assert!(errors_of(&["KYB"]).get("features[0].feature").is_some());
+    }
+
+    #[test]
+    fn aliases_are_normalized() {
+        let spec = validate_features(&input(&["ID_VERIFICATION", "FACE", "POA"])).unwrap();
+        let f: Vec<_> = spec.nodes.iter().map(|n| n.feature).collect();
+        assert_eq!(
+            f,
+            [Feature::Ocr, Feature::Liveness, Feature::ProofOfAddress]
+        );
+        assert_eq!(spec.nodes[1].node_id, "feature_liveness_1");
+    }
+
+    #[test]
+    fn ocr_must_come_before_its_dependants() {
+        for dep in ["FACE_MATCH", "NFC", "DATABASE_VALIDATION"] {
+            assert!(errors_of(&[dep, "OCR"]).get("features[0].feature").is_some(), "{dep}");
+            assert!(validate_features(&input(&["OCR", dep])).is_ok(), "{dep}");
+        }
+    }
+
+    #[test]
+    fn aml_needs_an_identity_source_earlier() {
+        assert!(errors_of(&["AML"]).get("features[0].feature").is_some());
+        assert!(errors_of(&["LIVENESS", "AML"]).get("features[1].feature").is_some());
+        for src in ["OCR", "KYB_REGISTRY", "DOCUMENT_AI"] {
+            assert!(validate_features(&input(&[src, "AML"])).is_ok(), "{src}");
+        }
+    }
+
+    #[test]
+    fn kyb_children_need_registry_earlier() {
+        for child in ["KYB_DOCUMENTS", "KYB_KEY_PEOPLE"] {
+            assert!(errors_of(&[child]).get("features[0].feature").is_some());
+            let spec = validate_features(&input(&["KYB_REGISTRY", child])).unwrap();
+            assert_eq!(spec.kind, WorkflowKind::Business);
+        }
+    }
+
+    #[test]
+    fn kyb_cannot_mix_with_user_only_features() {
+        let e = errors_of(&["KYB_REGISTRY", "LIVENESS"]);
+        assert!(e.get("features[1].feature").is_some());
+        let ok = validate_features(&input(&["KYB_REGISTRY", "AML", "PHONE_VERIFICATION"])).unwrap();
+        assert_eq!(ok.kind, WorkflowKind::Business);
+    }
+
+    #[test]
+    fn config_must_be_an_object() {
+        let e = validate_features(&[FeatureInput {
+            feature: Some(json!("OCR")),
+            config: Some(json!([1])),
+        }])
+        .unwrap_err();
+        assert!(e.get("features[0].config").is_some());
+    }
+
+    fn any_feature() -> impl Strategy<Value = Feature> {
+        proptest::sample::select(Feature::ALL.to_vec())
+    }
+
+    proptest! {
+        #[test]
+        fn node_ids_are_unique_and_well_formed(fs in proptest::collection::vec(any_feature(), 0..20)) {
+            let ids = node_ids(&fs);
+            let mut sorted = ids.clone();
+            sorted.sort();
+            sorted.dedup();
+            prop_assert_eq!(sorted.len(), ids.len());
+            for (f, id) in fs.iter().zip(&ids) {
+                let prefix = format!("{}_", f.node_prefix());
+                prop_assert!(id.starts_with(&prefix));
+                let n: usize = id[prefix.len()..].parse().unwrap();
+                let count_before = fs.iter().take_while(|g| !std::ptr::eq(*g, f)).filter(|g| *g == f).count();
+                prop_assert_eq!(n, count_before + 1);
+            }
+        }
+
+        #[test]
+        fn accepted_workflows_satisfy_every_rule(fs in proptest::collection::vec(any_feature(), 1..8)) {
+            let names: Vec<&str> = fs.iter().map(|f| f.name()).collect();
+            if let Ok(spec) = validate_features(&input(&names)) {
+                let kyb = fs.iter().any(|f| is_kyb(*f));
+                prop_assert_eq!(spec.kind == WorkflowKind::Business, kyb);
+                for (i, f) in fs.iter().enumerate() {
+                    let earlier = &fs[..i];
+                    if matches!(f, Feature::FaceMatch | Feature::Nfc | Feature::DatabaseValidation) {
+                        prop_assert!(earlier.contains(&Feature::Ocr));
+                    }
+                    if *f == Feature::Aml {
+                        prop_assert!(earlier.iter().any(|e| matches!(e, Feature::Ocr | Feature::KybRegistry | Feature::DocumentAi)));
+                    }
+                    if kyb {
+                        prop_assert!(f.kind() != FeatureKind::User);
+                    }
+                }
+            }
+        }
+    }
+}
