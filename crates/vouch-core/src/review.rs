@@ -26,6 +26,10 @@ pub struct Review {
     pub comment: Option<String>,
     pub metadata: Value,
     pub created_at: DateTime<Utc>,
+    /// Digest of the personal fields (`comment`, `metadata`); the chain hashes this, so erasing
+    /// those fields on deletion (`redacted`) keeps the chain verifiable.
+    pub personal_digest: String,
+    pub redacted: bool,
     pub prev_hash: String,
     pub hash: String,
 }
@@ -79,12 +83,24 @@ impl NewReview {
             comment: self.comment,
             metadata: self.metadata,
             created_at: self.created_at,
+            personal_digest: String::new(),
+            redacted: false,
             prev_hash: prev_hash.to_string(),
             hash: String::new(),
         };
+        r.personal_digest = personal_digest(r.comment.as_deref(), &r.metadata);
         r.hash = row_hash(&r);
         r
     }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// SHA-256 of the personal fields of a row.
+pub fn personal_digest(comment: Option<&str>, metadata: &Value) -> String {
+    sha256_hex(json!([comment, metadata]).to_string().as_bytes())
 }
 
 /// SHA-256 over the previous hash and every field of the row, in a fixed layout.
@@ -99,13 +115,10 @@ pub fn row_hash(r: &Review) -> String {
         r.actor_display,
         r.previous_status.map(SessionStatus::as_str),
         r.new_status.map(SessionStatus::as_str),
-        r.comment,
-        r.metadata,
+        r.personal_digest,
         r.created_at.to_rfc3339_opts(SecondsFormat::Micros, true),
     ]);
-    let mut h = Sha256::new();
-    h.update(content.to_string().as_bytes());
-    hex::encode(h.finalize())
+    sha256_hex(content.to_string().as_bytes())
 }
 
 /// Why a chain does not verify, naming the first bad row.
@@ -135,6 +148,10 @@ pub fn verify_chain(rows: &[Review]) -> Result<(), BrokenLink> {
         }
         if r.prev_hash != prev {
             return Err(broken("does not link to the previous row".into()));
+        }
+        if !r.redacted && personal_digest(r.comment.as_deref(), &r.metadata) != r.personal_digest
+        {
+            return Err(broken("comment or metadata altered".into()));
         }
         if row_hash(r) != r.hash {
             return Err(broken("content does not match its hash (row altered)".into()));
@@ -197,8 +214,13 @@ mod tests {
         missing.remove(1);
         assert_eq!(verify_chain(&missing).unwrap_err().seq, 3);
 
+        let mut redacted = chain_of(3);
+        redacted[1].comment = None;
+        redacted[1].redacted = true;
+        assert_eq!(verify_chain(&redacted), Ok(()));
+
         let mut rehashed = chain_of(4);
-        rehashed[1].comment = Some("edited".into());
+        rehashed[1].actor_display = "edited".into();
         rehashed[1].hash = row_hash(&rehashed[1]);
         let e = verify_chain(&rehashed).unwrap_err();
         assert_eq!(e.seq, 3, "{e:?}");

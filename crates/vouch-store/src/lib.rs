@@ -1,1 +1,120 @@
+//! Persistence for vouch. Application code holds an `Arc<dyn Store>`; the backend is chosen once
+//! at start-up from the database URL. Every write method takes a whole change, so no transaction
+//! type leaks out of a backend.
 
+pub mod model;
+pub mod sqlite;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+use vouch_core::review::{BrokenLink, Review};
+use vouch_core::session::Session;
+
+pub use model::*;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The session changed since it was read; load, decide and apply again.
+    #[error("the session was changed concurrently")]
+    VersionConflict,
+    /// A unique value is already taken (e.g. an application name).
+    #[error("{0} already exists")]
+    Duplicate(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The `Idempotency-Key` was used before with another request body.
+    #[error("idempotency key reused with a different request")]
+    IdempotencyConflict,
+    /// The database cannot be reached or is overloaded; the request may be retried.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("database error: {0}")]
+    Internal(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // --- applications and keys -------------------------------------------------------------
+    async fn create_app(&self, app: App) -> StoreResult<App>;
+    async fn list_apps(&self) -> StoreResult<Vec<App>>;
+    /// Finds an application by id or by exact name.
+    async fn find_app(&self, name_or_id: &str) -> StoreResult<Option<App>>;
+    async fn create_key(&self, key: ApiKey) -> StoreResult<ApiKey>;
+    async fn list_keys(&self, app_id: Uuid) -> StoreResult<Vec<ApiKey>>;
+    /// Returns false when no such key exists.
+    async fn revoke_key(&self, key_id: Uuid, now: DateTime<Utc>) -> StoreResult<bool>;
+    /// Every key whose hash starts with the given 8 bytes, with its application; the caller
+    /// compares full hashes in constant time.
+    async fn keys_by_hash_prefix(&self, prefix: [u8; 8]) -> StoreResult<Vec<(ApiKey, App)>>;
+
+    // --- workflows ---------------------------------------------------------------------------
+    async fn create_workflow(
+        &self,
+        wf: WorkflowRecord,
+        idem: Option<Idem<WorkflowRecord>>,
+    ) -> StoreResult<Written<WorkflowRecord>>;
+    /// Writes a new version (or updates label/status/default in place when `new_version` is
+    /// false); answers the resulting current version.
+    async fn update_workflow(&self, update: WorkflowUpdate) -> StoreResult<WorkflowRecord>;
+    async fn list_workflows(
+        &self,
+        app_id: Uuid,
+        page: Page,
+    ) -> StoreResult<(Vec<WorkflowRecord>, i64)>;
+    /// The current (highest) version.
+    async fn get_workflow(&self, app_id: Uuid, id: Uuid) -> StoreResult<Option<WorkflowRecord>>;
+    async fn get_workflow_version(
+        &self,
+        id: Uuid,
+        version: i64,
+    ) -> StoreResult<Option<WorkflowRecord>>;
+
+    // --- sessions -----------------------------------------------------------------------------
+    /// Creates a session, or returns the unfinished one with the same `vendor_data` on the same
+    /// workflow version (its callback and metadata updated), all in one transaction.
+    async fn create_session(
+        &self,
+        new: NewSession,
+        idem: Option<Idem<Session>>,
+    ) -> StoreResult<Written<Session>>;
+    /// A live (not deleted) session of the application, user table first.
+    async fn get_session(&self, app_id: Uuid, id: Uuid) -> StoreResult<Option<Session>>;
+    /// The session with its pinned workflow, attempts and review trail.
+    async fn session_bundle(&self, app_id: Uuid, id: Uuid) -> StoreResult<Option<SessionBundle>>;
+    async fn list_sessions(
+        &self,
+        app_id: Uuid,
+        filter: &SessionFilter,
+        page: Page,
+    ) -> StoreResult<(Vec<Session>, i64)>;
+    /// Soft-deletes a session, erases its personal data and drops pending events.
+    async fn delete_session(&self, app_id: Uuid, id: Uuid, now: DateTime<Utc>)
+        -> StoreResult<bool>;
+    /// Applies a decided change in one transaction, if the session is still at
+    /// `expected_version`; else `VersionConflict`.
+    async fn apply_session_change(
+        &self,
+        change: SessionChange,
+        idem: Option<Idem<()>>,
+    ) -> StoreResult<Written<()>>;
+    /// A stored idempotent response, if the key was used in the last 24 hours.
+    async fn idempotent_response(
+        &self,
+        key: &IdemKey,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Written<()>>>;
+
+    // --- audit and outbox -----------------------------------------------------------------------
+    async fn reviews(&self, session_id: Uuid) -> StoreResult<Vec<Review>>;
+    /// Verifies every chain (or one session's); answers the first broken link per session.
+    async fn verify_reviews(
+        &self,
+        session_id: Option<Uuid>,
+    ) -> StoreResult<(usize, Vec<(Uuid, BrokenLink)>)>;
+    async fn outbox_events(&self, session_id: Uuid) -> StoreResult<Vec<OutboxEvent>>;
+
+    async fn ping(&self) -> StoreResult<()>;
+}

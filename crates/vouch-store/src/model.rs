@@ -1,0 +1,213 @@
+//! Row types shared by every backend.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+use vouch_core::attempt::Attempt;
+use vouch_core::progress::ResubmitInfo;
+use vouch_core::review::{NewReview, Review};
+use vouch_core::scopes::Scopes;
+use vouch_core::session::{CallbackMethod, Environment, Session};
+use vouch_core::workflow::WorkflowSpec;
+use vouch_core::{SessionStatus, WorkflowKind};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct App {
+    pub id: Uuid,
+    pub name: String,
+    pub mode: Environment,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiKey {
+    pub id: Uuid,
+    pub app_id: Uuid,
+    pub name: Option<String>,
+    pub key_hash: [u8; 32],
+    pub prefix: String,
+    pub last4: String,
+    pub scopes: Scopes,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WorkflowStatus {
+    Draft,
+    Published,
+}
+
+impl WorkflowStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkflowStatus::Draft => "draft",
+            WorkflowStatus::Published => "published",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "draft" => Some(Self::Draft),
+            "published" => Some(Self::Published),
+            _ => None,
+        }
+    }
+}
+
+/// One version of a workflow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkflowRecord {
+    pub id: Uuid,
+    pub version: i64,
+    pub app_id: Uuid,
+    pub label: String,
+    pub status: WorkflowStatus,
+    pub is_default: bool,
+    pub spec: WorkflowSpec,
+    pub created_at: DateTime<Utc>,
+}
+
+impl WorkflowRecord {
+    pub fn kind(&self) -> WorkflowKind {
+        self.spec.kind
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct WorkflowUpdate {
+    pub app_id: Uuid,
+    pub id: Uuid,
+    pub label: Option<String>,
+    pub status: Option<WorkflowStatus>,
+    pub is_default: Option<bool>,
+    /// A new feature list: writes a new version.
+    pub spec: Option<WorkflowSpec>,
+    pub now: DateTime<Utc>,
+}
+
+/// A session to create; the store assigns `number` (and reuses an unfinished session when asked).
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub id: Uuid,
+    pub app_id: Uuid,
+    pub token: String,
+    /// When `None`, the application's default published workflow is used.
+    pub workflow_id: Option<Uuid>,
+    pub vendor_data: Option<String>,
+    pub metadata: Value,
+    pub callback: Option<String>,
+    pub callback_method: Option<CallbackMethod>,
+    pub language: Option<String>,
+    pub contact_details: Value,
+    pub expected_details: Value,
+    pub now: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Everything needed to decide about a session.
+#[derive(Debug, Clone)]
+pub struct SessionBundle {
+    pub session: Session,
+    pub environment: Environment,
+    pub workflow: WorkflowRecord,
+    pub attempts: Vec<Attempt>,
+    pub reviews: Vec<Review>,
+}
+
+/// A new outbox event announcing a change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    pub event_id: Uuid,
+    pub event_type: String,
+    pub status: SessionStatus,
+    pub previous_status: Option<SessionStatus>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OutboxEvent {
+    pub seq: i64,
+    pub event_id: Uuid,
+    pub app_id: Uuid,
+    pub session_id: Uuid,
+    pub session_kind: WorkflowKind,
+    pub event_type: String,
+    pub status: SessionStatus,
+    pub previous_status: Option<SessionStatus>,
+    pub resubmit_info: Option<Value>,
+    pub created_at: DateTime<Utc>,
+    pub dropped: bool,
+}
+
+/// A decided change to one session, applied atomically with its trail and events.
+#[derive(Debug, Clone)]
+pub struct SessionChange {
+    pub app_id: Uuid,
+    pub session_id: Uuid,
+    pub kind: WorkflowKind,
+    pub expected_version: i64,
+    pub now: DateTime<Utc>,
+    pub status: Option<SessionStatus>,
+    /// `Some(None)` clears it.
+    pub resubmit_info: Option<Option<ResubmitInfo>>,
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Values copied from OCR results for list filters.
+    pub country: Option<String>,
+    pub full_name: Option<String>,
+    pub attempts: Vec<Attempt>,
+    pub reviews: Vec<NewReview>,
+    pub events: Vec<NewEvent>,
+}
+
+/// An `Idempotency-Key` scoped to its application, with a fingerprint of the request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdemKey {
+    pub app_id: Uuid,
+    pub key: String,
+    pub fingerprint: String,
+    pub now: DateTime<Utc>,
+}
+
+/// Records the response of an idempotent write in the same transaction as the write.
+pub struct Idem<T> {
+    pub key: IdemKey,
+    pub status_code: u16,
+    pub render: Box<dyn FnOnce(&T) -> Value + Send>,
+}
+
+/// The outcome of an idempotent write: done now, or replayed from an earlier request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Written<T> {
+    Fresh(T),
+    Replayed { status_code: u16, body: Value },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub limit: i64,
+    pub offset: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KindFilter {
+    User,
+    Business,
+    All,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SessionFilter {
+    pub kind: Option<KindFilter>,
+    pub statuses: Vec<SessionStatus>,
+    pub vendor_data: Option<String>,
+    pub workflow_ids: Vec<Uuid>,
+    pub country: Option<String>,
+    /// Inclusive `YYYY-MM-DD` bounds on `created_at`.
+    pub date_from: Option<chrono::NaiveDate>,
+    pub date_to: Option<chrono::NaiveDate>,
+    /// Prefix of `vendor_data` or of the name read from the document.
+    pub search: Option<String>,
+}

@@ -1,0 +1,42 @@
+//! Embedded migrations, applied in order on start; each runs in its own transaction.
+
+use chrono::Utc;
+use rusqlite::Connection;
+
+use super::rows::ts;
+use crate::{StoreError, StoreResult};
+
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/sqlite/0001_init.sql"))];
+
+/// Applies every migration not yet applied; answers how many ran.
+pub fn migrate(conn: &mut Connection) -> StoreResult<usize> {
+    let err = |e: rusqlite::Error| StoreError::Internal(format!("migration failed: {e}"));
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
+    )
+    .map_err(err)?;
+    let mut applied = 0;
+    for (version, sql) in MIGRATIONS {
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let done: bool = tx
+            .query_row(
+                "SELECT EXISTS(SELECT 1 FROM schema_migrations WHERE version = ?1)",
+                [version],
+                |r| r.get(0),
+            )
+            .map_err(err)?;
+        if !done {
+            tx.execute_batch(sql).map_err(err)?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+                rusqlite::params![version, ts(Utc::now())],
+            )
+            .map_err(err)?;
+            applied += 1;
+        }
+        tx.commit().map_err(err)?;
+    }
+    Ok(applied)
+}

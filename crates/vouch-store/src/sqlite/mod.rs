@@ -1,0 +1,288 @@
+//! The embedded SQLite backend: WAL, `synchronous=FULL`, one group-committing writer thread and
+//! a pool of read connections.
+
+mod catalog;
+mod idempotency;
+mod migrate;
+mod pool;
+mod rows;
+mod sessions;
+mod writer;
+
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OpenFlags};
+use uuid::Uuid;
+use vouch_core::review::{verify_chain, BrokenLink, Review};
+use vouch_core::session::Session;
+
+use crate::model::*;
+use crate::{Store, StoreError, StoreResult};
+use pool::ReadPool;
+use rows::ts;
+use writer::Writer;
+
+pub struct SqliteStore {
+    writer: Writer,
+    readers: ReadPool,
+    path: PathBuf,
+}
+
+/// The file a `sqlite:` database URL names (`sqlite://dir/file.db`, `sqlite:file.db`,
+/// `sqlite:///abs/file.db`).
+pub fn path_from_url(url: &str) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let rest = rest.split('?').next().unwrap_or(rest);
+    (!rest.is_empty()).then(|| PathBuf::from(rest))
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA cache_size = -16000;",
+    )
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file, applies migrations and starts the writer.
+    pub fn open(path: &Path, readers: usize) -> StoreResult<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
+        let open_err =
+            |e: rusqlite::Error| StoreError::Unavailable(format!("{}: {e}", path.display()));
+        let mut conn = Connection::open(path).map_err(open_err)?;
+        configure(&conn).map_err(open_err)?;
+        migrate::migrate(&mut conn)?;
+        let mut pool = Vec::with_capacity(readers.max(1));
+        for _ in 0..readers.max(1) {
+            let r = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(open_err)?;
+            configure(&r).map_err(open_err)?;
+            r.execute_batch("PRAGMA query_only = ON").map_err(open_err)?;
+            pool.push(r);
+        }
+        let writer = Writer::start(conn)
+            .map_err(|e| StoreError::Internal(format!("cannot start the writer: {e}")))?;
+        Ok(Self {
+            writer,
+            readers: ReadPool::new(pool),
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Applies pending migrations to a database file without starting a store.
+    pub fn migrate_file(path: &Path) -> StoreResult<usize> {
+        let mut conn = Connection::open(path)
+            .map_err(|e| StoreError::Unavailable(format!("{}: {e}", path.display())))?;
+        configure(&conn).map_err(rows::db_err)?;
+        migrate::migrate(&mut conn)
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create_app(&self, app: App) -> StoreResult<App> {
+        self.writer
+            .write(move |c| catalog::insert_app(c, &app).map(|_| app))
+            .await
+    }
+
+    async fn list_apps(&self) -> StoreResult<Vec<App>> {
+        self.readers.read(catalog::list_apps).await
+    }
+
+    async fn find_app(&self, name_or_id: &str) -> StoreResult<Option<App>> {
+        let q = name_or_id.to_string();
+        self.readers.read(move |c| catalog::find_app(c, &q)).await
+    }
+
+    async fn create_key(&self, key: ApiKey) -> StoreResult<ApiKey> {
+        self.writer
+            .write(move |c| catalog::insert_key(c, &key).map(|_| key))
+            .await
+    }
+
+    async fn list_keys(&self, app_id: Uuid) -> StoreResult<Vec<ApiKey>> {
+        self.readers
+            .read(move |c| catalog::list_keys(c, app_id))
+            .await
+    }
+
+    async fn revoke_key(&self, key_id: Uuid, now: DateTime<Utc>) -> StoreResult<bool> {
+        self.writer
+            .write(move |c| catalog::revoke_key(c, key_id, &ts(now)))
+            .await
+    }
+
+    async fn keys_by_hash_prefix(&self, prefix: [u8; 8]) -> StoreResult<Vec<(ApiKey, App)>> {
+        self.readers
+            .read(move |c| catalog::keys_by_hash_prefix(c, prefix))
+            .await
+    }
+
+    async fn create_workflow(
+        &self,
+        wf: WorkflowRecord,
+        idem: Option<Idem<WorkflowRecord>>,
+    ) -> StoreResult<Written<WorkflowRecord>> {
+        self.writer
+            .write(move |c| {
+                idempotency::run(c, idem, || catalog::insert_workflow(c, &wf).map(|_| wf))
+            })
+            .await
+    }
+
+    async fn update_workflow(&self, update: WorkflowUpdate) -> StoreResult<WorkflowRecord> {
+        self.writer
+            .write(move |c| catalog::update_workflow(c, update))
+            .await
+    }
+
+    async fn list_workflows(
+        &self,
+        app_id: Uuid,
+        page: Page,
+    ) -> StoreResult<(Vec<WorkflowRecord>, i64)> {
+        self.readers
+            .read(move |c| catalog::list_workflows(c, app_id, page))
+            .await
+    }
+
+    async fn get_workflow(&self, app_id: Uuid, id: Uuid) -> StoreResult<Option<WorkflowRecord>> {
+        self.readers
+            .read(move |c| catalog::current_workflow(c, app_id, id))
+            .await
+    }
+
+    async fn get_workflow_version(
+        &self,
+        id: Uuid,
+        version: i64,
+    ) -> StoreResult<Option<WorkflowRecord>> {
+        self.readers
+            .read(move |c| catalog::workflow_version(c, id, version))
+            .await
+    }
+
+    async fn create_session(
+        &self,
+        new: NewSession,
+        idem: Option<Idem<Session>>,
+    ) -> StoreResult<Written<Session>> {
+        self.writer
+            .write(move |c| idempotency::run(c, idem, || sessions::create(c, new)))
+            .await
+    }
+
+    async fn get_session(&self, app_id: Uuid, id: Uuid) -> StoreResult<Option<Session>> {
+        self.readers
+            .read(move |c| sessions::find(c, app_id, id))
+            .await
+    }
+
+    async fn session_bundle(&self, app_id: Uuid, id: Uuid) -> StoreResult<Option<SessionBundle>> {
+        self.readers
+            .read(move |c| sessions::bundle(c, app_id, id))
+            .await
+    }
+
+    async fn list_sessions(
+        &self,
+        app_id: Uuid,
+        filter: &SessionFilter,
+        page: Page,
+    ) -> StoreResult<(Vec<Session>, i64)> {
+        let filter = filter.clone();
+        self.readers
+            .read(move |c| sessions::list(c, app_id, &filter, page))
+            .await
+    }
+
+    async fn delete_session(
+        &self,
+        app_id: Uuid,
+        id: Uuid,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        self.writer
+            .write(move |c| sessions::delete(c, app_id, id, &ts(now)))
+            .await
+    }
+
+    async fn apply_session_change(
+        &self,
+        change: SessionChange,
+        idem: Option<Idem<()>>,
+    ) -> StoreResult<Written<()>> {
+        self.writer
+            .write(move |c| idempotency::run(c, idem, || sessions::apply(c, change)))
+            .await
+    }
+
+    async fn idempotent_response(
+        &self,
+        key: &IdemKey,
+        _now: DateTime<Utc>,
+    ) -> StoreResult<Option<Written<()>>> {
+        let key = key.clone();
+        self.readers
+            .read(move |c| idempotency::lookup(c, &key))
+            .await
+    }
+
+    async fn reviews(&self, session_id: Uuid) -> StoreResult<Vec<Review>> {
+        self.readers
+            .read(move |c| sessions::reviews(c, session_id))
+            .await
+    }
+
+    async fn verify_reviews(
+        &self,
+        session_id: Option<Uuid>,
+    ) -> StoreResult<(usize, Vec<(Uuid, BrokenLink)>)> {
+        self.readers
+            .read(move |c| {
+                let ids = sessions::reviewed_sessions(c, session_id)?;
+                let mut broken = Vec::new();
+                for id in &ids {
+                    if let Err(b) = verify_chain(&sessions::reviews(c, *id)?) {
+                        broken.push((*id, b));
+                    }
+                }
+                Ok((ids.len(), broken))
+            })
+            .await
+    }
+
+    async fn outbox_events(&self, session_id: Uuid) -> StoreResult<Vec<OutboxEvent>> {
+        self.readers
+            .read(move |c| sessions::outbox(c, session_id))
+            .await
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.readers
+            .read(|c| {
+                c.query_row("SELECT 1", [], |_| Ok(()))
+                    .map_err(rows::db_err)
+            })
+            .await
+    }
+}
