@@ -120,9 +120,10 @@ pub fn decision_json(i: &DecisionInputs<'_>) -> Value {
     // An array whose nodes have no attempt yet is null.
     for node in &i.workflow.nodes {
         let key = node.feature.decision_array();
-        let attempted = i.workflow.nodes.iter().any(|n| {
-            n.feature.decision_array() == key && latest.contains_key(n.node_id.as_str())
-        });
+        let attempted =
+            i.workflow.nodes.iter().any(|n| {
+                n.feature.decision_array() == key && latest.contains_key(n.node_id.as_str())
+            });
         if !attempted {
             out.insert(key.into(), Value::Null);
         }

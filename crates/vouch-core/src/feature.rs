@@ -250,9 +250,15 @@ mod tests {
                 assert!(!r.matches(other), "{alias} must not match {other:?}");
             }
         }
-        assert!(FeatureRef::parse("KYB").unwrap().matches(Feature::KybRegistry));
-        assert!(FeatureRef::parse("KYB").unwrap().matches(Feature::KybKeyPeople));
-        assert!(!FeatureRef::parse("KYB").unwrap().matches(Feature::KybDocuments));
+        assert!(FeatureRef::parse("KYB")
+            .unwrap()
+            .matches(Feature::KybRegistry));
+        assert!(FeatureRef::parse("KYB")
+            .unwrap()
+            .matches(Feature::KybKeyPeople));
+        assert!(!FeatureRef::parse("KYB")
+            .unwrap()
+            .matches(Feature::KybDocuments));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! the API contract can be tested without a database, a clock or a network.
 
 pub mod attempt;
+pub mod contact;
 pub mod decision_view;
 pub mod errors;
 pub mod feature;

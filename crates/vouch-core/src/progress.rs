@@ -144,7 +144,10 @@ mod tests {
     fn aggregation_precedence() {
         assert_eq!(aggregate([Approved, Approved]), SessionStatus::Approved);
         assert_eq!(aggregate([Approved, InReview]), SessionStatus::InReview);
-        assert_eq!(aggregate([InReview, Declined, Approved]), SessionStatus::Declined);
+        assert_eq!(
+            aggregate([InReview, Declined, Approved]),
+            SessionStatus::Declined
+        );
     }
 
     #[test]
@@ -187,7 +190,10 @@ mod tests {
             SessionStatus::Abandoned,
             SessionStatus::KycExpired,
         ] {
-            assert!(transitions_after_attempt(s, &wf, &a, None).is_empty(), "{s}");
+            assert!(
+                transitions_after_attempt(s, &wf, &a, None).is_empty(),
+                "{s}"
+            );
         }
     }
 

@@ -149,12 +149,13 @@ pub fn verify_chain(rows: &[Review]) -> Result<(), BrokenLink> {
         if r.prev_hash != prev {
             return Err(broken("does not link to the previous row".into()));
         }
-        if !r.redacted && personal_digest(r.comment.as_deref(), &r.metadata) != r.personal_digest
-        {
+        if !r.redacted && personal_digest(r.comment.as_deref(), &r.metadata) != r.personal_digest {
             return Err(broken("comment or metadata altered".into()));
         }
         if row_hash(r) != r.hash {
-            return Err(broken("content does not match its hash (row altered)".into()));
+            return Err(broken(
+                "content does not match its hash (row altered)".into(),
+            ));
         }
         prev = r.hash.clone();
     }

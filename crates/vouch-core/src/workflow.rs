@@ -134,9 +134,7 @@ pub fn validate_features(inputs: &[FeatureInput]) -> Result<WorkflowSpec, FieldE
             {
                 errors.add(&key, format!("{} requires an earlier OCR step.", f.name()));
             }
-            Feature::Aml
-                if !needs(&[Feature::Ocr, Feature::KybRegistry, Feature::DocumentAi]) =>
-            {
+            Feature::Aml if !needs(&[Feature::Ocr, Feature::KybRegistry, Feature::DocumentAi]) => {
                 errors.add(
                     &key,
                     "AML requires an earlier OCR, KYB_REGISTRY or DOCUMENT_AI step.",
@@ -201,7 +199,12 @@ mod tests {
         let ids: Vec<_> = spec.nodes.iter().map(|n| n.node_id.as_str()).collect();
         assert_eq!(
             ids,
-            ["feature_ocr_1", "feature_aml_1", "feature_liveness_1", "feature_aml_2"]
+            [
+                "feature_ocr_1",
+                "feature_aml_1",
+                "feature_liveness_1",
+                "feature_aml_2"
+            ]
         );
         assert_eq!(spec.kind, WorkflowKind::User);
     }
@@ -238,7 +241,12 @@ mod tests {
     #[test]
     fn ocr_must_come_before_its_dependants() {
         for dep in ["FACE_MATCH", "NFC", "DATABASE_VALIDATION"] {
-            assert!(errors_of(&[dep, "OCR"]).get("features[0].feature").is_some(), "{dep}");
+            assert!(
+                errors_of(&[dep, "OCR"])
+                    .get("features[0].feature")
+                    .is_some(),
+                "{dep}"
+            );
             assert!(validate_features(&input(&["OCR", dep])).is_ok(), "{dep}");
         }
     }
@@ -246,7 +254,9 @@ mod tests {
     #[test]
     fn aml_needs_an_identity_source_earlier() {
         assert!(errors_of(&["AML"]).get("features[0].feature").is_some());
-        assert!(errors_of(&["LIVENESS", "AML"]).get("features[1].feature").is_some());
+        assert!(errors_of(&["LIVENESS", "AML"])
+            .get("features[1].feature")
+            .is_some());
         for src in ["OCR", "KYB_REGISTRY", "DOCUMENT_AI"] {
             assert!(validate_features(&input(&[src, "AML"])).is_ok(), "{src}");
         }

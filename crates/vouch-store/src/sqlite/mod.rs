@@ -71,7 +71,8 @@ impl SqliteStore {
             )
             .map_err(open_err)?;
             configure(&r).map_err(open_err)?;
-            r.execute_batch("PRAGMA query_only = ON").map_err(open_err)?;
+            r.execute_batch("PRAGMA query_only = ON")
+                .map_err(open_err)?;
             pool.push(r);
         }
         let writer = Writer::start(conn)

@@ -215,7 +215,11 @@ fn filter_sql(filter: &SessionFilter, args: &mut Vec<String>) -> String {
         let marks = vec!["#"; filter.statuses.len()].join(", ");
         push(
             &format!("status IN ({marks})"),
-            filter.statuses.iter().map(|s| s.as_str().to_string()).collect(),
+            filter
+                .statuses
+                .iter()
+                .map(|s| s.as_str().to_string())
+                .collect(),
         );
     }
     if let Some(vd) = &filter.vendor_data {
@@ -239,7 +243,10 @@ fn filter_sql(filter: &SessionFilter, args: &mut Vec<String>) -> String {
         push("created_at < #", vec![next.format("%Y-%m-%d").to_string()]);
     }
     if let Some(s) = &filter.search {
-        let escaped = s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        let escaped = s
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
         let pattern = format!("{escaped}%");
         push(
             "(vendor_data LIKE # ESCAPE '\\' OR full_name LIKE # ESCAPE '\\')",
@@ -337,7 +344,9 @@ pub fn delete(conn: &Connection, app_id: Uuid, id: Uuid, now: &str) -> StoreResu
 
 fn last_review(conn: &Connection, session_id: &str) -> StoreResult<(i64, String)> {
     let row: Option<(i64, String)> = conn
-        .prepare_cached("SELECT seq, hash FROM reviews WHERE session_id = ?1 ORDER BY seq DESC LIMIT 1")
+        .prepare_cached(
+            "SELECT seq, hash FROM reviews WHERE session_id = ?1 ORDER BY seq DESC LIMIT 1",
+        )
         .map_err(db_err)?
         .query_row([session_id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()

@@ -1,0 +1,83 @@
+//! Layered configuration: embedded commented defaults -> optional TOML file -> `VOUCH_*`.
+
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use serde::Deserialize;
+
+/// The defaults, with comments; `vouch config` prints them.
+pub const DEFAULTS: &str = include_str!("config.default.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Config {
+    pub listen: String,
+    pub public_url: String,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub body_limit_bytes: usize,
+    pub log_format: LogFormat,
+    pub sqlite: SqliteConfig,
+    pub sessions: SessionsConfig,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SqliteConfig {
+    pub readers: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SessionsConfig {
+    pub link_ttl_seconds: i64,
+}
+
+impl Config {
+    /// Loads the layers. `file` is `--config`; without it `./vouch.toml` is read if present.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut fig = Figment::from(Toml::string(DEFAULTS));
+        match file {
+            Some(f) => {
+                anyhow::ensure!(f.exists(), "config file {} does not exist", f.display());
+                fig = fig.merge(Toml::file(f));
+            }
+            None => fig = fig.merge(Toml::file("vouch.toml")),
+        }
+        let fig = fig.merge(Env::prefixed("VOUCH_").split("__"));
+        let mut cfg: Config = fig
+            .extract()
+            .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+        cfg.public_url = cfg.public_url.trim_end_matches('/').to_string();
+        anyhow::ensure!(
+            cfg.public_url.starts_with("http://") || cfg.public_url.starts_with("https://"),
+            "configuration: public_url must start with http:// or https://"
+        );
+        anyhow::ensure!(
+            cfg.sessions.link_ttl_seconds > 0,
+            "configuration: sessions.link_ttl_seconds must be positive"
+        );
+        if cfg.database_url.is_empty() {
+            cfg.database_url = format!("sqlite://{}", cfg.data_dir.join("vouch.db").display());
+        }
+        Ok(cfg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_defaults_parse() {
+        let cfg: Config = Figment::from(Toml::string(DEFAULTS)).extract().unwrap();
+        assert_eq!(cfg.listen, "127.0.0.1:8080");
+        assert_eq!(cfg.body_limit_bytes, 1 << 20);
+        assert_eq!(cfg.log_format, LogFormat::Text);
+    }
+}

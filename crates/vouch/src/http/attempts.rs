@@ -1,0 +1,147 @@
+//! `POST /v3/session/{id}/attempts/` (§4.5).
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use utoipa::ToSchema;
+use uuid::Uuid;
+use vouch_core::attempt::ActorType;
+use vouch_core::scopes::{Access, Resource};
+use vouch_core::{AttemptStatus, FieldErrors};
+use vouch_store::Written;
+
+use super::auth::Caller;
+use super::error::ApiResult;
+use super::json::{parse, Body};
+use super::openapi::{ErrorBody, FieldErrorsBody};
+use super::{idempotency, path_uuid, replay};
+use crate::service::attempts::{record, RecordAttempt};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/v3/session/{id}/attempts/", post(create))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct Warning {
+    risk: Option<String>,
+    short_description: Option<String>,
+    long_description: Option<String>,
+    log_type: Option<String>,
+}
+
+/// Body of `POST /v3/session/{id}/attempts/`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AttemptBody {
+    node_id: Option<String>,
+    /// `Approved`, `Declined`, `In Review`, `Not Finished` or `Expired`.
+    status: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    data: Option<Value>,
+    warnings: Option<Vec<Warning>>,
+}
+
+/// `201` answer.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct AttemptCreated {
+    attempt_id: Uuid,
+    session_id: Uuid,
+    node_id: String,
+    status: String,
+}
+
+#[utoipa::path(post, path = "/v3/session/{id}/attempts/", tag = "sessions", request_body = AttemptBody,
+    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "A retried result with the same key and body is not recorded twice")),
+    responses((status = 201, body = AttemptCreated), (status = 400, body = FieldErrorsBody),
+        (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)),
+    security(("api_key" = [])))]
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Body(bytes): Body,
+) -> ApiResult<Response> {
+    caller.require(Resource::Decisions, Access::Write)?;
+    let session_id = path_uuid(&id)?;
+    let route = format!("POST /v3/session/{session_id}/attempts/");
+    let idem = idempotency::key(&headers, caller.app.id, &route, &bytes)?;
+    if let Some(key) = &idem {
+        if let Some(Written::Replayed { status_code, body }) =
+            state.store.idempotent_response(key, key.now).await?
+        {
+            return Ok(replay(status_code, body));
+        }
+    }
+    let body: AttemptBody = parse(&bytes)?;
+    let mut errors = FieldErrors::new();
+    let node_id = match body.node_id {
+        Some(n) if !n.is_empty() => Some(n),
+        _ => {
+            errors.add("node_id", "This field is required.");
+            None
+        }
+    };
+    let status = match body.status.as_deref() {
+        None => {
+            errors.add("status", "This field is required.");
+            None
+        }
+        Some(s) => {
+            let parsed = AttemptStatus::parse(s);
+            if parsed.is_none() {
+                errors.add("status", format!("\"{s}\" is not a valid choice."));
+            }
+            parsed
+        }
+    };
+    let data = match body.data {
+        None | Some(Value::Null) => json!({}),
+        Some(v @ Value::Object(_)) => v,
+        Some(_) => {
+            errors.add("data", "Must be a JSON object.");
+            Value::Null
+        }
+    };
+    let warnings: Vec<Value> = body
+        .warnings
+        .unwrap_or_default()
+        .into_iter()
+        .map(|w| {
+            json!({
+                "risk": w.risk,
+                "short_description": w.short_description,
+                "long_description": w.long_description,
+                "log_type": w.log_type,
+            })
+        })
+        .collect();
+    errors.into_result()?;
+    let (Some(node_id), Some(status)) = (node_id, status) else {
+        return Err(FieldErrors::single("node_id", "This field is required.").into());
+    };
+    let written = record(
+        state.store.as_ref(),
+        RecordAttempt {
+            app_id: caller.app.id,
+            session_id,
+            node_id,
+            status,
+            data,
+            warnings: Value::Array(warnings),
+            actor: ActorType::ApiKey,
+        },
+        idem,
+    )
+    .await?;
+    Ok(match written {
+        Written::Fresh(body) => (StatusCode::CREATED, Json(body)).into_response(),
+        Written::Replayed { status_code, body } => replay(status_code, body),
+    })
+}

@@ -1,0 +1,121 @@
+//! The one place where errors become HTTP responses, in the contract's two shapes (§2).
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+use vouch_core::FieldErrors;
+use vouch_store::StoreError;
+
+#[derive(Debug)]
+pub enum ApiError {
+    /// `400` keyed by field.
+    Fields(FieldErrors),
+    /// `{detail, code}` with the given status.
+    Detail {
+        status: StatusCode,
+        code: &'static str,
+        detail: String,
+    },
+    /// A store failure: `503` when it may pass, else `500` (cause logged, not shown).
+    Store(StoreError),
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn detail(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        ApiError::Detail {
+            status,
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
+        ApiError::Fields(FieldErrors::single(field, message))
+    }
+
+    pub fn not_found() -> Self {
+        Self::detail(StatusCode::NOT_FOUND, "not_found", "Not found.")
+    }
+
+    pub fn not_authenticated() -> Self {
+        Self::detail(
+            StatusCode::FORBIDDEN,
+            "not_authenticated",
+            "Authentication credentials were not provided.",
+        )
+    }
+
+    pub fn invalid_key() -> Self {
+        Self::detail(
+            StatusCode::UNAUTHORIZED,
+            "invalid_api_key",
+            "Invalid API key.",
+        )
+    }
+
+    pub fn permission_denied() -> Self {
+        Self::detail(
+            StatusCode::FORBIDDEN,
+            "permission_denied",
+            "You do not have permission to perform this action.",
+        )
+    }
+}
+
+impl From<FieldErrors> for ApiError {
+    fn from(e: FieldErrors) -> Self {
+        ApiError::Fields(e)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::IdempotencyConflict => ApiError::detail(
+                StatusCode::CONFLICT,
+                "idempotency_conflict",
+                "This Idempotency-Key was already used with a different request.",
+            ),
+            other => ApiError::Store(other),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            ApiError::Fields(f) => (StatusCode::BAD_REQUEST, Json(f)).into_response(),
+            ApiError::Detail {
+                status,
+                code,
+                detail,
+            } => (status, Json(json!({"detail": detail, "code": code}))).into_response(),
+            ApiError::Store(StoreError::Unavailable(cause)) => {
+                tracing::warn!(%cause, "store unavailable");
+                let mut r = (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Json(json!({"detail": "Service temporarily unavailable, retry shortly.", "code": "service_unavailable"})),
+                )
+                    .into_response();
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                r
+            }
+            ApiError::Store(e) => {
+                tracing::error!(error = %e, "internal error");
+                internal_error()
+            }
+        }
+    }
+}
+
+pub fn internal_error() -> Response {
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Json(json!({"detail": "Internal server error.", "code": "internal_error"})),
+    )
+        .into_response()
+}

@@ -1,0 +1,75 @@
+//! Request bodies: size limit, JSON parse errors and type errors in the contract's shapes.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
+use vouch_core::FieldErrors;
+
+use super::error::ApiError;
+use crate::state::AppState;
+
+/// The raw body, read up to the configured limit (`413` beyond it).
+pub struct Body(pub Bytes);
+
+impl FromRequest<AppState> for Body {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let limit = state.config.body_limit_bytes;
+        axum::body::to_bytes(req.into_body(), limit)
+            .await
+            .map(Body)
+            .map_err(|_| too_large(limit))
+    }
+}
+
+pub fn too_large(limit: usize) -> ApiError {
+    ApiError::detail(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!("Request body is larger than {limit} bytes."),
+    )
+}
+
+/// Parses a JSON body into `T`: malformed JSON → `parse_error`; a value of the wrong type →
+/// a field-keyed 400 naming its path. An empty body is read as `{}`.
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        bytes
+    };
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::detail(
+            StatusCode::BAD_REQUEST,
+            "parse_error",
+            format!("JSON parse error - {e}"),
+        )
+    })?;
+    if !value.is_object() {
+        return Err(ApiError::field(
+            "non_field_errors",
+            "Invalid data. Expected a JSON object.",
+        ));
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." {
+            "non_field_errors".to_string()
+        } else {
+            path
+        };
+        let inner = e.into_inner().to_string();
+        let message = if inner.starts_with("invalid type") {
+            let expected = inner.rsplit("expected ").next().unwrap_or("another type");
+            format!("Invalid type: expected {expected}.")
+        } else if inner.starts_with("unknown variant") {
+            let got = inner.split('`').nth(1).unwrap_or("");
+            format!("\"{got}\" is not a valid choice.")
+        } else {
+            inner
+        };
+        ApiError::Fields(FieldErrors::single(field, message))
+    })
+}

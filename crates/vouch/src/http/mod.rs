@@ -1,0 +1,158 @@
+//! The HTTP API: one module per resource, errors mapped in `error`, shared plumbing here.
+
+pub mod attempts;
+pub mod auth;
+pub mod error;
+pub mod idempotency;
+pub mod json;
+pub mod openapi;
+pub mod pagination;
+pub mod sessions;
+pub mod system;
+pub mod workflows;
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use serde_json::Value;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use uuid::Uuid;
+
+use crate::state::AppState;
+use error::ApiError;
+
+/// Every route, for the trailing-slash redirect (a `{…}` segment matches any one segment).
+pub const ROUTES: &[&str] = &[
+    "/v3/workflows/",
+    "/v3/workflows/{id}/",
+    "/v3/session/",
+    "/v3/session/{id}/decision/",
+    "/v3/session/{id}/delete/",
+    "/v3/session/{id}/attempts/",
+    "/v3/sessions/",
+];
+
+fn matches_route(path: &str) -> bool {
+    let segs: Vec<&str> = path.split('/').collect();
+    ROUTES.iter().any(|r| {
+        let pat: Vec<&str> = r.split('/').collect();
+        pat.len() == segs.len()
+            && pat
+                .iter()
+                .zip(&segs)
+                .all(|(p, s)| (p.starts_with('{') && !s.is_empty()) || p == s)
+    })
+}
+
+pub fn router(state: AppState) -> Router {
+    let request_id = axum::http::HeaderName::from_static("x-request-id");
+    Router::new()
+        .merge(workflows::router())
+        .merge(sessions::router())
+        .merge(attempts::router())
+        .merge(system::router())
+        .fallback(fallback)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(CatchPanicLayer::custom(|_| error::internal_error()))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                let id = req
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state)
+}
+
+/// Records request counts and durations by route template.
+async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().clone();
+    let start = Instant::now();
+    let resp = next.run(req).await;
+    state.metrics.observe_request(
+        method.as_str(),
+        &route,
+        resp.status().as_u16(),
+        start.elapsed(),
+    );
+    resp
+}
+
+/// Unknown paths: a known route missing its trailing slash is redirected (`301` for GET/HEAD,
+/// `308` otherwise, query kept); anything else is `404`.
+async fn fallback(method: Method, uri: Uri) -> Response {
+    let path = uri.path();
+    if !path.ends_with('/') {
+        let slashed = format!("{path}/");
+        if matches_route(&slashed) {
+            let location = match uri.query() {
+                Some(q) => format!("{slashed}?{q}"),
+                None => slashed,
+            };
+            let status = if method == Method::GET || method == Method::HEAD {
+                StatusCode::MOVED_PERMANENTLY
+            } else {
+                StatusCode::PERMANENT_REDIRECT
+            };
+            let mut r = status.into_response();
+            if let Ok(v) = HeaderValue::from_str(&location) {
+                r.headers_mut().insert(header::LOCATION, v);
+            }
+            return r;
+        }
+    }
+    ApiError::not_found().into_response()
+}
+
+async fn method_not_allowed(method: Method) -> Response {
+    ApiError::detail(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("Method \"{method}\" not allowed."),
+    )
+    .into_response()
+}
+
+/// A path id that is not a UUID is answered like an unknown one.
+pub fn path_uuid(s: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(s).map_err(|_| ApiError::not_found())
+}
+
+/// The stored answer of an earlier request with the same `Idempotency-Key`.
+pub fn replay(status_code: u16, body: Value) -> Response {
+    let status = StatusCode::from_u16(status_code).unwrap_or(StatusCode::OK);
+    let mut r = (status, Json(body)).into_response();
+    r.headers_mut()
+        .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn route_matching_for_redirects() {
+        assert!(matches_route("/v3/sessions/"));
+        assert!(matches_route("/v3/session/abc/decision/"));
+        assert!(!matches_route("/v3/session//decision/"));
+        assert!(!matches_route("/v3/nothing/"));
+    }
+}

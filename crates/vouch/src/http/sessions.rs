@@ -1,0 +1,390 @@
+//! Session create, retrieve, list and delete (§4.1–§4.4).
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use chrono::{Duration, NaiveDate, SecondsFormat, Utc};
+use rand::distr::{Alphanumeric, SampleString};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use utoipa::ToSchema;
+use uuid::Uuid;
+use vouch_core::contact::is_valid_email;
+use vouch_core::decision_view::{decision_json, DecisionInputs};
+use vouch_core::scopes::{Access, Resource};
+use vouch_core::session::{CallbackMethod, Session};
+use vouch_core::{FieldErrors, SessionStatus};
+use vouch_store::{Idem, KindFilter, NewSession, SessionFilter, StoreError, Written};
+
+use super::auth::Caller;
+use super::error::{ApiError, ApiResult};
+use super::json::{parse, Body};
+use super::openapi::{ErrorBody, FieldErrorsBody};
+use super::pagination::{page_links, PageQuery};
+use super::{idempotency, path_uuid, replay};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v3/session/", post(create))
+        .route("/v3/session/{id}/decision/", get(decision))
+        .route("/v3/session/{id}/delete/", delete(remove))
+        .route("/v3/sessions/", get(list))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct ContactDetails {
+    email: Option<String>,
+    phone: Option<String>,
+    email_lang: Option<String>,
+    send_notification_emails: Option<bool>,
+}
+
+/// Body of `POST /v3/session/`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct CreateSessionBody {
+    /// Required unless the application has a default workflow.
+    workflow_id: Option<String>,
+    vendor_data: Option<String>,
+    /// http(s) URL the person returns to.
+    callback: Option<String>,
+    /// `initiator`, `completer` or `both`.
+    callback_method: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    metadata: Option<Value>,
+    language: Option<String>,
+    contact_details: Option<ContactDetails>,
+    #[schema(value_type = Option<Object>)]
+    expected_details: Option<Value>,
+}
+
+/// `201` answer of `POST /v3/session/`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct CreatedSession {
+    session_id: Uuid,
+    session_number: i64,
+    session_token: String,
+    url: String,
+    vendor_data: Option<String>,
+    #[schema(value_type = Object)]
+    metadata: Value,
+    status: String,
+    callback: Option<String>,
+    workflow_id: Uuid,
+    workflow_version: i64,
+    session_kind: String,
+}
+
+fn created_json(s: &Session, public_url: &str) -> Value {
+    json!({
+        "session_id": s.id,
+        "session_number": s.number,
+        "session_token": s.token,
+        "url": s.url(public_url),
+        "vendor_data": s.vendor_data,
+        "metadata": s.metadata,
+        "status": s.status,
+        "callback": s.callback,
+        "workflow_id": s.workflow_id,
+        "workflow_version": s.workflow_version,
+        "session_kind": s.kind,
+    })
+}
+
+fn object_or_empty(v: Option<Value>, field: &str, errors: &mut FieldErrors) -> Value {
+    match v {
+        None | Some(Value::Null) => json!({}),
+        Some(Value::Object(m)) => Value::Object(m),
+        Some(_) => {
+            errors.add(field, "Must be a JSON object.");
+            json!({})
+        }
+    }
+}
+
+pub fn is_http_url(s: &str) -> bool {
+    url::Url::parse(s)
+        .map(|u| {
+            matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty())
+        })
+        .unwrap_or(false)
+}
+
+fn max_len(v: &Option<String>, field: &str, max: usize, errors: &mut FieldErrors) {
+    if v.as_ref().is_some_and(|s| s.chars().count() > max) {
+        errors.add(
+            field,
+            format!("Ensure this field has no more than {max} characters."),
+        );
+    }
+}
+
+#[utoipa::path(post, path = "/v3/session/", tag = "sessions", request_body = CreateSessionBody,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the stored response for 24 h")),
+    responses((status = 201, body = CreatedSession, description = "Created, or the unfinished session with the same vendor_data"),
+        (status = 400, body = FieldErrorsBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)),
+    security(("api_key" = [])))]
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Body(bytes): Body,
+) -> ApiResult<Response> {
+    caller.require(Resource::Sessions, Access::Write)?;
+    let idem = idempotency::key(&headers, caller.app.id, "POST /v3/session/", &bytes)?;
+    let body: CreateSessionBody = parse(&bytes)?;
+    let mut errors = FieldErrors::new();
+    let workflow_id = match body.workflow_id.as_deref() {
+        None | Some("") => None,
+        Some(s) => match Uuid::parse_str(s) {
+            Ok(id) => Some(id),
+            Err(_) => {
+                errors.add("workflow_id", "Must be a valid UUID.");
+                None
+            }
+        },
+    };
+    max_len(&body.vendor_data, "vendor_data", 1000, &mut errors);
+    max_len(&body.language, "language", 16, &mut errors);
+    if let Some(cb) = &body.callback {
+        if !is_http_url(cb) || cb.len() > 2048 {
+            errors.add("callback", "Enter a valid http or https URL.");
+        }
+    }
+    let callback_method = body.callback_method.as_deref().and_then(|m| {
+        let parsed = CallbackMethod::parse(m);
+        if parsed.is_none() {
+            errors.add("callback_method", format!("\"{m}\" is not a valid choice."));
+        }
+        parsed
+    });
+    let metadata = object_or_empty(body.metadata, "metadata", &mut errors);
+    let expected_details = object_or_empty(body.expected_details, "expected_details", &mut errors);
+    let contact = body.contact_details.unwrap_or_default();
+    if let Some(email) = &contact.email {
+        if !is_valid_email(email) {
+            errors.add("contact_details.email", "Enter a valid email address.");
+        }
+    }
+    max_len(&contact.phone, "contact_details.phone", 32, &mut errors);
+    max_len(
+        &contact.email_lang,
+        "contact_details.email_lang",
+        16,
+        &mut errors,
+    );
+    errors.into_result()?;
+
+    let now = Utc::now();
+    let new = NewSession {
+        id: Uuid::new_v4(),
+        app_id: caller.app.id,
+        token: Alphanumeric.sample_string(&mut rand::rng(), 32),
+        workflow_id,
+        vendor_data: body.vendor_data,
+        metadata,
+        callback: body.callback,
+        callback_method,
+        language: body.language,
+        contact_details: json!({
+            "email": contact.email,
+            "phone": contact.phone,
+            "email_lang": contact.email_lang,
+            "send_notification_emails": contact.send_notification_emails.unwrap_or(false),
+        }),
+        expected_details,
+        now,
+        expires_at: now + Duration::seconds(state.config.sessions.link_ttl_seconds),
+    };
+    let public_url = state.config.public_url.clone();
+    let idem = idem.map(|key| Idem {
+        key,
+        status_code: 201,
+        render: Box::new(move |s: &Session| created_json(s, &public_url)),
+    });
+    match state.store.create_session(new, idem).await {
+        Ok(Written::Fresh(s)) => Ok((
+            StatusCode::CREATED,
+            Json(created_json(&s, &state.config.public_url)),
+        )
+            .into_response()),
+        Ok(Written::Replayed { status_code, body }) => Ok(replay(status_code, body)),
+        Err(StoreError::NotFound(what)) => Err(ApiError::field(
+            "workflow_id",
+            match (workflow_id, what.as_str()) {
+                (None, _) => "This field is required (the application has no default workflow).",
+                (Some(_), "published workflow") => {
+                    "The workflow does not exist or has no published version."
+                }
+                _ => "Workflow not found.",
+            },
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[utoipa::path(get, path = "/v3/session/{id}/decision/", tag = "sessions",
+    params(("id" = String, Path, description = "Session id (user or business)")),
+    responses((status = 200, description = "The decision object of §4.2"), (status = 404, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("api_key" = [])))]
+async fn decision(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Resource::Sessions, Access::Read)?;
+    let id = path_uuid(&id)?;
+    let b = state
+        .store
+        .session_bundle(caller.app.id, id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    Ok(Json(decision_json(&DecisionInputs {
+        session: &b.session,
+        environment: b.environment,
+        workflow: &b.workflow.spec,
+        attempts: &b.attempts,
+        reviews: &b.reviews,
+        public_base_url: &state.config.public_url,
+    })))
+}
+
+#[utoipa::path(delete, path = "/v3/session/{id}/delete/", tag = "sessions",
+    params(("id" = String, Path)),
+    responses((status = 204, description = "Deleted; personal data erased"), (status = 404, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("api_key" = [])))]
+async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    caller.require(Resource::Sessions, Access::Write)?;
+    let id = path_uuid(&id)?;
+    if state
+        .store
+        .delete_session(caller.app.id, id, Utc::now())
+        .await?
+    {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found())
+    }
+}
+
+fn list_item(s: &Session, public_url: &str) -> Value {
+    let ts = |t: chrono::DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Micros, true);
+    json!({
+        "session_id": s.id,
+        "session_number": s.number,
+        "session_kind": s.kind,
+        "status": s.status,
+        "vendor_data": s.vendor_data,
+        "workflow_id": s.workflow_id,
+        "workflow_version": s.workflow_version,
+        "session_url": s.url(public_url),
+        "created_at": ts(s.created_at),
+        "updated_at": ts(s.updated_at),
+        "expires_at": ts(s.expires_at),
+    })
+}
+
+fn parse_filter(q: &PageQuery) -> Result<SessionFilter, ApiError> {
+    let mut errors = FieldErrors::new();
+    let mut f = SessionFilter::default();
+    f.kind = match q.get("session_kind") {
+        None | Some("user") => Some(KindFilter::User),
+        Some("business") => Some(KindFilter::Business),
+        Some("all") => Some(KindFilter::All),
+        Some(other) => {
+            errors.add(
+                "session_kind",
+                format!("\"{other}\" is not a valid choice."),
+            );
+            None
+        }
+    };
+    for s in q.get("status").into_iter().flat_map(|v| v.split(',')) {
+        match SessionStatus::parse(s.trim()) {
+            Some(st) => f.statuses.push(st),
+            None => errors.add("status", format!("\"{}\" is not a valid choice.", s.trim())),
+        }
+    }
+    for w in q.get("workflow_id").into_iter().flat_map(|v| v.split(',')) {
+        match Uuid::parse_str(w.trim()) {
+            Ok(id) => f.workflow_ids.push(id),
+            Err(_) => errors.add(
+                "workflow_id",
+                format!("\"{}\" is not a valid UUID.", w.trim()),
+            ),
+        }
+    }
+    f.vendor_data = q.get("vendor_data").map(String::from);
+    if let Some(c) = q.get("country") {
+        if c.len() == 3 && c.chars().all(|ch| ch.is_ascii_alphabetic()) {
+            f.country = Some(c.to_ascii_uppercase());
+        } else {
+            errors.add(
+                "country",
+                "Enter a three-letter ISO 3166-1 alpha-3 country code.",
+            );
+        }
+    }
+    let mut date = |key: &str| {
+        q.get(key)
+            .and_then(|d| match NaiveDate::parse_from_str(d, "%Y-%m-%d") {
+                Ok(d) => Some(d),
+                Err(_) => {
+                    errors.add(key, "Date has wrong format. Use YYYY-MM-DD.");
+                    None
+                }
+            })
+    };
+    f.date_from = date("date_from");
+    f.date_to = date("date_to");
+    if let (Some(a), Some(b)) = (f.date_from, f.date_to) {
+        if a > b {
+            errors.add("date_to", "Must not be before date_from.");
+        }
+    }
+    f.search = q.get("search").map(String::from);
+    errors.into_result()?;
+    Ok(f)
+}
+
+#[utoipa::path(get, path = "/v3/sessions/", tag = "sessions",
+    params(("session_kind" = Option<String>, Query, description = "user (default), business or all"),
+        ("status" = Option<String>, Query, description = "Comma-separated statuses"),
+        ("vendor_data" = Option<String>, Query), ("workflow_id" = Option<String>, Query, description = "Comma-separated"),
+        ("country" = Option<String>, Query, description = "ISO-3, from the OCR result"),
+        ("date_from" = Option<String>, Query), ("date_to" = Option<String>, Query),
+        ("search" = Option<String>, Query, description = "vendor_data or name prefix"),
+        ("limit" = Option<i64>, Query), ("offset" = Option<i64>, Query)),
+    responses((status = 200, description = "`{count, next, previous, results}`, newest first"),
+        (status = 400, body = FieldErrorsBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("api_key" = [])))]
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<Value>> {
+    caller.require(Resource::Sessions, Access::Read)?;
+    let q = PageQuery::parse(query.as_deref())?;
+    let filter = parse_filter(&q)?;
+    let (rows, count) = state
+        .store
+        .list_sessions(caller.app.id, &filter, q.page)
+        .await?;
+    let (next, previous) = page_links(&state.config.public_url, "/v3/sessions/", &q, count);
+    Ok(Json(json!({
+        "count": count,
+        "next": next,
+        "previous": previous,
+        "results": rows.iter().map(|s| list_item(s, &state.config.public_url)).collect::<Vec<_>>(),
+    })))
+}

@@ -1,0 +1,255 @@
+//! `/v3/workflows/` (§3).
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{SecondsFormat, Utc};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use utoipa::ToSchema;
+use uuid::Uuid;
+use vouch_core::scopes::{Access, Resource};
+use vouch_core::workflow::{validate_features, FeatureInput};
+use vouch_core::FieldErrors;
+use vouch_store::{Idem, WorkflowRecord, WorkflowStatus, WorkflowUpdate, Written};
+
+use super::auth::Caller;
+use super::error::{ApiError, ApiResult};
+use super::json::{parse, Body};
+use super::pagination::{page_links, PageQuery};
+use super::{idempotency, path_uuid, replay};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v3/workflows/", get(list).post(create))
+        .route("/v3/workflows/{id}/", get(retrieve).patch(update))
+}
+
+/// Body of `POST /v3/workflows/` and `PATCH /v3/workflows/{uuid}/`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct WorkflowBody {
+    workflow_label: Option<String>,
+    is_default: Option<bool>,
+    /// `draft` or `published` (default).
+    status: Option<String>,
+    /// Ordered steps: `[{"feature": "OCR", "config": {}}, …]`.
+    #[schema(value_type = Option<Vec<Object>>)]
+    features: Option<Vec<FeatureInput>>,
+}
+
+/// A workflow version as answered by every workflow endpoint.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct WorkflowResponse {
+    uuid: Uuid,
+    workflow_label: String,
+    /// `user` or `business`.
+    workflow_kind: String,
+    version: i64,
+    status: String,
+    is_default: bool,
+    features: Vec<Object>,
+    nodes: Vec<Object>,
+    created_at: String,
+}
+
+type Object = serde_json::Map<String, Value>;
+
+pub fn workflow_json(w: &WorkflowRecord) -> Value {
+    json!({
+        "uuid": w.id,
+        "workflow_label": w.label,
+        "workflow_kind": w.spec.kind,
+        "version": w.version,
+        "status": w.status,
+        "is_default": w.is_default,
+        "features": w.spec.nodes.iter()
+            .map(|n| json!({"feature": n.feature.name(), "config": n.config}))
+            .collect::<Vec<_>>(),
+        "nodes": w.spec.nodes.iter()
+            .map(|n| json!({"node_id": n.node_id, "feature": n.feature.name()}))
+            .collect::<Vec<_>>(),
+        "created_at": w.created_at.to_rfc3339_opts(SecondsFormat::Micros, true),
+    })
+}
+
+fn check_label(label: &Option<String>, required: bool, errors: &mut FieldErrors) {
+    match label {
+        None if required => errors.add("workflow_label", "This field is required."),
+        Some(l) if l.trim().is_empty() => {
+            errors.add("workflow_label", "This field may not be blank.")
+        }
+        Some(l) if l.chars().count() > 255 => errors.add(
+            "workflow_label",
+            "Ensure this field has no more than 255 characters.",
+        ),
+        _ => {}
+    }
+}
+
+fn check_status(status: &Option<String>, errors: &mut FieldErrors) -> Option<WorkflowStatus> {
+    let s = status.as_deref()?;
+    let parsed = WorkflowStatus::parse(s);
+    if parsed.is_none() {
+        errors.add("status", format!("\"{s}\" is not a valid choice."));
+    }
+    parsed
+}
+
+#[utoipa::path(post, path = "/v3/workflows/", tag = "workflows", request_body = WorkflowBody,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the stored response for 24 h")),
+    responses((status = 201, body = WorkflowResponse), (status = 400, body = super::openapi::FieldErrorsBody),
+        (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody),
+        (status = 409, body = super::openapi::ErrorBody), (status = 413, body = super::openapi::ErrorBody)),
+    security(("api_key" = [])))]
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Body(bytes): Body,
+) -> ApiResult<Response> {
+    caller.require(Resource::Workflows, Access::Write)?;
+    let idem = idempotency::key(&headers, caller.app.id, "POST /v3/workflows/", &bytes)?;
+    let body: WorkflowBody = parse(&bytes)?;
+    let mut errors = FieldErrors::new();
+    check_label(&body.workflow_label, true, &mut errors);
+    let status = check_status(&body.status, &mut errors);
+    let spec = match &body.features {
+        None => {
+            errors.add("features", "This field is required.");
+            None
+        }
+        Some(f) => match validate_features(f) {
+            Ok(spec) => Some(spec),
+            Err(fe) => {
+                errors.merge(fe);
+                None
+            }
+        },
+    };
+    errors.into_result()?;
+    let (Some(spec), Some(label)) = (spec, body.workflow_label) else {
+        return Err(ApiError::field("features", "This field is required."));
+    };
+    let record = WorkflowRecord {
+        id: Uuid::new_v4(),
+        version: 1,
+        app_id: caller.app.id,
+        label: label.trim().to_string(),
+        status: status.unwrap_or(WorkflowStatus::Published),
+        is_default: body.is_default.unwrap_or(false),
+        spec,
+        created_at: Utc::now(),
+    };
+    let idem = idem.map(|key| Idem {
+        key,
+        status_code: 201,
+        render: Box::new(|w: &WorkflowRecord| workflow_json(w)),
+    });
+    Ok(match state.store.create_workflow(record, idem).await? {
+        Written::Fresh(w) => (StatusCode::CREATED, Json(workflow_json(&w))).into_response(),
+        Written::Replayed { status_code, body } => replay(status_code, body),
+    })
+}
+
+#[utoipa::path(get, path = "/v3/workflows/", tag = "workflows",
+    params(("limit" = Option<i64>, Query), ("offset" = Option<i64>, Query)),
+    responses((status = 200, description = "`{count, next, previous, results: [workflow]}`, newest first"),
+        (status = 400, body = super::openapi::FieldErrorsBody), (status = 401, body = super::openapi::ErrorBody),
+        (status = 403, body = super::openapi::ErrorBody)),
+    security(("api_key" = [])))]
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<Value>> {
+    caller.require(Resource::Workflows, Access::Read)?;
+    let q = PageQuery::parse(query.as_deref())?;
+    let (rows, count) = state.store.list_workflows(caller.app.id, q.page).await?;
+    let (next, previous) = page_links(&state.config.public_url, "/v3/workflows/", &q, count);
+    Ok(Json(json!({
+        "count": count,
+        "next": next,
+        "previous": previous,
+        "results": rows.iter().map(workflow_json).collect::<Vec<_>>(),
+    })))
+}
+
+#[utoipa::path(get, path = "/v3/workflows/{id}/", tag = "workflows",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = WorkflowResponse), (status = 404, body = super::openapi::ErrorBody),
+        (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody)),
+    security(("api_key" = [])))]
+async fn retrieve(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Resource::Workflows, Access::Read)?;
+    let id = path_uuid(&id)?;
+    let w = state
+        .store
+        .get_workflow(caller.app.id, id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    Ok(Json(workflow_json(&w)))
+}
+
+#[utoipa::path(patch, path = "/v3/workflows/{id}/", tag = "workflows", request_body = WorkflowBody,
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = WorkflowResponse, description = "A `features` array creates a new version"),
+        (status = 400, body = super::openapi::FieldErrorsBody), (status = 404, body = super::openapi::ErrorBody),
+        (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody)),
+    security(("api_key" = [])))]
+async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(bytes): Body,
+) -> ApiResult<Json<Value>> {
+    caller.require(Resource::Workflows, Access::Write)?;
+    let id = path_uuid(&id)?;
+    let body: WorkflowBody = parse(&bytes)?;
+    let mut errors = FieldErrors::new();
+    check_label(&body.workflow_label, false, &mut errors);
+    let status = check_status(&body.status, &mut errors);
+    errors.into_result()?;
+    let current = state
+        .store
+        .get_workflow(caller.app.id, id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let spec = match &body.features {
+        Some(f) => {
+            let spec = validate_features(f)?;
+            if spec.kind != current.spec.kind {
+                return Err(ApiError::field(
+                    "features",
+                    format!(
+                        "A {} workflow cannot become a {} workflow.",
+                        current.spec.kind.as_str(),
+                        spec.kind.as_str()
+                    ),
+                ));
+            }
+            Some(spec)
+        }
+        None => None,
+    };
+    let updated = state
+        .store
+        .update_workflow(WorkflowUpdate {
+            app_id: caller.app.id,
+            id,
+            label: body.workflow_label.map(|l| l.trim().to_string()),
+            status,
+            is_default: body.is_default,
+            spec,
+            now: Utc::now(),
+        })
+        .await?;
+    Ok(Json(workflow_json(&updated)))
+}

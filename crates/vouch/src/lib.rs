@@ -1,0 +1,10 @@
+//! The vouch server: configuration, CLI, HTTP API and use cases.
+
+pub mod apikey;
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod metrics;
+pub mod server;
+pub mod service;
+pub mod state;

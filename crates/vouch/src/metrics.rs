@@ -1,0 +1,55 @@
+//! Prometheus text-format metrics, kept in memory.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::time::Duration;
+
+#[derive(Default)]
+struct Series {
+    count: u64,
+    seconds: f64,
+}
+
+#[derive(Default)]
+pub struct Metrics {
+    requests: Mutex<BTreeMap<(String, String, u16), Series>>,
+}
+
+impl Metrics {
+    pub fn observe_request(&self, method: &str, route: &str, status: u16, took: Duration) {
+        if let Ok(mut m) = self.requests.lock() {
+            let s = m
+                .entry((method.to_string(), route.to_string(), status))
+                .or_default();
+            s.count += 1;
+            s.seconds += took.as_secs_f64();
+        }
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        out.push_str("# HELP vouch_http_requests_total HTTP requests answered.\n");
+        out.push_str("# TYPE vouch_http_requests_total counter\n");
+        let Ok(m) = self.requests.lock() else {
+            return out;
+        };
+        for ((method, route, status), s) in m.iter() {
+            let _ = writeln!(
+                out,
+                "vouch_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {}",
+                s.count
+            );
+        }
+        out.push_str("# HELP vouch_http_request_duration_seconds_sum Time spent answering.\n");
+        out.push_str("# TYPE vouch_http_request_duration_seconds_sum counter\n");
+        for ((method, route, status), s) in m.iter() {
+            let _ = writeln!(
+                out,
+                "vouch_http_request_duration_seconds_sum{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {:.6}",
+                s.seconds
+            );
+        }
+        out
+    }
+}

@@ -1,0 +1,15 @@
+//! What every request handler shares.
+
+use std::sync::Arc;
+
+use vouch_store::Store;
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub config: Arc<Config>,
+    pub metrics: Arc<Metrics>,
+}
