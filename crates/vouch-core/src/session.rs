@@ -18,6 +18,14 @@ pub enum CallbackMethod {
 }
 
 impl CallbackMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallbackMethod::Initiator => "initiator",
+            CallbackMethod::Completer => "completer",
+            CallbackMethod::Both => "both",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "initiator" => Some(Self::Initiator),

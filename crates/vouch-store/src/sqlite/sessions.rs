@@ -4,7 +4,7 @@ use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 use uuid::Uuid;
 use vouch_core::attempt::Attempt;
 use vouch_core::review::{Review, GENESIS_HASH};
-use vouch_core::session::Session;
+use vouch_core::session::{CallbackMethod, Session};
 use vouch_core::{SessionStatus, WorkflowKind};
 
 use super::catalog;
@@ -136,9 +136,7 @@ pub fn create(conn: &Connection, new: NewSession) -> StoreResult<Session> {
             s.vendor_data,
             json_text(&s.metadata)?,
             s.callback,
-            s.callback_method
-                .map(|m| serde_json::to_value(m).ok().and_then(|v| v.as_str().map(String::from)))
-                .flatten(),
+            s.callback_method.map(CallbackMethod::as_str),
             s.language,
             json_text(&s.contact_details)?,
             json_text(&s.expected_details)?,

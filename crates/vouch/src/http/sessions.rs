@@ -296,8 +296,7 @@ fn list_item(s: &Session, public_url: &str) -> Value {
 
 fn parse_filter(q: &PageQuery) -> Result<SessionFilter, ApiError> {
     let mut errors = FieldErrors::new();
-    let mut f = SessionFilter::default();
-    f.kind = match q.get("session_kind") {
+    let kind = match q.get("session_kind") {
         None | Some("user") => Some(KindFilter::User),
         Some("business") => Some(KindFilter::Business),
         Some("all") => Some(KindFilter::All),
@@ -308,6 +307,10 @@ fn parse_filter(q: &PageQuery) -> Result<SessionFilter, ApiError> {
             );
             None
         }
+    };
+    let mut f = SessionFilter {
+        kind,
+        ..SessionFilter::default()
     };
     for s in q.get("status").into_iter().flat_map(|v| v.split(',')) {
         match SessionStatus::parse(s.trim()) {

@@ -1,0 +1,234 @@
+//! §2 and §7: error shapes, limits, redirects, request ids, health, metrics, OpenAPI.
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::common::{status_json, TestServer};
+
+#[tokio::test]
+async fn malformed_json_is_a_parse_error() {
+    let t = TestServer::start().await;
+    for raw in ["{bad", "{\"workflow_label\": }", "[1,", "\u{0}"] {
+        let r = t
+            .client
+            .post(format!("{}/v3/workflows/", t.base))
+            .header("x-api-key", &t.key)
+            .header("content-type", "application/json")
+            .body(raw)
+            .send()
+            .await
+            .unwrap();
+        let (s, b) = status_json(r).await;
+        assert_eq!(s, 400, "{raw}");
+        assert_eq!(b["code"], "parse_error");
+        assert!(
+            b["detail"]
+                .as_str()
+                .unwrap()
+                .starts_with("JSON parse error - "),
+            "{b}"
+        );
+    }
+    let r = t
+        .client
+        .post(format!("{}/v3/session/", t.base))
+        .header("x-api-key", &t.key)
+        .body("[1, 2]")
+        .send()
+        .await
+        .unwrap();
+    let (s, b) = status_json(r).await;
+    assert_eq!(s, 400);
+    assert!(b["non_field_errors"].is_array(), "{b}");
+}
+
+#[tokio::test]
+async fn bodies_over_the_limit_are_413() {
+    let t = TestServer::start().await;
+    let big =
+        json!({"workflow_label": "x".repeat(1024 * 1024 + 10), "features": [{"feature": "OCR"}]});
+    let r = t
+        .request(Method::POST, "/v3/workflows/", Some(&t.key), Some(big))
+        .await;
+    let (s, b) = status_json(r).await;
+    assert_eq!((s, b["code"].as_str()), (413, Some("payload_too_large")));
+    let small = TestServer::start_with(|c| c.body_limit_bytes = 64).await;
+    let r = small
+        .request(
+            Method::POST,
+            "/v3/session/",
+            Some(&small.key),
+            Some(json!({"vendor_data": "y".repeat(100)})),
+        )
+        .await;
+    assert_eq!(r.status(), 413);
+}
+
+#[tokio::test]
+async fn missing_trailing_slash_redirects_keeping_the_query() {
+    let t = TestServer::start().await;
+    let r = t
+        .request(
+            Method::GET,
+            "/v3/sessions?status=Approved&limit=5",
+            Some(&t.key),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), 301);
+    assert_eq!(
+        r.headers()["location"],
+        "/v3/sessions/?status=Approved&limit=5"
+    );
+    let id = uuid::Uuid::new_v4();
+    let r = t
+        .request(
+            Method::GET,
+            &format!("/v3/session/{id}/decision"),
+            Some(&t.key),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), 301);
+    assert_eq!(
+        r.headers()["location"],
+        format!("/v3/session/{id}/decision/")
+    );
+    let r = t
+        .request(Method::POST, "/v3/session", Some(&t.key), Some(json!({})))
+        .await;
+    assert_eq!(r.status(), 308);
+    assert_eq!(r.headers()["location"], "/v3/session/");
+    let r = t
+        .request(Method::HEAD, "/v3/workflows", Some(&t.key), None)
+        .await;
+    assert_eq!(r.status(), 301);
+    // Following the redirect works end to end.
+    let follow = reqwest::Client::new();
+    let r = follow
+        .get(format!("{}/v3/sessions", t.base))
+        .header("x-api-key", &t.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods() {
+    let t = TestServer::start().await;
+    for path in ["/v3/nothing/", "/v3/nothing", "/", "/v3/session/x/y/z/"] {
+        let (s, b) = t.get(path).await;
+        assert_eq!(
+            (s, b),
+            (404, json!({"detail": "Not found.", "code": "not_found"})),
+            "{path}"
+        );
+    }
+    let (s, b) = t.call(Method::PUT, "/v3/sessions/", Some(json!({}))).await;
+    assert_eq!((s, b["code"].as_str()), (405, Some("method_not_allowed")));
+}
+
+#[tokio::test]
+async fn every_response_carries_a_request_id() {
+    let t = TestServer::start().await;
+    for (method, path, key) in [
+        (Method::GET, "/system/healthcheck", None),
+        (Method::GET, "/v3/sessions/", None),
+        (Method::GET, "/v3/sessions/", Some(t.key.as_str())),
+        (Method::GET, "/v3/nowhere/", None),
+    ] {
+        let r = t.request(method, path, key, None).await;
+        let id = r
+            .headers()
+            .get("x-request-id")
+            .expect("x-request-id")
+            .to_str()
+            .unwrap();
+        assert!(!id.is_empty());
+    }
+    let r = t
+        .client
+        .get(format!("{}/system/healthcheck", t.base))
+        .header("x-request-id", "trace-me-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["x-request-id"], "trace-me-42");
+}
+
+#[tokio::test]
+async fn healthcheck_metrics_and_openapi() {
+    let t = TestServer::start().await;
+    let (s, b) = status_json(
+        t.request(Method::GET, "/system/healthcheck", None, None)
+            .await,
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(b["status"], "ok");
+    assert!(b["timestamp"].is_string());
+    t.get("/v3/sessions/").await;
+    let r = t.request(Method::GET, "/metrics", None, None).await;
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    let text = r.text().await.unwrap();
+    assert!(
+        text.contains("# TYPE vouch_http_requests_total counter"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            r#"vouch_http_requests_total{method="GET",route="/v3/sessions/",status="200"} 1"#
+        ),
+        "{text}"
+    );
+
+    let (s, doc) = status_json(t.request(Method::GET, "/openapi.json", None, None).await).await;
+    assert_eq!(s, 200);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    for (path, method, codes) in [
+        ("/v3/workflows/", "post", &["201", "400", "401", "403"][..]),
+        ("/v3/workflows/", "get", &["200", "401", "403"][..]),
+        ("/v3/workflows/{id}/", "get", &["200", "404"][..]),
+        ("/v3/workflows/{id}/", "patch", &["200", "400", "404"][..]),
+        (
+            "/v3/session/",
+            "post",
+            &["201", "400", "401", "403", "409", "413"][..],
+        ),
+        ("/v3/session/{id}/decision/", "get", &["200", "404"][..]),
+        ("/v3/session/{id}/delete/", "delete", &["204", "404"][..]),
+        (
+            "/v3/session/{id}/attempts/",
+            "post",
+            &["201", "400", "404", "409"][..],
+        ),
+        ("/v3/sessions/", "get", &["200", "400"][..]),
+        ("/system/healthcheck", "get", &["200"][..]),
+        ("/metrics", "get", &["200"][..]),
+        ("/openapi.json", "get", &["200"][..]),
+    ] {
+        let op = &doc["paths"][path][method];
+        assert!(op.is_object(), "{method} {path} missing from the document");
+        for code in codes {
+            assert!(
+                op["responses"][code].is_object(),
+                "{method} {path} lacks {code}"
+            );
+        }
+    }
+    assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
+    assert!(doc["components"]["securitySchemes"]["api_key"].is_object());
+    // Every route the server serves is documented.
+    let documented: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
+    for route in vouch::http::ROUTES {
+        assert!(
+            documented.iter().any(|p| p == route),
+            "{route} undocumented"
+        );
+    }
+    let _: Value = doc;
+}

@@ -1,0 +1,10 @@
+//! HTTP end-to-end tests: the real server on port 0 over a real SQLite file.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod attempts;
+mod auth;
+mod errors;
+mod sessions;
+mod workflows;

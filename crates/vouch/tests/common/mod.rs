@@ -1,0 +1,188 @@
+//! Boots the real server in-process on port 0 over a real SQLite file, with keys to call it.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use reqwest::{Client, Method, Response};
+use serde_json::{json, Value};
+use uuid::Uuid;
+use vouch::config::Config;
+use vouch::server;
+use vouch_core::scopes::{Access, Scopes};
+use vouch_core::session::Environment;
+use vouch_store::{App, Store};
+
+pub struct TestServer {
+    pub base: String,
+    pub store: Arc<dyn Store>,
+    pub app: App,
+    /// Full access on every resource.
+    pub key: String,
+    pub client: Client,
+    pub dir: tempfile::TempDir,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+pub fn test_config(dir: &std::path::Path) -> Config {
+    let mut cfg = Config::load(Some(&write_empty_config(dir))).expect("config");
+    cfg.listen = "127.0.0.1:0".into();
+    cfg.database_url = format!("sqlite://{}", dir.join("vouch.db").display());
+    cfg.data_dir = dir.to_path_buf();
+    cfg.sqlite.readers = 2;
+    cfg
+}
+
+fn write_empty_config(dir: &std::path::Path) -> std::path::PathBuf {
+    let p = dir.join("vouch.toml");
+    std::fs::write(&p, "").expect("write config");
+    p
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut cfg = test_config(dir.path());
+        tweak(&mut cfg);
+        let store = server::open_store(&cfg).expect("store");
+        let app = new_app(store.as_ref(), "test-app").await;
+        let key = new_key(store.as_ref(), &app, Scopes::all(Access::Write), None).await;
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let running = server::start(cfg.clone(), store.clone(), async {
+            let _ = rx.await;
+        })
+        .await
+        .expect("start");
+        TestServer {
+            base: format!("http://{}", running.addr),
+            store,
+            app,
+            key,
+            client: Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            dir,
+            shutdown: Some(tx),
+        }
+    }
+
+    pub async fn key_with(&self, scopes: Scopes) -> String {
+        new_key(self.store.as_ref(), &self.app, scopes, None).await
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> Response {
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(k) = key {
+            req = req.header("x-api-key", k);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        req.send().await.expect("request")
+    }
+
+    /// Sends with the full-access key and answers (status, JSON body or null).
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let r = self.request(method, path, Some(&self.key), body).await;
+        status_json(r).await
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        self.call(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.call(Method::POST, path, Some(body)).await
+    }
+
+    /// Creates a published workflow with the given features; answers its body.
+    pub async fn workflow(&self, features: &[&str]) -> Value {
+        let features: Vec<Value> = features.iter().map(|f| json!({"feature": f})).collect();
+        let (s, body) = self
+            .post(
+                "/v3/workflows/",
+                json!({"workflow_label": "wf", "features": features}),
+            )
+            .await;
+        assert_eq!(s, 201, "{body}");
+        body
+    }
+
+    /// Creates a session on a new workflow with these features; answers (session_id, workflow).
+    pub async fn session(&self, features: &[&str]) -> (String, Value) {
+        let wf = self.workflow(features).await;
+        let (s, body) = self
+            .post("/v3/session/", json!({"workflow_id": wf["uuid"]}))
+            .await;
+        assert_eq!(s, 201, "{body}");
+        (body["session_id"].as_str().unwrap().to_string(), wf)
+    }
+
+    pub async fn attempt(&self, session: &str, node: &str, status: &str) -> (u16, Value) {
+        self.post(
+            &format!("/v3/session/{session}/attempts/"),
+            json!({"node_id": node, "status": status}),
+        )
+        .await
+    }
+
+    pub async fn status_of(&self, session: &str) -> String {
+        let (s, d) = self.get(&format!("/v3/session/{session}/decision/")).await;
+        assert_eq!(s, 200, "{d}");
+        d["status"].as_str().unwrap().to_string()
+    }
+}
+
+pub async fn status_json(r: Response) -> (u16, Value) {
+    let status = r.status().as_u16();
+    let text = r.text().await.expect("body");
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    (status, body)
+}
+
+pub async fn new_app(store: &dyn Store, name: &str) -> App {
+    store
+        .create_app(App {
+            id: Uuid::new_v4(),
+            name: name.into(),
+            mode: Environment::Live,
+            created_at: Utc::now(),
+        })
+        .await
+        .expect("app")
+}
+
+pub async fn new_key(
+    store: &dyn Store,
+    app: &App,
+    scopes: Scopes,
+    expires: Option<chrono::DateTime<Utc>>,
+) -> String {
+    server::create_key(store, app, None, scopes, expires)
+        .await
+        .expect("key")
+        .1
+}
