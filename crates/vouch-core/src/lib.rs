@@ -7,10 +7,12 @@ pub mod decision_view;
 pub mod errors;
 pub mod feature;
 pub mod progress;
+pub mod resubmission;
 pub mod review;
 pub mod scopes;
 pub mod session;
 pub mod status;
+pub mod update_status;
 pub mod workflow;
 
 pub use errors::FieldErrors;

@@ -17,7 +17,7 @@ pub struct ResubmitInfo {
     pub steps: Vec<ResubmitStep>,
     pub requested_at: chrono::DateTime<chrono::Utc>,
     /// Only attempts with a greater `seq` count for the reopened nodes.
-    #[serde(default, skip_serializing)]
+    #[serde(default)]
     pub after_seq: i64,
 }
 

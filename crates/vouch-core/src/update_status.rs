@@ -1,0 +1,353 @@
+//! `PATCH /v3/session/{id}/update-status/` as a pure decision (API.md §4.6).
+//!
+//! The checks run in the contract's order; the first that fails decides the answer.
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::Value;
+
+use crate::attempt::Attempt;
+use crate::contact::is_valid_email;
+use crate::errors::FieldErrors;
+use crate::feature::FeatureRef;
+use crate::progress::{ResubmitInfo, ResubmitStep};
+use crate::resubmission::{select, NodeRequest, SelectionError};
+use crate::status::SessionStatus;
+use crate::workflow::WorkflowSpec;
+
+/// Longest accepted `comment`.
+pub const MAX_COMMENT: usize = 10_000;
+/// A backend-only resubmission may not be repeated sooner than this.
+pub const BACKEND_RESUBMIT_COOLDOWN_SECS: i64 = 30;
+
+/// The targets a reviewer may choose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Approved,
+    Declined,
+    Resubmitted,
+}
+
+impl Target {
+    pub fn status(self) -> SessionStatus {
+        match self {
+            Target::Approved => SessionStatus::Approved,
+            Target::Declined => SessionStatus::Declined,
+            Target::Resubmitted => SessionStatus::Resubmitted,
+        }
+    }
+}
+
+/// A request body that passed schema validation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpdateRequest {
+    pub target: Target,
+    pub comment: Option<String>,
+    pub nodes: Vec<NodeRequest>,
+    pub send_email: bool,
+    pub email_address: Option<String>,
+    pub email_language: String,
+}
+
+/// Everything the decision depends on.
+pub struct UpdateContext<'a> {
+    pub status: SessionStatus,
+    pub workflow: &'a WorkflowSpec,
+    pub attempts: &'a [Attempt],
+    pub now: DateTime<Utc>,
+    /// When the last backend-only resubmission of this session was requested, if any.
+    pub last_backend_resubmission: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rejection {
+    WrongCurrentStatus,
+    Fields(FieldErrors),
+    SameStatus,
+    NothingToResubmit,
+    TooSoon { retry_after_secs: i64 },
+}
+
+/// The email to queue with the change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailRequest {
+    pub address: String,
+    pub language: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub from: SessionStatus,
+    pub to: SessionStatus,
+    pub comment: Option<String>,
+    /// Set when the target is Resubmitted.
+    pub resubmit: Option<ResubmitInfo>,
+    /// Every reopened step is re-run by the engines; the person has nothing to do.
+    pub backend_only: bool,
+    pub email_asked: bool,
+    pub email: Option<EmailRequest>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Same status: answer 200 and write nothing.
+    NoOp,
+    Change(Change),
+}
+
+/// Statuses a reviewer may act on.
+pub fn is_reviewable(s: SessionStatus) -> bool {
+    matches!(
+        s,
+        SessionStatus::Approved
+            | SessionStatus::Declined
+            | SessionStatus::InReview
+            | SessionStatus::KycExpired
+            | SessionStatus::Abandoned
+            | SessionStatus::Resubmitted
+    )
+}
+
+fn choice_error(v: &Value) -> String {
+    match v {
+        Value::String(s) => format!("\"{s}\" is not a valid choice."),
+        other => format!("\"{other}\" is not a valid choice."),
+    }
+}
+
+fn parse_nodes(v: Option<&Value>, errors: &mut FieldErrors) -> Vec<NodeRequest> {
+    let list = match v {
+        None | Some(Value::Null) => return Vec::new(),
+        Some(Value::Array(list)) => list,
+        Some(_) => {
+            errors.add("nodes_to_resubmit", "Expected a list of items.");
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::with_capacity(list.len());
+    for (i, entry) in list.iter().enumerate() {
+        let key = |f: &str| format!("nodes_to_resubmit[{i}].{f}");
+        match entry {
+            Value::String(id) if !id.is_empty() => out.push(NodeRequest {
+                node_id: id.clone(),
+                feature: None,
+                reason: None,
+            }),
+            Value::String(_) => errors.add(key("node_id"), "This field may not be blank."),
+            Value::Object(m) => {
+                let node_id = match m.get("node_id") {
+                    Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+                    Some(Value::String(_)) => {
+                        errors.add(key("node_id"), "This field may not be blank.");
+                        None
+                    }
+                    None | Some(Value::Null) => {
+                        errors.add(key("node_id"), "This field is required.");
+                        None
+                    }
+                    Some(_) => {
+                        errors.add(key("node_id"), "Not a valid string.");
+                        None
+                    }
+                };
+                let feature = match m.get("feature") {
+                    Some(Value::String(s)) => match FeatureRef::parse(s) {
+                        Some(f) => Some(f),
+                        None => {
+                            errors.add(key("feature"), choice_error(&Value::String(s.clone())));
+                            None
+                        }
+                    },
+                    None | Some(Value::Null) => {
+                        errors.add(key("feature"), "This field is required.");
+                        None
+                    }
+                    Some(other) => {
+                        errors.add(key("feature"), choice_error(other));
+                        None
+                    }
+                };
+                let reason = match m.get("reason") {
+                    None | Some(Value::Null) => None,
+                    Some(Value::String(s)) if s.chars().count() <= 1000 => Some(s.clone()),
+                    Some(Value::String(_)) => {
+                        errors.add(
+                            key("reason"),
+                            "Ensure this field has no more than 1000 characters.",
+                        );
+                        None
+                    }
+                    Some(_) => {
+                        errors.add(key("reason"), "Not a valid string.");
+                        None
+                    }
+                };
+                if let (Some(node_id), Some(feature)) = (node_id, feature) {
+                    out.push(NodeRequest {
+                        node_id,
+                        feature: Some(feature),
+                        reason,
+                    });
+                }
+            }
+            _ => errors.add(
+                format!("nodes_to_resubmit[{i}]"),
+                "Expected an object with node_id and feature, or a node id.",
+            ),
+        }
+    }
+    out
+}
+
+/// Schema validation of the body (check 3).
+pub fn parse_request(body: &Value) -> Result<UpdateRequest, FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let Some(obj) = body.as_object() else {
+        return Err(FieldErrors::single(
+            "non_field_errors",
+            "Invalid data. Expected a JSON object.",
+        ));
+    };
+    let target = match obj.get("new_status") {
+        None | Some(Value::Null) => {
+            errors.add("new_status", "This field is required.");
+            None
+        }
+        Some(Value::String(s)) if s == "Approved" => Some(Target::Approved),
+        Some(Value::String(s)) if s == "Declined" => Some(Target::Declined),
+        Some(Value::String(s)) if s == "Resubmitted" => Some(Target::Resubmitted),
+        Some(other) => {
+            errors.add("new_status", choice_error(other));
+            None
+        }
+    };
+    let comment = match obj.get("comment") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.chars().count() <= MAX_COMMENT => Some(s.clone()),
+        Some(Value::String(_)) => {
+            errors.add(
+                "comment",
+                format!("Ensure this field has no more than {MAX_COMMENT} characters."),
+            );
+            None
+        }
+        Some(_) => {
+            errors.add("comment", "Not a valid string.");
+            None
+        }
+    };
+    let nodes = parse_nodes(obj.get("nodes_to_resubmit"), &mut errors);
+    let send_email = match obj.get("send_email") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            errors.add("send_email", "Must be a valid boolean.");
+            false
+        }
+    };
+    let email_address = match obj.get("email_address") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.is_empty() => None,
+        Some(Value::String(s)) if is_valid_email(s) => Some(s.clone()),
+        Some(_) => {
+            errors.add("email_address", "Enter a valid email address.");
+            None
+        }
+    };
+    let email_language = match obj.get("email_language") {
+        None | Some(Value::Null) => "en".to_string(),
+        Some(Value::String(s)) if s.chars().count() <= 16 => s.clone(),
+        Some(_) => {
+            errors.add(
+                "email_language",
+                "Enter a language code of at most 16 characters.",
+            );
+            "en".to_string()
+        }
+    };
+    errors.into_result()?;
+    if send_email && email_address.is_none() {
+        return Err(FieldErrors::single(
+            "email_address",
+            "This field is required when send_email is true.",
+        ));
+    }
+    let Some(target) = target else {
+        return Err(FieldErrors::single("new_status", "This field is required."));
+    };
+    Ok(UpdateRequest {
+        target,
+        comment,
+        nodes,
+        send_email,
+        email_address,
+        email_language,
+    })
+}
+
+/// Decides an update-status request.
+pub fn decide(ctx: &UpdateContext<'_>, body: &Value) -> Result<Outcome, Rejection> {
+    if !is_reviewable(ctx.status) {
+        return Err(Rejection::WrongCurrentStatus);
+    }
+    let req = parse_request(body).map_err(Rejection::Fields)?;
+    let to = req.target.status();
+    if to == ctx.status {
+        return match req.target {
+            Target::Resubmitted => Err(Rejection::SameStatus),
+            _ => Ok(Outcome::NoOp),
+        };
+    }
+    let email = |asked: bool| {
+        req.email_address
+            .clone()
+            .filter(|_| asked)
+            .map(|address| EmailRequest {
+                address,
+                language: req.email_language.clone(),
+            })
+    };
+    if req.target != Target::Resubmitted {
+        return Ok(Outcome::Change(Change {
+            from: ctx.status,
+            to,
+            comment: req.comment.clone(),
+            resubmit: None,
+            backend_only: false,
+            email_asked: req.send_email,
+            email: email(req.send_email),
+        }));
+    }
+    let steps: Vec<ResubmitStep> =
+        select(ctx.workflow, ctx.attempts, &req.nodes).map_err(|e| match e {
+            SelectionError::Fields(f) => Rejection::Fields(f),
+            SelectionError::NothingToResubmit => Rejection::NothingToResubmit,
+        })?;
+    let backend_only = steps.iter().all(|s| s.feature.is_backend_only());
+    if backend_only {
+        if let Some(last) = ctx.last_backend_resubmission {
+            let elapsed = ctx.now - last;
+            let cooldown = Duration::seconds(BACKEND_RESUBMIT_COOLDOWN_SECS);
+            if elapsed < cooldown {
+                let left = (cooldown - elapsed).num_milliseconds();
+                return Err(Rejection::TooSoon {
+                    retry_after_secs: ((left + 999) / 1000).max(1),
+                });
+            }
+        }
+    }
+    let after_seq = ctx.attempts.iter().map(|a| a.seq).max().unwrap_or(0);
+    Ok(Outcome::Change(Change {
+        from: ctx.status,
+        to,
+        comment: req.comment.clone(),
+        resubmit: Some(ResubmitInfo {
+            nodes: steps.iter().map(|s| s.node_id.clone()).collect(),
+            steps,
+            requested_at: ctx.now,
+            after_seq,
+        }),
+        backend_only,
+        email_asked: req.send_email,
+        email: email(req.send_email && !backend_only),
+    }))
+}
