@@ -87,16 +87,9 @@ pub fn decision_json(i: &DecisionInputs<'_>) -> Value {
     out.insert("expires_at".into(), json!(ts(s.expires_at)));
     out.insert(
         "resubmit_info".into(),
-        match &s.resubmit_info {
-            Some(r) => json!({
-                "nodes": r.nodes,
-                "steps": r.steps.iter().map(|st| json!({
-                    "node_id": st.node_id, "feature": st.feature.name(), "reason": st.reason,
-                })).collect::<Vec<_>>(),
-                "requested_at": ts(r.requested_at),
-            }),
-            None => Value::Null,
-        },
+        s.resubmit_info
+            .as_ref()
+            .map_or(Value::Null, |r| r.public_json()),
     );
 
     let mut warnings = Vec::new();

@@ -21,6 +21,20 @@ pub struct ResubmitInfo {
     pub after_seq: i64,
 }
 
+impl ResubmitInfo {
+    /// The public shape (decision and webhooks): `{nodes, steps: [{node_id, feature, reason}],
+    /// requested_at}`.
+    pub fn public_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "nodes": self.nodes,
+            "steps": self.steps.iter().map(|st| serde_json::json!({
+                "node_id": st.node_id, "feature": st.feature.name(), "reason": st.reason,
+            })).collect::<Vec<_>>(),
+            "requested_at": self.requested_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResubmitStep {
     pub node_id: String,

@@ -115,6 +115,9 @@ pub trait Store: Send + Sync + 'static {
         session_id: Option<Uuid>,
     ) -> StoreResult<(usize, Vec<(Uuid, BrokenLink)>)>;
     async fn outbox_events(&self, session_id: Uuid) -> StoreResult<Vec<OutboxEvent>>;
+    async fn email_jobs(&self, session_id: Uuid) -> StoreResult<Vec<EmailJob>>;
+    /// Sessions whose lifecycle timers have come due (expiry, abandonment, KYC expiry).
+    async fn due_transitions(&self, query: LifecycleQuery) -> StoreResult<Vec<DueTransition>>;
 
     async fn ping(&self) -> StoreResult<()>;
 }

@@ -157,9 +157,100 @@ pub struct SessionChange {
     /// Values copied from OCR results for list filters.
     pub country: Option<String>,
     pub full_name: Option<String>,
+    /// When an Approved session turns Kyc Expired; `Some(None)` clears it.
+    pub kyc_expires_at: Option<Option<DateTime<Utc>>>,
     pub attempts: Vec<Attempt>,
     pub reviews: Vec<NewReview>,
     pub events: Vec<NewEvent>,
+    pub emails: Vec<NewEmailJob>,
+}
+
+impl SessionChange {
+    /// A change to `session` that writes nothing yet; fill in what happens.
+    pub fn for_session(session: &Session, now: DateTime<Utc>) -> Self {
+        Self {
+            app_id: session.app_id,
+            session_id: session.id,
+            kind: session.kind,
+            expected_version: session.version,
+            now,
+            status: None,
+            resubmit_info: None,
+            expires_at: None,
+            country: None,
+            full_name: None,
+            kyc_expires_at: None,
+            attempts: Vec::new(),
+            reviews: Vec::new(),
+            events: Vec::new(),
+            emails: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmailKind {
+    Decision,
+    Resubmission,
+}
+
+impl EmailKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EmailKind::Decision => "decision",
+            EmailKind::Resubmission => "resubmission",
+        }
+    }
+}
+
+/// An email to the person, queued with the change that asks for it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEmailJob {
+    pub id: Uuid,
+    /// The review row of the change (links the email to the trail).
+    pub review_uuid: Uuid,
+    pub kind: EmailKind,
+    pub status: SessionStatus,
+    pub recipient: String,
+    pub language: String,
+    /// What the template needs (link, steps and reasons).
+    pub payload: Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EmailJob {
+    pub id: Uuid,
+    pub app_id: Uuid,
+    pub session_id: Uuid,
+    pub review_uuid: Uuid,
+    pub kind: EmailKind,
+    pub status: SessionStatus,
+    pub recipient: Option<String>,
+    pub language: String,
+    pub payload: Value,
+    pub state: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A lifecycle timer that has come due for a session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DueTransition {
+    pub session: Session,
+    pub to: SessionStatus,
+}
+
+/// Thresholds for the lifecycle scheduler's scan.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LifecycleQuery {
+    pub now: DateTime<Utc>,
+    /// `Not Started` sessions created before this expire.
+    pub not_started_before: DateTime<Utc>,
+    /// `In Progress`/`Resubmitted` sessions without activity since this are abandoned.
+    pub idle_before: DateTime<Utc>,
+    pub limit: i64,
 }
 
 /// An `Idempotency-Key` scoped to its application, with a fingerprint of the request.

@@ -7,12 +7,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use serde_json::{json, Value};
+use serde_json::json;
 use tempfile::TempDir;
 use tokio::task::JoinSet;
 use uuid::Uuid;
 use vouch_core::attempt::{ActorType, Attempt};
 use vouch_core::feature::Feature;
+use vouch_core::progress::{transitions_after_attempt, ResubmitInfo, ResubmitStep};
 use vouch_core::review::{NewReview, GENESIS_HASH};
 use vouch_core::scopes::{Access, Scopes};
 use vouch_core::session::{CallbackMethod, Environment, Session};
@@ -214,19 +215,8 @@ fn event(status: SessionStatus, previous: Option<SessionStatus>) -> NewEvent {
 /// A change to `s` that expects `expected_version`, with nothing attached.
 fn change(s: &Session, expected_version: i64, now: DateTime<Utc>) -> SessionChange {
     SessionChange {
-        app_id: s.app_id,
-        session_id: s.id,
-        kind: s.kind,
         expected_version,
-        now,
-        status: None,
-        resubmit_info: None,
-        expires_at: None,
-        country: None,
-        full_name: None,
-        attempts: vec![],
-        reviews: vec![],
-        events: vec![],
+        ..SessionChange::for_session(s, now)
     }
 }
 
@@ -787,6 +777,77 @@ async fn business_sessions_live_in_their_own_table() {
     let bundle = s.session_bundle(app.id, b.id).await.unwrap().unwrap();
     assert_eq!(bundle.workflow, kyb);
     assert_eq!(bundle.environment, Environment::Live);
+
+    // Deleting a business session works on the business table.
+    assert!(s.delete_session(app.id, b.id, t(14)).await.unwrap());
+    assert_eq!(s.get_session(app.id, b.id).await.unwrap(), None);
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT COUNT(*) FROM business_sessions WHERE id = ?1 AND deleted_at IS NOT NULL",
+            &id
+        ),
+        1
+    );
+    assert_eq!(session(s, &u).await.vendor_data.as_deref(), Some("acme"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_need_a_published_workflow_of_their_application() {
+    let db = open();
+    let s = &db.store;
+    let app = make_app(s, "alpha", t(0)).await;
+    let other = make_app(s, "beta", t(0)).await;
+
+    // No default workflow yet.
+    let none = s
+        .create_session(new_session(app.id, None, None, t(1)), None)
+        .await;
+    assert!(matches!(none, Err(StoreError::NotFound(_))), "{none:?}");
+
+    // Another application's workflow is not usable.
+    let foreign = make_workflow(s, other.id, &["OCR"], true, t(2)).await;
+    let r = s
+        .create_session(new_session(app.id, Some(foreign.id), None, t(3)), None)
+        .await;
+    assert!(matches!(r, Err(StoreError::NotFound(_))), "{r:?}");
+
+    // A draft is not usable until published; a later draft version leaves sessions on the
+    // latest published one.
+    let mut draft = workflow_record(app.id, "draft", &["OCR"], true, t(4));
+    draft.status = WorkflowStatus::Draft;
+    s.create_workflow(draft.clone(), None).await.unwrap();
+    let r = s
+        .create_session(new_session(app.id, None, None, t(5)), None)
+        .await;
+    assert!(matches!(r, Err(StoreError::NotFound(_))), "{r:?}");
+    s.update_workflow(WorkflowUpdate {
+        app_id: app.id,
+        id: draft.id,
+        label: None,
+        status: Some(WorkflowStatus::Published),
+        is_default: None,
+        spec: None,
+        now: t(6),
+    })
+    .await
+    .unwrap();
+    s.update_workflow(WorkflowUpdate {
+        app_id: app.id,
+        id: draft.id,
+        label: None,
+        status: Some(WorkflowStatus::Draft),
+        is_default: None,
+        spec: Some(spec(&["OCR", "LIVENESS"])),
+        now: t(7),
+    })
+    .await
+    .unwrap();
+    let sess = create(s, new_session(app.id, None, None, t(8))).await;
+    assert_eq!((sess.workflow_id, sess.workflow_version), (draft.id, 1));
+
+    // Nothing was written by the refused creates: this is the application's first session.
+    assert_eq!(sess.number, 1);
 }
 
 // --- 5. apply_session_change -------------------------------------------------------------------
@@ -963,6 +1024,174 @@ async fn stale_changes_write_nothing_and_current_ones_write_everything() {
     assert_eq!(s.outbox_events(sess.id).await.unwrap().len(), 2);
 }
 
+// --- resubmission info ------------------------------------------------------------------------
+
+fn resubmit_info(after_seq: i64) -> ResubmitInfo {
+    ResubmitInfo {
+        nodes: vec!["feature_ocr_1".into(), "feature_liveness_1".into()],
+        steps: vec![
+            ResubmitStep {
+                node_id: "feature_ocr_1".into(),
+                feature: Feature::Ocr,
+                reason: "blurry".into(),
+            },
+            ResubmitStep {
+                node_id: "feature_liveness_1".into(),
+                feature: Feature::Liveness,
+                reason: "no face".into(),
+            },
+        ],
+        requested_at: t(50),
+        after_seq,
+    }
+}
+
+fn step_attempt(
+    session_id: Uuid,
+    seq: i64,
+    node_id: &str,
+    feature: Feature,
+    status: AttemptStatus,
+) -> Attempt {
+    Attempt {
+        node_id: node_id.into(),
+        feature,
+        status,
+        ..attempt(session_id, seq, t(40 + seq))
+    }
+}
+
+/// A declined OCR + LIVENESS session, then sent back for both steps after attempt 2.
+async fn resubmitted_session(s: &Arc<dyn Store>) -> (App, WorkflowRecord, Session) {
+    let app = make_app(s, "alpha", t(0)).await;
+    let wf = make_workflow(s, app.id, &["OCR", "LIVENESS"], true, t(1)).await;
+    let sess = create(s, new_session(app.id, Some(wf.id), None, t(10))).await;
+    s.apply_session_change(
+        SessionChange {
+            status: Some(SessionStatus::Declined),
+            attempts: vec![
+                step_attempt(
+                    sess.id,
+                    1,
+                    "feature_ocr_1",
+                    Feature::Ocr,
+                    AttemptStatus::Approved,
+                ),
+                step_attempt(
+                    sess.id,
+                    2,
+                    "feature_liveness_1",
+                    Feature::Liveness,
+                    AttemptStatus::Declined,
+                ),
+            ],
+            ..change(&sess, 1, t(42))
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    s.apply_session_change(
+        SessionChange {
+            status: Some(SessionStatus::Resubmitted),
+            resubmit_info: Some(Some(resubmit_info(2))),
+            events: vec![
+                event(SessionStatus::Resubmitted, Some(SessionStatus::Declined)),
+                event(SessionStatus::Declined, None),
+            ],
+            ..change(&sess, 2, t(50))
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    (app, wf, sess)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resubmit_info_is_stored_announced_and_cleared() {
+    let db = open();
+    let s = &db.store;
+    let (app, _, sess) = resubmitted_session(s).await;
+
+    let stored = session(s, &sess).await;
+    assert_eq!(stored.status, SessionStatus::Resubmitted);
+    let info = stored
+        .resubmit_info
+        .clone()
+        .expect("resubmit_info is stored");
+    let want = resubmit_info(2);
+    assert_eq!(
+        (&info.nodes, &info.steps, info.requested_at),
+        (&want.nodes, &want.steps, want.requested_at)
+    );
+
+    // Only the Resubmitted event carries the info.
+    let events = s.outbox_events(sess.id).await.unwrap();
+    assert_eq!(events.len(), 2);
+    let carried = events[0].resubmit_info.as_ref().expect("carried");
+    assert_eq!(
+        carried["nodes"],
+        json!(["feature_ocr_1", "feature_liveness_1"])
+    );
+    assert_eq!(events[1].resubmit_info, None);
+
+    // A change that does not mention it leaves it; `Some(None)` clears it.
+    s.apply_session_change(
+        SessionChange {
+            status: Some(SessionStatus::Resubmitted),
+            ..change(&stored, stored.version, t(60))
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    let kept = session(s, &sess).await;
+    assert!(kept.resubmit_info.is_some());
+    s.apply_session_change(
+        SessionChange {
+            status: Some(SessionStatus::Approved),
+            resubmit_info: Some(None),
+            ..change(&kept, kept.version, t(70))
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    let cleared = s.get_session(app.id, sess.id).await.unwrap().unwrap();
+    assert_eq!(cleared.resubmit_info, None);
+    assert_eq!(cleared.status, SessionStatus::Approved);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resubmission_boundary_survives_storage() {
+    let db = open();
+    let s = &db.store;
+    let (app, wf, sess) = resubmitted_session(s).await;
+
+    let bundle = s.session_bundle(app.id, sess.id).await.unwrap().unwrap();
+    let info = bundle.session.resubmit_info.clone().expect("stored");
+    assert_eq!(info.after_seq, 2, "the resubmission boundary must be kept");
+
+    // The consequence: the person redoes OCR only; LIVENESS (also reopened) has no new attempt
+    // yet, so the session must keep waiting instead of being decided from the old attempt.
+    let mut attempts = bundle.attempts.clone();
+    attempts.push(step_attempt(
+        sess.id,
+        3,
+        "feature_ocr_1",
+        Feature::Ocr,
+        AttemptStatus::Approved,
+    ));
+    let steps = transitions_after_attempt(
+        bundle.session.status,
+        &wf.spec,
+        &attempts,
+        bundle.session.resubmit_info.as_ref(),
+    );
+    assert!(steps.is_empty(), "decided too early: {steps:?}");
+}
+
 // --- 6. group isolation ------------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1130,18 +1359,13 @@ async fn concurrent_changes_are_isolated_within_a_group() {
             );
         }
     }
-    assert_eq!(
-        count(&conn, "SELECT COUNT(*) FROM attempts WHERE ?1 = ?1", "x"),
-        n_sessions as i64
-    );
-    assert_eq!(
-        count(
-            &conn,
-            "SELECT COUNT(*) FROM outbox_events WHERE ?1 = ?1",
-            "x"
-        ),
-        n_sessions as i64
-    );
+    let rows = |table: &str| -> i64 {
+        conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(rows("attempts"), n_sessions as i64);
+    assert_eq!(rows("outbox_events"), n_sessions as i64);
+    assert_eq!(rows("reviews"), 2 * n_sessions as i64);
     assert_eq!(
         count(
             &conn,
@@ -1271,6 +1495,46 @@ async fn idempotent_creates_replay_and_conflict() {
         .await
         .unwrap();
     assert_eq!(n, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_idempotent_creates_write_once() {
+    let db = open();
+    let s = &db.store;
+    let app = make_app(s, "alpha", t(0)).await;
+    let wf = make_workflow(s, app.id, &["OCR"], true, t(1)).await;
+
+    let mut set = JoinSet::new();
+    for i in 0..16 {
+        let st = s.clone();
+        let new = new_session(app.id, Some(wf.id), None, t(10 + i));
+        let idem = session_idem(idem_key(app.id, "a", t(10 + i)));
+        set.spawn(async move { st.create_session(new, Some(idem)).await.unwrap() });
+    }
+    let results = set.join_all().await;
+    let fresh: Vec<&Session> = results
+        .iter()
+        .filter_map(|w| match w {
+            Written::Fresh(s) => Some(s),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(fresh.len(), 1, "exactly one request does the work");
+    let body = json!({"session_id": fresh[0].id, "session_number": 1});
+    for w in &results {
+        if let Written::Replayed {
+            status_code,
+            body: b,
+        } = w
+        {
+            assert_eq!((*status_code, b), (201, &body));
+        }
+    }
+    let (_, n) = s
+        .list_sessions(app.id, &SessionFilter::default(), all_page())
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1676,6 +1940,12 @@ async fn data_survives_closing_and_reopening() {
     }
     let Db { _dir, path, store } = db;
     drop(store);
+
+    // The file is in WAL mode (set persistently by the store).
+    let mode: String = raw(&path)
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
 
     let s = open_at(&path);
     s.ping().await.unwrap();
@@ -2095,4 +2365,27 @@ async fn list_sessions_filters_and_pages() {
         .await,
         (vec![], 5)
     );
+}
+
+#[test]
+fn database_urls_name_files() {
+    use vouch_store::sqlite::path_from_url;
+    assert_eq!(
+        path_from_url("sqlite://data/vouch.db"),
+        Some(PathBuf::from("data/vouch.db"))
+    );
+    assert_eq!(
+        path_from_url("sqlite:vouch.db"),
+        Some(PathBuf::from("vouch.db"))
+    );
+    assert_eq!(
+        path_from_url("sqlite:///var/lib/vouch.db"),
+        Some(PathBuf::from("/var/lib/vouch.db"))
+    );
+    assert_eq!(
+        path_from_url("sqlite://vouch.db?mode=rwc"),
+        Some(PathBuf::from("vouch.db"))
+    );
+    assert_eq!(path_from_url("sqlite://"), None);
+    assert_eq!(path_from_url("postgres://localhost/vouch"), None);
 }

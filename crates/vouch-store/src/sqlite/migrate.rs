@@ -6,7 +6,10 @@ use rusqlite::Connection;
 use super::rows::ts;
 use crate::{StoreError, StoreResult};
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/sqlite/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/sqlite/0001_init.sql")),
+    (2, include_str!("../../migrations/sqlite/0002_review.sql")),
+];
 
 /// Applies every migration not yet applied; answers how many ran.
 pub fn migrate(conn: &mut Connection) -> StoreResult<usize> {

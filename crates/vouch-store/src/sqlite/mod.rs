@@ -279,6 +279,18 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn email_jobs(&self, session_id: Uuid) -> StoreResult<Vec<EmailJob>> {
+        self.readers
+            .read(move |c| sessions::email_jobs(c, session_id))
+            .await
+    }
+
+    async fn due_transitions(&self, query: LifecycleQuery) -> StoreResult<Vec<DueTransition>> {
+        self.readers
+            .read(move |c| sessions::due_transitions(c, &query))
+            .await
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         self.readers
             .read(|c| {

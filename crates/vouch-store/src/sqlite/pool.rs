@@ -40,14 +40,33 @@ impl ReadPool {
                 .map_err(|_| StoreError::Internal("read pool poisoned".into()))?
                 .pop()
                 .ok_or_else(|| StoreError::Internal("read pool empty".into()))?;
-            let result = f(&conn);
-            if let Ok(mut guard) = conns.lock() {
-                guard.push(conn);
+            // Returned to the pool on every exit, a panic included, before the permit.
+            let lease = Lease {
+                conn: Some(conn),
+                pool: conns,
+                _permit: permit,
+            };
+            match lease.conn.as_ref() {
+                Some(conn) => f(conn),
+                None => Err(StoreError::Internal("leased connection missing".into())),
             }
-            drop(permit);
-            result
         })
         .await
         .map_err(|e| StoreError::Internal(format!("read task failed: {e}")))?
+    }
+}
+
+/// A connection borrowed from the pool; dropping it gives the connection back.
+struct Lease {
+    conn: Option<Connection>,
+    pool: Arc<Mutex<Vec<Connection>>>,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if let (Some(conn), Ok(mut pool)) = (self.conn.take(), self.pool.lock()) {
+            pool.push(conn);
+        }
     }
 }

@@ -11,11 +11,17 @@ use vouch_core::scopes::{Access, Scopes};
 use vouch_core::session::{CallbackMethod, Environment, Session};
 use vouch_core::{AttemptStatus, SessionStatus, WorkflowKind};
 
-use crate::model::{ApiKey, App, OutboxEvent, WorkflowRecord, WorkflowStatus};
+use crate::model::{ApiKey, App, EmailJob, EmailKind, OutboxEvent, WorkflowRecord, WorkflowStatus};
 use crate::StoreError;
 
 pub fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// `t` truncated to the microsecond, the precision times are stored with.
+pub fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::Timelike;
+    t.with_nanosecond(t.nanosecond() / 1000 * 1000).unwrap_or(t)
 }
 
 pub fn db_err(e: rusqlite::Error) -> StoreError {
@@ -215,4 +221,26 @@ pub fn table(kind: WorkflowKind) -> &'static str {
         WorkflowKind::User => "user_sessions",
         WorkflowKind::Business => "business_sessions",
     }
+}
+
+pub fn email_job(row: &Row) -> rusqlite::Result<EmailJob> {
+    Ok(EmailJob {
+        id: get_uuid(row, "id")?,
+        app_id: get_uuid(row, "app_id")?,
+        session_id: get_uuid(row, "session_id")?,
+        review_uuid: get_uuid(row, "review_uuid")?,
+        kind: parse_with(row, "kind", |s| match s {
+            "decision" => Some(EmailKind::Decision),
+            "resubmission" => Some(EmailKind::Resubmission),
+            _ => None,
+        })?,
+        status: parse_with(row, "status", SessionStatus::parse)?,
+        recipient: row.get("recipient")?,
+        language: row.get("language")?,
+        payload: get_json(row, "payload")?,
+        state: row.get("state")?,
+        attempts: row.get("attempts")?,
+        last_error: row.get("last_error")?,
+        created_at: get_time(row, "created_at")?,
+    })
 }

@@ -10,7 +10,8 @@ use vouch_core::{SessionStatus, WorkflowKind};
 use super::catalog;
 use super::rows::{self, db_err, table, ts, SESSION_COLUMNS};
 use crate::model::{
-    KindFilter, NewSession, OutboxEvent, Page, SessionBundle, SessionChange, SessionFilter,
+    DueTransition, EmailJob, KindFilter, LifecycleQuery, NewSession, OutboxEvent, Page,
+    SessionBundle, SessionChange, SessionFilter,
 };
 use crate::{StoreError, StoreResult};
 
@@ -40,7 +41,10 @@ pub fn find(conn: &Connection, app_id: Uuid, id: Uuid) -> StoreResult<Option<Ses
     Ok(None)
 }
 
-pub fn create(conn: &Connection, new: NewSession) -> StoreResult<Session> {
+pub fn create(conn: &Connection, mut new: NewSession) -> StoreResult<Session> {
+    // Stored with microsecond precision: answer what a later read will see.
+    new.now = rows::micros(new.now);
+    new.expires_at = rows::micros(new.expires_at);
     let workflow_id = match new.workflow_id {
         Some(id) => id,
         None => catalog::default_workflow_id(conn, new.app_id)?
@@ -337,6 +341,13 @@ pub fn delete(conn: &Connection, app_id: Uuid, id: Uuid, now: &str) -> StoreResu
         params![now, sid],
     )
     .map_err(db_err)?;
+    conn.execute(
+        "UPDATE email_jobs SET recipient = NULL, payload = '{}',
+            state = CASE WHEN state = 'pending' THEN 'dropped' ELSE state END
+         WHERE session_id = ?1",
+        [&sid],
+    )
+    .map_err(db_err)?;
     Ok(true)
 }
 
@@ -360,6 +371,7 @@ pub fn apply(conn: &Connection, c: SessionChange) -> StoreResult<()> {
         Some(None) => Some(None),
         None => None,
     };
+    let kyc_expiry = c.kyc_expires_at.map(|t| t.map(ts));
     let updated = conn
         .prepare_cached(&format!(
             "UPDATE {tbl} SET
@@ -369,6 +381,7 @@ pub fn apply(conn: &Connection, c: SessionChange) -> StoreResult<()> {
                 country = COALESCE(?5, country),
                 full_name = COALESCE(?6, full_name),
                 updated_at = ?7,
+                kyc_expires_at = CASE WHEN ?11 THEN ?12 ELSE kyc_expires_at END,
                 version = version + 1
              WHERE id = ?8 AND app_id = ?9 AND version = ?10 AND deleted_at IS NULL"
         ))
@@ -384,6 +397,8 @@ pub fn apply(conn: &Connection, c: SessionChange) -> StoreResult<()> {
             sid,
             c.app_id.to_string(),
             c.expected_version,
+            kyc_expiry.is_some(),
+            kyc_expiry.flatten(),
         ])
         .map_err(db_err)?;
     if updated == 0 {
@@ -439,9 +454,32 @@ pub fn apply(conn: &Connection, c: SessionChange) -> StoreResult<()> {
             e.status.as_str(),
             e.previous_status.map(SessionStatus::as_str),
             match &c.resubmit_info {
-                Some(Some(r)) if e.status == SessionStatus::Resubmitted => Some(json_text(r)?),
+                Some(Some(r)) if e.status == SessionStatus::Resubmitted => {
+                    Some(r.public_json().to_string())
+                }
                 _ => None,
             },
+            ts(c.now),
+        ])
+        .map_err(db_err)?;
+    }
+    for e in &c.emails {
+        conn.prepare_cached(
+            "INSERT INTO email_jobs (id, app_id, session_id, review_uuid, kind, status, recipient,
+                language, payload, next_attempt_at, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+        )
+        .map_err(db_err)?
+        .execute(params![
+            e.id.to_string(),
+            c.app_id.to_string(),
+            sid,
+            e.review_uuid.to_string(),
+            e.kind.as_str(),
+            e.status.as_str(),
+            e.recipient,
+            e.language,
+            json_text(&e.payload)?,
             ts(c.now),
         ])
         .map_err(db_err)?;
@@ -490,4 +528,56 @@ pub fn reviewed_sessions(conn: &Connection, only: Option<Uuid>) -> StoreResult<V
         .query_map([], |r| rows::get_uuid(r, "session_id"))
         .map_err(db_err)?;
     rows.collect::<Result<_, _>>().map_err(db_err)
+}
+
+pub fn email_jobs(conn: &Connection, session_id: Uuid) -> StoreResult<Vec<EmailJob>> {
+    let mut st = conn
+        .prepare_cached("SELECT * FROM email_jobs WHERE session_id = ?1 ORDER BY created_at, id")
+        .map_err(db_err)?;
+    let rows = st
+        .query_map([session_id.to_string()], rows::email_job)
+        .map_err(db_err)?;
+    rows.collect::<Result<_, _>>().map_err(db_err)
+}
+
+/// Sessions whose lifecycle timers have come due, oldest first, both kinds.
+pub fn due_transitions(conn: &Connection, q: &LifecycleQuery) -> StoreResult<Vec<DueTransition>> {
+    let mut out = Vec::new();
+    for kind in [WorkflowKind::User, WorkflowKind::Business] {
+        let tbl = table(kind);
+        let scans: [(&str, String, SessionStatus); 3] = [
+            (
+                "status = 'Not Started' AND created_at < ?1",
+                ts(q.not_started_before),
+                SessionStatus::Expired,
+            ),
+            (
+                "status IN ('In Progress', 'Resubmitted') AND updated_at < ?1",
+                ts(q.idle_before),
+                SessionStatus::Abandoned,
+            ),
+            (
+                "status = 'Approved' AND kyc_expires_at <= ?1",
+                ts(q.now),
+                SessionStatus::KycExpired,
+            ),
+        ];
+        for (cond, bound, to) in scans {
+            let sql = format!(
+                "SELECT {SESSION_COLUMNS} FROM {tbl} WHERE {cond} AND deleted_at IS NULL
+                 ORDER BY updated_at LIMIT ?2"
+            );
+            let mut st = conn.prepare_cached(&sql).map_err(db_err)?;
+            let rows = st
+                .query_map(params![bound, q.limit], |r| rows::session(r, kind))
+                .map_err(db_err)?;
+            for s in rows {
+                out.push(DueTransition {
+                    session: s.map_err(db_err)?,
+                    to,
+                });
+            }
+        }
+    }
+    Ok(out)
 }

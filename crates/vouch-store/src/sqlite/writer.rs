@@ -90,7 +90,12 @@ fn commit_group(conn: &Connection, group: Vec<Job>) {
         return;
     }
     let mut completions = Vec::with_capacity(group.len());
+    let mut aborted = None;
     for job in group {
+        if aborted.is_some() {
+            // Dropped unrun: its caller learns nothing was written.
+            continue;
+        }
         if let Err(e) = conn.execute_batch("SAVEPOINT request") {
             tracing::error!(error = %e, "savepoint failed");
             continue;
@@ -109,14 +114,25 @@ fn commit_group(conn: &Connection, group: Vec<Job>) {
                 let _ = conn.execute_batch("ROLLBACK TO request; RELEASE request");
             }
         }
-    }
-    let commit_error = match conn.execute_batch("COMMIT") {
-        Ok(()) => None,
-        Err(e) => {
-            tracing::error!(error = %e, "group commit failed");
-            let _ = conn.execute_batch("ROLLBACK");
-            Some(format!("commit failed: {e}"))
+        // Some errors (I/O, disk full) make SQLite roll back the whole transaction: the
+        // requests before this one are undone too, and later ones would commit on their own.
+        if conn.is_autocommit() {
+            aborted = Some("the transaction was rolled back by the database".to_string());
         }
+    }
+    let commit_error = match aborted {
+        Some(reason) => {
+            tracing::error!(%reason, "write group aborted");
+            Some(reason)
+        }
+        None => match conn.execute_batch("COMMIT") {
+            Ok(()) => None,
+            Err(e) => {
+                tracing::error!(error = %e, "group commit failed");
+                let _ = conn.execute_batch("ROLLBACK");
+                Some(format!("commit failed: {e}"))
+            }
+        },
     };
     for c in completions {
         c(commit_error.clone().map(StoreError::Unavailable));

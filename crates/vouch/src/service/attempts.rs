@@ -118,19 +118,14 @@ fn decide(
     let decided_after_resubmission = s.status == SessionStatus::Resubmitted && !steps.is_empty();
     let (country, full_name) = ocr_denormalized(node.feature, &r.data);
     Ok(SessionChange {
-        app_id: s.app_id,
-        session_id: s.id,
-        kind: s.kind,
-        expected_version: s.version,
-        now,
         status: steps.last().copied(),
         resubmit_info: decided_after_resubmission.then_some(None),
-        expires_at: None,
         country,
         full_name,
         attempts: vec![attempt],
         reviews,
         events,
+        ..SessionChange::for_session(s, now)
     })
 }
 
