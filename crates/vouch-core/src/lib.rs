@@ -6,6 +6,7 @@ pub mod contact;
 pub mod decision_view;
 pub mod errors;
 pub mod feature;
+pub mod lifecycle;
 pub mod progress;
 pub mod resubmission;
 pub mod review;

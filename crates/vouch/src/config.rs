@@ -19,6 +19,7 @@ pub struct Config {
     pub log_format: LogFormat,
     pub sqlite: SqliteConfig,
     pub sessions: SessionsConfig,
+    pub lifecycle: LifecycleConfig,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -36,6 +37,14 @@ pub struct SqliteConfig {
 #[derive(Debug, Clone, Deserialize)]
 pub struct SessionsConfig {
     pub link_ttl_seconds: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LifecycleConfig {
+    pub interval_ms: u64,
+    pub not_started_expire_seconds: i64,
+    pub abandon_after_seconds: i64,
+    pub batch: i64,
 }
 
 impl Config {
@@ -61,6 +70,12 @@ impl Config {
         anyhow::ensure!(
             cfg.sessions.link_ttl_seconds > 0,
             "configuration: sessions.link_ttl_seconds must be positive"
+        );
+        anyhow::ensure!(
+            cfg.lifecycle.not_started_expire_seconds > 0
+                && cfg.lifecycle.abandon_after_seconds > 0
+                && cfg.lifecycle.batch > 0,
+            "configuration: lifecycle times and batch must be positive"
         );
         if cfg.database_url.is_empty() {
             cfg.database_url = format!("sqlite://{}", cfg.data_dir.join("vouch.db").display());

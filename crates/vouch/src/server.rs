@@ -99,6 +99,7 @@ pub async fn start(
         .await
         .with_context(|| format!("cannot listen on {}", cfg.listen))?;
     let addr = listener.local_addr()?;
+    let lifecycle = crate::service::lifecycle::spawn(store.clone(), cfg.lifecycle.clone());
     let state = AppState {
         store,
         config: Arc::new(cfg),
@@ -106,9 +107,11 @@ pub async fn start(
     };
     let app = crate::http::router(state);
     let handle = tokio::spawn(async move {
-        axum::serve(listener, app)
+        let served = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
-            .await
+            .await;
+        lifecycle.abort();
+        served
     });
     Ok(Running { addr, handle })
 }

@@ -4,6 +4,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
+use vouch_core::update_status::{Rejection, BACKEND_RESUBMIT_COOLDOWN_SECS};
 use vouch_core::FieldErrors;
 use vouch_store::StoreError;
 
@@ -16,6 +17,12 @@ pub enum ApiError {
         status: StatusCode,
         code: &'static str,
         detail: String,
+    },
+    /// `429` with `Retry-After`.
+    TooSoon {
+        code: &'static str,
+        detail: String,
+        retry_after_secs: i64,
     },
     /// A store failure: `503` when it may pass, else `500` (cause logged, not shown).
     Store(StoreError),
@@ -38,6 +45,14 @@ impl ApiError {
 
     pub fn not_found() -> Self {
         Self::detail(StatusCode::NOT_FOUND, "not_found", "Not found.")
+    }
+
+    pub fn same_status() -> Self {
+        Self::detail(
+            StatusCode::BAD_REQUEST,
+            "same_status",
+            "The new status is the same as the current status.",
+        )
     }
 
     pub fn not_authenticated() -> Self {
@@ -84,9 +99,50 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<Rejection> for ApiError {
+    fn from(r: Rejection) -> Self {
+        match r {
+            Rejection::WrongCurrentStatus => ApiError::detail(
+                StatusCode::BAD_REQUEST,
+                "wrong_current_status",
+                "Wrong Current Status",
+            ),
+            Rejection::Fields(f) => ApiError::Fields(f),
+            Rejection::SameStatus => ApiError::same_status(),
+            Rejection::NothingToResubmit => ApiError::detail(
+                StatusCode::BAD_REQUEST,
+                "nothing_to_resubmit",
+                "No features found that need resubmission",
+            ),
+            Rejection::TooSoon { retry_after_secs } => ApiError::TooSoon {
+                code: "resubmission_too_soon",
+                detail: format!(
+                    "A backend-only resubmission of this session was requested less than {BACKEND_RESUBMIT_COOLDOWN_SECS} seconds ago."
+                ),
+                retry_after_secs,
+            },
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self {
+            ApiError::TooSoon {
+                code,
+                detail,
+                retry_after_secs,
+            } => {
+                let mut r = (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    Json(json!({"detail": detail, "code": code})),
+                )
+                    .into_response();
+                if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+                    r.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+                r
+            }
             ApiError::Fields(f) => (StatusCode::BAD_REQUEST, Json(f)).into_response(),
             ApiError::Detail {
                 status,

@@ -7,6 +7,7 @@ pub mod idempotency;
 pub mod json;
 pub mod openapi;
 pub mod pagination;
+pub mod review;
 pub mod sessions;
 pub mod system;
 pub mod workflows;
@@ -36,6 +37,9 @@ pub const ROUTES: &[&str] = &[
     "/v3/session/{id}/delete/",
     "/v3/session/{id}/attempts/",
     "/v3/sessions/",
+    "/v3/session/{id}/update-status/",
+    "/v3/session/{id}/features/{node_id}/update-status/",
+    "/v3/sessions/{id}/reviews/",
 ];
 
 fn matches_route(path: &str) -> bool {
@@ -56,6 +60,7 @@ pub fn router(state: AppState) -> Router {
         .merge(workflows::router())
         .merge(sessions::router())
         .merge(attempts::router())
+        .merge(review::router())
         .merge(system::router())
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)

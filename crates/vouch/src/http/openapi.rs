@@ -37,6 +37,8 @@ impl Modify for Security {
         super::workflows::create, super::workflows::list, super::workflows::retrieve, super::workflows::update,
         super::sessions::create, super::sessions::decision, super::sessions::list, super::sessions::remove,
         super::attempts::create,
+        super::review::session_status, super::review::step_status, super::review::list_reviews,
+        super::review::create_note,
         super::system::healthcheck, super::system::metrics, super::system::openapi,
     ),
     components(schemas(ErrorBody, FieldErrorsBody)),

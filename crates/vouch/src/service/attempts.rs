@@ -6,10 +6,10 @@ use uuid::Uuid;
 use vouch_core::attempt::{ActorType, Attempt};
 use vouch_core::feature::Feature;
 use vouch_core::progress::transitions_after_attempt;
-use vouch_core::review::NewReview;
 use vouch_core::{AttemptStatus, FieldErrors, SessionStatus};
-use vouch_store::{Idem, IdemKey, NewEvent, SessionChange, Store, StoreError, Written};
+use vouch_store::{Idem, IdemKey, SessionChange, Store, StoreError, Written};
 
+use super::changes::{push_system_transition, set_kyc_expiry};
 use super::MAX_RETRIES;
 use crate::http::error::ApiError;
 
@@ -97,36 +97,25 @@ fn decide(
         &all,
         s.resubmit_info.as_ref(),
     );
-    let mut reviews = Vec::new();
-    let mut events = Vec::new();
-    let mut from = s.status;
-    for to in &steps {
-        reviews.push(NewReview::system_status_change(
-            Uuid::new_v4(),
-            from,
-            *to,
-            now,
-        ));
-        events.push(NewEvent {
-            event_id: Uuid::new_v4(),
-            event_type: "status.updated".into(),
-            status: *to,
-            previous_status: Some(from),
-        });
-        from = *to;
-    }
     let decided_after_resubmission = s.status == SessionStatus::Resubmitted && !steps.is_empty();
     let (country, full_name) = ocr_denormalized(node.feature, &r.data);
-    Ok(SessionChange {
+    let mut change = SessionChange {
         status: steps.last().copied(),
         resubmit_info: decided_after_resubmission.then_some(None),
         country,
         full_name,
         attempts: vec![attempt],
-        reviews,
-        events,
         ..SessionChange::for_session(s, now)
-    })
+    };
+    let mut from = s.status;
+    for to in &steps {
+        push_system_transition(&mut change, from, *to, now);
+        from = *to;
+    }
+    if let Some(last) = steps.last() {
+        set_kyc_expiry(&mut change, *last, &bundle.workflow.spec, &all, now);
+    }
+    Ok(change)
 }
 
 /// Records the attempt, re-deciding if another writer changed the session meanwhile.

@@ -7,4 +7,5 @@ mod attempts;
 mod auth;
 mod errors;
 mod sessions;
+mod update_status;
 mod workflows;

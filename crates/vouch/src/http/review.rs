@@ -1,0 +1,250 @@
+//! Manual review: update-status (§4.6), step status and the review trail (§4.7).
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::routing::{get, patch};
+use axum::{Json, Router};
+use chrono::Duration;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use utoipa::ToSchema;
+use uuid::Uuid;
+use vouch_core::review::review_json;
+use vouch_core::scopes::{Access, Resource};
+
+use super::auth::Caller;
+use super::error::{ApiError, ApiResult};
+use super::json::{parse, Body};
+use super::openapi::{ErrorBody, FieldErrorsBody};
+use super::pagination::{page_links, PageQuery};
+use super::path_uuid;
+use crate::service::reviews::{add_note, update_step, StepUpdate};
+use crate::service::update_status::{update_status, UpdateStatus};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v3/session/{id}/update-status/", patch(session_status))
+        .route(
+            "/v3/session/{id}/features/{node_id}/update-status/",
+            patch(step_status),
+        )
+        .route(
+            "/v3/sessions/{id}/reviews/",
+            get(list_reviews).post(create_note),
+        )
+}
+
+/// One step to send back: `{"node_id", "feature", "reason"}` (a bare node id string also works).
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct NodeToResubmit {
+    node_id: String,
+    /// A feature of the vocabulary, or one of its aliases.
+    feature: String,
+    reason: Option<String>,
+}
+
+/// Body of `PATCH /v3/session/{id}/update-status/`.
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct UpdateStatusBody {
+    /// `Approved`, `Declined` or `Resubmitted`.
+    new_status: String,
+    /// At most 10,000 characters.
+    comment: Option<String>,
+    /// Steps to redo (Resubmitted only; schema-validated for every target). Omitted, `null` or
+    /// `[]`: selected automatically.
+    nodes_to_resubmit: Option<Vec<NodeToResubmit>>,
+    send_email: Option<bool>,
+    /// Required when `send_email` is true.
+    email_address: Option<String>,
+    /// Default `en`; unsupported languages fall back to `en`.
+    email_language: Option<String>,
+}
+
+/// `200` answer of update-status.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct SessionIdBody {
+    session_id: Uuid,
+}
+
+/// Body of the step update.
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct StepStatusBody {
+    /// `Approved`, `Declined` or `In Review`.
+    new_status: String,
+    comment: Option<String>,
+}
+
+/// Body of a review note.
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct NoteBody {
+    comment: String,
+    /// Recorded on the row; the session's status does not change.
+    new_status: Option<String>,
+}
+
+/// A review row.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ReviewRow {
+    uuid: Uuid,
+    activity_type: String,
+    /// `API_KEY`, `CONSOLE_USER` or `SYSTEM`.
+    actor_type: String,
+    actor_display: String,
+    previous_status: Option<String>,
+    new_status: Option<String>,
+    comment: Option<String>,
+    #[schema(value_type = Object)]
+    metadata: Value,
+    created_at: String,
+}
+
+/// Reads the body as JSON without interpreting it: update-status checks the session's current
+/// status before any body validation.
+fn raw_json(bytes: &[u8]) -> Result<Value, ApiError> {
+    parse::<Value>(bytes).or_else(|e| match e {
+        // `parse` refuses non-objects with a field error; keep the value for the core to judge.
+        ApiError::Fields(_) => serde_json::from_slice(bytes).map_err(|_| e),
+        other => Err(other),
+    })
+}
+
+#[utoipa::path(patch, path = "/v3/session/{id}/update-status/", tag = "review",
+    request_body = UpdateStatusBody, params(("id" = String, Path, description = "User or business session id")),
+    responses((status = 200, body = SessionIdBody),
+        (status = 400, body = ErrorBody, description = "wrong_current_status, same_status, nothing_to_resubmit, or field-keyed errors"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 429, body = ErrorBody, description = "Backend-only resubmission repeated within 30 s; see Retry-After")),
+    security(("api_key" = [])))]
+async fn session_status(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(bytes): Body,
+) -> ApiResult<Json<Value>> {
+    caller.require(Resource::Sessions, Access::Write)?;
+    let session_id = path_uuid(&id)?;
+    let body = match raw_json(&bytes) {
+        Ok(v) => v,
+        // Malformed JSON still answers "Wrong Current Status" for a session not under review.
+        Err(e) => {
+            let s = state
+                .store
+                .get_session(caller.app.id, session_id)
+                .await?
+                .ok_or_else(ApiError::not_found)?;
+            if !vouch_core::update_status::is_reviewable(s.status) {
+                return Err(vouch_core::update_status::Rejection::WrongCurrentStatus.into());
+            }
+            return Err(e);
+        }
+    };
+    update_status(
+        state.store.as_ref(),
+        UpdateStatus {
+            app_id: caller.app.id,
+            session_id,
+            body,
+            actor_display: caller.key_display.clone(),
+            public_url: state.config.public_url.clone(),
+            link_ttl: Duration::seconds(state.config.sessions.link_ttl_seconds),
+        },
+    )
+    .await?;
+    Ok(Json(json!({"session_id": session_id})))
+}
+
+#[utoipa::path(patch, path = "/v3/session/{id}/features/{node_id}/update-status/", tag = "review",
+    request_body = StepStatusBody, params(("id" = String, Path), ("node_id" = String, Path)),
+    responses((status = 200, description = "`{session_id, node_id, feature_type, new_status}`"),
+        (status = 400, body = ErrorBody, description = "same_status or field-keyed errors"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("api_key" = [])))]
+async fn step_status(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, node_id)): Path<(String, String)>,
+    Body(bytes): Body,
+) -> ApiResult<Json<Value>> {
+    caller.require(Resource::Sessions, Access::Write)?;
+    let session_id = path_uuid(&id)?;
+    let body = raw_json(&bytes)?;
+    let answer = update_step(
+        state.store.as_ref(),
+        StepUpdate {
+            app_id: caller.app.id,
+            session_id,
+            node_id,
+            body,
+            actor_display: caller.key_display.clone(),
+        },
+    )
+    .await?;
+    Ok(Json(answer))
+}
+
+#[utoipa::path(get, path = "/v3/sessions/{id}/reviews/", tag = "review",
+    params(("id" = String, Path), ("limit" = Option<i64>, Query), ("offset" = Option<i64>, Query)),
+    responses((status = 200, description = "`{count, next, previous, results: [review row]}`, oldest first"),
+        (status = 400, body = FieldErrorsBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)),
+    security(("api_key" = [])))]
+async fn list_reviews(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<Value>> {
+    caller.require(Resource::Sessions, Access::Read)?;
+    let session_id = path_uuid(&id)?;
+    let q = PageQuery::parse(query.as_deref())?;
+    state
+        .store
+        .get_session(caller.app.id, session_id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let rows = state.store.reviews(session_id).await?;
+    let count = rows.len() as i64;
+    let page: Vec<Value> = rows
+        .iter()
+        .skip(q.page.offset as usize)
+        .take(q.page.limit as usize)
+        .map(review_json)
+        .collect();
+    let path = format!("/v3/sessions/{session_id}/reviews/");
+    let (next, previous) = page_links(&state.config.public_url, &path, &q, count);
+    Ok(Json(
+        json!({"count": count, "next": next, "previous": previous, "results": page}),
+    ))
+}
+
+#[utoipa::path(post, path = "/v3/sessions/{id}/reviews/", tag = "review", request_body = NoteBody,
+    params(("id" = String, Path)),
+    responses((status = 201, body = ReviewRow), (status = 400, body = FieldErrorsBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("api_key" = [])))]
+async fn create_note(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(bytes): Body,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    caller.require(Resource::Sessions, Access::Write)?;
+    let session_id = path_uuid(&id)?;
+    let body = raw_json(&bytes)?;
+    let row = add_note(
+        state.store.as_ref(),
+        caller.app.id,
+        session_id,
+        &body,
+        &caller.key_display,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(review_json(&row))))
+}

@@ -1,0 +1,51 @@
+//! Pieces every status change writes: the review row, the `status.updated` event, the KYC
+//! expiry of an approval.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+use vouch_core::attempt::Attempt;
+use vouch_core::lifecycle::kyc_expires_at;
+use vouch_core::review::NewReview;
+use vouch_core::workflow::WorkflowSpec;
+use vouch_core::SessionStatus;
+use vouch_store::{NewEvent, SessionChange};
+
+pub fn status_event(from: SessionStatus, to: SessionStatus) -> NewEvent {
+    NewEvent {
+        event_id: Uuid::new_v4(),
+        event_type: "status.updated".into(),
+        status: to,
+        previous_status: Some(from),
+    }
+}
+
+/// Adds an automatic change from `from` to `to`: a SYSTEM review row and its event.
+pub fn push_system_transition(
+    change: &mut SessionChange,
+    from: SessionStatus,
+    to: SessionStatus,
+    now: DateTime<Utc>,
+) {
+    change.reviews.push(NewReview::system_status_change(
+        Uuid::new_v4(),
+        from,
+        to,
+        now,
+    ));
+    change.events.push(status_event(from, to));
+}
+
+/// Sets or clears the KYC expiry to match the session's final status.
+pub fn set_kyc_expiry(
+    change: &mut SessionChange,
+    to: SessionStatus,
+    workflow: &WorkflowSpec,
+    attempts: &[Attempt],
+    now: DateTime<Utc>,
+) {
+    change.kyc_expires_at = Some(if to == SessionStatus::Approved {
+        kyc_expires_at(workflow, attempts, now)
+    } else {
+        None
+    });
+}

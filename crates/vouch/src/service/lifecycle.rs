@@ -1,0 +1,69 @@
+//! The lifecycle scheduler: Not Started → Expired, idle → Abandoned, Approved → Kyc Expired.
+//!
+//! State lives in the database, so a restart resumes where it stopped; each move is a SYSTEM
+//! review row and a `status.updated` event written in one transaction.
+
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use chrono::{Duration, Utc};
+use vouch_store::{LifecycleQuery, SessionChange, Store, StoreError};
+
+use super::changes::push_system_transition;
+use crate::config::LifecycleConfig;
+
+/// One scan: applies every due transition; answers how many were applied.
+pub async fn run_once(store: &dyn Store, cfg: &LifecycleConfig) -> Result<usize, StoreError> {
+    let now = Utc::now();
+    let due = store
+        .due_transitions(LifecycleQuery {
+            now,
+            not_started_before: now - Duration::seconds(cfg.not_started_expire_seconds),
+            idle_before: now - Duration::seconds(cfg.abandon_after_seconds),
+            limit: cfg.batch,
+        })
+        .await?;
+    let mut applied = 0;
+    for d in due {
+        let s = &d.session;
+        let mut change = SessionChange {
+            status: Some(d.to),
+            kyc_expires_at: Some(None),
+            ..SessionChange::for_session(s, now)
+        };
+        push_system_transition(&mut change, s.status, d.to, now);
+        match store.apply_session_change(change, None).await {
+            Ok(_) => applied += 1,
+            // Changed since the scan: the next scan looks again.
+            Err(StoreError::VersionConflict) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(applied)
+}
+
+/// Runs scans forever at the configured interval.
+pub fn spawn(store: Arc<dyn Store>, cfg: LifecycleConfig) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(StdDuration::from_millis(cfg.interval_ms.max(10)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            loop {
+                match run_once(store.as_ref(), &cfg).await {
+                    Ok(n) if n as i64 >= cfg.batch => continue,
+                    Ok(n) => {
+                        if n > 0 {
+                            tracing::info!(sessions = n, "lifecycle transitions applied");
+                        }
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "lifecycle scan failed");
+                        break;
+                    }
+                }
+            }
+        }
+    })
+}

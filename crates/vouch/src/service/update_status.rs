@@ -1,0 +1,137 @@
+//! `PATCH /v3/session/{id}/update-status/` (§4.6): load, decide in core, apply atomically.
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{json, Value};
+use uuid::Uuid;
+use vouch_core::attempt::ActorType;
+use vouch_core::review::{NewReview, Review};
+use vouch_core::update_status::{decide, Change, Outcome, UpdateContext};
+use vouch_core::SessionStatus;
+use vouch_store::{EmailKind, NewEmailJob, SessionBundle, SessionChange, Store, StoreError};
+
+use super::changes::{set_kyc_expiry, status_event};
+use super::MAX_RETRIES;
+use crate::http::error::ApiError;
+
+pub struct UpdateStatus {
+    pub app_id: Uuid,
+    pub session_id: Uuid,
+    pub body: Value,
+    pub actor_display: String,
+    pub public_url: String,
+    pub link_ttl: Duration,
+}
+
+/// When this session last had a backend-only resubmission, from its review trail.
+fn last_backend_resubmission(reviews: &[Review]) -> Option<DateTime<Utc>> {
+    reviews
+        .iter()
+        .rev()
+        .find(|r| {
+            r.new_status == Some(SessionStatus::Resubmitted)
+                && r.metadata.get("backend_only") == Some(&Value::Bool(true))
+        })
+        .map(|r| r.created_at)
+}
+
+fn email_job(
+    b: &SessionBundle,
+    c: &Change,
+    review_uuid: Uuid,
+    public_url: &str,
+) -> Option<NewEmailJob> {
+    let e = c.email.as_ref()?;
+    let (kind, payload) = match &c.resubmit {
+        Some(r) => (
+            EmailKind::Resubmission,
+            json!({"session_url": b.session.url(public_url), "steps": r.public_json()["steps"]}),
+        ),
+        None => (
+            EmailKind::Decision,
+            json!({"session_url": b.session.url(public_url)}),
+        ),
+    };
+    Some(NewEmailJob {
+        id: Uuid::new_v4(),
+        review_uuid,
+        kind,
+        status: c.to,
+        recipient: e.address.clone(),
+        language: e.language.clone(),
+        payload,
+    })
+}
+
+fn build(b: &SessionBundle, c: Change, u: &UpdateStatus, now: DateTime<Utc>) -> SessionChange {
+    let s = &b.session;
+    let review_uuid = Uuid::new_v4();
+    let metadata = json!({
+        "nodes_to_resubmit": c.resubmit.as_ref().map(|r| r.nodes.clone()).unwrap_or_default(),
+        "send_email": c.email_asked,
+        "email_queued": c.email.is_some(),
+        "backend_only": c.backend_only,
+    });
+    let mut change = SessionChange {
+        status: Some(c.to),
+        ..SessionChange::for_session(s, now)
+    };
+    change
+        .emails
+        .extend(email_job(b, &c, review_uuid, &u.public_url));
+    change.reviews.push(NewReview {
+        uuid: review_uuid,
+        activity_type: "STATUS_CHANGE".into(),
+        actor_type: ActorType::ApiKey,
+        actor_display: u.actor_display.clone(),
+        previous_status: Some(c.from),
+        new_status: Some(c.to),
+        comment: c.comment.clone(),
+        metadata,
+        created_at: now,
+    });
+    change.events.push(status_event(c.from, c.to));
+    set_kyc_expiry(&mut change, c.to, &b.workflow.spec, &b.attempts, now);
+    match c.resubmit {
+        Some(r) => {
+            // The person redoes the steps through the same link, which must stay valid.
+            change.expires_at = Some(s.expires_at.max(now + u.link_ttl));
+            change.resubmit_info = Some(Some(r));
+        }
+        None if s.resubmit_info.is_some() => change.resubmit_info = Some(None),
+        None => {}
+    }
+    change
+}
+
+/// Applies the request; `Ok` means answer `200 {"session_id"}` (a same-status no-op included).
+pub async fn update_status(store: &dyn Store, u: UpdateStatus) -> Result<(), ApiError> {
+    for _ in 0..MAX_RETRIES {
+        let b = store
+            .session_bundle(u.app_id, u.session_id)
+            .await?
+            .ok_or_else(ApiError::not_found)?;
+        let now = Utc::now();
+        let outcome = decide(
+            &UpdateContext {
+                status: b.session.status,
+                workflow: &b.workflow.spec,
+                attempts: &b.attempts,
+                now,
+                last_backend_resubmission: last_backend_resubmission(&b.reviews),
+            },
+            &u.body,
+        )?;
+        let Outcome::Change(c) = outcome else {
+            return Ok(());
+        };
+        match store
+            .apply_session_change(build(&b, c, &u, now), None)
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(StoreError::VersionConflict) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(StoreError::Unavailable("the session is being changed too often; retry".into()).into())
+}
