@@ -7,5 +7,6 @@ mod attempts;
 mod auth;
 mod errors;
 mod sessions;
+mod trail;
 mod update_status;
 mod workflows;
