@@ -100,6 +100,15 @@ pub trait Store: Send + Sync + 'static {
         change: SessionChange,
         idem: Option<Idem<()>>,
     ) -> StoreResult<Written<()>>;
+    /// Loads the session, runs `decide` on it and applies its change, all in one transaction,
+    /// so concurrent writers serialize without retries.
+    async fn modify_session(
+        &self,
+        app_id: Uuid,
+        session_id: Uuid,
+        decide: Decide,
+        idem: Option<Idem<()>>,
+    ) -> StoreResult<Modified>;
     /// A stored idempotent response, if the key was used in the last 24 hours.
     async fn idempotent_response(
         &self,

@@ -118,6 +118,35 @@ pub struct SessionBundle {
     pub reviews: Vec<Review>,
 }
 
+/// What a read-decide-write needs: the session, its pinned workflow and its attempts.
+#[derive(Debug, Clone)]
+pub struct SessionState {
+    pub session: Session,
+    pub environment: Environment,
+    pub workflow: WorkflowRecord,
+    pub attempts: Vec<Attempt>,
+    /// When the last backend-only resubmission was requested (from the review trail).
+    pub last_backend_resubmission: Option<DateTime<Utc>>,
+}
+
+/// Decides, from the current state, what to write; `None` writes nothing.
+pub type Decide = Box<dyn FnOnce(&SessionState) -> Option<SessionChange> + Send>;
+
+/// The outcome of `Store::modify_session`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Modified {
+    /// No such live session in the application.
+    NotFound,
+    /// The decision wrote nothing.
+    Unchanged,
+    Applied,
+    /// The idempotency key was used before: its stored answer.
+    Replayed {
+        status_code: u16,
+        body: Value,
+    },
+}
+
 /// A new outbox event announcing a change.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewEvent {

@@ -1,6 +1,7 @@
 //! The embedded SQLite backend: WAL, `synchronous=FULL`, one group-committing writer thread and
 //! a pool of read connections.
 
+mod cache;
 mod catalog;
 mod idempotency;
 mod migrate;
@@ -25,6 +26,7 @@ use rows::ts;
 use writer::Writer;
 
 pub struct SqliteStore {
+    workflows: cache::WorkflowCache,
     writer: Writer,
     readers: ReadPool,
     path: PathBuf,
@@ -47,7 +49,8 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
          PRAGMA synchronous = FULL;
          PRAGMA foreign_keys = ON;
          PRAGMA secure_delete = ON;
-         PRAGMA cache_size = -16000;",
+         PRAGMA cache_size = -16000;
+         PRAGMA mmap_size = 268435456;",
     )
 }
 
@@ -79,6 +82,7 @@ impl SqliteStore {
         let writer = Writer::start(conn)
             .map_err(|e| StoreError::Internal(format!("cannot start the writer: {e}")))?;
         Ok(Self {
+            workflows: cache::WorkflowCache::default(),
             writer,
             readers: ReadPool::new(pool),
             path: path.to_path_buf(),
@@ -235,6 +239,39 @@ impl Store for SqliteStore {
     ) -> StoreResult<Written<()>> {
         self.writer
             .write(move |c| idempotency::run(c, idem, || sessions::apply(c, change)))
+            .await
+    }
+
+    async fn modify_session(
+        &self,
+        app_id: Uuid,
+        session_id: Uuid,
+        decide: Decide,
+        idem: Option<Idem<()>>,
+    ) -> StoreResult<Modified> {
+        let workflows = self.workflows.clone();
+        self.writer
+            .write(move |c| {
+                if let Some(i) = &idem {
+                    if let Some(Written::Replayed { status_code, body }) =
+                        idempotency::lookup(c, &i.key)?
+                    {
+                        return Ok(Modified::Replayed { status_code, body });
+                    }
+                }
+                let Some(state) = sessions::state(c, &workflows, app_id, session_id)? else {
+                    return Ok(Modified::NotFound);
+                };
+                let Some(change) = decide(&state) else {
+                    return Ok(Modified::Unchanged);
+                };
+                match idempotency::run(c, idem, || sessions::apply(c, change))? {
+                    Written::Fresh(()) => Ok(Modified::Applied),
+                    Written::Replayed { status_code, body } => {
+                        Ok(Modified::Replayed { status_code, body })
+                    }
+                }
+            })
             .await
     }
 

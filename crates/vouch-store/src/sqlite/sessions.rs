@@ -7,11 +7,12 @@ use vouch_core::review::{Review, GENESIS_HASH};
 use vouch_core::session::{CallbackMethod, Session};
 use vouch_core::{SessionStatus, WorkflowKind};
 
+use super::cache::WorkflowCache;
 use super::catalog;
 use super::rows::{self, db_err, table, ts, SESSION_COLUMNS};
 use crate::model::{
     DueTransition, EmailJob, KindFilter, LifecycleQuery, NewSession, OutboxEvent, Page,
-    SessionBundle, SessionChange, SessionFilter,
+    SessionBundle, SessionChange, SessionFilter, SessionState,
 };
 use crate::{StoreError, StoreResult};
 
@@ -182,6 +183,44 @@ pub fn outbox(conn: &Connection, session_id: Uuid) -> StoreResult<Vec<OutboxEven
         .query_map([session_id.to_string()], rows::outbox_event)
         .map_err(db_err)?;
     rows.collect::<Result<_, _>>().map_err(db_err)
+}
+
+/// The state a decision needs, read inside the write transaction.
+pub fn state(
+    conn: &Connection,
+    workflows: &WorkflowCache,
+    app_id: Uuid,
+    id: Uuid,
+) -> StoreResult<Option<SessionState>> {
+    let Some(session) = find(conn, app_id, id)? else {
+        return Ok(None);
+    };
+    let workflow = workflows.get(conn, session.workflow_id, session.workflow_version)?;
+    let environment = conn
+        .prepare_cached("SELECT mode FROM apps WHERE id = ?1")
+        .map_err(db_err)?
+        .query_row([app_id.to_string()], |r| r.get::<_, String>(0))
+        .map_err(db_err)?;
+    let last_backend: Option<String> = conn
+        .prepare_cached(
+            "SELECT created_at FROM reviews WHERE session_id = ?1 AND new_status = 'Resubmitted'
+               AND json_extract(metadata, '$.backend_only') = 1
+             ORDER BY seq DESC LIMIT 1",
+        )
+        .map_err(db_err)?
+        .query_row([id.to_string()], |r| r.get(0))
+        .optional()
+        .map_err(db_err)?;
+    Ok(Some(SessionState {
+        environment: vouch_core::session::Environment::parse(&environment)
+            .unwrap_or(vouch_core::session::Environment::Live),
+        workflow: (*workflow).clone(),
+        attempts: attempts(conn, id)?,
+        last_backend_resubmission: last_backend
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+            .map(|t| t.with_timezone(&chrono::Utc)),
+        session,
+    }))
 }
 
 pub fn bundle(conn: &Connection, app_id: Uuid, id: Uuid) -> StoreResult<Option<SessionBundle>> {

@@ -7,10 +7,10 @@ use vouch_core::attempt::{ActorType, Attempt};
 use vouch_core::feature::Feature;
 use vouch_core::progress::transitions_after_attempt;
 use vouch_core::{AttemptStatus, FieldErrors, SessionStatus};
-use vouch_store::{Idem, IdemKey, SessionChange, Store, StoreError, Written};
+use vouch_store::{Idem, IdemKey, SessionChange, Store, Written};
 
 use super::changes::{push_system_transition, set_kyc_expiry};
-use super::MAX_RETRIES;
+use super::modify;
 use crate::http::error::ApiError;
 
 pub struct RecordAttempt {
@@ -62,7 +62,7 @@ fn ocr_denormalized(feature: Feature, data: &Value) -> (Option<String>, Option<S
 
 /// Builds the change for one attempt; `Err` for a node outside the pinned workflow.
 fn decide(
-    bundle: &vouch_store::SessionBundle,
+    bundle: &vouch_store::SessionState,
     r: &RecordAttempt,
     attempt_id: Uuid,
     now: DateTime<Utc>,
@@ -118,7 +118,7 @@ fn decide(
     Ok(change)
 }
 
-/// Records the attempt, re-deciding if another writer changed the session meanwhile.
+/// Records the attempt and its consequences in one transaction.
 pub async fn record(
     store: &dyn Store,
     r: RecordAttempt,
@@ -126,28 +126,18 @@ pub async fn record(
 ) -> Result<Written<Value>, ApiError> {
     let attempt_id = Uuid::new_v4();
     let body = response(attempt_id, &r);
-    for _ in 0..MAX_RETRIES {
-        let bundle = store
-            .session_bundle(r.app_id, r.session_id)
-            .await?
-            .ok_or_else(ApiError::not_found)?;
-        let change = decide(&bundle, &r, attempt_id, Utc::now())?;
-        let rendered = body.clone();
-        let idem = idem.clone().map(|key| Idem {
-            key,
-            status_code: 201,
-            render: Box::new(move |_: &()| rendered),
-        });
-        match store.apply_session_change(change, idem).await {
-            Ok(Written::Fresh(())) => return Ok(Written::Fresh(body)),
-            Ok(Written::Replayed { status_code, body }) => {
-                return Ok(Written::Replayed { status_code, body })
-            }
-            Err(StoreError::VersionConflict) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(StoreError::Unavailable("the session is being changed too often; retry".into()).into())
+    let rendered = body.clone();
+    let idem = idem.map(|key| Idem {
+        key,
+        status_code: 201,
+        render: Box::new(move |_: &()| rendered),
+    });
+    let (app_id, session_id) = (r.app_id, r.session_id);
+    modify(store, app_id, session_id, idem, move |state| {
+        let change = decide(state, &r, attempt_id, Utc::now())?;
+        Ok((Some(change), body))
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use vouch_core::{AttemptStatus, FieldErrors, SessionStatus};
 use vouch_store::{SessionChange, Store, StoreError};
 
 use super::changes::{push_system_transition, set_kyc_expiry};
-use super::MAX_RETRIES;
+use super::{fresh, modify};
 use crate::http::error::ApiError;
 
 fn parse_comment(body: &Value, required: bool, errors: &mut FieldErrors) -> Option<String> {
@@ -83,18 +83,15 @@ pub async fn update_step(store: &dyn Store, u: StepUpdate) -> Result<Value, ApiE
         },
     };
     let comment = parse_comment(&u.body, false, &mut errors);
-    for _ in 0..MAX_RETRIES {
-        let b = store
-            .session_bundle(u.app_id, u.session_id)
-            .await?
-            .ok_or_else(ApiError::not_found)?;
+    let (app_id, session_id) = (u.app_id, u.session_id);
+    let done = modify(store, app_id, session_id, None, move |b| {
         let node = b
             .workflow
             .spec
             .node(&u.node_id)
             .ok_or_else(ApiError::not_found)?
             .clone();
-        errors.clone().into_result()?;
+        errors.into_result()?;
         let Some(new_status) = new_status else {
             return Err(ApiError::field("new_status", "This field is required."));
         };
@@ -153,20 +150,16 @@ pub async fn update_step(store: &dyn Store, u: StepUpdate) -> Result<Value, ApiE
         if let Some(last) = steps.last() {
             set_kyc_expiry(&mut change, *last, &b.workflow.spec, &all, now);
         }
-        match store.apply_session_change(change, None).await {
-            Ok(_) => {
-                return Ok(json!({
-                    "session_id": s.id,
-                    "node_id": node.node_id,
-                    "feature_type": node.feature.name(),
-                    "new_status": new_status,
-                }))
-            }
-            Err(StoreError::VersionConflict) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(StoreError::Unavailable("the session is being changed too often; retry".into()).into())
+        let answer = json!({
+            "session_id": s.id,
+            "node_id": node.node_id,
+            "feature_type": node.feature.name(),
+            "new_status": new_status,
+        });
+        Ok((Some(change), answer))
+    })
+    .await?;
+    fresh(done)
 }
 
 /// Appends a note to the trail; it never changes the status. Answers the new row.
@@ -196,38 +189,31 @@ pub async fn add_note(
             }
         },
     };
-    for _ in 0..MAX_RETRIES {
-        let s = store
-            .get_session(app_id, session_id)
-            .await?
-            .ok_or_else(ApiError::not_found)?;
-        errors.clone().into_result()?;
+    let uuid = Uuid::new_v4();
+    let actor = actor_display.to_string();
+    let done = modify(store, app_id, session_id, None, move |b| {
+        errors.into_result()?;
         let now = Utc::now();
-        let uuid = Uuid::new_v4();
-        let mut change = SessionChange::for_session(&s, now);
+        let mut change = SessionChange::for_session(&b.session, now);
         change.reviews.push(NewReview {
             uuid,
             activity_type: "NOTE".into(),
             actor_type: ActorType::ApiKey,
-            actor_display: actor_display.to_string(),
-            previous_status: Some(s.status),
+            actor_display: actor,
+            previous_status: Some(b.session.status),
             new_status,
-            comment: comment.clone(),
+            comment,
             metadata: json!({}),
             created_at: now,
         });
-        match store.apply_session_change(change, None).await {
-            Ok(_) => {
-                return store
-                    .reviews(session_id)
-                    .await?
-                    .into_iter()
-                    .find(|r| r.uuid == uuid)
-                    .ok_or_else(|| StoreError::Internal("the note was not stored".into()).into())
-            }
-            Err(StoreError::VersionConflict) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(StoreError::Unavailable("the session is being changed too often; retry".into()).into())
+        Ok((Some(change), ()))
+    })
+    .await?;
+    fresh(done)?;
+    store
+        .reviews(session_id)
+        .await?
+        .into_iter()
+        .find(|r| r.uuid == uuid)
+        .ok_or_else(|| StoreError::Internal("the note was not stored".into()).into())
 }

@@ -4,13 +4,12 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 use uuid::Uuid;
 use vouch_core::attempt::ActorType;
-use vouch_core::review::{NewReview, Review};
+use vouch_core::review::NewReview;
 use vouch_core::update_status::{decide, Change, Outcome, UpdateContext};
-use vouch_core::SessionStatus;
-use vouch_store::{EmailKind, NewEmailJob, SessionBundle, SessionChange, Store, StoreError};
+use vouch_store::{EmailKind, NewEmailJob, SessionChange, SessionState, Store};
 
 use super::changes::{set_kyc_expiry, status_event};
-use super::MAX_RETRIES;
+use super::{fresh, modify};
 use crate::http::error::ApiError;
 
 pub struct UpdateStatus {
@@ -22,20 +21,8 @@ pub struct UpdateStatus {
     pub link_ttl: Duration,
 }
 
-/// When this session last had a backend-only resubmission, from its review trail.
-fn last_backend_resubmission(reviews: &[Review]) -> Option<DateTime<Utc>> {
-    reviews
-        .iter()
-        .rev()
-        .find(|r| {
-            r.new_status == Some(SessionStatus::Resubmitted)
-                && r.metadata.get("backend_only") == Some(&Value::Bool(true))
-        })
-        .map(|r| r.created_at)
-}
-
 fn email_job(
-    b: &SessionBundle,
+    b: &SessionState,
     c: &Change,
     review_uuid: Uuid,
     public_url: &str,
@@ -62,7 +49,7 @@ fn email_job(
     })
 }
 
-fn build(b: &SessionBundle, c: Change, u: &UpdateStatus, now: DateTime<Utc>) -> SessionChange {
+fn build(b: &SessionState, c: Change, u: &UpdateStatus, now: DateTime<Utc>) -> SessionChange {
     let s = &b.session;
     let review_uuid = Uuid::new_v4();
     let metadata = json!({
@@ -105,11 +92,8 @@ fn build(b: &SessionBundle, c: Change, u: &UpdateStatus, now: DateTime<Utc>) -> 
 
 /// Applies the request; `Ok` means answer `200 {"session_id"}` (a same-status no-op included).
 pub async fn update_status(store: &dyn Store, u: UpdateStatus) -> Result<(), ApiError> {
-    for _ in 0..MAX_RETRIES {
-        let b = store
-            .session_bundle(u.app_id, u.session_id)
-            .await?
-            .ok_or_else(ApiError::not_found)?;
+    let (app_id, session_id) = (u.app_id, u.session_id);
+    let done = modify(store, app_id, session_id, None, move |b| {
         let now = Utc::now();
         let outcome = decide(
             &UpdateContext {
@@ -117,21 +101,15 @@ pub async fn update_status(store: &dyn Store, u: UpdateStatus) -> Result<(), Api
                 workflow: &b.workflow.spec,
                 attempts: &b.attempts,
                 now,
-                last_backend_resubmission: last_backend_resubmission(&b.reviews),
+                last_backend_resubmission: b.last_backend_resubmission,
             },
             &u.body,
         )?;
-        let Outcome::Change(c) = outcome else {
-            return Ok(());
-        };
-        match store
-            .apply_session_change(build(&b, c, &u, now), None)
-            .await
-        {
-            Ok(_) => return Ok(()),
-            Err(StoreError::VersionConflict) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(StoreError::Unavailable("the session is being changed too often; retry".into()).into())
+        Ok(match outcome {
+            Outcome::Change(c) => (Some(build(b, c, &u, now)), ()),
+            Outcome::NoOp => (None, ()),
+        })
+    })
+    .await?;
+    fresh(done)
 }

@@ -1,0 +1,79 @@
+//! Starts a real `vouch serve` on a fresh data folder and learns its address and key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use anyhow::{bail, Context};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+pub struct Server {
+    pub addr: SocketAddr,
+    pub key: String,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    pub async fn start(
+        binary: &Path,
+        database_url: Option<&str>,
+        extra_env: &[(String, String)],
+    ) -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let mut cmd = Command::new(binary);
+        cmd.arg("serve")
+            .current_dir(dir.path())
+            .env("VOUCH_LISTEN", "127.0.0.1:0")
+            .env("VOUCH_DATA_DIR", dir.path())
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true);
+        if let Some(url) = database_url {
+            cmd.env("VOUCH_DATABASE_URL", url);
+        }
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("starting {}", binary.display()))?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let mut key = None;
+        let addr = loop {
+            let Some(line) = lines.next_line().await? else {
+                bail!("vouch exited before listening");
+            };
+            if let Some(k) = line.split_whitespace().find(|w| w.starts_with("vk_")) {
+                key = Some(k.to_string());
+            }
+            if let Some(rest) = line.strip_prefix("vouch listening on http://") {
+                let addr = rest.split_whitespace().next().unwrap_or_default();
+                break addr.parse::<SocketAddr>()?;
+            }
+        };
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let key = key.context("vouch printed no bootstrap key (use an empty database)")?;
+        Ok(Self {
+            addr,
+            key,
+            child,
+            _dir: dir,
+        })
+    }
+
+    pub async fn stop(mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+/// `target/release/vouch` next to this benchmark's own binary.
+pub fn default_binary() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.join("vouch")))
+        .unwrap_or_else(|| PathBuf::from("target/release/vouch"))
+}
