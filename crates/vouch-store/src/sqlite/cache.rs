@@ -14,8 +14,10 @@ use crate::{StoreError, StoreResult};
 /// may change in place, so callers needing those read the table.
 #[derive(Clone, Default)]
 pub struct WorkflowCache {
-    inner: Arc<Mutex<HashMap<(Uuid, i64), Arc<WorkflowRecord>>>>,
+    inner: Arc<Mutex<Versions>>,
 }
+
+type Versions = HashMap<(Uuid, i64), Arc<WorkflowRecord>>;
 
 /// Bound on cached versions; past it the cache starts over.
 const CAPACITY: usize = 4096;
