@@ -123,7 +123,7 @@ pub struct SessionBundle {
 pub struct SessionState {
     pub session: Session,
     pub environment: Environment,
-    pub workflow: WorkflowRecord,
+    pub workflow: std::sync::Arc<WorkflowRecord>,
     pub attempts: Vec<Attempt>,
     /// When the last backend-only resubmission was requested (from the review trail).
     pub last_backend_resubmission: Option<DateTime<Utc>>,
@@ -188,6 +188,8 @@ pub struct SessionChange {
     pub full_name: Option<String>,
     /// When an Approved session turns Kyc Expired; `Some(None)` clears it.
     pub kyc_expires_at: Option<Option<DateTime<Utc>>>,
+    /// Records a backend-only resubmission requested now.
+    pub backend_resubmission: bool,
     pub attempts: Vec<Attempt>,
     pub reviews: Vec<NewReview>,
     pub events: Vec<NewEvent>,
@@ -209,6 +211,7 @@ impl SessionChange {
             country: None,
             full_name: None,
             kyc_expires_at: None,
+            backend_resubmission: false,
             attempts: Vec::new(),
             reviews: Vec::new(),
             events: Vec::new(),

@@ -114,8 +114,10 @@ CREATE TABLE attempts (
 );
 
 -- The review trail: append-only, hash-chained per session.
+-- Rows are clustered by insertion (rowid); the uuid is random-free (UUIDv7) and unique by
+-- construction, so it carries no index of its own.
 CREATE TABLE reviews (
-    uuid             TEXT PRIMARY KEY,
+    uuid             TEXT NOT NULL,
     session_id       TEXT NOT NULL,
     seq              INTEGER NOT NULL,
     activity_type    TEXT NOT NULL,
@@ -155,8 +157,8 @@ END;
 
 -- Events written in the transaction of the change they announce; delivered after commit.
 CREATE TABLE outbox_events (
-    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
-    event_id        TEXT NOT NULL UNIQUE,
+    seq             INTEGER PRIMARY KEY,
+    event_id        TEXT NOT NULL,
     app_id          TEXT NOT NULL,
     session_id      TEXT NOT NULL,
     session_kind    TEXT NOT NULL,

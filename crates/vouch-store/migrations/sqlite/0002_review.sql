@@ -4,6 +4,10 @@
 ALTER TABLE user_sessions ADD COLUMN kyc_expires_at TEXT;
 ALTER TABLE business_sessions ADD COLUMN kyc_expires_at TEXT;
 
+-- When the last backend-only resubmission was requested (a repeat within 30 s is refused).
+ALTER TABLE user_sessions ADD COLUMN backend_resubmitted_at TEXT;
+ALTER TABLE business_sessions ADD COLUMN backend_resubmitted_at TEXT;
+
 CREATE INDEX user_sessions_lifecycle ON user_sessions(status, updated_at) WHERE deleted_at IS NULL;
 CREATE INDEX business_sessions_lifecycle ON business_sessions(status, updated_at) WHERE deleted_at IS NULL;
 CREATE INDEX user_sessions_kyc_expiry ON user_sessions(kyc_expires_at) WHERE status = 'Approved' AND deleted_at IS NULL;

@@ -3,6 +3,7 @@
 
 mod cache;
 mod catalog;
+mod checkpoint;
 mod idempotency;
 mod migrate;
 mod pool;
@@ -50,7 +51,9 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
          PRAGMA foreign_keys = ON;
          PRAGMA secure_delete = ON;
          PRAGMA cache_size = -16000;
-         PRAGMA mmap_size = 268435456;",
+         PRAGMA mmap_size = 268435456;
+         PRAGMA temp_store = MEMORY;
+         PRAGMA journal_size_limit = 67108864;",
     )
 }
 
@@ -79,6 +82,13 @@ impl SqliteStore {
                 .map_err(open_err)?;
             pool.push(r);
         }
+        // Checkpoints run beside the writer, not inside its commits.
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 0")
+            .map_err(open_err)?;
+        let checkpointer = Connection::open(path).map_err(open_err)?;
+        configure(&checkpointer).map_err(open_err)?;
+        checkpoint::start(checkpointer)
+            .map_err(|e| StoreError::Internal(format!("cannot start the checkpointer: {e}")))?;
         let writer = Writer::start(conn)
             .map_err(|e| StoreError::Internal(format!("cannot start the writer: {e}")))?;
         Ok(Self {

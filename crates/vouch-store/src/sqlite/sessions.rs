@@ -196,25 +196,20 @@ pub fn state(
         return Ok(None);
     };
     let workflow = workflows.get(conn, session.workflow_id, session.workflow_version)?;
-    let environment = conn
-        .prepare_cached("SELECT mode FROM apps WHERE id = ?1")
+    let (environment, last_backend): (String, Option<String>) = conn
+        .prepare_cached(&format!(
+            "SELECT a.mode, s.backend_resubmitted_at FROM apps a, {} s WHERE a.id = ?1 AND s.id = ?2",
+            table(session.kind)
+        ))
         .map_err(db_err)?
-        .query_row([app_id.to_string()], |r| r.get::<_, String>(0))
-        .map_err(db_err)?;
-    let last_backend: Option<String> = conn
-        .prepare_cached(
-            "SELECT created_at FROM reviews WHERE session_id = ?1 AND new_status = 'Resubmitted'
-               AND json_extract(metadata, '$.backend_only') = 1
-             ORDER BY seq DESC LIMIT 1",
-        )
-        .map_err(db_err)?
-        .query_row([id.to_string()], |r| r.get(0))
-        .optional()
+        .query_row([app_id.to_string(), id.to_string()], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .map_err(db_err)?;
     Ok(Some(SessionState {
         environment: vouch_core::session::Environment::parse(&environment)
             .unwrap_or(vouch_core::session::Environment::Live),
-        workflow: (*workflow).clone(),
+        workflow,
         attempts: attempts(conn, id)?,
         last_backend_resubmission: last_backend
             .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
@@ -421,6 +416,7 @@ pub fn apply(conn: &Connection, c: SessionChange) -> StoreResult<()> {
                 full_name = COALESCE(?6, full_name),
                 updated_at = ?7,
                 kyc_expires_at = CASE WHEN ?11 THEN ?12 ELSE kyc_expires_at END,
+                backend_resubmitted_at = CASE WHEN ?13 THEN ?7 ELSE backend_resubmitted_at END,
                 version = version + 1
              WHERE id = ?8 AND app_id = ?9 AND version = ?10 AND deleted_at IS NULL"
         ))
@@ -438,6 +434,7 @@ pub fn apply(conn: &Connection, c: SessionChange) -> StoreResult<()> {
             c.expected_version,
             kyc_expiry.is_some(),
             kyc_expiry.flatten(),
+            c.backend_resubmission,
         ])
         .map_err(db_err)?;
     if updated == 0 {

@@ -124,7 +124,7 @@ pub async fn record(
     r: RecordAttempt,
     idem: Option<IdemKey>,
 ) -> Result<Written<Value>, ApiError> {
-    let attempt_id = Uuid::new_v4();
+    let attempt_id = Uuid::now_v7();
     let body = response(attempt_id, &r);
     let rendered = body.clone();
     let idem = idem.map(|key| Idem {

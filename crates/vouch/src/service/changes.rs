@@ -12,7 +12,7 @@ use vouch_store::{NewEvent, SessionChange};
 
 pub fn status_event(from: SessionStatus, to: SessionStatus) -> NewEvent {
     NewEvent {
-        event_id: Uuid::new_v4(),
+        event_id: Uuid::now_v7(),
         event_type: "status.updated".into(),
         status: to,
         previous_status: Some(from),
@@ -27,7 +27,7 @@ pub fn push_system_transition(
     now: DateTime<Utc>,
 ) {
     change.reviews.push(NewReview::system_status_change(
-        Uuid::new_v4(),
+        Uuid::now_v7(),
         from,
         to,
         now,

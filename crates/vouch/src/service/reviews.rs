@@ -104,7 +104,7 @@ pub async fn update_step(store: &dyn Store, u: StepUpdate) -> Result<Value, ApiE
         }
         let now = Utc::now();
         let attempt = Attempt {
-            id: Uuid::new_v4(),
+            id: Uuid::now_v7(),
             session_id: s.id,
             seq: b.attempts.iter().map(|a| a.seq).max().unwrap_or(0) + 1,
             node_id: node.node_id.clone(),
@@ -127,7 +127,7 @@ pub async fn update_step(store: &dyn Store, u: StepUpdate) -> Result<Value, ApiE
             ..SessionChange::for_session(s, now)
         };
         change.reviews.push(NewReview {
-            uuid: Uuid::new_v4(),
+            uuid: Uuid::now_v7(),
             activity_type: "STEP_STATUS_CHANGE".into(),
             actor_type: ActorType::ApiKey,
             actor_display: u.actor_display.clone(),
@@ -189,7 +189,7 @@ pub async fn add_note(
             }
         },
     };
-    let uuid = Uuid::new_v4();
+    let uuid = Uuid::now_v7();
     let actor = actor_display.to_string();
     let done = modify(store, app_id, session_id, None, move |b| {
         errors.into_result()?;

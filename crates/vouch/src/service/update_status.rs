@@ -39,7 +39,7 @@ fn email_job(
         ),
     };
     Some(NewEmailJob {
-        id: Uuid::new_v4(),
+        id: Uuid::now_v7(),
         review_uuid,
         kind,
         status: c.to,
@@ -51,7 +51,7 @@ fn email_job(
 
 fn build(b: &SessionState, c: Change, u: &UpdateStatus, now: DateTime<Utc>) -> SessionChange {
     let s = &b.session;
-    let review_uuid = Uuid::new_v4();
+    let review_uuid = Uuid::now_v7();
     let metadata = json!({
         "nodes_to_resubmit": c.resubmit.as_ref().map(|r| r.nodes.clone()).unwrap_or_default(),
         "send_email": c.email_asked,
@@ -60,6 +60,7 @@ fn build(b: &SessionState, c: Change, u: &UpdateStatus, now: DateTime<Utc>) -> S
     });
     let mut change = SessionChange {
         status: Some(c.to),
+        backend_resubmission: c.backend_only,
         ..SessionChange::for_session(s, now)
     };
     change
