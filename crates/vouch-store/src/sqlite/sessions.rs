@@ -57,7 +57,8 @@ pub fn create(conn: &Connection, mut new: NewSession) -> StoreResult<Session> {
 
     if let Some(vd) = &new.vendor_data {
         let sql = format!(
-            "SELECT {SESSION_COLUMNS} FROM {tbl} WHERE app_id = ?1 AND vendor_data = ?2
+            "SELECT {SESSION_COLUMNS} FROM {tbl} INDEXED BY {tbl}_vendor
+             WHERE app_id = ?1 AND vendor_data = ?2
                AND workflow_id = ?3 AND workflow_version = ?4 AND deleted_at IS NULL
                AND status IN ('Not Started', 'In Progress', 'Resubmitted', 'Awaiting User')
              ORDER BY number DESC LIMIT 1"
