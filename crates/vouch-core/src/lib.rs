@@ -14,6 +14,8 @@ pub mod scopes;
 pub mod session;
 pub mod status;
 pub mod update_status;
+pub mod webhook;
+pub mod webhook_payload;
 pub mod workflow;
 
 pub use errors::FieldErrors;

@@ -4,6 +4,7 @@
 
 pub mod model;
 pub mod sqlite;
+pub mod webhooks;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -12,6 +13,7 @@ use vouch_core::review::{BrokenLink, Review};
 use vouch_core::session::Session;
 
 pub use model::*;
+pub use webhooks::*;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -36,7 +38,7 @@ pub enum StoreError {
 pub type StoreResult<T> = Result<T, StoreError>;
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: WebhookStore + Send + Sync + 'static {
     // --- applications and keys -------------------------------------------------------------
     async fn create_app(&self, app: App) -> StoreResult<App>;
     async fn list_apps(&self) -> StoreResult<Vec<App>>;

@@ -20,6 +20,9 @@ pub struct Config {
     pub sqlite: SqliteConfig,
     pub sessions: SessionsConfig,
     pub lifecycle: LifecycleConfig,
+    /// Lets webhooks reach loopback and private addresses (development and tests only).
+    pub allow_private_destinations: bool,
+    pub webhooks: WebhooksConfig,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -45,6 +48,19 @@ pub struct LifecycleConfig {
     pub not_started_expire_seconds: i64,
     pub abandon_after_seconds: i64,
     pub batch: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct WebhooksConfig {
+    pub timeout_seconds: u64,
+    pub retry_schedule_seconds: Vec<u64>,
+    pub jitter: f64,
+    pub per_destination_concurrency: i64,
+    pub max_in_flight: usize,
+    pub disable_after_seconds: i64,
+    pub poll_interval_ms: u64,
+    pub batch: i64,
+    pub response_body_bytes: usize,
 }
 
 impl Config {
@@ -76,6 +92,16 @@ impl Config {
                 && cfg.lifecycle.abandon_after_seconds > 0
                 && cfg.lifecycle.batch > 0,
             "configuration: lifecycle times and batch must be positive"
+        );
+        let w = &cfg.webhooks;
+        anyhow::ensure!(
+            !w.retry_schedule_seconds.is_empty()
+                && (0.0..1.0).contains(&w.jitter)
+                && w.timeout_seconds > 0
+                && w.per_destination_concurrency > 0
+                && w.max_in_flight > 0
+                && w.batch > 0,
+            "configuration: webhooks needs a non-empty retry schedule, 0 <= jitter < 1 and positive limits"
         );
         if cfg.database_url.is_empty() {
             cfg.database_url = format!("sqlite://{}", cfg.data_dir.join("vouch.db").display());

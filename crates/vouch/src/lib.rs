@@ -8,3 +8,4 @@ pub mod metrics;
 pub mod server;
 pub mod service;
 pub mod state;
+pub mod webhooks;

@@ -100,6 +100,7 @@ pub async fn start(
         .with_context(|| format!("cannot listen on {}", cfg.listen))?;
     let addr = listener.local_addr()?;
     let lifecycle = crate::service::lifecycle::spawn(store.clone(), cfg.lifecycle.clone());
+    let dispatcher = crate::webhooks::dispatcher::spawn(store.clone(), &cfg)?;
     let state = AppState {
         store,
         config: Arc::new(cfg),
@@ -111,6 +112,7 @@ pub async fn start(
             .with_graceful_shutdown(shutdown)
             .await;
         lifecycle.abort();
+        dispatcher.abort();
         served
     });
     Ok(Running { addr, handle })

@@ -9,6 +9,7 @@ use crate::{StoreError, StoreResult};
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/sqlite/0001_init.sql")),
     (2, include_str!("../../migrations/sqlite/0002_review.sql")),
+    (3, include_str!("../../migrations/sqlite/0003_webhooks.sql")),
 ];
 
 /// Applies every migration not yet applied; answers how many ran.

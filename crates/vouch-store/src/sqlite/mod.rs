@@ -9,6 +9,8 @@ mod migrate;
 mod pool;
 mod rows;
 mod sessions;
+mod webhook_store;
+mod webhooks;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -27,6 +29,7 @@ use rows::ts;
 use writer::Writer;
 
 pub struct SqliteStore {
+    signal: std::sync::Arc<tokio::sync::Notify>,
     workflows: cache::WorkflowCache,
     writer: Writer,
     readers: ReadPool,
@@ -92,6 +95,7 @@ impl SqliteStore {
         let writer = Writer::start(conn)
             .map_err(|e| StoreError::Internal(format!("cannot start the writer: {e}")))?;
         Ok(Self {
+            signal: Default::default(),
             workflows: cache::WorkflowCache::default(),
             writer,
             readers: ReadPool::new(pool),
@@ -247,9 +251,15 @@ impl Store for SqliteStore {
         change: SessionChange,
         idem: Option<Idem<()>>,
     ) -> StoreResult<Written<()>> {
-        self.writer
+        let events = !change.events.is_empty();
+        let written = self
+            .writer
             .write(move |c| idempotency::run(c, idem, || sessions::apply(c, change)))
-            .await
+            .await?;
+        if events && matches!(written, Written::Fresh(())) {
+            self.signal.notify_one();
+        }
+        Ok(written)
     }
 
     async fn modify_session(
@@ -260,29 +270,37 @@ impl Store for SqliteStore {
         idem: Option<Idem<()>>,
     ) -> StoreResult<Modified> {
         let workflows = self.workflows.clone();
+        let signal = self.signal.clone();
         self.writer
             .write(move |c| {
                 if let Some(i) = &idem {
                     if let Some(Written::Replayed { status_code, body }) =
                         idempotency::lookup(c, &i.key)?
                     {
-                        return Ok(Modified::Replayed { status_code, body });
+                        return Ok((Modified::Replayed { status_code, body }, false));
                     }
                 }
                 let Some(state) = sessions::state(c, &workflows, app_id, session_id)? else {
-                    return Ok(Modified::NotFound);
+                    return Ok((Modified::NotFound, false));
                 };
                 let Some(change) = decide(&state) else {
-                    return Ok(Modified::Unchanged);
+                    return Ok((Modified::Unchanged, false));
                 };
+                let events = !change.events.is_empty();
                 match idempotency::run(c, idem, || sessions::apply(c, change))? {
-                    Written::Fresh(()) => Ok(Modified::Applied),
+                    Written::Fresh(()) => Ok((Modified::Applied, events)),
                     Written::Replayed { status_code, body } => {
-                        Ok(Modified::Replayed { status_code, body })
+                        Ok((Modified::Replayed { status_code, body }, false))
                     }
                 }
             })
             .await
+            .map(|(m, events)| {
+                if events {
+                    signal.notify_one();
+                }
+                m
+            })
     }
 
     async fn idempotent_response(

@@ -377,6 +377,12 @@ pub fn delete(conn: &Connection, app_id: Uuid, id: Uuid, now: &str) -> StoreResu
     )
     .map_err(db_err)?;
     conn.execute(
+        "UPDATE webhook_deliveries SET state = 'dropped', updated_at = ?1
+         WHERE session_id = ?2 AND state = 'pending'",
+        params![now, sid],
+    )
+    .map_err(db_err)?;
+    conn.execute(
         "UPDATE email_jobs SET recipient = NULL, payload = '{}',
             state = CASE WHEN state = 'pending' THEN 'dropped' ELSE state END
          WHERE session_id = ?1",

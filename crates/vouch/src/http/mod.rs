@@ -2,6 +2,8 @@
 
 pub mod attempts;
 pub mod auth;
+pub mod deliveries;
+pub mod destinations;
 pub mod error;
 pub mod idempotency;
 pub mod json;
@@ -40,6 +42,13 @@ pub const ROUTES: &[&str] = &[
     "/v3/session/{id}/update-status/",
     "/v3/session/{id}/features/{node_id}/update-status/",
     "/v3/sessions/{id}/reviews/",
+    "/v3/webhook/destinations/",
+    "/v3/webhook/destinations/{id}/",
+    "/v3/webhook/destinations/{id}/rotate-secret/",
+    "/v3/webhook/destinations/{id}/deliveries/",
+    "/v3/webhook/destinations/{id}/deliveries/{delivery}/",
+    "/v3/webhook/destinations/{id}/deliveries/{delivery}/resend/",
+    "/v3/session/{id}/webhooks/",
 ];
 
 fn matches_route(path: &str) -> bool {
@@ -61,6 +70,8 @@ pub fn router(state: AppState) -> Router {
         .merge(sessions::router())
         .merge(attempts::router())
         .merge(review::router())
+        .merge(destinations::router())
+        .merge(deliveries::router())
         .merge(system::router())
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)

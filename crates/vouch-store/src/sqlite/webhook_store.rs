@@ -1,0 +1,139 @@
+//! `WebhookStore` for SQLite: writes through the group-committing writer, reads from the pool.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{webhooks, SqliteStore};
+use crate::model::Page;
+use crate::webhooks::*;
+use crate::StoreResult;
+
+#[async_trait]
+impl WebhookStore for SqliteStore {
+    async fn create_destination(&self, d: Destination) -> StoreResult<Destination> {
+        self.writer
+            .write(move |c| webhooks::insert_destination(c, &d).map(|_| d))
+            .await
+    }
+
+    async fn list_destinations(
+        &self,
+        app_id: Uuid,
+        page: Page,
+    ) -> StoreResult<(Vec<Destination>, i64)> {
+        self.readers
+            .read(move |c| webhooks::list_destinations(c, app_id, page))
+            .await
+    }
+
+    async fn get_destination(&self, app_id: Uuid, id: Uuid) -> StoreResult<Option<Destination>> {
+        self.readers
+            .read(move |c| webhooks::find_destination(c, app_id, id))
+            .await
+    }
+
+    async fn update_destination(
+        &self,
+        app_id: Uuid,
+        id: Uuid,
+        update: DestinationUpdate,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Destination>> {
+        self.writer
+            .write(move |c| webhooks::update_destination(c, app_id, id, update, now))
+            .await
+    }
+
+    async fn delete_destination(
+        &self,
+        app_id: Uuid,
+        id: Uuid,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        self.writer
+            .write(move |c| webhooks::delete_destination(c, app_id, id, now))
+            .await
+    }
+
+    async fn fan_out(&self, now: DateTime<Utc>, limit: i64) -> StoreResult<usize> {
+        self.writer
+            .write(move |c| webhooks::fan_out(c, now, limit))
+            .await
+    }
+
+    async fn claim_deliveries(&self, q: ClaimQuery) -> StoreResult<Vec<ClaimedDelivery>> {
+        self.writer.write(move |c| webhooks::claim(c, &q)).await
+    }
+
+    async fn record_attempts(
+        &self,
+        results: Vec<AttemptResult>,
+        disable_before: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.writer
+            .write(move |c| webhooks::record(c, &results, disable_before, now))
+            .await
+    }
+
+    async fn next_delivery_due(&self) -> StoreResult<Option<DateTime<Utc>>> {
+        self.readers.read(webhooks::next_due).await
+    }
+
+    async fn list_deliveries(
+        &self,
+        app_id: Uuid,
+        destination_id: Uuid,
+        page: Page,
+    ) -> StoreResult<(Vec<DeliveryRecord>, i64)> {
+        self.readers
+            .read(move |c| webhooks::list_deliveries(c, app_id, destination_id, page))
+            .await
+    }
+
+    async fn get_delivery(
+        &self,
+        app_id: Uuid,
+        destination_id: Uuid,
+        delivery_id: Uuid,
+    ) -> StoreResult<Option<(DeliveryRecord, Vec<AttemptLog>)>> {
+        self.readers
+            .read(move |c| webhooks::get_delivery(c, app_id, destination_id, delivery_id))
+            .await
+    }
+
+    async fn resend_delivery(
+        &self,
+        app_id: Uuid,
+        destination_id: Uuid,
+        delivery_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<DeliveryRecord>> {
+        let r = self
+            .writer
+            .write(move |c| webhooks::resend(c, app_id, destination_id, delivery_id, now))
+            .await?;
+        if r.is_some() {
+            self.signal.notify_one();
+        }
+        Ok(r)
+    }
+
+    async fn session_webhook_attempts(
+        &self,
+        app_id: Uuid,
+        session_id: Uuid,
+        page: Page,
+    ) -> StoreResult<(Vec<AttemptLog>, i64)> {
+        self.readers
+            .read(move |c| webhooks::session_attempts(c, app_id, session_id, page))
+            .await
+    }
+
+    fn outbox_signal(&self) -> Arc<tokio::sync::Notify> {
+        self.signal.clone()
+    }
+}

@@ -1,0 +1,210 @@
+//! Webhook destinations, deliveries and their attempt log.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::model::{OutboxEvent, Page};
+use crate::StoreResult;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Destination {
+    pub id: Uuid,
+    pub app_id: Uuid,
+    pub label: String,
+    pub url: String,
+    pub enabled: bool,
+    /// `None`: every session event.
+    pub subscribed_events: Option<Vec<String>>,
+    pub secret: String,
+    pub previous_secret: Option<String>,
+    pub previous_secret_expires_at: Option<DateTime<Utc>>,
+    pub failing_since: Option<DateTime<Utc>>,
+    pub disabled_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Destination {
+    pub fn subscribes(&self, event_type: &str) -> bool {
+        self.subscribed_events
+            .as_ref()
+            .is_none_or(|events| events.iter().any(|e| e == event_type))
+    }
+
+    /// The previous secret while it is still honoured.
+    pub fn live_previous_secret(&self, now: DateTime<Utc>) -> Option<&str> {
+        match (&self.previous_secret, self.previous_secret_expires_at) {
+            (Some(s), Some(until)) if until > now => Some(s),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DestinationUpdate {
+    pub label: Option<String>,
+    pub url: Option<String>,
+    pub enabled: Option<bool>,
+    /// `Some(None)`: every event.
+    pub subscribed_events: Option<Option<Vec<String>>>,
+    /// A new secret; the current one stays valid until the given time.
+    pub rotate_secret: Option<(String, DateTime<Utc>)>,
+}
+
+/// A delivery claimed for sending, with what sending needs.
+#[derive(Debug, Clone)]
+pub struct ClaimedDelivery {
+    pub id: Uuid,
+    pub destination: Destination,
+    pub event: OutboxEvent,
+    /// Attempts already made.
+    pub attempts: i64,
+    /// The payload as first sent, if it was.
+    pub payload: Option<Value>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    Succeeded,
+    Retry { at: DateTime<Utc> },
+    Failed,
+}
+
+/// One finished attempt, recorded with the delivery's new state.
+#[derive(Debug, Clone)]
+pub struct AttemptResult {
+    pub delivery_id: Uuid,
+    pub destination_id: Uuid,
+    pub session_id: Uuid,
+    pub attempt: i64,
+    pub url: String,
+    pub request_headers: Value,
+    pub request_body: String,
+    pub response_status: Option<u16>,
+    pub response_body: Option<String>,
+    pub error: Option<String>,
+    pub duration_ms: i64,
+    pub started_at: DateTime<Utc>,
+    pub outcome: DeliveryOutcome,
+    /// Stored on the first attempt: the payload to re-sign on retries and resends.
+    pub payload: Option<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeliveryRecord {
+    pub id: Uuid,
+    pub destination_id: Uuid,
+    pub event_id: Uuid,
+    pub event_type: String,
+    pub session_id: Uuid,
+    pub state: String,
+    pub attempts: i64,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub last_status: Option<i64>,
+    pub last_error: Option<String>,
+    pub event_created_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AttemptLog {
+    pub delivery_id: Uuid,
+    pub destination_id: Uuid,
+    pub event_id: Uuid,
+    pub event_type: String,
+    pub attempt: i64,
+    pub url: String,
+    pub request_headers: Value,
+    pub request_body: String,
+    pub response_status: Option<i64>,
+    pub response_body: Option<String>,
+    pub error: Option<String>,
+    pub duration_ms: i64,
+    pub event_created_at: DateTime<Utc>,
+    pub started_at: DateTime<Utc>,
+}
+
+/// Limits of one claim.
+#[derive(Debug, Clone, Copy)]
+pub struct ClaimQuery {
+    pub now: DateTime<Utc>,
+    pub lease_until: DateTime<Utc>,
+    /// Deliveries in flight per destination, at most.
+    pub per_destination: i64,
+    pub limit: i64,
+}
+
+#[async_trait]
+pub trait WebhookStore: Send + Sync {
+    async fn create_destination(&self, d: Destination) -> StoreResult<Destination>;
+    async fn list_destinations(
+        &self,
+        app_id: Uuid,
+        page: Page,
+    ) -> StoreResult<(Vec<Destination>, i64)>;
+    async fn get_destination(&self, app_id: Uuid, id: Uuid) -> StoreResult<Option<Destination>>;
+    async fn update_destination(
+        &self,
+        app_id: Uuid,
+        id: Uuid,
+        update: DestinationUpdate,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Destination>>;
+    /// Deletes it and drops its pending deliveries.
+    async fn delete_destination(
+        &self,
+        app_id: Uuid,
+        id: Uuid,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+
+    /// Turns up to `limit` committed events into one delivery per subscribed, enabled
+    /// destination; answers how many events were processed.
+    async fn fan_out(&self, now: DateTime<Utc>, limit: i64) -> StoreResult<usize>;
+    /// Leases due deliveries for sending.
+    async fn claim_deliveries(&self, q: ClaimQuery) -> StoreResult<Vec<ClaimedDelivery>>;
+    /// Records finished attempts and the deliveries' new states; disables destinations that
+    /// have failed continuously since before `disable_before`.
+    async fn record_attempts(
+        &self,
+        results: Vec<AttemptResult>,
+        disable_before: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// The earliest time a pending delivery comes due, if any.
+    async fn next_delivery_due(&self) -> StoreResult<Option<DateTime<Utc>>>;
+
+    async fn list_deliveries(
+        &self,
+        app_id: Uuid,
+        destination_id: Uuid,
+        page: Page,
+    ) -> StoreResult<(Vec<DeliveryRecord>, i64)>;
+    async fn get_delivery(
+        &self,
+        app_id: Uuid,
+        destination_id: Uuid,
+        delivery_id: Uuid,
+    ) -> StoreResult<Option<(DeliveryRecord, Vec<AttemptLog>)>>;
+    /// Queues a delivery to be sent again now (same event id, fresh signature).
+    async fn resend_delivery(
+        &self,
+        app_id: Uuid,
+        destination_id: Uuid,
+        delivery_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<DeliveryRecord>>;
+    /// Every attempt for one session, newest first.
+    async fn session_webhook_attempts(
+        &self,
+        app_id: Uuid,
+        session_id: Uuid,
+        page: Page,
+    ) -> StoreResult<(Vec<AttemptLog>, i64)>;
+    /// Notified after every commit that wrote outbox events or queued a resend.
+    fn outbox_signal(&self) -> std::sync::Arc<tokio::sync::Notify>;
+}

@@ -1,0 +1,316 @@
+//! `/v3/webhook/destinations/` (§5): where webhooks go, and their secrets.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use rand::distr::{Alphanumeric, SampleString};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use utoipa::ToSchema;
+use uuid::Uuid;
+use vouch_core::scopes::{Access, Resource};
+use vouch_core::session::Environment;
+use vouch_core::FieldErrors;
+use vouch_store::{Destination, DestinationUpdate};
+
+use super::auth::Caller;
+use super::error::{ApiError, ApiResult};
+use super::json::{parse, Body};
+use super::openapi::{ErrorBody, FieldErrorsBody};
+use super::pagination::{page_links, PageQuery};
+use super::path_uuid;
+use crate::state::AppState;
+use crate::webhooks::ssrf::check_url;
+
+/// The events a destination can subscribe to.
+pub const EVENTS: [&str; 2] = ["status.updated", "data.updated"];
+/// How long a rotated-out secret still signs deliveries.
+const PREVIOUS_SECRET_HOURS: i64 = 24;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v3/webhook/destinations/", get(list).post(create))
+        .route(
+            "/v3/webhook/destinations/{id}/",
+            get(retrieve).patch(update).delete(remove),
+        )
+        .route("/v3/webhook/destinations/{id}/rotate-secret/", post(rotate))
+}
+
+/// Body of destination create and update.
+#[derive(Deserialize, ToSchema)]
+pub struct DestinationBody {
+    label: Option<String>,
+    /// http(s) URL; non-public addresses are refused unless the server allows them.
+    url: Option<String>,
+    enabled: Option<bool>,
+    /// Exact event names; omitted or `null` means every session event; `[]` is refused.
+    #[schema(value_type = Option<Vec<String>>)]
+    subscribed_events: Option<Value>,
+}
+
+/// A destination. `secret_shared_key` signs every delivery.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct DestinationResponse {
+    uuid: Uuid,
+    label: String,
+    url: String,
+    enabled: bool,
+    /// `active`, or `disabled` (by a person, or after failing continuously).
+    status: String,
+    subscribed_events: Option<Vec<String>>,
+    secret_shared_key: String,
+    secret_last4: String,
+    previous_secret_expires_at: Option<String>,
+    failing_since: Option<String>,
+    disabled_reason: Option<String>,
+    created_at: String,
+    updated_at: String,
+}
+
+fn ts(t: Option<DateTime<Utc>>) -> Value {
+    t.map_or(Value::Null, |t| {
+        json!(t.to_rfc3339_opts(SecondsFormat::Micros, true))
+    })
+}
+
+pub fn destination_json(d: &Destination, now: DateTime<Utc>) -> Value {
+    json!({
+        "uuid": d.id,
+        "label": d.label,
+        "url": d.url,
+        "enabled": d.enabled,
+        "status": if d.enabled { "active" } else { "disabled" },
+        "subscribed_events": d.subscribed_events,
+        "secret_shared_key": d.secret,
+        "secret_last4": &d.secret[d.secret.len().saturating_sub(4)..],
+        "previous_secret_expires_at": ts(d.live_previous_secret(now).and(d.previous_secret_expires_at)),
+        "failing_since": ts(d.failing_since),
+        "disabled_reason": d.disabled_reason,
+        "created_at": ts(Some(d.created_at)),
+        "updated_at": ts(Some(d.updated_at)),
+    })
+}
+
+fn new_secret(mode: Environment) -> String {
+    let tag = match mode {
+        Environment::Live => "whk_live_",
+        Environment::Sandbox => "whk_test_",
+    };
+    format!("{tag}{}", Alphanumeric.sample_string(&mut rand::rng(), 32))
+}
+
+/// Validates the fields present; `create` makes label and url required.
+fn validate(
+    b: &DestinationBody,
+    create: bool,
+    allow_private: bool,
+) -> Result<DestinationUpdate, ApiError> {
+    let mut errors = FieldErrors::new();
+    let mut u = DestinationUpdate::default();
+    match &b.label {
+        None if create => errors.add("label", "This field is required."),
+        Some(l) if l.trim().is_empty() => errors.add("label", "This field may not be blank."),
+        Some(l) if l.chars().count() > 255 => errors.add(
+            "label",
+            "Ensure this field has no more than 255 characters.",
+        ),
+        Some(l) => u.label = Some(l.trim().to_string()),
+        None => {}
+    }
+    match &b.url {
+        None if create => errors.add("url", "This field is required."),
+        Some(url) if url.len() > 2048 => {
+            errors.add("url", "Ensure this field has no more than 2048 characters.")
+        }
+        Some(url) => match check_url(url, allow_private) {
+            Ok(parsed) => u.url = Some(parsed.to_string()),
+            Err(e) => errors.add("url", format!("{e}")),
+        },
+        None => {}
+    }
+    u.enabled = b.enabled;
+    match &b.subscribed_events {
+        None => {}
+        Some(Value::Null) => u.subscribed_events = Some(None),
+        Some(Value::Array(items)) if items.is_empty() => errors.add(
+            "subscribed_events",
+            "Subscribe to at least one event, or omit the field for every event.",
+        ),
+        Some(Value::Array(items)) => {
+            let mut events: Vec<String> = Vec::new();
+            for (i, item) in items.iter().enumerate() {
+                match item.as_str().filter(|e| EVENTS.contains(e)) {
+                    Some(e) if !events.iter().any(|x| x == e) => events.push(e.to_string()),
+                    Some(_) => {}
+                    None => errors.add(
+                        format!("subscribed_events[{i}]"),
+                        format!("{item} is not a valid choice."),
+                    ),
+                }
+            }
+            u.subscribed_events = Some(Some(events));
+        }
+        Some(_) => errors.add("subscribed_events", "Expected a list of event names."),
+    }
+    errors.into_result()?;
+    Ok(u)
+}
+
+#[utoipa::path(post, path = "/v3/webhook/destinations/", tag = "webhooks", request_body = DestinationBody,
+    responses((status = 201, body = DestinationResponse), (status = 400, body = FieldErrorsBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("api_key" = [])))]
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(bytes): Body,
+) -> ApiResult<Response> {
+    caller.require(Resource::Webhooks, Access::Write)?;
+    let body: DestinationBody = parse(&bytes)?;
+    let u = validate(&body, true, state.config.allow_private_destinations)?;
+    let now = Utc::now();
+    let d = Destination {
+        id: Uuid::now_v7(),
+        app_id: caller.app.id,
+        label: u.label.unwrap_or_default(),
+        url: u.url.unwrap_or_default(),
+        enabled: u.enabled.unwrap_or(true),
+        subscribed_events: u.subscribed_events.flatten(),
+        secret: new_secret(caller.app.mode),
+        previous_secret: None,
+        previous_secret_expires_at: None,
+        failing_since: None,
+        disabled_reason: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let d = state.store.create_destination(d).await?;
+    Ok((StatusCode::CREATED, Json(destination_json(&d, now))).into_response())
+}
+
+#[utoipa::path(get, path = "/v3/webhook/destinations/", tag = "webhooks",
+    params(("limit" = Option<i64>, Query), ("offset" = Option<i64>, Query)),
+    responses((status = 200, description = "`{count, next, previous, results}`, newest first"),
+        (status = 400, body = FieldErrorsBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("api_key" = [])))]
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<Value>> {
+    caller.require(Resource::Webhooks, Access::Read)?;
+    let q = PageQuery::parse(query.as_deref())?;
+    let (rows, count) = state.store.list_destinations(caller.app.id, q.page).await?;
+    let (next, previous) = page_links(
+        &state.config.public_url,
+        "/v3/webhook/destinations/",
+        &q,
+        count,
+    );
+    let now = Utc::now();
+    Ok(Json(
+        json!({"count": count, "next": next, "previous": previous,
+        "results": rows.iter().map(|d| destination_json(d, now)).collect::<Vec<_>>()}),
+    ))
+}
+
+async fn find(state: &AppState, caller: &Caller, id: &str) -> Result<Destination, ApiError> {
+    let id = path_uuid(id)?;
+    state
+        .store
+        .get_destination(caller.app.id, id)
+        .await?
+        .ok_or_else(ApiError::not_found)
+}
+
+#[utoipa::path(get, path = "/v3/webhook/destinations/{id}/", tag = "webhooks", params(("id" = Uuid, Path)),
+    responses((status = 200, body = DestinationResponse), (status = 404, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("api_key" = [])))]
+async fn retrieve(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Resource::Webhooks, Access::Read)?;
+    let d = find(&state, &caller, &id).await?;
+    Ok(Json(destination_json(&d, Utc::now())))
+}
+
+#[utoipa::path(patch, path = "/v3/webhook/destinations/{id}/", tag = "webhooks", request_body = DestinationBody,
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = DestinationResponse), (status = 400, body = FieldErrorsBody),
+        (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("api_key" = [])))]
+async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(bytes): Body,
+) -> ApiResult<Json<Value>> {
+    caller.require(Resource::Webhooks, Access::Write)?;
+    let id = path_uuid(&id)?;
+    let body: DestinationBody = parse(&bytes)?;
+    let u = validate(&body, false, state.config.allow_private_destinations)?;
+    let now = Utc::now();
+    let d = state
+        .store
+        .update_destination(caller.app.id, id, u, now)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    Ok(Json(destination_json(&d, now)))
+}
+
+#[utoipa::path(delete, path = "/v3/webhook/destinations/{id}/", tag = "webhooks", params(("id" = Uuid, Path)),
+    responses((status = 204, description = "Deleted; pending deliveries dropped"), (status = 404, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("api_key" = [])))]
+async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    caller.require(Resource::Webhooks, Access::Write)?;
+    let id = path_uuid(&id)?;
+    if state
+        .store
+        .delete_destination(caller.app.id, id, Utc::now())
+        .await?
+    {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found())
+    }
+}
+
+#[utoipa::path(post, path = "/v3/webhook/destinations/{id}/rotate-secret/", tag = "webhooks", params(("id" = Uuid, Path)),
+    responses((status = 200, body = DestinationResponse, description = "New secret; the previous one keeps signing (as *-Previous headers) for 24 h"),
+        (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("api_key" = [])))]
+async fn rotate(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Resource::Webhooks, Access::Write)?;
+    let id = path_uuid(&id)?;
+    let now = Utc::now();
+    let u = DestinationUpdate {
+        rotate_secret: Some((
+            new_secret(caller.app.mode),
+            now + Duration::hours(PREVIOUS_SECRET_HOURS),
+        )),
+        ..DestinationUpdate::default()
+    };
+    let d = state
+        .store
+        .update_destination(caller.app.id, id, u, now)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    Ok(Json(destination_json(&d, now)))
+}

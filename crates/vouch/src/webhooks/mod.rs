@@ -1,0 +1,6 @@
+//! Webhook delivery: the dispatcher, the sender with its SSRF guard, and retry rules.
+
+pub mod dispatcher;
+pub mod retry;
+pub mod send;
+pub mod ssrf;

@@ -1,0 +1,7 @@
+//! Webhooks end to end: real deliveries to a real receiver on loopback.
+
+#[path = "../common/mod.rs"]
+mod common;
+mod delivery;
+mod destinations;
+mod receiver;
