@@ -46,6 +46,22 @@ pub enum Command {
     /// Check the review trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Webhook tools.
+    #[command(subcommand)]
+    Webhooks(WebhooksCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhooksCommand {
+    /// Run a local receiver that prints every delivery and verifies its signatures.
+    Listen {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8787")]
+        listen: String,
+        /// The destination's secret_shared_key; without it signatures are not checked.
+        #[arg(long, env = "VOUCH_WEBHOOK_SECRET")]
+        secret: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -161,15 +177,21 @@ async fn find_app(store: &dyn Store, name_or_id: &str) -> anyhow::Result<App> {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    if let Command::Config = cli.command {
-        print!("{DEFAULTS}");
-        return Ok(());
+    match cli.command {
+        Command::Config => {
+            print!("{DEFAULTS}");
+            return Ok(());
+        }
+        Command::Webhooks(WebhooksCommand::Listen { listen, secret }) => {
+            return crate::webhooks::listen::run(&listen, secret).await;
+        }
+        _ => {}
     }
     let cfg = Config::load(cli.config.as_deref())?;
     init_logging(cfg.log_format);
     let store = server::open_store(&cfg)?;
     match cli.command {
-        Command::Config => Ok(()),
+        Command::Config | Command::Webhooks(_) => Ok(()),
         Command::Serve => serve(cfg, store).await,
         Command::Migrate => {
             println!("database at {} is up to date", cfg.database_url);

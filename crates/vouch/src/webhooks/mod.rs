@@ -1,6 +1,7 @@
 //! Webhook delivery: the dispatcher, the sender with its SSRF guard, and retry rules.
 
 pub mod dispatcher;
+pub mod listen;
 pub mod retry;
 pub mod send;
 pub mod ssrf;
