@@ -6,6 +6,7 @@ mod client;
 mod load;
 mod scenarios;
 mod server;
+mod webhooks;
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -49,6 +50,9 @@ struct Args {
     /// Also write the markdown table to this file.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Measure webhook delivery instead: update-status load with one subscribed destination.
+    #[arg(long)]
+    webhooks: bool,
 }
 
 struct Row {
@@ -104,6 +108,25 @@ async fn bench(args: Args) -> anyhow::Result<()> {
         warmup: Duration::from_secs_f64(args.warmup),
         rate: args.rate,
     };
+    if args.webhooks {
+        let f = webhooks::run(&binary, args.sessions, plan).await?;
+        let out = format!(
+            "| webhooks | changes | delivered | deliveries/s | commit→first attempt p50 ms | p90 ms | p99 ms | max ms |\n|---|---:|---:|---:|---:|---:|---:|---:|\n| {} | {} | {} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} |\n",
+            match plan.rate { Some(r) => format!("open loop {r:.0}/s, {} conns", plan.connections), None => format!("closed loop, {} conns", plan.connections) },
+            f.changes,
+            f.delivered,
+            f.deliveries_per_sec,
+            f.lag_ms.value_at_quantile(0.5) as f64 / 1000.0,
+            f.lag_ms.value_at_quantile(0.9) as f64 / 1000.0,
+            f.lag_ms.value_at_quantile(0.99) as f64 / 1000.0,
+            f.lag_ms.max() as f64 / 1000.0,
+        );
+        println!("{out}");
+        if let Some(path) = &args.out {
+            std::fs::write(path, &out)?;
+        }
+        return Ok(());
+    }
     let mut rows = Vec::new();
     for scenario in scenarios {
         // A fresh server per scenario: each measures the same starting point.

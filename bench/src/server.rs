@@ -65,6 +65,11 @@ impl Server {
         })
     }
 
+    /// The SQLite file of a server started without a database URL.
+    pub fn db_path(&self) -> std::path::PathBuf {
+        self._dir.path().join("vouch.db")
+    }
+
     pub async fn stop(mut self) {
         let _ = self.child.kill().await;
     }

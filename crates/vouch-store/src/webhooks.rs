@@ -129,12 +129,14 @@ pub struct AttemptLog {
 }
 
 /// Limits of one claim.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ClaimQuery {
     pub now: DateTime<Utc>,
     pub lease_until: DateTime<Utc>,
-    /// Deliveries in flight per destination, at most.
+    /// Deliveries taken per destination in this claim, at most.
     pub per_destination: i64,
+    /// Destinations already at their concurrency cap: none of theirs are taken.
+    pub skip_destinations: Vec<Uuid>,
     pub limit: i64,
 }
 
@@ -175,6 +177,9 @@ pub trait WebhookStore: Send + Sync {
         disable_before: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
+    /// Called once when this node's dispatcher starts: ends the leases of a previous run when no
+    /// other node can hold them (single-node stores); a shared store leaves them to expire.
+    async fn release_leases_at_start(&self) -> StoreResult<usize>;
     /// The earliest time a pending delivery comes due, if any.
     async fn next_delivery_due(&self) -> StoreResult<Option<DateTime<Utc>>>;
 

@@ -775,7 +775,7 @@ async fn business_sessions_live_in_their_own_table() {
     assert_eq!(session(s, &b).await.status, SessionStatus::InReview);
 
     let bundle = s.session_bundle(app.id, b.id).await.unwrap().unwrap();
-    assert_eq!(bundle.workflow, kyb);
+    assert_eq!(*bundle.workflow, kyb);
     assert_eq!(bundle.environment, Environment::Live);
 
     // Deleting a business session works on the business table.

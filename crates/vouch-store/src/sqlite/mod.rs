@@ -218,8 +218,9 @@ impl Store for SqliteStore {
     }
 
     async fn session_bundle(&self, app_id: Uuid, id: Uuid) -> StoreResult<Option<SessionBundle>> {
+        let workflows = self.workflows.clone();
         self.readers
-            .read(move |c| sessions::bundle(c, app_id, id))
+            .read(move |c| sessions::bundle(c, &workflows, app_id, id))
             .await
     }
 

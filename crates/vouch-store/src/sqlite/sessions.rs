@@ -219,18 +219,26 @@ pub fn state(
     }))
 }
 
-pub fn bundle(conn: &Connection, app_id: Uuid, id: Uuid) -> StoreResult<Option<SessionBundle>> {
+pub fn bundle(
+    conn: &Connection,
+    workflows: &WorkflowCache,
+    app_id: Uuid,
+    id: Uuid,
+) -> StoreResult<Option<SessionBundle>> {
     let Some(session) = find(conn, app_id, id)? else {
         return Ok(None);
     };
-    let workflow = catalog::workflow_version(conn, session.workflow_id, session.workflow_version)?
-        .ok_or_else(|| StoreError::Internal("session's workflow version is missing".into()))?;
-    let app = catalog::find_app(conn, &app_id.to_string())?
-        .ok_or_else(|| StoreError::Internal("session's application is missing".into()))?;
+    let workflow = workflows.get(conn, session.workflow_id, session.workflow_version)?;
+    let mode: String = conn
+        .prepare_cached("SELECT mode FROM apps WHERE id = ?1")
+        .map_err(db_err)?
+        .query_row([app_id.to_string()], |r| r.get(0))
+        .map_err(db_err)?;
     Ok(Some(SessionBundle {
         attempts: attempts(conn, id)?,
         reviews: reviews(conn, id)?,
-        environment: app.mode,
+        environment: vouch_core::session::Environment::parse(&mode)
+            .unwrap_or(vouch_core::session::Environment::Live),
         workflow,
         session,
     }))

@@ -79,6 +79,10 @@ impl WebhookStore for SqliteStore {
             .await
     }
 
+    async fn release_leases_at_start(&self) -> StoreResult<usize> {
+        self.writer.write(webhooks::release_leases).await
+    }
+
     async fn next_delivery_due(&self) -> StoreResult<Option<DateTime<Utc>>> {
         self.readers.read(webhooks::next_due).await
     }

@@ -237,22 +237,28 @@ pub fn claim(conn: &Connection, q: &ClaimQuery) -> StoreResult<Vec<ClaimedDelive
     let ids: Vec<String> = {
         let mut st = conn
             .prepare_cached(
-                "WITH inflight AS (
-                    SELECT destination_id, COUNT(*) AS n FROM webhook_deliveries
-                    WHERE state = 'pending' AND locked_until > ?1 GROUP BY destination_id),
-                 due AS (
-                    SELECT id, destination_id, next_attempt_at, ROW_NUMBER() OVER (
-                        PARTITION BY destination_id ORDER BY next_attempt_at, id) AS rn
-                    FROM webhook_deliveries
+                "WITH due AS (
+                    SELECT id, destination_id, next_attempt_at FROM webhook_deliveries
                     WHERE state = 'pending' AND next_attempt_at <= ?1
-                      AND (locked_until IS NULL OR locked_until <= ?1))
-                 SELECT due.id FROM due LEFT JOIN inflight USING (destination_id)
-                 WHERE due.rn <= ?2 - COALESCE(inflight.n, 0)
-                 ORDER BY due.next_attempt_at LIMIT ?3",
+                      AND (locked_until IS NULL OR locked_until <= ?1)
+                      AND destination_id NOT IN (SELECT value FROM json_each(?4))
+                    ORDER BY next_attempt_at LIMIT ?3 * 4),
+                 ranked AS (
+                    SELECT id, next_attempt_at, ROW_NUMBER() OVER (
+                        PARTITION BY destination_id ORDER BY next_attempt_at, id) AS rn
+                    FROM due)
+                 SELECT id FROM ranked WHERE rn <= ?2 ORDER BY next_attempt_at LIMIT ?3",
             )
             .map_err(db_err)?;
+        let skip = Value::from(
+            q.skip_destinations
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>(),
+        )
+        .to_string();
         let rows = st
-            .query_map(params![now, q.per_destination, q.limit], |r| r.get(0))
+            .query_map(params![now, q.per_destination, q.limit, skip], |r| r.get(0))
             .map_err(db_err)?;
         rows.collect::<Result<_, _>>().map_err(db_err)?
     };
@@ -389,7 +395,9 @@ pub fn record(
 pub fn next_due(conn: &Connection) -> StoreResult<Option<DateTime<Utc>>> {
     let t: Option<String> = conn
         .query_row(
-            "SELECT MIN(next_attempt_at) FROM webhook_deliveries WHERE state = 'pending'",
+            // A leased delivery is not due before its lease ends.
+            "SELECT MIN(MAX(next_attempt_at, COALESCE(locked_until, ''))) FROM webhook_deliveries
+             WHERE state = 'pending'",
             [],
             |r| r.get(0),
         )
@@ -570,4 +578,14 @@ pub fn session_attempts(
         )
         .map_err(db_err)?;
     Ok((rows.collect::<Result<_, _>>().map_err(db_err)?, count))
+}
+
+/// Ends every lease: only for a store no other process sends from (a single SQLite node
+/// starting up), so deliveries claimed by a crashed run go out at once.
+pub fn release_leases(conn: &Connection) -> StoreResult<usize> {
+    conn.execute(
+        "UPDATE webhook_deliveries SET locked_until = NULL WHERE state = 'pending' AND locked_until IS NOT NULL",
+        [],
+    )
+    .map_err(db_err)
 }

@@ -3,11 +3,13 @@
 //! point leaves leased rows that are claimed again once their lease ends: at-least-once, with the
 //! same `event_id`.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use tokio::sync::{mpsc, Notify, Semaphore};
+use uuid::Uuid;
 use vouch_store::{AttemptResult, ClaimQuery, Store};
 
 use super::send::{timeout, Sender};
@@ -35,9 +37,26 @@ pub fn spawn(store: Arc<dyn Store>, cfg: &Config) -> anyhow::Result<tokio::task:
         w.disable_after_seconds,
     ));
     Ok(tokio::spawn(async move {
+        match store.release_leases_at_start().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                deliveries = n,
+                "resuming deliveries leased before a restart"
+            ),
+            Err(e) => tracing::warn!(error = %e, "cannot release earlier delivery leases"),
+        }
         let permits = Arc::new(Semaphore::new(w.max_in_flight));
+        // Per-destination caps, on this node: a slow receiver holds only its own slots.
+        let mut lanes: HashMap<Uuid, Arc<Semaphore>> = HashMap::new();
+        let cap = w.per_destination_concurrency.max(1) as usize;
         let poll = Duration::from_millis(w.poll_interval_ms.max(10));
         loop {
+            lanes.retain(|_, lane| lane.available_permits() < cap);
+            let skip: Vec<Uuid> = lanes
+                .iter()
+                .filter(|(_, lane)| lane.available_permits() == 0)
+                .map(|(id, _)| *id)
+                .collect();
             let mut busy = false;
             match store.fan_out(Utc::now(), FAN_OUT_BATCH).await {
                 Ok(n) => busy |= n as i64 >= FAN_OUT_BATCH,
@@ -52,6 +71,7 @@ pub fn spawn(store: Arc<dyn Store>, cfg: &Config) -> anyhow::Result<tokio::task:
                         now,
                         lease_until: now + lease,
                         per_destination: w.per_destination_concurrency,
+                        skip_destinations: skip,
                         limit: room,
                     })
                     .await

@@ -1,0 +1,951 @@
+//! End-to-end webhook durability: the real `vouch` binary delivers `status.updated` events to a
+//! receiver in this test while it is answering concurrent writes, is SIGKILLed in the middle of it
+//! (events being produced, deliveries in flight, some waiting for a retry), and is restarted on the
+//! same data directory. Every event committed to the outbox must then reach the receiver at least
+//! once, correctly signed; nothing the receiver got may be unknown to the database; every
+//! acknowledged request must have its events; and each session's events must retell its history.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use hmac::{Hmac, Mac};
+use reqwest::{Client, Method};
+use serde_json::{json, Value};
+use sha2::Sha256;
+use uuid::Uuid;
+use vouch_store::sqlite::SqliteStore;
+use vouch_store::{KindFilter, OutboxEvent, Page, SessionFilter, Store};
+
+const BIN: &str = env!("CARGO_BIN_EXE_vouch");
+/// Concurrent clients driving the load.
+const TASKS: usize = 6;
+/// How long the first server takes writes before it is killed.
+const LOAD_BEFORE_KILL: Duration = Duration::from_millis(1500);
+/// Fewer committed events than this and the test proves nothing.
+const MIN_EVENTS: usize = 100;
+/// Time allowed for one delivery attempt (`VOUCH_WEBHOOKS__TIMEOUT_SECONDS`).
+const TIMEOUT_SECONDS: u64 = 2;
+/// A retry one second after each failure (`VOUCH_WEBHOOKS__RETRY_SCHEDULE_SECONDS`).
+const RETRY_SCHEDULE: &str = "[0,1,1,1,1,1,1,1]";
+/// The dispatcher leases each delivery it claims for the attempt timeout + 30 s
+/// (`webhooks/dispatcher.rs`); a delivery claimed before the kill whose result was never recorded
+/// is claimed again only when that lease ends, so the wait after the restart must outlast it.
+const LEASE: Duration = Duration::from_secs(TIMEOUT_SECONDS + 30);
+/// How long after the restart every committed event may take to arrive.
+const DELIVERY_WAIT: Duration = Duration::from_secs(TIMEOUT_SECONDS + 30 + 15);
+/// The receiver answers `500` to the first arrival of one event in this many.
+const FAIL_ONE_IN: u64 = 10;
+const OCR: &str = "feature_ocr_1";
+const LIVENESS: &str = "feature_liveness_1";
+
+// --- the binary ------------------------------------------------------------------------------
+
+/// `vouch` with a clean environment, run in `dir` with `VOUCH_DATA_DIR=dir`.
+fn vouch(dir: &Path) -> Command {
+    let mut c = Command::new(BIN);
+    c.current_dir(dir);
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("VOUCH_") {
+            c.env_remove(&k);
+        }
+    }
+    c.env("VOUCH_DATA_DIR", dir).env("RUST_LOG", "info");
+    c
+}
+
+/// Runs a CLI command that must succeed; answers its stdout parsed as JSON.
+fn cli_json(dir: &Path, args: &[&str]) -> Value {
+    let out = vouch(dir)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run vouch");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "vouch {args:?} failed ({}):\nstdout: {stdout}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("vouch {args:?}: {e}: {stdout}"))
+}
+
+/// A running `vouch serve` allowed to deliver webhooks to loopback, with a short retry schedule;
+/// killed (SIGKILL) when dropped, so a failing test leaves no process.
+struct Server {
+    child: Child,
+    base: String,
+    log: PathBuf,
+}
+
+impl Server {
+    fn start(dir: &Path, log_name: &str) -> Server {
+        let log = dir.join(log_name);
+        let stderr = std::fs::File::create(&log).expect("server log");
+        let mut child = vouch(dir)
+            .arg("serve")
+            .env("VOUCH_LISTEN", "127.0.0.1:0")
+            .env("VOUCH_ALLOW_PRIVATE_DESTINATIONS", "true")
+            .env("VOUCH_WEBHOOKS__RETRY_SCHEDULE_SECONDS", RETRY_SCHEDULE)
+            .env(
+                "VOUCH_WEBHOOKS__TIMEOUT_SECONDS",
+                TIMEOUT_SECONDS.to_string(),
+            )
+            .env("VOUCH_WEBHOOKS__POLL_INTERVAL_MS", "200")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .expect("spawn vouch serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut server = Server {
+            child,
+            base: String::new(),
+            log,
+        };
+        let (tx, rx) = mpsc::channel::<String>();
+        // Reads stdout to its end, so the pipe never fills.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(rest) = line.split("vouch listening on http://").nth(1) {
+                    let addr = rest.split_whitespace().next().unwrap_or("").to_string();
+                    let _ = tx.send(addr);
+                }
+            }
+        });
+        match rx.recv_timeout(Duration::from_secs(15)) {
+            Ok(addr) => server.base = format!("http://{addr}"),
+            Err(e) => panic!(
+                "vouch serve did not report its address ({e}); its log:\n{}",
+                server.log_text()
+            ),
+        }
+        server
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Whether the process has ended on its own.
+    fn exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+
+    /// SIGKILL, without waiting.
+    fn sigkill(&mut self) {
+        let _ = self.child.kill();
+    }
+
+    /// SIGKILL, then reap.
+    fn kill(&mut self) {
+        self.sigkill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+// --- the receiver ----------------------------------------------------------------------------
+
+/// One delivery as the receiver saw it.
+#[derive(Debug, Clone)]
+struct Arrival {
+    at: Instant,
+    session_id: Option<String>,
+    status: Option<String>,
+    previous_status: Option<String>,
+    webhook_type: Option<String>,
+    /// `X-Signature` is the HMAC-SHA256 of the exact body under the destination secret.
+    signature_ok: bool,
+    /// `webhook-id` names the body's `event_id`.
+    webhook_id_ok: bool,
+    answered: u16,
+}
+
+impl Arrival {
+    fn delivered(&self) -> bool {
+        self.answered == 200 && self.signature_ok
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+struct Inbox {
+    by_event: HashMap<Uuid, Vec<Arrival>>,
+    /// Bodies without a readable `event_id`.
+    unreadable: Vec<String>,
+}
+
+impl Inbox {
+    /// Events delivered (answered `200`, validly signed) at least once.
+    fn delivered(&self) -> HashSet<Uuid> {
+        self.by_event
+            .iter()
+            .filter(|(_, a)| a.iter().any(Arrival::delivered))
+            .map(|(id, _)| *id)
+            .collect()
+    }
+}
+
+#[derive(Default)]
+struct Receiver {
+    secret: Mutex<Option<String>>,
+    inbox: Mutex<Inbox>,
+}
+
+/// The receiver fails the first arrival of about one event in `FAIL_ONE_IN`, always the same ones.
+fn fails_first(event_id: Uuid) -> bool {
+    let mut h = DefaultHasher::new();
+    event_id.hash(&mut h);
+    h.finish().is_multiple_of(FAIL_ONE_IN)
+}
+
+fn signature(secret: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+async fn hook(State(rx): State<Arc<Receiver>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let signature_ok = match (rx.secret.lock().unwrap().as_deref(), header("x-signature")) {
+        (Some(secret), Some(sig)) => signature(secret, &body) == sig,
+        _ => false,
+    };
+    let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let text = |k: &str| parsed[k].as_str().map(str::to_owned);
+    let Some(event_id) = text("event_id").and_then(|s| Uuid::parse_str(&s).ok()) else {
+        let mut inbox = rx.inbox.lock().unwrap();
+        inbox
+            .unreadable
+            .push(String::from_utf8_lossy(&body).into_owned());
+        return StatusCode::OK;
+    };
+    let mut inbox = rx.inbox.lock().unwrap();
+    let arrivals = inbox.by_event.entry(event_id).or_default();
+    let answered = if arrivals.is_empty() && fails_first(event_id) {
+        StatusCode::INTERNAL_SERVER_ERROR
+    } else {
+        StatusCode::OK
+    };
+    arrivals.push(Arrival {
+        at: Instant::now(),
+        session_id: text("session_id"),
+        status: text("status"),
+        previous_status: text("previous_status"),
+        webhook_type: text("webhook_type"),
+        signature_ok,
+        webhook_id_ok: header("webhook-id") == Some(event_id.to_string().as_str()),
+        answered: answered.as_u16(),
+    });
+    answered
+}
+
+/// The receiver's server task; stopped when dropped.
+struct ReceiverGuard(tokio::task::JoinHandle<()>);
+
+impl Drop for ReceiverGuard {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Starts the receiver on a free loopback port; answers its hook URL.
+async fn start_receiver(rx: Arc<Receiver>) -> (String, ReceiverGuard) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the receiver");
+    let addr = listener.local_addr().unwrap();
+    let app = axum::Router::new()
+        .route("/hook", axum::routing::post(hook))
+        .with_state(rx);
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app).await.expect("receiver");
+    });
+    (format!("http://{addr}/hook"), ReceiverGuard(task))
+}
+
+// --- HTTP ------------------------------------------------------------------------------------
+
+/// One request; `None` when it got no answer (connection refused or cut).
+async fn call(
+    client: &Client,
+    base: &str,
+    key: &str,
+    method: Method,
+    path: &str,
+    body: &Value,
+) -> Option<(u16, String)> {
+    let resp = client
+        .request(method, format!("{base}{path}"))
+        .header("x-api-key", key)
+        .json(body)
+        .send()
+        .await
+        .ok()?;
+    let status = resp.status().as_u16();
+    Some((status, resp.text().await.ok()?))
+}
+
+// --- the load --------------------------------------------------------------------------------
+
+/// A status change as `(previous_status, status)`.
+type Change = (&'static str, &'static str);
+
+#[derive(Debug, Default, Clone)]
+struct SessionLog {
+    idx: usize,
+    /// The event each acknowledged request must have written, in order.
+    acked: Vec<Change>,
+    /// The event the one request never answered would have written: it may exist or not.
+    maybe: Option<Change>,
+}
+
+#[derive(Default)]
+struct LoadLog {
+    /// Sessions whose creation was acknowledged.
+    sessions: HashMap<Uuid, SessionLog>,
+    /// Requests answered `2xx`.
+    acked: usize,
+    /// Manual update-status calls answered `200`.
+    manual_acked: usize,
+    /// Requests never answered, with when they were sent.
+    unanswered: Vec<(String, Instant)>,
+    /// Answered, but not as expected — none is.
+    refused: Vec<String>,
+}
+
+struct Load {
+    client: Client,
+    base: String,
+    key: String,
+    workflow_id: Uuid,
+    stop: AtomicBool,
+    in_flight: AtomicUsize,
+    log: Mutex<LoadLog>,
+}
+
+impl Load {
+    async fn call(&self, method: Method, path: &str, body: &Value) -> Option<(u16, String)> {
+        let started = Instant::now();
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        let reply = call(
+            &self.client,
+            &self.base,
+            &self.key,
+            method.clone(),
+            path,
+            body,
+        )
+        .await;
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        if reply.is_none() {
+            let mut log = self.log.lock().unwrap();
+            log.unanswered.push((format!("{method} {path}"), started));
+        }
+        reply
+    }
+
+    /// One status-changing request about session `sid`, expected to write the event `change`;
+    /// answers whether it was acknowledged with `ok`.
+    async fn step(
+        &self,
+        sid: Uuid,
+        (method, path, body): (Method, String, Value),
+        ok: u16,
+        change: Change,
+    ) -> bool {
+        if self.stop.load(Ordering::SeqCst) {
+            return false;
+        }
+        let manual = method == Method::PATCH;
+        let reply = self.call(method.clone(), &path, &body).await;
+        let mut log = self.log.lock().unwrap();
+        match reply {
+            None => {
+                log.sessions.get_mut(&sid).unwrap().maybe = Some(change);
+                false
+            }
+            Some((status, _)) if status == ok => {
+                log.sessions.get_mut(&sid).unwrap().acked.push(change);
+                log.acked += 1;
+                log.manual_acked += usize::from(manual);
+                true
+            }
+            Some((status, text)) => {
+                log.refused
+                    .push(format!("{method} {path} {body} answered {status}: {text}"));
+                false
+            }
+        }
+    }
+
+    /// One client: sessions one after another, each taken through its OCR and LIVENESS results
+    /// (Not Started → In Progress → Approved or Declined), then for two sessions in three one or
+    /// two manual decisions overturning the last one (Approved ↔ Declined).
+    async fn drive(self: Arc<Self>, task: usize) {
+        let mut n = 0;
+        while !self.stop.load(Ordering::SeqCst) {
+            let idx = n * TASKS + task;
+            n += 1;
+            let create = json!({"workflow_id": self.workflow_id,
+                                "vendor_data": format!("webhook-crash-{idx}")});
+            let sid = match self.call(Method::POST, "/v3/session/", &create).await {
+                None => continue,
+                Some((201, text)) => {
+                    let body: Value = serde_json::from_str(&text).expect("a session");
+                    body["session_id"]
+                        .as_str()
+                        .and_then(|s| Uuid::parse_str(s).ok())
+                        .expect("session_id in a 201")
+                }
+                Some((status, text)) => {
+                    let mut log = self.log.lock().unwrap();
+                    log.refused
+                        .push(format!("POST /v3/session/ answered {status}: {text}"));
+                    continue;
+                }
+            };
+            {
+                let mut log = self.log.lock().unwrap();
+                log.acked += 1;
+                log.sessions.insert(
+                    sid,
+                    SessionLog {
+                        idx,
+                        ..Default::default()
+                    },
+                );
+            }
+            let ocr = if idx.is_multiple_of(5) {
+                "Declined"
+            } else {
+                "Approved"
+            };
+            let live = if idx.is_multiple_of(7) {
+                "Declined"
+            } else {
+                "Approved"
+            };
+            let decided = if ocr == "Declined" || live == "Declined" {
+                "Declined"
+            } else {
+                "Approved"
+            };
+            let attempts = format!("/v3/session/{sid}/attempts/");
+            let ocr_body = json!({"node_id": OCR, "status": ocr,
+                                  "data": {"first_name": "Ada", "last_name": "Lovelace",
+                                           "document_number": format!("W{idx}")}});
+            if !self
+                .step(
+                    sid,
+                    (Method::POST, attempts.clone(), ocr_body),
+                    201,
+                    ("Not Started", "In Progress"),
+                )
+                .await
+            {
+                continue;
+            }
+            let live_body = json!({"node_id": LIVENESS, "status": live, "data": {"score": 97}});
+            if !self
+                .step(
+                    sid,
+                    (Method::POST, attempts, live_body),
+                    201,
+                    ("In Progress", decided),
+                )
+                .await
+            {
+                continue;
+            }
+            let mut current = decided;
+            for flip in 0..idx % 3 {
+                let new = if current == "Approved" {
+                    "Declined"
+                } else {
+                    "Approved"
+                };
+                let body = json!({"new_status": new, "comment": format!("manual review {flip}")});
+                let path = format!("/v3/session/{sid}/update-status/");
+                if !self
+                    .step(sid, (Method::PATCH, path, body), 200, (current, new))
+                    .await
+                {
+                    break;
+                }
+                current = new;
+            }
+        }
+    }
+}
+
+// --- the database ----------------------------------------------------------------------------
+
+/// Every committed outbox event, by session (in commit order), with every session id.
+async fn committed_events(
+    store: &SqliteStore,
+    app_id: Uuid,
+) -> (HashMap<Uuid, Vec<OutboxEvent>>, HashSet<Uuid>) {
+    let (sessions, _) = store
+        .list_sessions(
+            app_id,
+            &SessionFilter {
+                kind: Some(KindFilter::All),
+                ..Default::default()
+            },
+            Page {
+                limit: 1_000_000,
+                offset: 0,
+            },
+        )
+        .await
+        .expect("list sessions");
+    let mut events = HashMap::new();
+    for s in &sessions {
+        let evs = store.outbox_events(s.id).await.expect("outbox events");
+        if !evs.is_empty() {
+            events.insert(s.id, evs);
+        }
+    }
+    (events, sessions.iter().map(|s| s.id).collect())
+}
+
+/// Where the delivery pipeline stood in the file at the kill (diagnostic only; reads vouch's
+/// tables directly): events not yet fanned out, deliveries waiting (queued or for a retry),
+/// deliveries leased (claimed, result never recorded), deliveries succeeded.
+fn pipeline_at_kill(db: &Path) -> String {
+    let Ok(conn) = rusqlite::Connection::open(db) else {
+        return "pipeline unreadable".into();
+    };
+    let count = |sql: &str| {
+        conn.query_row(sql, [], |r| r.get::<_, i64>(0))
+            .map_or_else(|e| format!("? ({e})"), |n| n.to_string())
+    };
+    format!(
+        "{} events not fanned out, {} deliveries waiting, {} leased (claimed, result never \
+         recorded), {} succeeded",
+        count("SELECT COUNT(*) FROM outbox_events WHERE fanned_out_at IS NULL"),
+        count(
+            "SELECT COUNT(*) FROM webhook_deliveries WHERE state = 'pending' \
+             AND locked_until IS NULL"
+        ),
+        count(
+            "SELECT COUNT(*) FROM webhook_deliveries WHERE state = 'pending' \
+             AND locked_until IS NOT NULL"
+        ),
+        count("SELECT COUNT(*) FROM webhook_deliveries WHERE state = 'succeeded'"),
+    )
+}
+
+fn status_text(s: Option<vouch_core::SessionStatus>) -> Option<String> {
+    s.map(|s| s.as_str().to_string())
+}
+
+// --- the test --------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn committed_webhook_events_are_delivered_across_sigkill() {
+    let started = Instant::now();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().to_path_buf();
+    let db = dir.join("vouch.db");
+
+    // 1. The receiver, an application and a key, the server, a workflow and a destination.
+    let receiver = Arc::new(Receiver::default());
+    let (hook_url, _receiver_guard) = start_receiver(receiver.clone()).await;
+    let app = cli_json(&dir, &["apps", "create", "t", "--json"]);
+    let app_id: Uuid = app["app_id"].as_str().expect("app_id").parse().unwrap();
+    let key = cli_json(
+        &dir,
+        &["keys", "create", "--app", "t", "--all", "write", "--json"],
+    );
+    let key = key["key"].as_str().expect("key").to_string();
+    let mut server = Server::start(&dir, "serve-1.log");
+    let client = Client::builder()
+        .timeout(Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+
+    let body = json!({"workflow_label": "webhook-crash",
+                      "features": [{"feature": "OCR"}, {"feature": "LIVENESS"}]});
+    let (status, text) = call(
+        &client,
+        &server.base,
+        &key,
+        Method::POST,
+        "/v3/workflows/",
+        &body,
+    )
+    .await
+    .expect("create workflow");
+    assert_eq!(status, 201, "{text}");
+    let wf: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        wf["nodes"],
+        json!([{"node_id": OCR, "feature": "OCR"}, {"node_id": LIVENESS, "feature": "LIVENESS"}]),
+        "{wf}"
+    );
+    let workflow_id: Uuid = wf["uuid"].as_str().unwrap().parse().unwrap();
+
+    let body = json!({"label": "crash receiver", "url": hook_url,
+                      "subscribed_events": ["status.updated"]});
+    let (status, text) = call(
+        &client,
+        &server.base,
+        &key,
+        Method::POST,
+        "/v3/webhook/destinations/",
+        &body,
+    )
+    .await
+    .expect("create destination");
+    assert_eq!(status, 201, "{text}");
+    let dest: Value = serde_json::from_str(&text).unwrap();
+    let secret = dest["secret_shared_key"]
+        .as_str()
+        .expect("secret_shared_key")
+        .to_string();
+    *receiver.secret.lock().unwrap() = Some(secret);
+
+    // 2. Load, then SIGKILL in the middle of it.
+    let load = Arc::new(Load {
+        client: client.clone(),
+        base: server.base.clone(),
+        key: key.clone(),
+        workflow_id,
+        stop: AtomicBool::new(false),
+        in_flight: AtomicUsize::new(0),
+        log: Mutex::new(LoadLog::default()),
+    });
+    let load_started = Instant::now();
+    let drivers: Vec<_> = (0..TASKS)
+        .map(|t| tokio::spawn(load.clone().drive(t)))
+        .collect();
+    tokio::time::sleep(LOAD_BEFORE_KILL).await;
+    let requests_in_flight = load.in_flight.load(Ordering::SeqCst);
+    let delivered_at_kill = receiver.inbox.lock().unwrap().delivered();
+    let killed_at = Instant::now();
+    server.sigkill();
+    load.stop.store(true, Ordering::SeqCst);
+    server.kill();
+    let killed_after = killed_at - load_started;
+    for d in drivers {
+        tokio::time::timeout(Duration::from_secs(15), d)
+            .await
+            .expect("a load task hung after the kill")
+            .expect("load task");
+    }
+    let first_log = server.log_text();
+    drop(server);
+    let log = std::mem::take(&mut *load.log.lock().unwrap());
+    let unanswered_at_kill = log
+        .unanswered
+        .iter()
+        .filter(|(_, at)| *at < killed_at)
+        .count();
+
+    // 3. What the file holds after the crash: the events that must all be delivered.
+    let pipeline = pipeline_at_kill(&db);
+    let store = SqliteStore::open(&db, 2).expect("open the database");
+    let (committed, _) = committed_events(&store, app_id).await;
+    let committed_ids: HashSet<Uuid> = committed.values().flatten().map(|e| e.event_id).collect();
+    let undelivered_at_kill = committed_ids.difference(&delivered_at_kill).count();
+    println!(
+        "load: {} requests acknowledged ({} sessions, {} manual update-status) before SIGKILL at \
+         {killed_after:.2?}; {requests_in_flight} requests in flight at the kill, \
+         {unanswered_at_kill} sent before it never answered; {} events committed, {} delivered \
+         before the kill, {undelivered_at_kill} not; in the file: {pipeline}",
+        log.acked,
+        log.sessions.len(),
+        log.manual_acked,
+        committed_ids.len(),
+        delivered_at_kill.len(),
+    );
+    assert!(
+        committed_ids.len() >= MIN_EVENTS,
+        "only {} events committed before the kill; the test proves nothing",
+        committed_ids.len()
+    );
+    assert!(
+        undelivered_at_kill > 0,
+        "every committed event had been delivered when the server was killed: the crash did not \
+         cut into the delivery pipeline"
+    );
+    assert!(
+        unanswered_at_kill > 0,
+        "no request was in flight when the server was killed: events were not being produced"
+    );
+
+    // 4. Restart on the same data directory; the receiver keeps running at the same URL. Wait
+    // until every committed event has been delivered, validly signed, at least once.
+    let mut server = Server::start(&dir, "serve-2.log");
+    let restarted_at = Instant::now();
+    let mut missing;
+    loop {
+        let delivered = receiver.inbox.lock().unwrap().delivered();
+        missing = committed_ids.difference(&delivered).count();
+        if missing == 0 || restarted_at.elapsed() > DELIVERY_WAIT || server.exited() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let catch_up = restarted_at.elapsed();
+    server.kill();
+    let second_log = server.log_text();
+    drop(server);
+    let inbox = receiver.inbox.lock().unwrap().clone();
+
+    // 5. Compare the receiver with the file.
+    let mut problems: Vec<String> = Vec::new();
+    if missing > 0 {
+        problems.push(format!(
+            "{missing} committed events still not delivered {catch_up:.2?} after the restart \
+             (the lease is {LEASE:?})"
+        ));
+    }
+    let (final_events, final_sessions) = committed_events(&store, app_id).await;
+    let by_id: HashMap<Uuid, &OutboxEvent> = final_events
+        .values()
+        .flatten()
+        .map(|e| (e.event_id, e))
+        .collect();
+    for e in final_events.values().flatten() {
+        if !committed_ids.contains(&e.event_id) {
+            problems.push(format!(
+                "event {} of session {} ({:?}) was written after the restart, with no request",
+                e.event_id, e.session_id, e.status
+            ));
+        }
+    }
+
+    // 5a. No committed event lost: each delivered at least once. (A failure here is a vouch bug:
+    // an event committed with its status change never reached the destination.)
+    for id in &committed_ids {
+        let Some(e) = by_id.get(id) else {
+            problems.push(format!(
+                "event {id} committed before the kill is gone from the database after the restart"
+            ));
+            continue;
+        };
+        let arrivals = inbox.by_event.get(id).map_or(&[][..], Vec::as_slice);
+        if !arrivals.iter().any(Arrival::delivered) {
+            problems.push(format!(
+                "LOST: committed event {id} (session {}, {} -> {:?}) never delivered with a valid \
+                 signature; arrivals: {arrivals:?}",
+                e.session_id,
+                status_text(e.previous_status).unwrap_or_default(),
+                e.status,
+            ));
+        }
+    }
+
+    // 5b. No phantom: every arrival is a committed event, and says what the database says.
+    let (mut duplicates, mut failed_answers, mut redeliveries) = (0, 0, 0);
+    let (mut retried_across_crash, mut delivered_only_after_restart) = (0, 0);
+    for (id, arrivals) in &inbox.by_event {
+        redeliveries += arrivals.len() - 1;
+        failed_answers += arrivals.iter().filter(|a| a.answered != 200).count();
+        duplicates += arrivals
+            .iter()
+            .filter(|a| a.delivered())
+            .count()
+            .saturating_sub(1);
+        let before = arrivals.iter().filter(|a| a.at < killed_at).count();
+        if before > 0 && before < arrivals.len() && arrivals[0].answered != 200 {
+            retried_across_crash += 1;
+        }
+        if before == 0 {
+            delivered_only_after_restart += 1;
+        }
+        let Some(e) = by_id.get(id) else {
+            problems.push(format!(
+                "PHANTOM: the receiver got event {id}, which is not in the database: {arrivals:?}"
+            ));
+            continue;
+        };
+        for a in arrivals {
+            let want = (
+                Some(e.session_id.to_string()),
+                status_text(Some(e.status)),
+                status_text(e.previous_status),
+                Some(e.event_type.clone()),
+            );
+            let got = (
+                a.session_id.clone(),
+                a.status.clone(),
+                a.previous_status.clone(),
+                a.webhook_type.clone(),
+            );
+            if got != want {
+                problems.push(format!(
+                    "event {id}: delivered as (session, status, previous, type) {got:?}, the \
+                     database says {want:?}"
+                ));
+            }
+            if !a.signature_ok || !a.webhook_id_ok {
+                problems.push(format!(
+                    "event {id}: a delivery with a bad X-Signature or webhook-id: {a:?}"
+                ));
+            }
+        }
+    }
+    for body in &inbox.unreadable {
+        problems.push(format!(
+            "the receiver got a body without an event_id: {body}"
+        ));
+    }
+
+    // 5c. Every acknowledged request has its events, and each session's events are its history:
+    // chained from "Not Started", ending at its status, exactly the acknowledged changes in order
+    // plus at most the one of a request cut by the kill.
+    let (sessions_all, _) = store
+        .list_sessions(
+            app_id,
+            &SessionFilter {
+                kind: Some(KindFilter::All),
+                ..Default::default()
+            },
+            Page {
+                limit: 1_000_000,
+                offset: 0,
+            },
+        )
+        .await
+        .expect("list sessions");
+    let current: HashMap<Uuid, String> = sessions_all
+        .iter()
+        .map(|s| (s.id, s.status.as_str().to_string()))
+        .collect();
+    for (sid, s) in &log.sessions {
+        if !final_sessions.contains(sid) {
+            problems.push(format!(
+                "acknowledged session {sid} (#{}) is not in the database",
+                s.idx
+            ));
+        }
+    }
+    for sid in &final_sessions {
+        let events = final_events.get(sid).map_or(&[][..], Vec::as_slice);
+        let got: Vec<(String, String)> = events
+            .iter()
+            .map(|e| {
+                (
+                    status_text(e.previous_status).unwrap_or_else(|| "null".into()),
+                    e.status.as_str().to_string(),
+                )
+            })
+            .collect();
+        let mut chain = "Not Started".to_string();
+        for (prev, new) in &got {
+            if *prev != chain {
+                problems.push(format!(
+                    "session {sid}: events {got:?} do not chain from Not Started"
+                ));
+                break;
+            }
+            chain = new.clone();
+        }
+        if current.get(sid) != Some(&chain) {
+            problems.push(format!(
+                "session {sid}: status {:?} but its events {got:?} end at {chain}",
+                current.get(sid)
+            ));
+        }
+        let owned = |c: &Change| (c.0.to_string(), c.1.to_string());
+        match log.sessions.get(sid) {
+            // Created by a request never answered: no attempt was sent for it.
+            None if !got.is_empty() => problems.push(format!(
+                "session {sid}, whose creation was never acknowledged, has events {got:?}"
+            )),
+            None => {}
+            Some(s) => {
+                let acked: Vec<_> = s.acked.iter().map(owned).collect();
+                let mut with_maybe = acked.clone();
+                with_maybe.extend(s.maybe.as_ref().map(owned));
+                if got != acked && got != with_maybe {
+                    problems.push(format!(
+                        "session {sid} (#{}): events {got:?}, but the acknowledged requests wrote \
+                         {acked:?} (and one cut by the kill would add {:?})",
+                        s.idx, s.maybe
+                    ));
+                }
+            }
+        }
+    }
+    problems.extend(log.refused.iter().cloned());
+
+    let delivered = inbox.delivered();
+    // When each event delivered after the restart first got through: most at once, the ones
+    // whose delivery was leased at the kill only when that lease ran out.
+    let mut after_restart: Vec<Duration> = inbox
+        .by_event
+        .values()
+        .filter_map(|a| a.iter().find(|a| a.delivered()))
+        .filter(|a| a.at >= restarted_at)
+        .map(|a| a.at - restarted_at)
+        .collect();
+    after_restart.sort();
+    let (soon, late): (Vec<Duration>, Vec<Duration>) = after_restart
+        .iter()
+        .partition(|d| **d < Duration::from_secs(10));
+    println!(
+        "after restart: all {} committed events delivered: {} in {catch_up:.2?}; receiver got {} \
+         distinct events ({} only after the restart), {} arrivals: {failed_answers} answered 500, \
+         {redeliveries} redeliveries, {retried_across_crash} failed before the kill and retried \
+         after it, {duplicates} duplicates (delivered twice or more, same event_id and status); \
+         first delivered after the restart: {} events within {:.2?}, {} more only once their \
+         lease ({LEASE:?} from the claim) ran out, at {:.2?}..{:.2?}",
+        committed_ids.len(),
+        missing == 0,
+        delivered.len(),
+        delivered_only_after_restart,
+        inbox.by_event.values().map(Vec::len).sum::<usize>(),
+        soon.len(),
+        soon.last().copied().unwrap_or_default(),
+        late.len(),
+        late.first().copied().unwrap_or_default(),
+        late.last().copied().unwrap_or_default(),
+    );
+    println!(
+        "summary: events committed {}, delivered {}, duplicates {duplicates}, retries observed \
+         {redeliveries}, in flight at kill: {requests_in_flight} requests, {undelivered_at_kill} \
+         events undelivered; total {:.2?}",
+        committed_ids.len(),
+        delivered.intersection(&committed_ids).count(),
+        started.elapsed(),
+    );
+    assert!(
+        problems.is_empty(),
+        "{} problems after the crash, first ones:\n{}\n--- log of the killed server:\n{}\n--- log \
+         of the restarted server:\n{}",
+        problems.len(),
+        problems[..problems.len().min(20)].join("\n"),
+        tail(&first_log),
+        tail(&second_log),
+    );
+}
+
+fn tail(s: &str) -> &str {
+    let start = s.len().saturating_sub(4000);
+    let start = (start..s.len())
+        .find(|&i| s.is_char_boundary(i))
+        .unwrap_or(s.len());
+    &s[start..]
+}
