@@ -4,10 +4,13 @@
 mod cache;
 mod catalog;
 mod checkpoint;
+mod destinations;
 mod idempotency;
 mod migrate;
 mod pool;
 mod rows;
+mod session_changes;
+mod session_list;
 mod sessions;
 mod webhook_store;
 mod webhooks;
@@ -232,7 +235,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<(Vec<Session>, i64)> {
         let filter = filter.clone();
         self.readers
-            .read(move |c| sessions::list(c, app_id, &filter, page))
+            .read(move |c| session_list::list(c, app_id, &filter, page))
             .await
     }
 
@@ -255,7 +258,7 @@ impl Store for SqliteStore {
         let events = !change.events.is_empty();
         let written = self
             .writer
-            .write(move |c| idempotency::run(c, idem, || sessions::apply(c, change)))
+            .write(move |c| idempotency::run(c, idem, || session_changes::apply(c, change)))
             .await?;
         if events && matches!(written, Written::Fresh(())) {
             self.signal.notify_one();
@@ -288,7 +291,7 @@ impl Store for SqliteStore {
                     return Ok((Modified::Unchanged, false));
                 };
                 let events = !change.events.is_empty();
-                match idempotency::run(c, idem, || sessions::apply(c, change))? {
+                match idempotency::run(c, idem, || session_changes::apply(c, change))? {
                     Written::Fresh(()) => Ok((Modified::Applied, events)),
                     Written::Replayed { status_code, body } => {
                         Ok((Modified::Replayed { status_code, body }, false))
@@ -317,7 +320,7 @@ impl Store for SqliteStore {
 
     async fn reviews(&self, session_id: Uuid) -> StoreResult<Vec<Review>> {
         self.readers
-            .read(move |c| sessions::reviews(c, session_id))
+            .read(move |c| session_changes::reviews(c, session_id))
             .await
     }
 
@@ -327,10 +330,10 @@ impl Store for SqliteStore {
     ) -> StoreResult<(usize, Vec<(Uuid, BrokenLink)>)> {
         self.readers
             .read(move |c| {
-                let ids = sessions::reviewed_sessions(c, session_id)?;
+                let ids = session_changes::reviewed_sessions(c, session_id)?;
                 let mut broken = Vec::new();
                 for id in &ids {
-                    if let Err(b) = verify_chain(&sessions::reviews(c, *id)?) {
+                    if let Err(b) = verify_chain(&session_changes::reviews(c, *id)?) {
                         broken.push((*id, b));
                     }
                 }
@@ -341,19 +344,19 @@ impl Store for SqliteStore {
 
     async fn outbox_events(&self, session_id: Uuid) -> StoreResult<Vec<OutboxEvent>> {
         self.readers
-            .read(move |c| sessions::outbox(c, session_id))
+            .read(move |c| session_changes::outbox(c, session_id))
             .await
     }
 
     async fn email_jobs(&self, session_id: Uuid) -> StoreResult<Vec<EmailJob>> {
         self.readers
-            .read(move |c| sessions::email_jobs(c, session_id))
+            .read(move |c| session_changes::email_jobs(c, session_id))
             .await
     }
 
     async fn due_transitions(&self, query: LifecycleQuery) -> StoreResult<Vec<DueTransition>> {
         self.readers
-            .read(move |c| sessions::due_transitions(c, &query))
+            .read(move |c| session_list::due_transitions(c, &query))
             .await
     }
 

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{webhooks, SqliteStore};
+use super::{destinations, webhooks, SqliteStore};
 use crate::model::Page;
 use crate::webhooks::*;
 use crate::StoreResult;
@@ -15,7 +15,7 @@ use crate::StoreResult;
 impl WebhookStore for SqliteStore {
     async fn create_destination(&self, d: Destination) -> StoreResult<Destination> {
         self.writer
-            .write(move |c| webhooks::insert_destination(c, &d).map(|_| d))
+            .write(move |c| destinations::insert_destination(c, &d).map(|_| d))
             .await
     }
 
@@ -25,13 +25,13 @@ impl WebhookStore for SqliteStore {
         page: Page,
     ) -> StoreResult<(Vec<Destination>, i64)> {
         self.readers
-            .read(move |c| webhooks::list_destinations(c, app_id, page))
+            .read(move |c| destinations::list_destinations(c, app_id, page))
             .await
     }
 
     async fn get_destination(&self, app_id: Uuid, id: Uuid) -> StoreResult<Option<Destination>> {
         self.readers
-            .read(move |c| webhooks::find_destination(c, app_id, id))
+            .read(move |c| destinations::find_destination(c, app_id, id))
             .await
     }
 
@@ -43,7 +43,7 @@ impl WebhookStore for SqliteStore {
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Destination>> {
         self.writer
-            .write(move |c| webhooks::update_destination(c, app_id, id, update, now))
+            .write(move |c| destinations::update_destination(c, app_id, id, update, now))
             .await
     }
 
@@ -54,7 +54,7 @@ impl WebhookStore for SqliteStore {
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
         self.writer
-            .write(move |c| webhooks::delete_destination(c, app_id, id, now))
+            .write(move |c| destinations::delete_destination(c, app_id, id, now))
             .await
     }
 
