@@ -9,7 +9,7 @@ use vouch_core::progress::transitions_after_attempt;
 use vouch_core::{AttemptStatus, FieldErrors, SessionStatus};
 use vouch_store::{Idem, IdemKey, SessionChange, Store, Written};
 
-use super::changes::{push_system_transition, set_kyc_expiry};
+use super::changes::{push_data_updated_if_decided, push_system_transition, set_kyc_expiry};
 use super::modify;
 use crate::http::error::ApiError;
 
@@ -115,6 +115,7 @@ fn decide(
     if let Some(last) = steps.last() {
         set_kyc_expiry(&mut change, *last, &bundle.workflow.spec, &all, now);
     }
+    push_data_updated_if_decided(&mut change, s.status, !steps.is_empty());
     Ok(change)
 }
 

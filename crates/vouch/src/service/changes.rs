@@ -19,6 +19,27 @@ pub fn status_event(from: SessionStatus, to: SessionStatus) -> NewEvent {
     }
 }
 
+/// A `data.updated` event: the session's data changed outside the flow (a result recorded on a
+/// session that already has a decision keeps the status but changes the decision object).
+pub fn push_data_updated_if_decided(
+    change: &mut SessionChange,
+    status: SessionStatus,
+    moved: bool,
+) {
+    let in_flow = matches!(
+        status,
+        SessionStatus::NotStarted | SessionStatus::InProgress | SessionStatus::Resubmitted
+    );
+    if !moved && !in_flow {
+        change.events.push(NewEvent {
+            event_id: Uuid::now_v7(),
+            event_type: "data.updated".into(),
+            status,
+            previous_status: Some(status),
+        });
+    }
+}
+
 /// Adds an automatic change from `from` to `to`: a SYSTEM review row and its event.
 pub fn push_system_transition(
     change: &mut SessionChange,

@@ -10,7 +10,7 @@ use vouch_core::update_status::MAX_COMMENT;
 use vouch_core::{AttemptStatus, FieldErrors, SessionStatus};
 use vouch_store::{SessionChange, Store, StoreError};
 
-use super::changes::{push_system_transition, set_kyc_expiry};
+use super::changes::{push_data_updated_if_decided, push_system_transition, set_kyc_expiry};
 use super::{fresh, modify};
 use crate::http::error::ApiError;
 
@@ -150,6 +150,7 @@ pub async fn update_step(store: &dyn Store, u: StepUpdate) -> Result<Value, ApiE
         if let Some(last) = steps.last() {
             set_kyc_expiry(&mut change, *last, &b.workflow.spec, &all, now);
         }
+        push_data_updated_if_decided(&mut change, s.status, !steps.is_empty());
         let answer = json!({
             "session_id": s.id,
             "node_id": node.node_id,

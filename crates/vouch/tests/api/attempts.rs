@@ -28,10 +28,8 @@ async fn trail(t: &TestServer, sid: &str) -> (Vec<(String, String)>, Vec<(String
         .await
         .unwrap()
         .into_iter()
-        .map(|e| {
-            assert_eq!(e.event_type, "status.updated");
-            (e.previous_status.unwrap().to_string(), e.status.to_string())
-        })
+        .filter(|e| e.event_type == "status.updated")
+        .map(|e| (e.previous_status.unwrap().to_string(), e.status.to_string()))
         .collect();
     (reviews, events)
 }
@@ -123,6 +121,24 @@ async fn attempts_on_decided_sessions_are_stored_but_change_nothing() {
     let (reviews, events) = trail(&t, &sid).await;
     assert_eq!(reviews.len(), 2);
     assert_eq!(events.len(), 2);
+    // The decision object changed outside the flow: one data.updated event, status unchanged.
+    let all = t
+        .store
+        .outbox_events(Uuid::parse_str(&sid).unwrap())
+        .await
+        .unwrap();
+    let data: Vec<_> = all
+        .iter()
+        .filter(|e| e.event_type == "data.updated")
+        .collect();
+    assert_eq!(data.len(), 1);
+    assert_eq!(
+        (
+            data[0].status.as_str(),
+            data[0].previous_status.map(|s| s.as_str())
+        ),
+        ("Declined", Some("Declined"))
+    );
 }
 
 #[tokio::test]

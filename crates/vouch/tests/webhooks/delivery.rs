@@ -140,10 +140,26 @@ async fn unsubscribed_events_are_not_delivered() {
     let all = Receiver::start().await;
     destination(&t, &only_data.url, Some(json!(["data.updated"]))).await;
     destination(&t, &all.url, Some(json!(["status.updated"]))).await;
-    decided_session(&t).await;
+    let sid = decided_session(&t).await;
     all.wait_for(2).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(only_data.received().is_empty());
+    // A result on the decided session changes its data, not its status: data.updated only.
+    t.attempt(&sid, "feature_ocr_1", "Approved").await;
+    let got = only_data.wait_for(1).await;
+    assert_eq!(got[0].json["webhook_type"], "data.updated");
+    assert_eq!(got[0].json["status"], "Declined");
+    assert_eq!(
+        got[0].json["decision"]["id_verifications"][0]["status"],
+        "Approved"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        all.received().len(),
+        2,
+        "status.updated subscribers get nothing new"
+    );
+    assert_eq!(only_data.received().len(), 1);
 }
 
 #[tokio::test]
