@@ -1,0 +1,276 @@
+#![allow(unused_imports)]
+use crate::catalog::*;
+use crate::changes::*;
+use crate::fixtures::*;
+use crate::idempotency::*;
+use crate::sessions::*;
+
+// --- 8. deletion -------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+pub(crate) async fn deleting_a_session_erases_personal_data_and_keeps_the_chain() {
+    let db = open();
+    let s = &db.store;
+    let app = make_app(s, "alpha", t(0)).await;
+    let wf = make_workflow(s, app.id, &["OCR"], true, t(1)).await;
+    let mut new = new_session(app.id, Some(wf.id), Some("ann"), t(10));
+    new.metadata = json!({"email": "ann@example.com"});
+    new.callback = Some("https://cb.example".into());
+    let sess = create(s, new).await;
+    let keep = create(s, new_session(app.id, Some(wf.id), Some("bob"), t(11))).await;
+
+    let change_with_trail = |sess: &Session| SessionChange {
+        status: Some(SessionStatus::InReview),
+        full_name: Some("Ann Smith".into()),
+        attempts: vec![attempt(sess.id, 1, t(20)), attempt(sess.id, 2, t(21))],
+        reviews: vec![
+            review(
+                SessionStatus::NotStarted,
+                SessionStatus::InReview,
+                None,
+                t(20),
+            ),
+            review(
+                SessionStatus::InReview,
+                SessionStatus::InReview,
+                Some("passport of Ann"),
+                t(21),
+            ),
+        ],
+        events: vec![event(
+            SessionStatus::InReview,
+            Some(SessionStatus::NotStarted),
+        )],
+        ..change(sess, 1, t(20))
+    };
+    s.apply_session_change(change_with_trail(&sess), None)
+        .await
+        .unwrap();
+    s.apply_session_change(change_with_trail(&keep), None)
+        .await
+        .unwrap();
+
+    assert!(s.delete_session(app.id, sess.id, t(100)).await.unwrap());
+    assert_eq!(s.get_session(app.id, sess.id).await.unwrap(), None);
+    assert!(s.session_bundle(app.id, sess.id).await.unwrap().is_none());
+    assert!(
+        !s.delete_session(app.id, sess.id, t(101)).await.unwrap(),
+        "already gone"
+    );
+    assert!(!s
+        .delete_session(app.id, Uuid::new_v4(), t(101))
+        .await
+        .unwrap());
+
+    let conn = raw(&db.path);
+    let sid = sess.id.to_string();
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT COUNT(*) FROM attempts WHERE session_id = ?1",
+            &sid
+        ),
+        2
+    );
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT COUNT(*) FROM attempts WHERE session_id = ?1 AND data = '{}'",
+            &sid
+        ),
+        2,
+        "attempt data is erased"
+    );
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT COUNT(*) FROM reviews WHERE session_id = ?1",
+            &sid
+        ),
+        2,
+        "review rows are kept"
+    );
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT COUNT(*) FROM reviews WHERE session_id = ?1
+               AND comment IS NULL AND metadata = '{}' AND redacted = 1",
+            &sid
+        ),
+        2,
+        "review comments are erased"
+    );
+    let (vendor, metadata, callback, full_name): (
+        Option<String>,
+        String,
+        Option<String>,
+        Option<String>,
+    ) = conn
+        .query_row(
+            "SELECT vendor_data, metadata, callback, full_name FROM user_sessions WHERE id = ?1",
+            [&sid],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (vendor, metadata.as_str(), callback, full_name),
+        (None, "{}", None, None)
+    );
+
+    let events = s.outbox_events(sess.id).await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert!(
+        events.iter().all(|e| e.dropped),
+        "pending events are dropped"
+    );
+
+    assert_eq!(s.verify_reviews(Some(sess.id)).await.unwrap(), (1, vec![]));
+    assert_eq!(s.verify_reviews(None).await.unwrap(), (2, vec![]));
+
+    // The other session is untouched.
+    let kept = s.session_bundle(app.id, keep.id).await.unwrap().unwrap();
+    assert_eq!(kept.session.vendor_data.as_deref(), Some("bob"));
+    assert_eq!(kept.attempts[0].data["first_name"], json!("Ann"));
+    assert_eq!(kept.reviews[1].comment.as_deref(), Some("passport of Ann"));
+    assert!(s
+        .outbox_events(keep.id)
+        .await
+        .unwrap()
+        .iter()
+        .all(|e| !e.dropped));
+
+    let (listed, n) = s
+        .list_sessions(app.id, &SessionFilter::default(), all_page())
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(listed[0].id, keep.id);
+
+    // A deleted session cannot be changed any more.
+    let late = s
+        .apply_session_change(
+            SessionChange {
+                status: Some(SessionStatus::Approved),
+                ..change(&sess, 2, t(200))
+            },
+            None,
+        )
+        .await;
+    assert!(matches!(late, Err(StoreError::VersionConflict)), "{late:?}");
+}
+
+// --- 9. append-only review trail ---------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+pub(crate) async fn review_rows_are_append_only_and_tampering_is_detected() {
+    let db = open();
+    let s = &db.store;
+    let app = make_app(s, "alpha", t(0)).await;
+    let wf = make_workflow(s, app.id, &["OCR"], true, t(1)).await;
+    let sess = create(s, new_session(app.id, Some(wf.id), None, t(10))).await;
+    let clean = create(s, new_session(app.id, Some(wf.id), None, t(11))).await;
+    for target in [&sess, &clean] {
+        s.apply_session_change(
+            SessionChange {
+                status: Some(SessionStatus::Approved),
+                reviews: vec![
+                    review(
+                        SessionStatus::NotStarted,
+                        SessionStatus::InProgress,
+                        None,
+                        t(20),
+                    ),
+                    review(
+                        SessionStatus::InProgress,
+                        SessionStatus::InReview,
+                        Some("hmm"),
+                        t(21),
+                    ),
+                    review(
+                        SessionStatus::InReview,
+                        SessionStatus::Approved,
+                        Some("fine"),
+                        t(22),
+                    ),
+                ],
+                ..change(target, 1, t(20))
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    }
+
+    let conn = raw(&db.path);
+    let sid = sess.id.to_string();
+    let upd = conn.execute(
+        "UPDATE reviews SET comment = 'x' WHERE session_id = ?1",
+        [&sid],
+    );
+    assert!(upd.is_err(), "UPDATE must be refused by the trigger");
+    assert!(
+        upd.unwrap_err().to_string().contains("append-only"),
+        "refused by the append-only trigger"
+    );
+    let upd_all = conn.execute("UPDATE reviews SET comment = 'x'", []);
+    assert!(upd_all.is_err());
+    // Even a pretend "redaction" that also rewrites the hash is refused.
+    let forge = conn.execute(
+        "UPDATE reviews SET comment = NULL, metadata = '{}', redacted = 1, hash = 'f00'
+         WHERE session_id = ?1",
+        [&sid],
+    );
+    assert!(forge.is_err(), "a redaction must not change the hash");
+    let del = conn.execute("DELETE FROM reviews WHERE session_id = ?1", [&sid]);
+    assert!(del.is_err(), "DELETE must be refused by the trigger");
+    assert!(conn.execute("DELETE FROM reviews", []).is_err());
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT COUNT(*) FROM reviews WHERE session_id = ?1",
+            &sid
+        ),
+        3
+    );
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT COUNT(*) FROM reviews WHERE comment = ?1",
+            "x"
+        ),
+        0
+    );
+    assert_eq!(s.verify_reviews(None).await.unwrap(), (2, vec![]));
+
+    // Simulate tampering by someone able to drop the trigger.
+    conn.execute_batch("DROP TRIGGER reviews_no_update")
+        .unwrap();
+    let n = conn
+        .execute(
+            "UPDATE reviews SET comment = 'approved by me' WHERE session_id = ?1 AND seq = 2",
+            [&sid],
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+
+    let (checked, broken) = s.verify_reviews(None).await.unwrap();
+    assert_eq!(checked, 2);
+    assert_eq!(broken.len(), 1, "{broken:?}");
+    assert_eq!(broken[0].0, sess.id);
+    assert_eq!(broken[0].1.seq, 2);
+    let (_, one) = s.verify_reviews(Some(sess.id)).await.unwrap();
+    assert_eq!(one.len(), 1);
+    assert_eq!(one[0].1.seq, 2);
+    assert_eq!(s.verify_reviews(Some(clean.id)).await.unwrap(), (1, vec![]));
+
+    // Altering a hashed column (not just the personal fields) is also found.
+    let csid = clean.id.to_string();
+    conn.execute(
+        "UPDATE reviews SET new_status = 'Declined' WHERE session_id = ?1 AND seq = 3",
+        [&csid],
+    )
+    .unwrap();
+    let (_, broken) = s.verify_reviews(Some(clean.id)).await.unwrap();
+    assert_eq!(broken.len(), 1);
+    assert_eq!(broken[0].1.seq, 3);
+}
