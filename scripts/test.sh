@@ -4,6 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The email tests talk to a real SMTP server (aiosmtpd), started by the tests themselves.
+if ! python3 -c "import aiosmtpd" 2>/dev/null; then
+    echo "==> installing aiosmtpd (SMTP server for the email tests)"
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore aiosmtpd
+fi
+
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -4,6 +4,7 @@
 pub mod attempt;
 pub mod contact;
 pub mod decision_view;
+pub mod email;
 pub mod errors;
 pub mod feature;
 pub mod lifecycle;

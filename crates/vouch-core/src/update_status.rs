@@ -81,7 +81,8 @@ pub struct Change {
     pub comment: Option<String>,
     /// Set when the target is Resubmitted.
     pub resubmit: Option<ResubmitInfo>,
-    /// Every reopened step is re-run by the engines; the person has nothing to do.
+    /// Every reopened step is re-run by the engines; the person has nothing to do, so no email
+    /// is sent even when one was asked for.
     pub backend_only: bool,
     pub email_asked: bool,
     pub email: Option<EmailRequest>,
@@ -348,6 +349,7 @@ pub fn decide(ctx: &UpdateContext<'_>, body: &Value) -> Result<Outcome, Rejectio
         }),
         backend_only,
         email_asked: req.send_email,
-        email: email(req.send_email && !backend_only),
+        // Asked for, it is recorded even when every step is backend-only (then as not sent).
+        email: email(req.send_email),
     }))
 }

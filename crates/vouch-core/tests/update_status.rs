@@ -497,9 +497,11 @@ fn backend_only_resubmission_sends_no_email_and_is_rate_limited() {
     let body =
         json!({"new_status": "Resubmitted", "send_email": true, "email_address": "p@example.com"});
     let c = change(run(S::Declined, &wf, &att, body.clone()));
-    assert!(c.backend_only);
-    assert!(c.email.is_none(), "no user action, no email");
-    assert!(c.email_asked);
+    assert!(
+        c.backend_only,
+        "no user action: the email is recorded as not sent"
+    );
+    assert!(c.email_asked && c.email.is_some());
     let ctx = |last: Option<i64>| UpdateContext {
         status: S::Declined,
         workflow: &wf,

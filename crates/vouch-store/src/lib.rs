@@ -2,6 +2,7 @@
 //! at start-up from the database URL. Every write method takes a whole change, so no transaction
 //! type leaks out of a backend.
 
+pub mod emails;
 pub mod model;
 pub mod sqlite;
 pub mod webhooks;
@@ -12,6 +13,7 @@ use uuid::Uuid;
 use vouch_core::review::{BrokenLink, Review};
 use vouch_core::session::Session;
 
+pub use emails::*;
 pub use model::*;
 pub use webhooks::*;
 
@@ -38,7 +40,7 @@ pub enum StoreError {
 pub type StoreResult<T> = Result<T, StoreError>;
 
 #[async_trait]
-pub trait Store: WebhookStore + Send + Sync + 'static {
+pub trait Store: WebhookStore + EmailStore + Send + Sync + 'static {
     // --- applications and keys -------------------------------------------------------------
     async fn create_app(&self, app: App) -> StoreResult<App>;
     async fn list_apps(&self) -> StoreResult<Vec<App>>;

@@ -123,6 +123,7 @@ pub struct SessionBundle {
 pub struct SessionState {
     pub session: Session,
     pub environment: Environment,
+    pub app_name: String,
     pub workflow: std::sync::Arc<WorkflowRecord>,
     pub attempts: Vec<Attempt>,
     /// When the last backend-only resubmission was requested (from the review trail).
@@ -246,8 +247,12 @@ pub struct NewEmailJob {
     pub status: SessionStatus,
     pub recipient: String,
     pub language: String,
-    /// What the template needs (link, steps and reasons).
+    /// The rendered email: `{"subject", "text", "html", "language"}`, sent exactly as stored.
     pub payload: Value,
+    /// One Message-ID for every try of this email.
+    pub message_id: String,
+    /// Recorded but deliberately not sent (`no_user_action`, `sandbox`).
+    pub not_sent_reason: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -262,9 +267,12 @@ pub struct EmailJob {
     pub language: String,
     pub payload: Value,
     pub state: String,
+    pub not_sent_reason: Option<String>,
+    pub message_id: String,
     pub attempts: i64,
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
 }
 
 /// A lifecycle timer that has come due for a session.

@@ -23,6 +23,24 @@ pub struct Config {
     /// Lets webhooks reach loopback and private addresses (development and tests only).
     pub allow_private_destinations: bool,
     pub webhooks: WebhooksConfig,
+    /// `smtp://[user:pass@]host[:port][?tls=required]` or `smtps://…`; empty: emails are
+    /// recorded as not sent.
+    pub smtp_url: String,
+    /// The sender, `"Name <address>"`.
+    pub smtp_from: String,
+    /// A file holding the SMTP password (overrides the URL's).
+    pub smtp_password_file: String,
+    pub mailer: MailerConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct MailerConfig {
+    pub timeout_seconds: u64,
+    pub retry_schedule_seconds: Vec<u64>,
+    pub poll_interval_ms: u64,
+    pub batch: i64,
+    /// Send for sandbox applications too (by default they are simulated).
+    pub send_in_sandbox: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -103,6 +121,17 @@ impl Config {
                 && w.batch > 0,
             "configuration: webhooks needs a non-empty retry schedule, 0 <= jitter < 1 and positive limits"
         );
+        anyhow::ensure!(
+            !cfg.mailer.retry_schedule_seconds.is_empty() && cfg.mailer.batch > 0,
+            "configuration: mailer needs a non-empty retry schedule and a positive batch"
+        );
+        if !cfg.smtp_password_file.is_empty() {
+            anyhow::ensure!(
+                Path::new(&cfg.smtp_password_file).is_file(),
+                "configuration: smtp_password_file {} is not a readable file",
+                cfg.smtp_password_file
+            );
+        }
         if cfg.database_url.is_empty() {
             cfg.database_url = format!("sqlite://{}", cfg.data_dir.join("vouch.db").display());
         }

@@ -14,6 +14,7 @@ struct Series {
 #[derive(Default)]
 pub struct Metrics {
     requests: Mutex<BTreeMap<(String, String, u16), Series>>,
+    emails: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 impl Metrics {
@@ -27,8 +28,22 @@ impl Metrics {
         }
     }
 
+    /// Counts an email outcome (`sent`, `retry`, `failed`, `not_sent`).
+    pub fn observe_email(&self, outcome: &'static str) {
+        if let Ok(mut m) = self.emails.lock() {
+            *m.entry(outcome).or_default() += 1;
+        }
+    }
+
     pub fn render(&self) -> String {
         let mut out = String::new();
+        out.push_str("# HELP vouch_emails_total Email sending outcomes.\n");
+        out.push_str("# TYPE vouch_emails_total counter\n");
+        if let Ok(m) = self.emails.lock() {
+            for (outcome, n) in m.iter() {
+                let _ = writeln!(out, "vouch_emails_total{{outcome=\"{outcome}\"}} {n}");
+            }
+        }
         out.push_str("# HELP vouch_http_requests_total HTTP requests answered.\n");
         out.push_str("# TYPE vouch_http_requests_total counter\n");
         let Ok(m) = self.requests.lock() else {

@@ -101,10 +101,12 @@ pub async fn start(
     let addr = listener.local_addr()?;
     let lifecycle = crate::service::lifecycle::spawn(store.clone(), cfg.lifecycle.clone());
     let dispatcher = crate::webhooks::dispatcher::spawn(store.clone(), &cfg)?;
+    let metrics = Arc::new(Metrics::default());
+    let mailer = crate::mail::mailer::spawn(store.clone(), &cfg, metrics.clone())?;
     let state = AppState {
         store,
         config: Arc::new(cfg),
-        metrics: Arc::new(Metrics::default()),
+        metrics,
     };
     let app = crate::http::router(state);
     let handle = tokio::spawn(async move {
@@ -113,6 +115,7 @@ pub async fn start(
             .await;
         lifecycle.abort();
         dispatcher.abort();
+        mailer.abort();
         served
     });
     Ok(Running { addr, handle })

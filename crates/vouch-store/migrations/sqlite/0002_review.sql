@@ -25,7 +25,13 @@ CREATE TABLE email_jobs (
     recipient     TEXT,
     language      TEXT NOT NULL,
     payload       TEXT NOT NULL,
-    state         TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'failed', 'dropped')),
+    -- pending → sent | failed (permanent refusal or retries exhausted); not_sent: recorded but
+    -- deliberately not sent (not_sent_reason); dropped: the session was deleted first.
+    state         TEXT NOT NULL DEFAULT 'pending'
+                  CHECK (state IN ('pending', 'sent', 'failed', 'not_sent', 'dropped')),
+    not_sent_reason TEXT,
+    -- One Message-ID per job, kept across retries.
+    message_id    TEXT NOT NULL,
     attempts      INTEGER NOT NULL DEFAULT 0,
     last_error    TEXT,
     locked_until  TEXT,

@@ -5,6 +5,7 @@ mod cache;
 mod catalog;
 mod checkpoint;
 mod destinations;
+mod email_queue;
 mod idempotency;
 mod migrate;
 mod pool;
@@ -33,6 +34,7 @@ use writer::Writer;
 
 pub struct SqliteStore {
     signal: std::sync::Arc<tokio::sync::Notify>,
+    mail_signal: std::sync::Arc<tokio::sync::Notify>,
     workflows: cache::WorkflowCache,
     writer: Writer,
     readers: ReadPool,
@@ -99,6 +101,7 @@ impl SqliteStore {
             .map_err(|e| StoreError::Internal(format!("cannot start the writer: {e}")))?;
         Ok(Self {
             signal: Default::default(),
+            mail_signal: Default::default(),
             workflows: cache::WorkflowCache::default(),
             writer,
             readers: ReadPool::new(pool),
@@ -256,12 +259,18 @@ impl Store for SqliteStore {
         idem: Option<Idem<()>>,
     ) -> StoreResult<Written<()>> {
         let events = !change.events.is_empty();
+        let emails = !change.emails.is_empty();
         let written = self
             .writer
             .write(move |c| idempotency::run(c, idem, || session_changes::apply(c, change)))
             .await?;
-        if events && matches!(written, Written::Fresh(())) {
-            self.signal.notify_one();
+        if matches!(written, Written::Fresh(())) {
+            if events {
+                self.signal.notify_one();
+            }
+            if emails {
+                self.mail_signal.notify_one();
+            }
         }
         Ok(written)
     }
@@ -275,33 +284,38 @@ impl Store for SqliteStore {
     ) -> StoreResult<Modified> {
         let workflows = self.workflows.clone();
         let signal = self.signal.clone();
+        let mail_signal = self.mail_signal.clone();
         self.writer
             .write(move |c| {
                 if let Some(i) = &idem {
                     if let Some(Written::Replayed { status_code, body }) =
                         idempotency::lookup(c, &i.key)?
                     {
-                        return Ok((Modified::Replayed { status_code, body }, false));
+                        return Ok((Modified::Replayed { status_code, body }, false, false));
                     }
                 }
                 let Some(state) = sessions::state(c, &workflows, app_id, session_id)? else {
-                    return Ok((Modified::NotFound, false));
+                    return Ok((Modified::NotFound, false, false));
                 };
                 let Some(change) = decide(&state) else {
-                    return Ok((Modified::Unchanged, false));
+                    return Ok((Modified::Unchanged, false, false));
                 };
                 let events = !change.events.is_empty();
+                let emails = !change.emails.is_empty();
                 match idempotency::run(c, idem, || session_changes::apply(c, change))? {
-                    Written::Fresh(()) => Ok((Modified::Applied, events)),
+                    Written::Fresh(()) => Ok((Modified::Applied, events, emails)),
                     Written::Replayed { status_code, body } => {
-                        Ok((Modified::Replayed { status_code, body }, false))
+                        Ok((Modified::Replayed { status_code, body }, false, false))
                     }
                 }
             })
             .await
-            .map(|(m, events)| {
+            .map(|(m, events, emails)| {
                 if events {
                     signal.notify_one();
+                }
+                if emails {
+                    mail_signal.notify_one();
                 }
                 m
             })

@@ -239,8 +239,11 @@ pub fn email_job(row: &Row) -> rusqlite::Result<EmailJob> {
         language: row.get("language")?,
         payload: get_json(row, "payload")?,
         state: row.get("state")?,
+        not_sent_reason: row.get("not_sent_reason")?,
+        message_id: row.get("message_id")?,
         attempts: row.get("attempts")?,
         last_error: row.get("last_error")?,
         created_at: get_time(row, "created_at")?,
+        sent_at: get_opt_time(row, "sent_at")?,
     })
 }

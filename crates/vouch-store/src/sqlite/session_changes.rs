@@ -128,8 +128,9 @@ pub fn apply(conn: &Connection, c: SessionChange) -> StoreResult<()> {
     for e in &c.emails {
         conn.prepare_cached(
             "INSERT INTO email_jobs (id, app_id, session_id, review_uuid, kind, status, recipient,
-                language, payload, next_attempt_at, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+                language, payload, message_id, state, not_sent_reason, next_attempt_at, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,
+                CASE WHEN ?11 IS NULL THEN 'pending' ELSE 'not_sent' END, ?11, ?12, ?12)",
         )
         .map_err(db_err)?
         .execute(params![
@@ -142,6 +143,8 @@ pub fn apply(conn: &Connection, c: SessionChange) -> StoreResult<()> {
             e.recipient,
             e.language,
             json_text(&e.payload)?,
+            e.message_id,
+            e.not_sent_reason,
             ts(c.now),
         ])
         .map_err(db_err)?;

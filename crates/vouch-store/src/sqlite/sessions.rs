@@ -174,17 +174,18 @@ pub fn state(
         return Ok(None);
     };
     let workflow = workflows.get(conn, session.workflow_id, session.workflow_version)?;
-    let (environment, last_backend): (String, Option<String>) = conn
+    let (environment, app_name, last_backend): (String, String, Option<String>) = conn
         .prepare_cached(&format!(
-            "SELECT a.mode, s.backend_resubmitted_at FROM apps a, {} s WHERE a.id = ?1 AND s.id = ?2",
+            "SELECT a.mode, a.name, s.backend_resubmitted_at FROM apps a, {} s WHERE a.id = ?1 AND s.id = ?2",
             table(session.kind)
         ))
         .map_err(db_err)?
         .query_row([app_id.to_string(), id.to_string()], |r| {
-            Ok((r.get(0)?, r.get(1)?))
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })
         .map_err(db_err)?;
     Ok(Some(SessionState {
+        app_name,
         environment: vouch_core::session::Environment::parse(&environment)
             .unwrap_or(vouch_core::session::Environment::Live),
         workflow,

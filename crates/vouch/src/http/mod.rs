@@ -4,6 +4,7 @@ pub mod attempts;
 pub mod auth;
 pub mod deliveries;
 pub mod destinations;
+pub mod emails;
 pub mod error;
 pub mod idempotency;
 pub mod json;
@@ -49,6 +50,7 @@ pub const ROUTES: &[&str] = &[
     "/v3/webhook/destinations/{id}/deliveries/{delivery}/",
     "/v3/webhook/destinations/{id}/deliveries/{delivery}/resend/",
     "/v3/session/{id}/webhooks/",
+    "/v3/session/{id}/emails/",
 ];
 
 fn matches_route(path: &str) -> bool {
@@ -72,6 +74,7 @@ pub fn router(state: AppState) -> Router {
         .merge(review::router())
         .merge(destinations::router())
         .merge(deliveries::router())
+        .merge(emails::router())
         .merge(system::router())
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)

@@ -42,7 +42,7 @@ impl Modify for Security {
         super::destinations::create, super::destinations::list, super::destinations::retrieve,
         super::destinations::update, super::destinations::remove, super::destinations::rotate,
         super::deliveries::list, super::deliveries::retrieve, super::deliveries::resend,
-        super::deliveries::session_log,
+        super::deliveries::session_log, super::emails::list,
         super::system::healthcheck, super::system::metrics, super::system::openapi,
     ),
     components(schemas(ErrorBody, FieldErrorsBody)),

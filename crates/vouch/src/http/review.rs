@@ -154,6 +154,7 @@ async fn session_status(
             actor_display: caller.key_display.clone(),
             public_url: state.config.public_url.clone(),
             link_ttl: Duration::seconds(state.config.sessions.link_ttl_seconds),
+            send_in_sandbox: state.config.mailer.send_in_sandbox,
         },
     )
     .await?;

@@ -4,7 +4,9 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 use uuid::Uuid;
 use vouch_core::attempt::ActorType;
+use vouch_core::email::{render, Branding, EmailModel, StepLine};
 use vouch_core::review::NewReview;
+use vouch_core::session::Environment;
 use vouch_core::update_status::{decide, Change, Outcome, UpdateContext};
 use vouch_store::{EmailKind, NewEmailJob, SessionChange, SessionState, Store};
 
@@ -19,33 +21,66 @@ pub struct UpdateStatus {
     pub actor_display: String,
     pub public_url: String,
     pub link_ttl: Duration,
+    /// Send emails for sandbox applications too.
+    pub send_in_sandbox: bool,
 }
 
-fn email_job(
+/// The email job of a change that asked for one: rendered now, so what is sent is exactly what
+/// a preview showed. Backend-only resubmissions and sandbox applications record it as not sent.
+pub fn email_job(
     b: &SessionState,
     c: &Change,
     review_uuid: Uuid,
-    public_url: &str,
+    u: &UpdateStatus,
 ) -> Option<NewEmailJob> {
     let e = c.email.as_ref()?;
-    let (kind, payload) = match &c.resubmit {
+    let (kind, model) = match &c.resubmit {
         Some(r) => (
             EmailKind::Resubmission,
-            json!({"session_url": b.session.url(public_url), "steps": r.public_json()["steps"]}),
+            EmailModel::Resubmission {
+                link: b.session.url(&u.public_url),
+                steps: r
+                    .steps
+                    .iter()
+                    .map(|s| StepLine {
+                        feature: s.feature,
+                        reason: s.reason.clone(),
+                    })
+                    .collect(),
+            },
         ),
-        None => (
-            EmailKind::Decision,
-            json!({"session_url": b.session.url(public_url)}),
-        ),
+        None => (EmailKind::Decision, EmailModel::Decision { status: c.to }),
     };
+    let content = render(
+        &model,
+        &e.language,
+        &Branding {
+            brand_name: b.app_name.clone(),
+        },
+    );
+    let not_sent_reason = if c.backend_only {
+        Some("no_user_action")
+    } else if b.environment == Environment::Sandbox && !u.send_in_sandbox {
+        Some("sandbox")
+    } else {
+        None
+    };
+    let id = Uuid::now_v7();
     Some(NewEmailJob {
-        id: Uuid::now_v7(),
+        id,
         review_uuid,
         kind,
         status: c.to,
         recipient: e.address.clone(),
         language: e.language.clone(),
-        payload,
+        payload: json!({
+            "subject": content.subject,
+            "text": content.text,
+            "html": content.html,
+            "language": content.language,
+        }),
+        message_id: format!("<{id}@vouch>"),
+        not_sent_reason: not_sent_reason.map(String::from),
     })
 }
 
@@ -55,7 +90,7 @@ fn build(b: &SessionState, c: Change, u: &UpdateStatus, now: DateTime<Utc>) -> S
     let metadata = json!({
         "nodes_to_resubmit": c.resubmit.as_ref().map(|r| r.nodes.clone()).unwrap_or_default(),
         "send_email": c.email_asked,
-        "email_queued": c.email.is_some(),
+        "email_queued": c.email.is_some() && !c.backend_only,
         "backend_only": c.backend_only,
     });
     let mut change = SessionChange {
@@ -63,9 +98,7 @@ fn build(b: &SessionState, c: Change, u: &UpdateStatus, now: DateTime<Utc>) -> S
         backend_resubmission: c.backend_only,
         ..SessionChange::for_session(s, now)
     };
-    change
-        .emails
-        .extend(email_job(b, &c, review_uuid, &u.public_url));
+    change.emails.extend(email_job(b, &c, review_uuid, u));
     change.reviews.push(NewReview {
         uuid: review_uuid,
         activity_type: "STATUS_CHANGE".into(),

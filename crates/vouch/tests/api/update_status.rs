@@ -583,9 +583,11 @@ async fn backend_only_resubmissions_send_nothing_and_are_rate_limited() {
         "nodes_to_resubmit": [{"node_id": "feature_aml_1", "feature": "AML"}]});
     assert_eq!(patch(&t, &sid, body.clone()).await.0, 200);
     let id = Uuid::parse_str(&sid).unwrap();
-    assert!(
-        t.store.email_jobs(id).await.unwrap().is_empty(),
-        "no user action, no email"
+    let jobs = t.store.email_jobs(id).await.unwrap();
+    assert_eq!(jobs.len(), 1, "recorded, not sent: no user action");
+    assert_eq!(
+        (jobs[0].state.as_str(), jobs[0].not_sent_reason.as_deref()),
+        ("not_sent", Some("no_user_action"))
     );
     let reviews = t.store.reviews(id).await.unwrap();
     assert_eq!(reviews.last().unwrap().metadata["backend_only"], true);
@@ -644,8 +646,13 @@ async fn resubmission_emails_carry_the_link_and_reasons() {
     assert_eq!(jobs[0].kind.as_str(), "resubmission");
     assert_eq!(jobs[0].language, "en");
     let (_, d) = t.get(&format!("/v3/session/{sid}/decision/")).await;
-    assert_eq!(jobs[0].payload["session_url"], d["session_url"]);
-    assert_eq!(jobs[0].payload["steps"][0]["reason"], "Glare on the photo");
+    let text = jobs[0].payload["text"].as_str().unwrap();
+    assert!(text.contains(d["session_url"].as_str().unwrap()), "{text}");
+    assert!(text.contains("Glare on the photo"), "{text}");
+    assert!(jobs[0].payload["html"]
+        .as_str()
+        .unwrap()
+        .contains("Glare on the photo"));
 }
 
 #[tokio::test]

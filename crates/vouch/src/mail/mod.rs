@@ -1,0 +1,4 @@
+//! Emails to the person: the SMTP transport and the mailer worker.
+
+pub mod mailer;
+pub mod smtp;

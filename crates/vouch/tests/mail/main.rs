@@ -1,0 +1,6 @@
+//! Emails end to end against a real SMTP server (aiosmtpd on loopback, see smtp_sink.py).
+
+#[path = "../common/mod.rs"]
+mod common;
+mod sending;
+mod sink;
