@@ -8,6 +8,7 @@ pub mod email;
 pub mod errors;
 pub mod feature;
 pub mod lifecycle;
+pub mod preview;
 pub mod progress;
 pub mod resubmission;
 pub mod review;

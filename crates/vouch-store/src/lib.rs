@@ -132,5 +132,9 @@ pub trait Store: WebhookStore + EmailStore + Send + Sync + 'static {
     /// Sessions whose lifecycle timers have come due (expiry, abandonment, KYC expiry).
     async fn due_transitions(&self, query: LifecycleQuery) -> StoreResult<Vec<DueTransition>>;
 
+    /// A server-wide secret, generated (with `fresh`) the first time it is asked for and shared
+    /// by every process on this database afterwards.
+    async fn secret(&self, name: &str, fresh: String) -> StoreResult<String>;
+
     async fn ping(&self) -> StoreResult<()>;
 }

@@ -113,6 +113,7 @@ pub struct NewSession {
 pub struct SessionBundle {
     pub session: Session,
     pub environment: Environment,
+    pub app_name: String,
     pub workflow: std::sync::Arc<WorkflowRecord>,
     pub attempts: Vec<Attempt>,
     pub reviews: Vec<Review>,

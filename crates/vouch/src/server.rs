@@ -103,10 +103,13 @@ pub async fn start(
     let dispatcher = crate::webhooks::dispatcher::spawn(store.clone(), &cfg)?;
     let metrics = Arc::new(Metrics::default());
     let mailer = crate::mail::mailer::spawn(store.clone(), &cfg, metrics.clone())?;
+    let fresh = format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple());
+    let preview_key = Arc::new(store.secret("email_preview_key", fresh).await?.into_bytes());
     let state = AppState {
         store,
         config: Arc::new(cfg),
         metrics,
+        preview_key,
     };
     let app = crate::http::router(state);
     let handle = tokio::spawn(async move {

@@ -12,4 +12,6 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub config: Arc<Config>,
     pub metrics: Arc<Metrics>,
+    /// Signs email preview tokens; shared through the database by every node.
+    pub preview_key: Arc<Vec<u8>>,
 }

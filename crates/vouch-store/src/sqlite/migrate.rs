@@ -10,6 +10,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/sqlite/0001_init.sql")),
     (2, include_str!("../../migrations/sqlite/0002_review.sql")),
     (3, include_str!("../../migrations/sqlite/0003_webhooks.sql")),
+    (4, include_str!("../../migrations/sqlite/0004_settings.sql")),
 ];
 
 /// Applies every migration not yet applied; answers how many ran.

@@ -374,6 +374,23 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn secret(&self, name: &str, fresh: String) -> StoreResult<String> {
+        let name = name.to_string();
+        self.writer
+            .write(move |c| {
+                c.execute(
+                    "INSERT OR IGNORE INTO settings (key, value) VALUES (?1, ?2)",
+                    rusqlite::params![name, fresh],
+                )
+                .map_err(rows::db_err)?;
+                c.query_row("SELECT value FROM settings WHERE key = ?1", [&name], |r| {
+                    r.get(0)
+                })
+                .map_err(rows::db_err)
+            })
+            .await
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         self.readers
             .read(|c| {

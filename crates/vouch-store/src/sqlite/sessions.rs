@@ -207,12 +207,13 @@ pub fn bundle(
         return Ok(None);
     };
     let workflow = workflows.get(conn, session.workflow_id, session.workflow_version)?;
-    let mode: String = conn
-        .prepare_cached("SELECT mode FROM apps WHERE id = ?1")
+    let (mode, app_name): (String, String) = conn
+        .prepare_cached("SELECT mode, name FROM apps WHERE id = ?1")
         .map_err(db_err)?
-        .query_row([app_id.to_string()], |r| r.get(0))
+        .query_row([app_id.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))
         .map_err(db_err)?;
     Ok(Some(SessionBundle {
+        app_name,
         attempts: attempts(conn, id)?,
         reviews: reviews(conn, id)?,
         environment: vouch_core::session::Environment::parse(&mode)

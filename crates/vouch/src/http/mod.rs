@@ -51,6 +51,8 @@ pub const ROUTES: &[&str] = &[
     "/v3/webhook/destinations/{id}/deliveries/{delivery}/resend/",
     "/v3/session/{id}/webhooks/",
     "/v3/session/{id}/emails/",
+    "/v3/session/{id}/resubmission-preview/",
+    "/v3/session/{id}/decision-email-preview/",
 ];
 
 fn matches_route(path: &str) -> bool {

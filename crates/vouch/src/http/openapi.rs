@@ -43,6 +43,7 @@ impl Modify for Security {
         super::destinations::update, super::destinations::remove, super::destinations::rotate,
         super::deliveries::list, super::deliveries::retrieve, super::deliveries::resend,
         super::deliveries::session_log, super::emails::list,
+        super::emails::resubmission_preview, super::emails::decision_preview,
         super::system::healthcheck, super::system::metrics, super::system::openapi,
     ),
     components(schemas(ErrorBody, FieldErrorsBody)),

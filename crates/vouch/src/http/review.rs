@@ -61,6 +61,8 @@ pub struct UpdateStatusBody {
     email_address: Option<String>,
     /// Default `en`; unsupported languages fall back to `en`.
     email_language: Option<String>,
+    /// From a preview: refused with `409` unless this change sends exactly that email.
+    email_preview_token: Option<String>,
 }
 
 /// `200` answer of update-status.
@@ -145,6 +147,19 @@ async fn session_status(
             return Err(e);
         }
     };
+    if body
+        .get("email_preview_token")
+        .is_some_and(|t| !t.is_string() && !t.is_null())
+    {
+        return Err(ApiError::field(
+            "email_preview_token",
+            "Not a valid string.",
+        ));
+    }
+    let preview_token = body
+        .get("email_preview_token")
+        .and_then(Value::as_str)
+        .map(String::from);
     update_status(
         state.store.as_ref(),
         UpdateStatus {
@@ -155,6 +170,8 @@ async fn session_status(
             public_url: state.config.public_url.clone(),
             link_ttl: Duration::seconds(state.config.sessions.link_ttl_seconds),
             send_in_sandbox: state.config.mailer.send_in_sandbox,
+            preview_token,
+            preview_key: state.preview_key.clone(),
         },
     )
     .await?;

@@ -2,7 +2,9 @@
 
 pub mod attempts;
 pub mod changes;
+pub mod email_plan;
 pub mod lifecycle;
+pub mod preview;
 pub mod reviews;
 pub mod update_status;
 

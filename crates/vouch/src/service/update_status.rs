@@ -1,14 +1,16 @@
 //! `PATCH /v3/session/{id}/update-status/` (§4.6): load, decide in core, apply atomically.
 
+use axum::http::StatusCode;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 use uuid::Uuid;
 use vouch_core::attempt::ActorType;
-use vouch_core::email::{render, Branding, EmailModel, StepLine};
+use vouch_core::preview::{verify, PreviewError};
 use vouch_core::review::NewReview;
-use vouch_core::session::Environment;
 use vouch_core::update_status::{decide, Change, Outcome, UpdateContext};
-use vouch_store::{EmailKind, NewEmailJob, SessionChange, SessionState, Store};
+use vouch_store::{NewEmailJob, SessionChange, SessionState, Store};
+
+use super::email_plan::{claims, plan, Sender};
 
 use super::changes::{set_kyc_expiry, status_event};
 use super::{fresh, modify};
@@ -23,64 +25,81 @@ pub struct UpdateStatus {
     pub link_ttl: Duration,
     /// Send emails for sandbox applications too.
     pub send_in_sandbox: bool,
+    /// `email_preview_token` of the request, checked against the email the change would send.
+    pub preview_token: Option<String>,
+    pub preview_key: std::sync::Arc<Vec<u8>>,
 }
 
 /// The email job of a change that asked for one: rendered now, so what is sent is exactly what
 /// a preview showed. Backend-only resubmissions and sandbox applications record it as not sent.
-pub fn email_job(
+fn email_job(
     b: &SessionState,
     c: &Change,
     review_uuid: Uuid,
     u: &UpdateStatus,
 ) -> Option<NewEmailJob> {
     let e = c.email.as_ref()?;
-    let (kind, model) = match &c.resubmit {
-        Some(r) => (
-            EmailKind::Resubmission,
-            EmailModel::Resubmission {
-                link: b.session.url(&u.public_url),
-                steps: r
-                    .steps
-                    .iter()
-                    .map(|s| StepLine {
-                        feature: s.feature,
-                        reason: s.reason.clone(),
-                    })
-                    .collect(),
-            },
-        ),
-        None => (EmailKind::Decision, EmailModel::Decision { status: c.to }),
-    };
-    let content = render(
-        &model,
-        &e.language,
-        &Branding {
-            brand_name: b.app_name.clone(),
-        },
-    );
-    let not_sent_reason = if c.backend_only {
-        Some("no_user_action")
-    } else if b.environment == Environment::Sandbox && !u.send_in_sandbox {
-        Some("sandbox")
-    } else {
-        None
-    };
+    let p = plan(&sender(b, u), c, Some(&e.address), &e.language);
     let id = Uuid::now_v7();
     Some(NewEmailJob {
         id,
         review_uuid,
-        kind,
+        kind: p.kind,
         status: c.to,
         recipient: e.address.clone(),
         language: e.language.clone(),
         payload: json!({
-            "subject": content.subject,
-            "text": content.text,
-            "html": content.html,
-            "language": content.language,
+            "subject": p.content.subject,
+            "text": p.content.text,
+            "html": p.content.html,
+            "language": p.content.language,
         }),
         message_id: format!("<{id}@vouch>"),
-        not_sent_reason: not_sent_reason.map(String::from),
+        not_sent_reason: p.not_sent_reason.map(String::from),
+    })
+}
+
+fn sender<'a>(b: &'a SessionState, u: &'a UpdateStatus) -> Sender<'a> {
+    Sender {
+        session: &b.session,
+        environment: b.environment,
+        app_name: &b.app_name,
+        public_url: &u.public_url,
+        send_in_sandbox: u.send_in_sandbox,
+    }
+}
+
+/// A quoted preview token must describe exactly the email this change would send.
+fn check_preview(
+    b: &SessionState,
+    c: &Change,
+    u: &UpdateStatus,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let Some(token) = &u.preview_token else {
+        return Ok(());
+    };
+    let (recipient, language) = match &c.email {
+        Some(e) => (Some(e.address.as_str()), e.language.as_str()),
+        None => (None, "en"),
+    };
+    let p = plan(&sender(b, u), c, recipient, language);
+    let expected = claims(b.session.id, c, &p, now);
+    verify(&u.preview_key, token, &expected, now).map_err(|e| {
+        let (code, detail) = match e {
+            PreviewError::Expired => (
+                "preview_expired",
+                "The email preview is older than 15 minutes; preview again.",
+            ),
+            PreviewError::Mismatch => (
+                "preview_mismatch",
+                "The email preview was for other steps, another recipient or another language.",
+            ),
+            PreviewError::Malformed | PreviewError::BadSignature => {
+                ("preview_invalid", "The email preview token is not valid.")
+            }
+        };
+        ApiError::detail(StatusCode::CONFLICT, code, detail)
     })
 }
 
@@ -140,7 +159,10 @@ pub async fn update_status(store: &dyn Store, u: UpdateStatus) -> Result<(), Api
             &u.body,
         )?;
         Ok(match outcome {
-            Outcome::Change(c) => (Some(build(b, c, &u, now)), ()),
+            Outcome::Change(c) => {
+                check_preview(b, &c, &u, now)?;
+                (Some(build(b, c, &u, now)), ())
+            }
             Outcome::NoOp => (None, ()),
         })
     })

@@ -11,7 +11,7 @@ use vouch_core::SessionStatus;
 use crate::common::TestServer;
 use crate::sink::{decoded, header, header_names, Sink};
 
-async fn server(smtp: Option<&Sink>) -> TestServer {
+pub async fn server(smtp: Option<&Sink>) -> TestServer {
     let url = smtp.map(Sink::url).unwrap_or_default();
     TestServer::start_with(move |c| {
         c.smtp_url = url;
@@ -24,7 +24,7 @@ async fn server(smtp: Option<&Sink>) -> TestServer {
 }
 
 /// A session under review (OCR in review, liveness approved).
-async fn reviewable(t: &TestServer) -> String {
+pub async fn reviewable(t: &TestServer) -> String {
     let (sid, _) = t.session(&["OCR", "LIVENESS"]).await;
     t.attempt(&sid, "feature_ocr_1", "In Review").await;
     t.attempt(&sid, "feature_liveness_1", "Approved").await;
@@ -42,14 +42,14 @@ async fn update(t: &TestServer, sid: &str, body: Value) {
     assert_eq!(s, 200, "{b}");
 }
 
-async fn emails(t: &TestServer, sid: &str) -> Value {
+pub async fn emails(t: &TestServer, sid: &str) -> Value {
     let (s, b) = t.get(&format!("/v3/session/{sid}/emails/")).await;
     assert_eq!(s, 200, "{b}");
     b
 }
 
 /// Waits until the session's latest email leaves `pending`.
-async fn settled(t: &TestServer, sid: &str) -> Value {
+pub async fn settled(t: &TestServer, sid: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let b = emails(t, sid).await;

@@ -1,0 +1,76 @@
+//! Email previews (§6): what update-status would send, without changing or sending anything,
+//! with a token binding it to those steps, that recipient and that language.
+
+use chrono::Utc;
+use serde_json::{json, Map, Value};
+use uuid::Uuid;
+use vouch_core::preview::issue;
+use vouch_core::update_status::{decide, Outcome, UpdateContext};
+use vouch_store::Store;
+
+use super::email_plan::{claims, plan, Sender};
+use crate::http::error::ApiError;
+
+pub struct PreviewRequest {
+    pub app_id: Uuid,
+    pub session_id: Uuid,
+    /// The update-status body to preview (`new_status` set by the endpoint).
+    pub body: Value,
+    pub public_url: String,
+    pub send_in_sandbox: bool,
+    pub key: std::sync::Arc<Vec<u8>>,
+}
+
+pub async fn preview(store: &dyn Store, r: PreviewRequest) -> Result<Value, ApiError> {
+    let b = store
+        .session_bundle(r.app_id, r.session_id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    // The preview shows the email, so it asks for one whenever a recipient is given.
+    let mut body: Map<String, Value> = r.body.as_object().cloned().unwrap_or_default();
+    let recipient = body
+        .get("email_address")
+        .and_then(Value::as_str)
+        .filter(|a| !a.is_empty())
+        .map(String::from);
+    body.insert("send_email".into(), Value::Bool(recipient.is_some()));
+    let now = Utc::now();
+    let outcome = decide(
+        &UpdateContext {
+            status: b.session.status,
+            workflow: &b.workflow.spec,
+            attempts: &b.attempts,
+            now,
+            last_backend_resubmission: None,
+        },
+        &Value::Object(body.clone()),
+    )?;
+    let Outcome::Change(c) = outcome else {
+        return Err(ApiError::same_status());
+    };
+    let language = body
+        .get("email_language")
+        .and_then(Value::as_str)
+        .unwrap_or("en")
+        .to_string();
+    let sender = Sender {
+        session: &b.session,
+        environment: b.environment,
+        app_name: &b.app_name,
+        public_url: &r.public_url,
+        send_in_sandbox: r.send_in_sandbox,
+    };
+    let p = plan(&sender, &c, recipient.as_deref(), &language);
+    let token = issue(&r.key, &claims(b.session.id, &c, &p, now));
+    Ok(json!({
+        "recipient": p.recipient,
+        "subject": p.content.subject,
+        "text": p.content.text,
+        "html": p.content.html,
+        "language": p.content.language,
+        "will_be_sent": p.not_sent_reason.is_none(),
+        "not_sent_reason": p.not_sent_reason,
+        "requires_user_action": p.requires_user_action,
+        "preview_token": token,
+    }))
+}
