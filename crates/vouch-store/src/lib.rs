@@ -46,6 +46,14 @@ pub trait Store: WebhookStore + EmailStore + Send + Sync + 'static {
     async fn list_apps(&self) -> StoreResult<Vec<App>>;
     /// Finds an application by id or by exact name.
     async fn find_app(&self, name_or_id: &str) -> StoreResult<Option<App>>;
+    /// Sets an application's email sender name and brand: `None` keeps the current value, an
+    /// empty string clears it.
+    async fn set_app_branding(
+        &self,
+        app_id: Uuid,
+        sender_name: Option<String>,
+        brand: Option<String>,
+    ) -> StoreResult<()>;
     async fn create_key(&self, key: ApiKey) -> StoreResult<ApiKey>;
     async fn list_keys(&self, app_id: Uuid) -> StoreResult<Vec<ApiKey>>;
     /// Returns false when no such key exists.

@@ -113,7 +113,9 @@ pub struct NewSession {
 pub struct SessionBundle {
     pub session: Session,
     pub environment: Environment,
+    /// The brand shown in emails: the application's `email_brand`, else its name.
     pub app_name: String,
+    pub email_sender_name: Option<String>,
     pub workflow: std::sync::Arc<WorkflowRecord>,
     pub attempts: Vec<Attempt>,
     pub reviews: Vec<Review>,
@@ -124,7 +126,10 @@ pub struct SessionBundle {
 pub struct SessionState {
     pub session: Session,
     pub environment: Environment,
+    /// The brand shown in emails: the application's `email_brand`, else its name.
     pub app_name: String,
+    /// The application's sender display name for emails, if it overrides the server's.
+    pub email_sender_name: Option<String>,
     pub workflow: std::sync::Arc<WorkflowRecord>,
     pub attempts: Vec<Attempt>,
     /// When the last backend-only resubmission was requested (from the review trail).

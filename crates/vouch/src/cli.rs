@@ -80,6 +80,17 @@ pub enum AppsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Set an application's email branding (an empty value restores the default).
+    Update {
+        /// Application name or id.
+        app: String,
+        /// Display name of the sender of this application's emails.
+        #[arg(long)]
+        email_sender_name: Option<String>,
+        /// Brand shown in this application's emails (default: the application's name).
+        #[arg(long)]
+        email_brand: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -282,6 +293,25 @@ async fn apps(store: &dyn Store, c: AppsCommand) -> anyhow::Result<()> {
                     app.mode.as_str()
                 );
             }
+        }
+        AppsCommand::Update {
+            app,
+            email_sender_name,
+            email_brand,
+        } => {
+            let app = find_app(store, &app).await?;
+            let clean = |v: Option<String>| v.map(|s| s.trim().to_string());
+            if email_sender_name
+                .as_deref()
+                .or(email_brand.as_deref())
+                .is_some_and(|v| v.chars().any(char::is_control))
+            {
+                bail!("email branding must not contain control characters");
+            }
+            store
+                .set_app_branding(app.id, clean(email_sender_name), clean(email_brand))
+                .await?;
+            println!("updated the email branding of application {:?}", app.name);
         }
         AppsCommand::List { json } => {
             let apps = store.list_apps().await?;

@@ -139,6 +139,27 @@ impl Store for SqliteStore {
         self.readers.read(move |c| catalog::find_app(c, &q)).await
     }
 
+    async fn set_app_branding(
+        &self,
+        app_id: Uuid,
+        sender_name: Option<String>,
+        brand: Option<String>,
+    ) -> StoreResult<()> {
+        self.writer
+            .write(move |c| {
+                c.execute(
+                    "UPDATE apps SET
+                        email_sender_name = CASE WHEN ?1 IS NULL THEN email_sender_name ELSE NULLIF(?1, '') END,
+                        email_brand = CASE WHEN ?2 IS NULL THEN email_brand ELSE NULLIF(?2, '') END
+                     WHERE id = ?3",
+                    rusqlite::params![sender_name, brand, app_id.to_string()],
+                )
+                .map_err(rows::db_err)
+                .map(|_| ())
+            })
+            .await
+    }
+
     async fn create_key(&self, key: ApiKey) -> StoreResult<ApiKey> {
         self.writer
             .write(move |c| catalog::insert_key(c, &key).map(|_| key))

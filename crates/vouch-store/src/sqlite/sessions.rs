@@ -174,18 +174,20 @@ pub fn state(
         return Ok(None);
     };
     let workflow = workflows.get(conn, session.workflow_id, session.workflow_version)?;
-    let (environment, app_name, last_backend): (String, String, Option<String>) = conn
+    let (environment, app_name, email_sender_name, last_backend): (String, String, Option<String>, Option<String>) = conn
         .prepare_cached(&format!(
-            "SELECT a.mode, a.name, s.backend_resubmitted_at FROM apps a, {} s WHERE a.id = ?1 AND s.id = ?2",
+            "SELECT a.mode, COALESCE(a.email_brand, a.name), a.email_sender_name, s.backend_resubmitted_at
+             FROM apps a, {} s WHERE a.id = ?1 AND s.id = ?2",
             table(session.kind)
         ))
         .map_err(db_err)?
         .query_row([app_id.to_string(), id.to_string()], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
         })
         .map_err(db_err)?;
     Ok(Some(SessionState {
         app_name,
+        email_sender_name,
         environment: vouch_core::session::Environment::parse(&environment)
             .unwrap_or(vouch_core::session::Environment::Live),
         workflow,
@@ -207,13 +209,18 @@ pub fn bundle(
         return Ok(None);
     };
     let workflow = workflows.get(conn, session.workflow_id, session.workflow_version)?;
-    let (mode, app_name): (String, String) = conn
-        .prepare_cached("SELECT mode, name FROM apps WHERE id = ?1")
+    let (mode, app_name, email_sender_name): (String, String, Option<String>) = conn
+        .prepare_cached(
+            "SELECT mode, COALESCE(email_brand, name), email_sender_name FROM apps WHERE id = ?1",
+        )
         .map_err(db_err)?
-        .query_row([app_id.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row([app_id.to_string()], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
         .map_err(db_err)?;
     Ok(Some(SessionBundle {
         app_name,
+        email_sender_name,
         attempts: attempts(conn, id)?,
         reviews: reviews(conn, id)?,
         environment: vouch_core::session::Environment::parse(&mode)

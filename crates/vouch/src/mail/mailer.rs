@@ -71,11 +71,11 @@ pub fn spawn(
     cfg: &Config,
     metrics: Arc<Metrics>,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    let mailer = Mailer {
+    let mailer = Arc::new(Mailer {
         transport: transport(cfg)?,
         from: sender(cfg)?,
         cfg: cfg.mailer.clone(),
-    };
+    });
     if mailer.transport.is_none() {
         tracing::warn!("no smtp_url configured: emails will be recorded as not sent");
     }
@@ -99,27 +99,31 @@ pub fn spawn(
                 }
             };
             let full = jobs.len() as i64 >= mailer.cfg.batch;
-            let mut results = Vec::with_capacity(jobs.len());
-            for job in &jobs {
-                let outcome = mailer.send(job).await;
-                metrics.observe_email(match &outcome {
-                    EmailOutcome::Sent => "sent",
-                    EmailOutcome::Retry { .. } => "retry",
-                    EmailOutcome::Failed { .. } => "failed",
-                    EmailOutcome::NotSent { .. } => "not_sent",
-                });
-                results.push(EmailResult {
-                    id: job.id,
-                    attempts: job.attempts + 1,
-                    outcome,
+            // Sent concurrently; each outcome is recorded as soon as it is known, so a crash
+            // resends only the emails that were in flight.
+            let mut sending = tokio::task::JoinSet::new();
+            for job in jobs {
+                let (mailer, store, metrics) = (mailer.clone(), store.clone(), metrics.clone());
+                sending.spawn(async move {
+                    let outcome = mailer.send(&job).await;
+                    metrics.observe_email(match &outcome {
+                        EmailOutcome::Sent => "sent",
+                        EmailOutcome::Retry { .. } => "retry",
+                        EmailOutcome::Failed { .. } => "failed",
+                        EmailOutcome::NotSent { .. } => "not_sent",
+                    });
+                    let result = EmailResult {
+                        id: job.id,
+                        attempts: job.attempts + 1,
+                        outcome,
+                    };
+                    // On failure the lease runs out and the job is tried again: at-least-once.
+                    if let Err(e) = store.record_email_results(vec![result], Utc::now()).await {
+                        tracing::warn!(error = %e, "recording an email result failed");
+                    }
                 });
             }
-            if !results.is_empty() {
-                // On failure the leases run out and the jobs are tried again: at-least-once.
-                if let Err(e) = store.record_email_results(results, Utc::now()).await {
-                    tracing::warn!(error = %e, "recording email results failed");
-                }
-            }
+            while sending.join_next().await.is_some() {}
             if full {
                 continue;
             }

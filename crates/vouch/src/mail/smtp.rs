@@ -20,6 +20,9 @@ pub struct Rendered {
     pub text: String,
     pub html: String,
     pub language: String,
+    /// The application's sender display name, replacing the configured one.
+    #[serde(default)]
+    pub from_name: Option<String>,
 }
 
 /// The transport, or `None` when no server is configured.
@@ -61,8 +64,13 @@ pub fn message(
     let to: Mailbox = recipient
         .parse()
         .map_err(|e| format!("recipient {recipient:?} is not an address: {e}"))?;
+    let from = match &r.from_name {
+        // A name is a display name only: the address stays the configured one.
+        Some(name) => Mailbox::new(Some(name.replace(['\r', '\n'], " ")), from.email.clone()),
+        None => from.clone(),
+    };
     Message::builder()
-        .from(from.clone())
+        .from(from)
         .to(to)
         .subject(r.subject.clone())
         .message_id(Some(message_id.to_string()))
@@ -92,6 +100,7 @@ mod tests {
             text: "hello".into(),
             html: "<p>hello</p>".into(),
             language: "en".into(),
+            from_name: None,
         }
     }
 

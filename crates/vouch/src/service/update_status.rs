@@ -53,6 +53,7 @@ fn email_job(
             "text": p.content.text,
             "html": p.content.html,
             "language": p.content.language,
+            "from_name": b.email_sender_name,
         }),
         message_id: format!("<{id}@vouch>"),
         not_sent_reason: p.not_sent_reason.map(String::from),

@@ -389,3 +389,81 @@ async fn without_a_mail_server_or_in_sandbox_nothing_is_pretended_sent() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(smtp.messages().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn applications_can_brand_their_emails() {
+    let smtp = Sink::start();
+    let t = server(Some(&smtp)).await;
+    let db = t.dir.path().join("vouch.db");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vouch"))
+        .args([
+            "apps",
+            "update",
+            &t.app.name,
+            "--email-sender-name",
+            "Acme Bank Onboarding",
+            "--email-brand",
+            "Acme Bank",
+        ])
+        .env("VOUCH_DATABASE_URL", format!("sqlite://{}", db.display()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sid = reviewable(&t).await;
+    update(
+        &t,
+        &sid,
+        json!({"new_status": "Approved", "send_email": true, "email_address": "p@example.com"}),
+    )
+    .await;
+    let m = smtp.wait_for(1).await.remove(0);
+    let from = header(&m, "from").unwrap();
+    assert!(
+        from.contains("Acme Bank Onboarding") && from.contains("verify@acme.example"),
+        "{from}"
+    );
+    let expected = render(
+        &EmailModel::Decision {
+            status: SessionStatus::Approved,
+        },
+        "en",
+        &Branding {
+            brand_name: "Acme Bank".into(),
+        },
+    );
+    assert!(decoded(&m).contains(expected.text.trim_end()));
+    // Omitted flags keep their value; an empty one restores the default.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vouch"))
+        .args(["apps", "update", &t.app.name, "--email-brand", ""])
+        .env("VOUCH_DATABASE_URL", format!("sqlite://{}", db.display()))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let sid = reviewable(&t).await;
+    update(
+        &t,
+        &sid,
+        json!({"new_status": "Declined", "send_email": true, "email_address": "q@example.com"}),
+    )
+    .await;
+    let got = smtp.wait_for(2).await;
+    let m = got
+        .iter()
+        .find(|m| header(m, "x-envelope-to").as_deref() == Some("q@example.com"))
+        .unwrap();
+    assert!(header(m, "from").unwrap().contains("Acme Bank Onboarding"));
+    let expected = render(
+        &EmailModel::Decision {
+            status: SessionStatus::Declined,
+        },
+        "en",
+        &Branding {
+            brand_name: t.app.name.clone(),
+        },
+    );
+    assert!(decoded(m).contains(expected.text.trim_end()));
+}
