@@ -37,7 +37,7 @@ pub struct Stats {
 }
 
 impl Stats {
-    fn new() -> Self {
+    pub fn new() -> Self {
         Self {
             latency_us: Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds"),
             ok: 0,
@@ -46,7 +46,7 @@ impl Stats {
         }
     }
 
-    fn merge(&mut self, other: Stats) {
+    pub fn merge(&mut self, other: Stats) {
         let _ = self.latency_us.add(&other.latency_us);
         self.ok += other.ok;
         for (k, v) in other.errors {

@@ -2,6 +2,7 @@
 //!
 //! `cargo build --release -p vouch -p vouch-bench && target/release/vouch-bench`
 
+mod ceilings;
 mod client;
 mod load;
 mod scenarios;
@@ -53,6 +54,9 @@ struct Args {
     /// Measure webhook delivery instead: update-status load with one subscribed destination.
     #[arg(long)]
     webhooks: bool,
+    /// Skip the ceilings (bare HTTP stack, bare storage transaction) measured after the scenarios.
+    #[arg(long)]
+    no_ceilings: bool,
 }
 
 struct Row {
@@ -155,7 +159,34 @@ async fn bench(args: Args) -> anyhow::Result<()> {
         );
         rows.push(row);
     }
-    let out = table(&rows);
+    let mut out = table(&rows);
+    let vouch_update = rows
+        .iter()
+        .find(|r| r.scenario == Scenario::UpdateStatus)
+        .map(|r| r.stats.throughput());
+    if !args.no_ceilings {
+        eprintln!("measuring the ceilings…");
+        let http = ceilings::bare_http(&binary, plan, args.sessions).await?;
+        let storage = ceilings::bare_storage(plan, args.sessions).await?;
+        out.push_str("\n| ceiling | requests/s | p50 ms | p99 ms | update-status / ceiling |\n|---|---:|---:|---:|---:|\n");
+        for (name, s) in [
+            ("bare HTTP stack (same router layers, no work)", &http),
+            (
+                "bare storage transaction (same rows, same writer, no HTTP)",
+                &storage,
+            ),
+        ] {
+            let ratio = vouch_update.map_or("n/a".to_string(), |v| {
+                format!("{:.2}", v / s.throughput().max(1e-9))
+            });
+            out.push_str(&format!(
+                "| {name} | {:.0} | {:.2} | {:.2} | {ratio} |\n",
+                s.throughput(),
+                s.ms(0.5),
+                s.ms(0.99)
+            ));
+        }
+    }
     println!("{out}");
     if let Some(path) = args.out {
         std::fs::write(&path, &out)?;

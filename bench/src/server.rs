@@ -21,9 +21,19 @@ impl Server {
         database_url: Option<&str>,
         extra_env: &[(String, String)],
     ) -> anyhow::Result<Self> {
+        Self::start_command(binary, "serve", database_url, extra_env).await
+    }
+
+    /// Starts `vouch <command>` (`serve`, or the benchmark's `serve-bare`).
+    pub async fn start_command(
+        binary: &Path,
+        command: &str,
+        database_url: Option<&str>,
+        extra_env: &[(String, String)],
+    ) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let mut cmd = Command::new(binary);
-        cmd.arg("serve")
+        cmd.arg(command)
             .current_dir(dir.path())
             .env("VOUCH_LISTEN", "127.0.0.1:0")
             .env("VOUCH_DATA_DIR", dir.path())

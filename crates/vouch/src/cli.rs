@@ -49,6 +49,9 @@ pub enum Command {
     /// Webhook tools.
     #[command(subcommand)]
     Webhooks(WebhooksCommand),
+    /// Benchmark ceiling: update-status's route and middleware with no work behind it.
+    #[command(hide = true)]
+    ServeBare,
 }
 
 #[derive(Debug, Subcommand)]
@@ -203,6 +206,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let store = server::open_store(&cfg)?;
     match cli.command {
         Command::Config | Command::Webhooks(_) => Ok(()),
+        Command::ServeBare => serve_bare(cfg).await,
         Command::Serve => serve(cfg, store).await,
         Command::Migrate => {
             println!("database at {} is up to date", cfg.database_url);
@@ -255,6 +259,16 @@ async fn serve(cfg: Config, store: Arc<dyn Store>) -> anyhow::Result<()> {
     tracing::info!(addr = %running.addr, "listening");
     running.handle.await??;
     tracing::info!("stopped");
+    Ok(())
+}
+
+async fn serve_bare(cfg: Config) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(&cfg.listen).await?;
+    let app = crate::http::bare_router(Arc::new(cfg));
+    // The benchmark reads the address and a key from these lines, as for `serve`.
+    println!("bare handler, no key needed: vk_bare_unused");
+    println!("vouch listening on http://{}", listener.local_addr()?);
+    axum::serve(listener, app).await?;
     Ok(())
 }
 

@@ -17,7 +17,9 @@ pub mod workflows;
 
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
+use std::sync::Arc;
+
+use axum::extract::{MatchedPath, Path, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -28,6 +30,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 use uuid::Uuid;
 
+use crate::metrics::Metrics;
 use crate::state::AppState;
 use error::ApiError;
 
@@ -68,8 +71,8 @@ fn matches_route(path: &str) -> bool {
 }
 
 pub fn router(state: AppState) -> Router {
-    let request_id = axum::http::HeaderName::from_static("x-request-id");
-    Router::new()
+    let metrics = state.metrics.clone();
+    let api = Router::new()
         .merge(workflows::router())
         .merge(sessions::router())
         .merge(attempts::router())
@@ -78,9 +81,19 @@ pub fn router(state: AppState) -> Router {
         .merge(deliveries::router())
         .merge(emails::router())
         .merge(system::router())
+        .with_state(state);
+    with_stack(api, metrics)
+}
+
+/// The middleware every response goes through: metrics, panic catching, tracing, request ids,
+/// and the JSON 404/405 fallbacks. Shared with the benchmark's bare router so the ceiling it
+/// measures is this stack minus vouch's own work.
+pub fn with_stack(routes: Router, metrics: Arc<Metrics>) -> Router {
+    let request_id = axum::http::HeaderName::from_static("x-request-id");
+    routes
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(middleware::from_fn_with_state(metrics, observe))
         .layer(CatchPanicLayer::custom(|_| error::internal_error()))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request| {
@@ -94,11 +107,33 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
-        .with_state(state)
+}
+
+/// The benchmark's ceiling: update-status's route through the same stack, answering without
+/// authentication, storage or decisions (the body is still read and parsed as JSON).
+pub fn bare_router(config: Arc<crate::config::Config>) -> Router {
+    async fn bare(
+        Path(id): Path<String>,
+        State(limit): State<usize>,
+        req: Request,
+    ) -> Result<Json<Value>, ApiError> {
+        let bytes = axum::body::to_bytes(req.into_body(), limit)
+            .await
+            .map_err(|_| json::too_large(limit))?;
+        let _: Value = json::parse(&bytes)?;
+        Ok(Json(serde_json::json!({"session_id": path_uuid(&id)?})))
+    }
+    let routes = Router::new()
+        .route(
+            "/v3/session/{id}/update-status/",
+            axum::routing::patch(bare),
+        )
+        .with_state(config.body_limit_bytes);
+    with_stack(routes, Arc::new(Metrics::default()))
 }
 
 /// Records request counts and durations by route template.
-async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
+async fn observe(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -107,7 +142,7 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
     let method = req.method().clone();
     let start = Instant::now();
     let resp = next.run(req).await;
-    state.metrics.observe_request(
+    metrics.observe_request(
         method.as_str(),
         &route,
         resp.status().as_u16(),

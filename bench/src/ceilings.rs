@@ -1,0 +1,190 @@
+//! The machine's ceilings, measured in the same run: the bare HTTP stack and the bare storage
+//! transaction, so vouch's figures can be read as ratios on noisy shared hardware.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use serde_json::json;
+use uuid::Uuid;
+use vouch_core::attempt::ActorType;
+use vouch_core::review::NewReview;
+use vouch_core::session::Environment;
+use vouch_core::workflow::{validate_features, FeatureInput};
+use vouch_core::SessionStatus;
+use vouch_store::sqlite::SqliteStore;
+use vouch_store::{
+    App, NewEvent, NewSession, SessionChange, Store, WorkflowRecord, WorkflowStatus, Written,
+};
+
+use crate::load::{self, Plan, Stats};
+use crate::scenarios::{Prepared, Scenario};
+use crate::server::Server;
+
+/// update-status through the same HTTP stack with nothing behind it.
+pub async fn bare_http(binary: &Path, plan: Plan, sessions: usize) -> anyhow::Result<Stats> {
+    let server = Server::start_command(binary, "serve-bare", None, &[]).await?;
+    let prepared = Prepared {
+        workflow_id: Uuid::nil().to_string(),
+        sessions: (0..sessions)
+            .map(|i| {
+                (
+                    Uuid::from_u128(i as u128 + 1).to_string(),
+                    "Approved".to_string(),
+                )
+            })
+            .collect(),
+    };
+    let stats = load::run(
+        server.addr,
+        &server.key,
+        plan,
+        Scenario::UpdateStatus.streams(&prepared),
+    )
+    .await?;
+    server.stop().await;
+    Ok(stats)
+}
+
+/// The change update-status writes (status, API_KEY review row, `status.updated` event),
+/// decided and applied by the store's single writer, without HTTP.
+fn flip(s: &vouch_store::SessionState) -> Option<SessionChange> {
+    let from = s.session.status;
+    let to = if from == SessionStatus::Approved {
+        SessionStatus::Declined
+    } else {
+        SessionStatus::Approved
+    };
+    let now = Utc::now();
+    let mut c = SessionChange {
+        status: Some(to),
+        ..SessionChange::for_session(&s.session, now)
+    };
+    c.reviews.push(NewReview {
+        uuid: Uuid::now_v7(),
+        activity_type: "STATUS_CHANGE".into(),
+        actor_type: ActorType::ApiKey,
+        actor_display: "bench".into(),
+        previous_status: Some(from),
+        new_status: Some(to),
+        comment: Some("bench".into()),
+        metadata: json!({"nodes_to_resubmit": [], "send_email": false}),
+        created_at: now,
+    });
+    c.events.push(NewEvent {
+        event_id: Uuid::now_v7(),
+        event_type: "status.updated".into(),
+        status: to,
+        previous_status: Some(from),
+    });
+    Some(c)
+}
+
+pub async fn bare_storage(plan: Plan, sessions: usize) -> anyhow::Result<Stats> {
+    let dir = tempfile::tempdir()?;
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("vouch.db"), 2)?);
+    let now = Utc::now();
+    let app = store
+        .create_app(App {
+            id: Uuid::new_v4(),
+            name: "bench".into(),
+            mode: Environment::Live,
+            created_at: now,
+        })
+        .await?;
+    let spec = validate_features(&[
+        FeatureInput {
+            feature: Some(json!("OCR")),
+            config: None,
+        },
+        FeatureInput {
+            feature: Some(json!("LIVENESS")),
+            config: None,
+        },
+    ])
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let wf = WorkflowRecord {
+        id: Uuid::new_v4(),
+        version: 1,
+        app_id: app.id,
+        label: "bench".into(),
+        status: WorkflowStatus::Published,
+        is_default: true,
+        spec,
+        created_at: now,
+    };
+    store.create_workflow(wf.clone(), None).await?;
+    let mut ids = Vec::with_capacity(sessions);
+    for i in 0..sessions {
+        let written = store
+            .create_session(
+                NewSession {
+                    id: Uuid::new_v4(),
+                    app_id: app.id,
+                    token: format!("t{i}"),
+                    workflow_id: Some(wf.id),
+                    vendor_data: None,
+                    metadata: json!({}),
+                    callback: None,
+                    callback_method: None,
+                    language: None,
+                    contact_details: json!({}),
+                    expected_details: json!({}),
+                    now,
+                    expires_at: now + chrono::Duration::days(7),
+                },
+                None,
+            )
+            .await?;
+        if let Written::Fresh(s) = written {
+            ids.push(s.id);
+        }
+    }
+    let ids = Arc::new(ids);
+    let start = Instant::now() + plan.warmup;
+    let end = start + plan.duration;
+    let mut tasks = Vec::new();
+    for c in 0..plan.connections {
+        let (store, ids) = (store.clone(), ids.clone());
+        let app_id = app.id;
+        tasks.push(tokio::spawn(async move {
+            let mut stats = Stats::new();
+            let mine: Vec<Uuid> = ids
+                .iter()
+                .skip(c)
+                .step_by(plan.connections)
+                .copied()
+                .collect();
+            let mut i = 0;
+            while Instant::now() < end && !mine.is_empty() {
+                let sid = mine[i % mine.len()];
+                i += 1;
+                let t0 = Instant::now();
+                let r = store
+                    .modify_session(app_id, sid, Box::new(flip), None)
+                    .await;
+                let done = Instant::now();
+                if t0 >= start && done <= end {
+                    match r {
+                        Ok(_) => {
+                            stats.ok += 1;
+                            let _ = stats
+                                .latency_us
+                                .record((done - t0).as_micros().max(1) as u64);
+                        }
+                        Err(e) => *stats.errors.entry(e.to_string()).or_default() += 1,
+                    }
+                }
+            }
+            stats
+        }));
+    }
+    let mut total = Stats::new();
+    for t in tasks {
+        total.merge(t.await?);
+    }
+    total.elapsed = plan.duration;
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    Ok(total)
+}
