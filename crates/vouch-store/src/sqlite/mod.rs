@@ -179,8 +179,9 @@ impl Store for SqliteStore {
     }
 
     async fn keys_by_hash_prefix(&self, prefix: [u8; 8]) -> StoreResult<Vec<(ApiKey, App)>> {
+        // An indexed lookup on every request: run inline rather than hand it to a thread.
         self.readers
-            .read(move |c| catalog::keys_by_hash_prefix(c, prefix))
+            .read_short(move |c| catalog::keys_by_hash_prefix(c, prefix))
             .await
     }
 

@@ -22,6 +22,35 @@ impl ReadPool {
         }
     }
 
+    /// Runs a short, indexed read on the calling thread when a connection is free at once:
+    /// cheaper than a hand-off to a blocking thread for lookups of a few microseconds. Falls back
+    /// to `read` when every connection is busy.
+    pub async fn read_short<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        if let Ok(permit) = self.available.clone().try_acquire_owned() {
+            let conn = self
+                .conns
+                .lock()
+                .map_err(|_| StoreError::Internal("read pool poisoned".into()))?
+                .pop();
+            if let Some(conn) = conn {
+                let lease = Lease {
+                    conn: Some(conn),
+                    pool: self.conns.clone(),
+                    _permit: permit,
+                };
+                return match lease.conn.as_ref() {
+                    Some(conn) => f(conn),
+                    None => Err(StoreError::Internal("leased connection missing".into())),
+                };
+            }
+        }
+        self.read(f).await
+    }
+
     pub async fn read<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
