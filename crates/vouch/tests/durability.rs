@@ -2,13 +2,13 @@
 //! writes, restarted on the same data directory, and every write it acknowledged before dying
 //! must be there, whole — with its review rows, its outbox events and its idempotency record.
 
+#[path = "support/binary.rs"]
+mod binary;
+
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::Client;
@@ -19,7 +19,6 @@ use vouch_core::SessionStatus;
 use vouch_store::sqlite::SqliteStore;
 use vouch_store::{KindFilter, Page, SessionFilter, Store};
 
-const BIN: &str = env!("CARGO_BIN_EXE_vouch");
 /// Concurrent clients driving the load.
 const TASKS: usize = 8;
 /// How long the first server takes writes before it is killed.
@@ -33,110 +32,9 @@ const CHECKERS: usize = 8;
 const OCR: &str = "feature_ocr_1";
 const LIVENESS: &str = "feature_liveness_1";
 
-// --- the binary ------------------------------------------------------------------------------
+// --- the binary (tests/support/binary.rs) ---------------------------------------------------
 
-/// `vouch` with a clean environment, run in `dir` with `VOUCH_DATA_DIR=dir`.
-fn vouch(dir: &Path) -> Command {
-    let mut c = Command::new(BIN);
-    c.current_dir(dir);
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("VOUCH_") {
-            c.env_remove(&k);
-        }
-    }
-    c.env("VOUCH_DATA_DIR", dir).env("RUST_LOG", "info");
-    c
-}
-
-/// Runs a CLI command that must succeed; answers its stdout.
-fn cli(dir: &Path, args: &[&str]) -> String {
-    let out = vouch(dir)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run vouch");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "vouch {args:?} failed ({}):\nstdout: {stdout}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
-
-fn cli_json(dir: &Path, args: &[&str]) -> Value {
-    let out = cli(dir, args);
-    serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("vouch {args:?}: {e}: {out}"))
-}
-
-/// A running `vouch serve`; killed (SIGKILL) when dropped, so a failing test leaves no process.
-struct Server {
-    child: Child,
-    base: String,
-    log: PathBuf,
-}
-
-impl Server {
-    fn start(dir: &Path, log_name: &str) -> Server {
-        let log = dir.join(log_name);
-        let stderr = std::fs::File::create(&log).expect("server log");
-        let mut child = vouch(dir)
-            .arg("serve")
-            .env("VOUCH_LISTEN", "127.0.0.1:0")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .expect("spawn vouch serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut server = Server {
-            child,
-            base: String::new(),
-            log,
-        };
-        let (tx, rx) = mpsc::channel::<String>();
-        // Reads stdout to its end, so the pipe never fills.
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if let Some(rest) = line.split("vouch listening on http://").nth(1) {
-                    let addr = rest.split_whitespace().next().unwrap_or("").to_string();
-                    let _ = tx.send(addr);
-                }
-            }
-        });
-        match rx.recv_timeout(Duration::from_secs(15)) {
-            Ok(addr) => server.base = format!("http://{addr}"),
-            Err(e) => panic!(
-                "vouch serve did not report its address ({e}); its log:\n{}",
-                server.log_text()
-            ),
-        }
-        server
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// SIGKILL, without waiting.
-    fn sigkill(&mut self) {
-        let _ = self.child.kill();
-    }
-
-    /// SIGKILL, then reap.
-    fn kill(&mut self) {
-        self.sigkill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
+use binary::{cli, cli_json, Server};
 
 // --- HTTP ------------------------------------------------------------------------------------
 
@@ -464,7 +362,7 @@ async fn acknowledged_writes_survive_sigkill() {
         &["keys", "create", "--app", "t", "--all", "write", "--json"],
     );
     let key = key["key"].as_str().expect("key").to_string();
-    let mut server = Server::start(&dir, "serve-1.log");
+    let mut server = Server::start(&dir, "serve-1.log", &[]);
     let client = Client::builder()
         .timeout(Duration::from_secs(10))
         .redirect(reqwest::redirect::Policy::none())
@@ -553,7 +451,7 @@ async fn acknowledged_writes_survive_sigkill() {
     );
 
     // 3. Restart on the same data directory.
-    let mut server = Server::start(&dir, "serve-2.log");
+    let mut server = Server::start(&dir, "serve-2.log", &[]);
     let base = server.base.clone();
     let ctx = Arc::new((client.clone(), base.clone(), key.clone()));
 

@@ -5,14 +5,15 @@
 //! once, correctly signed; nothing the receiver got may be unknown to the database; every
 //! acknowledged request must have its events; and each session's events must retell its history.
 
+#[path = "support/binary.rs"]
+mod binary;
+
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -26,7 +27,6 @@ use uuid::Uuid;
 use vouch_store::sqlite::SqliteStore;
 use vouch_store::{KindFilter, OutboxEvent, Page, SessionFilter, Store};
 
-const BIN: &str = env!("CARGO_BIN_EXE_vouch");
 /// Concurrent clients driving the load.
 const TASKS: usize = 6;
 /// How long the first server takes writes before it is killed.
@@ -48,117 +48,28 @@ const FAIL_ONE_IN: u64 = 10;
 const OCR: &str = "feature_ocr_1";
 const LIVENESS: &str = "feature_liveness_1";
 
-// --- the binary ------------------------------------------------------------------------------
+// --- the binary (tests/support/binary.rs) ---------------------------------------------------
 
-/// `vouch` with a clean environment, run in `dir` with `VOUCH_DATA_DIR=dir`.
-fn vouch(dir: &Path) -> Command {
-    let mut c = Command::new(BIN);
-    c.current_dir(dir);
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("VOUCH_") {
-            c.env_remove(&k);
-        }
-    }
-    c.env("VOUCH_DATA_DIR", dir).env("RUST_LOG", "info");
-    c
-}
+use binary::{cli_json, Server};
 
-/// Runs a CLI command that must succeed; answers its stdout parsed as JSON.
-fn cli_json(dir: &Path, args: &[&str]) -> Value {
-    let out = vouch(dir)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run vouch");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "vouch {args:?} failed ({}):\nstdout: {stdout}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("vouch {args:?}: {e}: {stdout}"))
-}
-
-/// A running `vouch serve` allowed to deliver webhooks to loopback, with a short retry schedule;
-/// killed (SIGKILL) when dropped, so a failing test leaves no process.
-struct Server {
-    child: Child,
-    base: String,
-    log: PathBuf,
-}
-
-impl Server {
-    fn start(dir: &Path, log_name: &str) -> Server {
-        let log = dir.join(log_name);
-        let stderr = std::fs::File::create(&log).expect("server log");
-        let mut child = vouch(dir)
-            .arg("serve")
-            .env("VOUCH_LISTEN", "127.0.0.1:0")
-            .env("VOUCH_ALLOW_PRIVATE_DESTINATIONS", "true")
-            .env("VOUCH_WEBHOOKS__RETRY_SCHEDULE_SECONDS", RETRY_SCHEDULE)
-            .env(
+/// `vouch serve` allowed to deliver webhooks to loopback, with a short retry schedule.
+fn start_server(dir: &Path, log_name: &str) -> Server {
+    Server::start(
+        dir,
+        log_name,
+        &[
+            ("VOUCH_ALLOW_PRIVATE_DESTINATIONS", "true".into()),
+            (
+                "VOUCH_WEBHOOKS__RETRY_SCHEDULE_SECONDS",
+                RETRY_SCHEDULE.into(),
+            ),
+            (
                 "VOUCH_WEBHOOKS__TIMEOUT_SECONDS",
                 TIMEOUT_SECONDS.to_string(),
-            )
-            .env("VOUCH_WEBHOOKS__POLL_INTERVAL_MS", "200")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .expect("spawn vouch serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut server = Server {
-            child,
-            base: String::new(),
-            log,
-        };
-        let (tx, rx) = mpsc::channel::<String>();
-        // Reads stdout to its end, so the pipe never fills.
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if let Some(rest) = line.split("vouch listening on http://").nth(1) {
-                    let addr = rest.split_whitespace().next().unwrap_or("").to_string();
-                    let _ = tx.send(addr);
-                }
-            }
-        });
-        match rx.recv_timeout(Duration::from_secs(15)) {
-            Ok(addr) => server.base = format!("http://{addr}"),
-            Err(e) => panic!(
-                "vouch serve did not report its address ({e}); its log:\n{}",
-                server.log_text()
             ),
-        }
-        server
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Whether the process has ended on its own.
-    fn exited(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(Some(_)))
-    }
-
-    /// SIGKILL, without waiting.
-    fn sigkill(&mut self) {
-        let _ = self.child.kill();
-    }
-
-    /// SIGKILL, then reap.
-    fn kill(&mut self) {
-        self.sigkill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-    }
+            ("VOUCH_WEBHOOKS__POLL_INTERVAL_MS", "200".into()),
+        ],
+    )
 }
 
 // --- the receiver ----------------------------------------------------------------------------
@@ -576,7 +487,7 @@ async fn committed_webhook_events_are_delivered_across_sigkill() {
         &["keys", "create", "--app", "t", "--all", "write", "--json"],
     );
     let key = key["key"].as_str().expect("key").to_string();
-    let mut server = Server::start(&dir, "serve-1.log");
+    let mut server = start_server(&dir, "serve-1.log");
     let client = Client::builder()
         .timeout(Duration::from_secs(10))
         .redirect(reqwest::redirect::Policy::none())
@@ -695,7 +606,7 @@ async fn committed_webhook_events_are_delivered_across_sigkill() {
 
     // 4. Restart on the same data directory; the receiver keeps running at the same URL. Wait
     // until every committed event has been delivered, validly signed, at least once.
-    let mut server = Server::start(&dir, "serve-2.log");
+    let mut server = start_server(&dir, "serve-2.log");
     let restarted_at = Instant::now();
     let mut missing;
     loop {
