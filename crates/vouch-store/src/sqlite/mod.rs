@@ -248,7 +248,9 @@ impl Store for SqliteStore {
     async fn session_bundle(&self, app_id: Uuid, id: Uuid) -> StoreResult<Option<SessionBundle>> {
         let workflows = self.workflows.clone();
         self.readers
-            .read(move |c| sessions::bundle(c, &workflows, app_id, id))
+            // A handful of indexed reads: cheaper on the calling thread than the two context
+            // switches of a hand-off (measured: get decision 16.8k → 22.5k requests/s).
+            .read_short(move |c| sessions::bundle(c, &workflows, app_id, id))
             .await
     }
 
