@@ -95,9 +95,10 @@ impl SqliteStore {
             .map_err(open_err)?;
         let checkpointer = Connection::open(path).map_err(open_err)?;
         configure(&checkpointer).map_err(open_err)?;
-        checkpoint::start(checkpointer)
+        let restart = checkpoint::RestartWanted::default();
+        checkpoint::start(checkpointer, path.to_path_buf(), restart.clone())
             .map_err(|e| StoreError::Internal(format!("cannot start the checkpointer: {e}")))?;
-        let writer = Writer::start(conn)
+        let writer = Writer::start(conn, restart)
             .map_err(|e| StoreError::Internal(format!("cannot start the writer: {e}")))?;
         Ok(Self {
             signal: Default::default(),

@@ -8,6 +8,7 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
+use super::checkpoint::{restart_if_wanted, RestartWanted};
 use crate::{StoreError, StoreResult};
 
 /// How many queued requests one transaction may take.
@@ -26,11 +27,11 @@ pub struct Writer {
 }
 
 impl Writer {
-    pub fn start(conn: Connection) -> std::io::Result<Self> {
+    pub fn start(conn: Connection, restart: RestartWanted) -> std::io::Result<Self> {
         let (tx, rx) = sync_channel::<Job>(QUEUE_DEPTH);
         std::thread::Builder::new()
             .name("vouch-sqlite-writer".into())
-            .spawn(move || run(conn, rx))?;
+            .spawn(move || run(conn, rx, restart))?;
         Ok(Self { tx })
     }
 
@@ -68,7 +69,7 @@ impl Writer {
     }
 }
 
-fn run(conn: Connection, rx: Receiver<Job>) {
+fn run(conn: Connection, rx: Receiver<Job>, restart: RestartWanted) {
     while let Ok(first) = rx.recv() {
         let mut group = Vec::with_capacity(16);
         group.push(first);
@@ -79,6 +80,7 @@ fn run(conn: Connection, rx: Receiver<Job>) {
             }
         }
         commit_group(&conn, group);
+        restart_if_wanted(&conn, &restart);
     }
 }
 

@@ -28,6 +28,20 @@ pub async fn server() -> TestServer {
     .await
 }
 
+/// Polls `path` until `done` holds: the receiver sees a delivery before its result is recorded.
+pub async fn recorded(t: &TestServer, path: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (s, v) = t.get(path).await;
+        assert_eq!(s, 200, "{v}");
+        if done(&v) {
+            return v;
+        }
+        assert!(std::time::Instant::now() < deadline, "{path}: {v}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 pub async fn destination(t: &TestServer, url: &str, events: Option<Value>) -> Value {
     let mut body = json!({"label": "test", "url": url});
     if let Some(e) = events {
@@ -177,7 +191,10 @@ async fn a_500_is_retried_with_the_same_event_id_and_a_400_is_not() {
         "same event id on retries"
     );
     assert!(got.windows(2).all(|w| w[1].at >= w[0].at));
-    let (_, log) = t.get(&format!("/v3/session/{sid}/webhooks/")).await;
+    let log = recorded(&t, &format!("/v3/session/{sid}/webhooks/"), |l| {
+        l["count"] == 3
+    })
+    .await;
     let codes: Vec<i64> = log["results"]
         .as_array()
         .unwrap()
@@ -255,9 +272,12 @@ async fn resend_re_signs_with_a_fresh_timestamp_and_the_same_event_id() {
     t.attempt(&sid, "feature_ocr_1", "Approved").await;
     let first = rx.wait_for(1).await[0].clone();
     let dest = d["uuid"].as_str().unwrap();
-    let (_, list) = t
-        .get(&format!("/v3/webhook/destinations/{dest}/deliveries/"))
-        .await;
+    let list = recorded(
+        &t,
+        &format!("/v3/webhook/destinations/{dest}/deliveries/"),
+        |l| l["results"][0]["state"] == "succeeded",
+    )
+    .await;
     assert_eq!(list["count"], 1);
     let delivery = list["results"][0]["uuid"].as_str().unwrap().to_string();
     assert_eq!(list["results"][0]["state"], "succeeded");
@@ -278,12 +298,21 @@ async fn resend_re_signs_with_a_fresh_timestamp_and_the_same_event_id() {
         again.header("x-signature"),
         hex::encode(hmac(secret, &again.body))
     );
-    let (s, one) = t
-        .get(&format!(
-            "/v3/webhook/destinations/{dest}/deliveries/{delivery}/"
-        ))
-        .await;
-    assert_eq!(s, 200);
+    // The receiver may see the resend before its result is recorded: wait for the log.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let one = loop {
+        let (s, one) = t
+            .get(&format!(
+                "/v3/webhook/destinations/{dest}/deliveries/{delivery}/"
+            ))
+            .await;
+        assert_eq!(s, 200);
+        if one["attempt_log"].as_array().unwrap().len() >= 2 {
+            break one;
+        }
+        assert!(std::time::Instant::now() < deadline, "{one}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     let log = one["attempt_log"].as_array().unwrap();
     assert_eq!(log.len(), 2);
     assert!(
