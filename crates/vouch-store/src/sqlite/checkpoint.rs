@@ -1,6 +1,6 @@
 //! Keeps the WAL small without making commits pay for it.
 //!
-//! A thread of its own runs PASSIVE checkpoints (they never block anyone) every 250 ms. Under
+//! A thread of its own runs PASSIVE checkpoints (they never block anyone) every 50 ms. Under
 //! constant load that is not enough: a reader always holds a snapshot when the writer could
 //! start the WAL over, so the file would grow without bound. Past `RESTART_AT` the thread asks the
 //! writer (the only connection that can get the write lock between its own commits) to run a
@@ -14,9 +14,9 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
-const INTERVAL: Duration = Duration::from_millis(250);
+const INTERVAL: Duration = Duration::from_millis(50);
 /// WAL size past which the writer is asked to restart it.
-const RESTART_AT: u64 = 16 * 1024 * 1024;
+const RESTART_AT: u64 = 64 * 1024 * 1024;
 
 /// Set by the checkpoint thread, cleared by the writer once it restarted the WAL.
 pub type RestartWanted = Arc<AtomicBool>;
