@@ -7,4 +7,5 @@ mod changes;
 mod erasure;
 mod fixtures;
 mod idempotency;
+mod lists;
 mod sessions;

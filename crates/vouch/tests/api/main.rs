@@ -6,6 +6,7 @@ mod common;
 mod attempts;
 mod auth;
 mod errors;
+mod resubmission;
 mod sessions;
 mod trail;
 mod update_status;
