@@ -599,8 +599,10 @@ async fn committed_webhook_events_are_delivered_across_sigkill() {
         "every committed event had been delivered when the server was killed: the crash did not \
          cut into the delivery pipeline"
     );
+    // Requests counted in flight may not have reached the socket yet; either sign shows that
+    // events were still being produced when the server died.
     assert!(
-        unanswered_at_kill > 0,
+        unanswered_at_kill > 0 || requests_in_flight > 0,
         "no request was in flight when the server was killed: events were not being produced"
     );
 
