@@ -4,8 +4,11 @@
 
 pub mod emails;
 pub mod model;
+pub mod postgres;
 pub mod sqlite;
+pub mod testing;
 pub mod webhooks;
+mod workflow_cache;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -145,4 +148,10 @@ pub trait Store: WebhookStore + EmailStore + Send + Sync + 'static {
     async fn secret(&self, name: &str, fresh: String) -> StoreResult<String>;
 
     async fn ping(&self) -> StoreResult<()>;
+}
+
+/// `t` truncated to the microsecond, the precision every backend stores times with.
+pub(crate) fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::Timelike;
+    t.with_nanosecond(t.nanosecond() / 1000 * 1000).unwrap_or(t)
 }

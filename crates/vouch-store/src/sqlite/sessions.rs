@@ -173,7 +173,12 @@ pub fn state(
     let Some(session) = find(conn, app_id, id)? else {
         return Ok(None);
     };
-    let workflow = workflows.get(conn, session.workflow_id, session.workflow_version)?;
+    let workflow = super::cache::get(
+        workflows,
+        conn,
+        session.workflow_id,
+        session.workflow_version,
+    )?;
     let (environment, app_name, email_sender_name, last_backend): (String, String, Option<String>, Option<String>) = conn
         .prepare_cached(&format!(
             "SELECT a.mode, COALESCE(a.email_brand, a.name), a.email_sender_name, s.backend_resubmitted_at
@@ -208,7 +213,12 @@ pub fn bundle(
     let Some(session) = find(conn, app_id, id)? else {
         return Ok(None);
     };
-    let workflow = workflows.get(conn, session.workflow_id, session.workflow_version)?;
+    let workflow = super::cache::get(
+        workflows,
+        conn,
+        session.workflow_id,
+        session.workflow_version,
+    )?;
     let (mode, app_name, email_sender_name): (String, String, Option<String>) = conn
         .prepare_cached(
             "SELECT mode, COALESCE(email_brand, name), email_sender_name FROM apps WHERE id = ?1",

@@ -23,9 +23,7 @@ pub(crate) fn session_idem(key: IdemKey) -> Idem<Session> {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-pub(crate) async fn idempotent_creates_replay_and_conflict() {
-    let db = open();
+pub(crate) async fn idempotent_creates_replay_and_conflict(db: Db) {
     let s = &db.store;
     let app = make_app(s, "alpha", t(0)).await;
     let other = make_app(s, "beta", t(0)).await;
@@ -124,9 +122,7 @@ pub(crate) async fn idempotent_creates_replay_and_conflict() {
     assert_eq!(n, 2);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-pub(crate) async fn concurrent_idempotent_creates_write_once() {
-    let db = open();
+pub(crate) async fn concurrent_idempotent_creates_write_once(db: Db) {
     let s = &db.store;
     let app = make_app(s, "alpha", t(0)).await;
     let wf = make_workflow(s, app.id, &["OCR"], true, t(1)).await;
@@ -164,9 +160,7 @@ pub(crate) async fn concurrent_idempotent_creates_write_once() {
     assert_eq!(n, 1);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-pub(crate) async fn idempotent_changes_apply_once() {
-    let db = open();
+pub(crate) async fn idempotent_changes_apply_once(db: Db) {
     let s = &db.store;
     let app = make_app(s, "alpha", t(0)).await;
     let wf = make_workflow(s, app.id, &["OCR"], true, t(1)).await;

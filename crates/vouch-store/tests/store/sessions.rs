@@ -6,9 +6,7 @@ use crate::idempotency::*;
 
 // --- 4. sessions -------------------------------------------------------------------------------
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-pub(crate) async fn session_numbers_are_per_application() {
-    let db = open();
+pub(crate) async fn session_numbers_are_per_application(db: Db) {
     let s = &db.store;
     let app = make_app(s, "alpha", t(0)).await;
     let other = make_app(s, "beta", t(0)).await;
@@ -36,9 +34,7 @@ pub(crate) async fn session_numbers_are_per_application() {
     assert_eq!(s.get_session(other.id, next.id).await.unwrap(), None);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-pub(crate) async fn unfinished_sessions_are_reused_by_vendor_data() {
-    let db = open();
+pub(crate) async fn unfinished_sessions_are_reused_by_vendor_data(db: Db) {
     let s = &db.store;
     let app = make_app(s, "alpha", t(0)).await;
     let wf = make_workflow(s, app.id, &["OCR"], true, t(1)).await;
@@ -131,9 +127,7 @@ pub(crate) async fn unfinished_sessions_are_reused_by_vendor_data() {
     assert_eq!(n, 3);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-pub(crate) async fn business_sessions_live_in_their_own_table() {
-    let db = open();
+pub(crate) async fn business_sessions_live_in_their_own_table(db: Db) {
     let s = &db.store;
     let app = make_app(s, "alpha", t(0)).await;
     let user_wf = make_workflow(s, app.id, &["OCR"], true, t(1)).await;
@@ -151,7 +145,7 @@ pub(crate) async fn business_sessions_live_in_their_own_table() {
     assert_eq!(b.number, 2, "both kinds share the application's numbering");
     assert_eq!(session(s, &b).await, b);
 
-    let conn = raw(&db.path);
+    let conn = raw(&db);
     let id = b.id.to_string();
     assert_eq!(
         count(
@@ -204,9 +198,7 @@ pub(crate) async fn business_sessions_live_in_their_own_table() {
     assert_eq!(session(s, &u).await.vendor_data.as_deref(), Some("acme"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-pub(crate) async fn sessions_need_a_published_workflow_of_their_application() {
-    let db = open();
+pub(crate) async fn sessions_need_a_published_workflow_of_their_application(db: Db) {
     let s = &db.store;
     let app = make_app(s, "alpha", t(0)).await;
     let other = make_app(s, "beta", t(0)).await;

@@ -6,9 +6,7 @@ use crate::sessions::*;
 
 // --- 1. applications ---------------------------------------------------------------------------
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-pub(crate) async fn apps_are_created_listed_found_and_unique_by_name() {
-    let db = open();
+pub(crate) async fn apps_are_created_listed_found_and_unique_by_name(db: Db) {
     let s = &db.store;
     let alpha = make_app(s, "alpha", t(0)).await;
     let beta = s
@@ -86,9 +84,7 @@ pub(crate) fn key(app_id: Uuid, hash: [u8; 32], created: DateTime<Utc>) -> ApiKe
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-pub(crate) async fn keys_are_found_by_hash_prefix_and_revoked() {
-    let db = open();
+pub(crate) async fn keys_are_found_by_hash_prefix_and_revoked(db: Db) {
     let s = &db.store;
     let app = make_app(s, "alpha", t(0)).await;
     let other = make_app(s, "beta", t(0)).await;
@@ -155,9 +151,7 @@ pub(crate) async fn keys_are_found_by_hash_prefix_and_revoked() {
 
 // --- 3. workflows ------------------------------------------------------------------------------
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-pub(crate) async fn workflow_versions_and_the_default() {
-    let db = open();
+pub(crate) async fn workflow_versions_and_the_default(db: Db) {
     let s = &db.store;
     let app = make_app(s, "alpha", t(0)).await;
     let other = make_app(s, "beta", t(0)).await;

@@ -6,9 +6,7 @@ use crate::idempotency::*;
 
 // --- 11. list filters --------------------------------------------------------------------------
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-pub(crate) async fn list_sessions_filters_and_pages() {
-    let db = open();
+pub(crate) async fn list_sessions_filters_and_pages(db: Db) {
     let s = &db.store;
     let app = make_app(s, "alpha", t(0)).await;
     let other = make_app(s, "beta", t(0)).await;
@@ -457,11 +455,14 @@ pub(crate) async fn data_survives_closing_and_reopening() {
         .await
         .unwrap();
     }
-    let Db { _dir, path, store } = db;
+    let Db {
+        _dir, path, store, ..
+    } = db;
     drop(store);
 
     // The file is in WAL mode (set persistently by the store).
-    let mode: String = raw(&path)
+    let mode: String = rusqlite::Connection::open(&path)
+        .unwrap()
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();
     assert_eq!(mode, "wal");

@@ -7,9 +7,7 @@ use crate::sessions::*;
 
 // --- 8. deletion -------------------------------------------------------------------------------
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-pub(crate) async fn deleting_a_session_erases_personal_data_and_keeps_the_chain() {
-    let db = open();
+pub(crate) async fn deleting_a_session_erases_personal_data_and_keeps_the_chain(db: Db) {
     let s = &db.store;
     let app = make_app(s, "alpha", t(0)).await;
     let wf = make_workflow(s, app.id, &["OCR"], true, t(1)).await;
@@ -62,7 +60,7 @@ pub(crate) async fn deleting_a_session_erases_personal_data_and_keeps_the_chain(
         .await
         .unwrap());
 
-    let conn = raw(&db.path);
+    let conn = raw(&db);
     let sid = sess.id.to_string();
     assert_eq!(
         count(
@@ -75,7 +73,7 @@ pub(crate) async fn deleting_a_session_erases_personal_data_and_keeps_the_chain(
     assert_eq!(
         count(
             &conn,
-            "SELECT COUNT(*) FROM attempts WHERE session_id = ?1 AND data = '{}'",
+            "SELECT COUNT(*) FROM attempts WHERE session_id = ?1 AND CAST(data AS TEXT) = '{}'",
             &sid
         ),
         2,
@@ -94,24 +92,22 @@ pub(crate) async fn deleting_a_session_erases_personal_data_and_keeps_the_chain(
         count(
             &conn,
             "SELECT COUNT(*) FROM reviews WHERE session_id = ?1
-               AND comment IS NULL AND metadata = '{}' AND redacted = 1",
+               AND comment IS NULL AND CAST(metadata AS TEXT) = '{}' AND redacted = TRUE",
             &sid
         ),
         2,
         "review comments are erased"
     );
-    let (vendor, metadata, callback, full_name): (
-        Option<String>,
-        String,
-        Option<String>,
-        Option<String>,
-    ) = conn
-        .query_row(
-            "SELECT vendor_data, metadata, callback, full_name FROM user_sessions WHERE id = ?1",
-            [&sid],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-        )
-        .unwrap();
+    let row = conn.text_row(
+        "SELECT vendor_data, CAST(metadata AS TEXT), callback, full_name FROM user_sessions WHERE id = ?1",
+        &sid,
+    );
+    let (vendor, metadata, callback, full_name) = (
+        row[0].clone(),
+        row[1].clone().unwrap_or_default(),
+        row[2].clone(),
+        row[3].clone(),
+    );
     assert_eq!(
         (vendor, metadata.as_str(), callback, full_name),
         (None, "{}", None, None)
@@ -161,9 +157,7 @@ pub(crate) async fn deleting_a_session_erases_personal_data_and_keeps_the_chain(
 
 // --- 9. append-only review trail ---------------------------------------------------------------
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-pub(crate) async fn review_rows_are_append_only_and_tampering_is_detected() {
-    let db = open();
+pub(crate) async fn review_rows_are_append_only_and_tampering_is_detected(db: Db) {
     let s = &db.store;
     let app = make_app(s, "alpha", t(0)).await;
     let wf = make_workflow(s, app.id, &["OCR"], true, t(1)).await;
@@ -201,29 +195,29 @@ pub(crate) async fn review_rows_are_append_only_and_tampering_is_detected() {
         .unwrap();
     }
 
-    let conn = raw(&db.path);
+    let conn = raw(&db);
     let sid = sess.id.to_string();
     let upd = conn.execute(
         "UPDATE reviews SET comment = 'x' WHERE session_id = ?1",
-        [&sid],
+        &[&sid],
     );
     assert!(upd.is_err(), "UPDATE must be refused by the trigger");
     assert!(
         upd.unwrap_err().to_string().contains("append-only"),
         "refused by the append-only trigger"
     );
-    let upd_all = conn.execute("UPDATE reviews SET comment = 'x'", []);
+    let upd_all = conn.execute("UPDATE reviews SET comment = 'x'", NONE);
     assert!(upd_all.is_err());
     // Even a pretend "redaction" that also rewrites the hash is refused.
     let forge = conn.execute(
-        "UPDATE reviews SET comment = NULL, metadata = '{}', redacted = 1, hash = 'f00'
+        "UPDATE reviews SET comment = NULL, metadata = '{}', redacted = TRUE, hash = 'f00'
          WHERE session_id = ?1",
-        [&sid],
+        &[&sid],
     );
     assert!(forge.is_err(), "a redaction must not change the hash");
-    let del = conn.execute("DELETE FROM reviews WHERE session_id = ?1", [&sid]);
+    let del = conn.execute("DELETE FROM reviews WHERE session_id = ?1", &[&sid]);
     assert!(del.is_err(), "DELETE must be refused by the trigger");
-    assert!(conn.execute("DELETE FROM reviews", []).is_err());
+    assert!(conn.execute("DELETE FROM reviews", NONE).is_err());
     assert_eq!(
         count(
             &conn,
@@ -243,12 +237,11 @@ pub(crate) async fn review_rows_are_append_only_and_tampering_is_detected() {
     assert_eq!(s.verify_reviews(None).await.unwrap(), (2, vec![]));
 
     // Simulate tampering by someone able to drop the trigger.
-    conn.execute_batch("DROP TRIGGER reviews_no_update")
-        .unwrap();
+    conn.drop_review_guard();
     let n = conn
         .execute(
             "UPDATE reviews SET comment = 'approved by me' WHERE session_id = ?1 AND seq = 2",
-            [&sid],
+            &[&sid],
         )
         .unwrap();
     assert_eq!(n, 1);
@@ -267,7 +260,7 @@ pub(crate) async fn review_rows_are_append_only_and_tampering_is_detected() {
     let csid = clean.id.to_string();
     conn.execute(
         "UPDATE reviews SET new_status = 'Declined' WHERE session_id = ?1 AND seq = 3",
-        [&csid],
+        &[&csid],
     )
     .unwrap();
     let (_, broken) = s.verify_reviews(Some(clean.id)).await.unwrap();

@@ -6,9 +6,7 @@ use crate::sessions::*;
 
 // --- 5. apply_session_change -------------------------------------------------------------------
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-pub(crate) async fn stale_changes_write_nothing_and_current_ones_write_everything() {
-    let db = open();
+pub(crate) async fn stale_changes_write_nothing_and_current_ones_write_everything(db: Db) {
     let s = &db.store;
     let app = make_app(s, "alpha", t(0)).await;
     let wf = make_workflow(s, app.id, &["OCR"], true, t(1)).await;
@@ -262,9 +260,7 @@ pub(crate) async fn resubmitted_session(s: &Arc<dyn Store>) -> (App, WorkflowRec
     (app, wf, sess)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-pub(crate) async fn resubmit_info_is_stored_announced_and_cleared() {
-    let db = open();
+pub(crate) async fn resubmit_info_is_stored_announced_and_cleared(db: Db) {
     let s = &db.store;
     let (app, _, sess) = resubmitted_session(s).await;
 
@@ -317,9 +313,7 @@ pub(crate) async fn resubmit_info_is_stored_announced_and_cleared() {
     assert_eq!(cleared.status, SessionStatus::Approved);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-pub(crate) async fn resubmission_boundary_survives_storage() {
-    let db = open();
+pub(crate) async fn resubmission_boundary_survives_storage(db: Db) {
     let s = &db.store;
     let (app, wf, sess) = resubmitted_session(s).await;
 
@@ -348,9 +342,7 @@ pub(crate) async fn resubmission_boundary_survives_storage() {
 
 // --- 6. group isolation ------------------------------------------------------------------------
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-pub(crate) async fn concurrent_changes_are_isolated_within_a_group() {
-    let db = open();
+pub(crate) async fn concurrent_changes_are_isolated_within_a_group(db: Db) {
     let s = &db.store;
     let app = make_app(s, "alpha", t(0)).await;
     let wf = make_workflow(s, app.id, &["OCR"], true, t(1)).await;
@@ -461,7 +453,7 @@ pub(crate) async fn concurrent_changes_are_isolated_within_a_group() {
         }
     }
 
-    let conn = raw(&db.path);
+    let conn = raw(&db);
     for call in &calls {
         let c = &call.change;
         let sid = call.session.id.to_string();
@@ -513,10 +505,7 @@ pub(crate) async fn concurrent_changes_are_isolated_within_a_group() {
             );
         }
     }
-    let rows = |table: &str| -> i64 {
-        conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
-            .unwrap()
-    };
+    let rows = |table: &str| -> i64 { conn.count(&format!("SELECT COUNT(*) FROM {table}"), "") };
     assert_eq!(rows("attempts"), n_sessions as i64);
     assert_eq!(rows("outbox_events"), n_sessions as i64);
     assert_eq!(rows("reviews"), 2 * n_sessions as i64);

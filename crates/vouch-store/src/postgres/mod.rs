@@ -1,0 +1,445 @@
+//! The PostgreSQL backend, for one or several vouch nodes sharing a database. Every write runs
+//! in its own transaction; sessions are serialized by their row locks, queues are claimed with
+//! `FOR UPDATE SKIP LOCKED` and leases, and LISTEN/NOTIFY wakes the workers of every node.
+
+/// Runs `$body` in a transaction on a pooled connection and commits it; an early return
+/// (`?`) rolls back.
+macro_rules! in_tx {
+    ($self:ident, $tx:ident => $body:expr) => {{
+        let mut client = $self.conn().await?;
+        let $tx = client
+            .transaction()
+            .await
+            .map_err($crate::postgres::rows::db_err)?;
+        let out = $body;
+        $tx.commit().await.map_err($crate::postgres::rows::db_err)?;
+        out
+    }};
+}
+
+mod catalog;
+mod destinations;
+mod email_queue;
+mod idempotency;
+pub mod migrate;
+mod notify;
+pub(crate) mod rows;
+mod session_changes;
+mod session_list;
+mod sessions;
+mod webhook_store;
+mod webhooks;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
+use tokio::sync::Notify;
+use tokio_postgres::NoTls;
+use uuid::Uuid;
+use vouch_core::review::{verify_chain, BrokenLink, Review};
+use vouch_core::session::Session;
+
+use crate::model::*;
+use crate::workflow_cache::WorkflowCache;
+use crate::{Store, StoreError, StoreResult};
+pub use notify::Channels;
+use rows::{db_err, execute, get, query_one};
+
+/// How to reach the database.
+#[derive(Debug, Clone)]
+pub struct PgOptions {
+    /// `postgres://user:pass@host:port/db?options=-csearch_path%3Dschema`.
+    pub url: String,
+    /// Connections this node keeps at most.
+    pub pool_size: usize,
+    /// How long a request waits for a free connection (or a new one) before answering 503.
+    pub acquire_timeout: Duration,
+    /// Statements running longer are cancelled (and answer 503); `None`: no limit.
+    pub statement_timeout: Option<Duration>,
+}
+
+impl PgOptions {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            pool_size: 16,
+            acquire_timeout: Duration::from_secs(5),
+            statement_timeout: Some(Duration::from_secs(30)),
+        }
+    }
+}
+
+/// True for URLs this backend serves.
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+pub struct PgStore {
+    pool: Pool,
+    workflows: WorkflowCache,
+    signal: Arc<Notify>,
+    mail_signal: Arc<Notify>,
+    channels: Channels,
+    schema: String,
+    listener: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        self.listener.abort();
+    }
+}
+
+fn pool_err(e: PoolError) -> StoreError {
+    match e {
+        PoolError::Timeout(_) => {
+            StoreError::Unavailable("no database connection became free in time".into())
+        }
+        PoolError::Backend(e) => db_err(e),
+        e => StoreError::Unavailable(e.to_string()),
+    }
+}
+
+impl PgStore {
+    /// Connects, applies pending migrations (one node at a time) and starts the listener.
+    pub async fn connect(opts: &PgOptions) -> StoreResult<Self> {
+        let mut config = tokio_postgres::Config::from_str(&opts.url)
+            .map_err(|e| StoreError::Unavailable(format!("bad PostgreSQL URL: {e}")))?;
+        config.connect_timeout(opts.acquire_timeout);
+        if config.get_application_name().is_none() {
+            config.application_name("vouch");
+        }
+        if let Some(t) = opts.statement_timeout {
+            let options = format!(
+                "{} -c statement_timeout={}",
+                config.get_options().unwrap_or(""),
+                t.as_millis()
+            );
+            config.options(options.trim());
+        }
+        let manager = Manager::from_config(
+            config.clone(),
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(opts.pool_size.max(1))
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(opts.acquire_timeout))
+            .create_timeout(Some(opts.acquire_timeout))
+            .recycle_timeout(Some(opts.acquire_timeout))
+            .build()
+            .map_err(|e| StoreError::Internal(format!("cannot build the pool: {e}")))?;
+        let mut client = pool.get().await.map_err(pool_err)?;
+        migrate::migrate(&mut client).await?;
+        let schema: String = get(
+            &query_one(&client, "SELECT current_schema() AS s", &[]).await?,
+            "s",
+        )?;
+        drop(client);
+        let channels = Channels::for_schema(&schema);
+        let signal = Arc::new(Notify::new());
+        let mail_signal = Arc::new(Notify::new());
+        let listener = notify::spawn_listener(
+            config,
+            channels.clone(),
+            signal.clone(),
+            mail_signal.clone(),
+        );
+        Ok(Self {
+            pool,
+            workflows: WorkflowCache::default(),
+            signal,
+            mail_signal,
+            channels,
+            schema,
+            listener,
+        })
+    }
+
+    /// The schema the tables live in.
+    pub fn schema(&self) -> &str {
+        &self.schema
+    }
+
+    async fn conn(&self) -> StoreResult<deadpool_postgres::Client> {
+        self.pool.get().await.map_err(pool_err)
+    }
+
+    /// Wakes the workers of every node when this transaction commits.
+    async fn announce(
+        &self,
+        c: &impl deadpool_postgres::GenericClient,
+        events: bool,
+        emails: bool,
+    ) -> StoreResult<()> {
+        if events {
+            execute(c, "SELECT pg_notify($1, '')", &[&self.channels.outbox]).await?;
+        }
+        if emails {
+            execute(c, "SELECT pg_notify($1, '')", &[&self.channels.email]).await?;
+        }
+        Ok(())
+    }
+
+    fn wake(&self, events: bool, emails: bool) {
+        if events {
+            self.signal.notify_one();
+        }
+        if emails {
+            self.mail_signal.notify_one();
+        }
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn create_app(&self, app: App) -> StoreResult<App> {
+        let c = self.conn().await?;
+        catalog::insert_app(&c, &app).await?;
+        Ok(app)
+    }
+
+    async fn list_apps(&self) -> StoreResult<Vec<App>> {
+        catalog::list_apps(&self.conn().await?).await
+    }
+
+    async fn find_app(&self, name_or_id: &str) -> StoreResult<Option<App>> {
+        catalog::find_app(&self.conn().await?, name_or_id).await
+    }
+
+    async fn set_app_branding(
+        &self,
+        app_id: Uuid,
+        sender_name: Option<String>,
+        brand: Option<String>,
+    ) -> StoreResult<()> {
+        catalog::set_branding(&self.conn().await?, app_id, sender_name, brand).await
+    }
+
+    async fn create_key(&self, key: ApiKey) -> StoreResult<ApiKey> {
+        catalog::insert_key(&self.conn().await?, &key).await?;
+        Ok(key)
+    }
+
+    async fn list_keys(&self, app_id: Uuid) -> StoreResult<Vec<ApiKey>> {
+        catalog::list_keys(&self.conn().await?, app_id).await
+    }
+
+    async fn revoke_key(&self, key_id: Uuid, now: DateTime<Utc>) -> StoreResult<bool> {
+        catalog::revoke_key(&self.conn().await?, key_id, now).await
+    }
+
+    async fn keys_by_hash_prefix(&self, prefix: [u8; 8]) -> StoreResult<Vec<(ApiKey, App)>> {
+        catalog::keys_by_hash_prefix(&self.conn().await?, prefix).await
+    }
+
+    async fn create_workflow(
+        &self,
+        wf: WorkflowRecord,
+        idem: Option<Idem<WorkflowRecord>>,
+    ) -> StoreResult<Written<WorkflowRecord>> {
+        in_tx!(self, tx => {
+            match idempotency::begin(&tx, idem.as_ref().map(|i| &i.key)).await? {
+                Some(replayed) => replayed,
+                None => {
+                    catalog::insert_workflow(&tx, &wf).await?;
+                    idempotency::finish(&tx, idem, wf).await?
+                }
+            }
+        })
+        .pipe(Ok)
+    }
+
+    async fn update_workflow(&self, update: WorkflowUpdate) -> StoreResult<WorkflowRecord> {
+        Ok(in_tx!(self, tx => catalog::update_workflow(&tx, update).await?))
+    }
+
+    async fn list_workflows(
+        &self,
+        app_id: Uuid,
+        page: Page,
+    ) -> StoreResult<(Vec<WorkflowRecord>, i64)> {
+        catalog::list_workflows(&self.conn().await?, app_id, page).await
+    }
+
+    async fn get_workflow(&self, app_id: Uuid, id: Uuid) -> StoreResult<Option<WorkflowRecord>> {
+        catalog::current_workflow(&self.conn().await?, app_id, id).await
+    }
+
+    async fn get_workflow_version(
+        &self,
+        id: Uuid,
+        version: i64,
+    ) -> StoreResult<Option<WorkflowRecord>> {
+        catalog::workflow_version(&self.conn().await?, id, version).await
+    }
+
+    async fn create_session(
+        &self,
+        new: NewSession,
+        idem: Option<Idem<Session>>,
+    ) -> StoreResult<Written<Session>> {
+        Ok(in_tx!(self, tx => {
+            match idempotency::begin(&tx, idem.as_ref().map(|i| &i.key)).await? {
+                Some(replayed) => replayed,
+                None => {
+                    let s = sessions::create(&tx, new).await?;
+                    idempotency::finish(&tx, idem, s).await?
+                }
+            }
+        }))
+    }
+
+    async fn get_session(&self, app_id: Uuid, id: Uuid) -> StoreResult<Option<Session>> {
+        sessions::find(&self.conn().await?, app_id, id, false).await
+    }
+
+    async fn session_bundle(&self, app_id: Uuid, id: Uuid) -> StoreResult<Option<SessionBundle>> {
+        sessions::bundle(&self.conn().await?, &self.workflows, app_id, id).await
+    }
+
+    async fn list_sessions(
+        &self,
+        app_id: Uuid,
+        filter: &SessionFilter,
+        page: Page,
+    ) -> StoreResult<(Vec<Session>, i64)> {
+        session_list::list(&self.conn().await?, app_id, filter, page).await
+    }
+
+    async fn delete_session(
+        &self,
+        app_id: Uuid,
+        id: Uuid,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        Ok(in_tx!(self, tx => sessions::delete(&tx, app_id, id, now).await?))
+    }
+
+    async fn apply_session_change(
+        &self,
+        change: SessionChange,
+        idem: Option<Idem<()>>,
+    ) -> StoreResult<Written<()>> {
+        let events = !change.events.is_empty();
+        let emails = !change.emails.is_empty();
+        let written = in_tx!(self, tx => {
+            match idempotency::begin(&tx, idem.as_ref().map(|i| &i.key)).await? {
+                Some(replayed) => replayed,
+                None => {
+                    session_changes::apply(&tx, change).await?;
+                    self.announce(&tx, events, emails).await?;
+                    idempotency::finish(&tx, idem, ()).await?
+                }
+            }
+        });
+        if matches!(written, Written::Fresh(())) {
+            self.wake(events, emails);
+        }
+        Ok(written)
+    }
+
+    async fn modify_session(
+        &self,
+        app_id: Uuid,
+        session_id: Uuid,
+        decide: Decide,
+        idem: Option<Idem<()>>,
+    ) -> StoreResult<Modified> {
+        let mut client = self.conn().await?;
+        let tx = client.transaction().await.map_err(db_err)?;
+        if let Some(Written::Replayed { status_code, body }) =
+            idempotency::begin::<()>(&tx, idem.as_ref().map(|i| &i.key)).await?
+        {
+            return Ok(Modified::Replayed { status_code, body });
+        }
+        // The session's row lock: concurrent writers of this session, on any node, wait here.
+        let Some(state) = sessions::state(&tx, &self.workflows, app_id, session_id).await? else {
+            return Ok(Modified::NotFound);
+        };
+        let Some(change) = decide(&state) else {
+            return Ok(Modified::Unchanged);
+        };
+        let events = !change.events.is_empty();
+        let emails = !change.emails.is_empty();
+        session_changes::apply(&tx, change).await?;
+        self.announce(&tx, events, emails).await?;
+        idempotency::finish(&tx, idem, ()).await?;
+        tx.commit().await.map_err(db_err)?;
+        self.wake(events, emails);
+        Ok(Modified::Applied)
+    }
+
+    async fn idempotent_response(
+        &self,
+        key: &IdemKey,
+        _now: DateTime<Utc>,
+    ) -> StoreResult<Option<Written<()>>> {
+        idempotency::lookup(&self.conn().await?, key).await
+    }
+
+    async fn reviews(&self, session_id: Uuid) -> StoreResult<Vec<Review>> {
+        session_changes::reviews(&self.conn().await?, session_id).await
+    }
+
+    async fn verify_reviews(
+        &self,
+        session_id: Option<Uuid>,
+    ) -> StoreResult<(usize, Vec<(Uuid, BrokenLink)>)> {
+        let c = self.conn().await?;
+        let ids = session_changes::reviewed_sessions(&c, session_id).await?;
+        let mut broken = Vec::new();
+        for id in &ids {
+            if let Err(b) = verify_chain(&session_changes::reviews(&c, *id).await?) {
+                broken.push((*id, b));
+            }
+        }
+        Ok((ids.len(), broken))
+    }
+
+    async fn outbox_events(&self, session_id: Uuid) -> StoreResult<Vec<OutboxEvent>> {
+        session_changes::outbox(&self.conn().await?, session_id).await
+    }
+
+    async fn email_jobs(&self, session_id: Uuid) -> StoreResult<Vec<EmailJob>> {
+        session_changes::email_jobs(&self.conn().await?, session_id).await
+    }
+
+    async fn due_transitions(&self, query: LifecycleQuery) -> StoreResult<Vec<DueTransition>> {
+        session_list::due_transitions(&self.conn().await?, &query).await
+    }
+
+    async fn secret(&self, name: &str, fresh: String) -> StoreResult<String> {
+        let c = self.conn().await?;
+        execute(
+            &c,
+            "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+            &[&name, &fresh],
+        )
+        .await?;
+        get(
+            &query_one(&c, "SELECT value FROM settings WHERE key = $1", &[&name]).await?,
+            "value",
+        )
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        execute(&self.conn().await?, "SELECT 1", &[])
+            .await
+            .map(|_| ())
+    }
+}
+
+trait Pipe: Sized {
+    fn pipe<T>(self, f: impl FnOnce(Self) -> T) -> T {
+        f(self)
+    }
+}
+impl<T> Pipe for T {}

@@ -1,0 +1,300 @@
+//! Sessions: lookup, creation (with the vendor_data reuse rule), decision state, deletion.
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::GenericClient;
+use uuid::Uuid;
+use vouch_core::attempt::Attempt;
+use vouch_core::session::{CallbackMethod, Environment, Session};
+use vouch_core::{SessionStatus, WorkflowKind};
+
+use super::catalog;
+use super::rows::{self, all, execute, get, query, query_one, query_opt, table, SESSION_COLUMNS};
+use super::session_changes::reviews;
+use crate::model::{NewSession, SessionBundle, SessionState, WorkflowRecord};
+use crate::workflow_cache::WorkflowCache;
+use crate::{micros, StoreError, StoreResult};
+
+/// A live session of the application; the user table is searched first. `lock` takes its row
+/// lock, so the caller's transaction is the only writer of that session until it ends.
+pub async fn find(
+    c: &impl GenericClient,
+    app_id: Uuid,
+    id: Uuid,
+    lock: bool,
+) -> StoreResult<Option<Session>> {
+    for kind in [WorkflowKind::User, WorkflowKind::Business] {
+        let sql = format!(
+            "SELECT {SESSION_COLUMNS} FROM {} WHERE id = $1 AND app_id = $2 AND deleted_at IS NULL{}",
+            table(kind),
+            if lock { " FOR UPDATE" } else { "" }
+        );
+        if let Some(row) = query_opt(c, &sql, &[&id, &app_id]).await? {
+            return rows::session(&row, kind).map(Some);
+        }
+    }
+    Ok(None)
+}
+
+pub async fn create(c: &impl GenericClient, mut new: NewSession) -> StoreResult<Session> {
+    // Stored with microsecond precision: answer what a later read will see.
+    new.now = micros(new.now);
+    new.expires_at = micros(new.expires_at);
+    let workflow_id = match new.workflow_id {
+        Some(id) => id,
+        None => catalog::default_workflow_id(c, new.app_id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound("default workflow".into()))?,
+    };
+    let wf = catalog::latest_published(c, new.app_id, workflow_id)
+        .await?
+        .ok_or_else(|| StoreError::NotFound("published workflow".into()))?;
+    let tbl = table(wf.kind());
+
+    // Taking the application's number counter first serializes session creation per
+    // application, so two nodes cannot both miss an unfinished session and create a second.
+    let number: i64 = get(
+        &query_one(
+            c,
+            "UPDATE apps SET next_session_number = next_session_number + 1 WHERE id = $1
+             RETURNING next_session_number - 1 AS n",
+            &[&new.app_id],
+        )
+        .await?,
+        "n",
+    )?;
+
+    if let Some(vd) = &new.vendor_data {
+        let sql = format!(
+            "SELECT {SESSION_COLUMNS} FROM {tbl}
+             WHERE app_id = $1 AND vendor_data = $2
+               AND workflow_id = $3 AND workflow_version = $4 AND deleted_at IS NULL
+               AND status IN ('Not Started', 'In Progress', 'Resubmitted', 'Awaiting User')
+             ORDER BY number DESC LIMIT 1 FOR UPDATE"
+        );
+        if let Some(row) = query_opt(c, &sql, &[&new.app_id, vd, &wf.id, &wf.version]).await? {
+            let mut s = rows::session(&row, wf.kind())?;
+            s.callback = new.callback;
+            s.metadata = new.metadata;
+            s.updated_at = new.now;
+            s.version += 1;
+            execute(
+                c,
+                &format!(
+                    "UPDATE {tbl} SET callback = $1, metadata = $2, updated_at = $3, version = $4 WHERE id = $5"
+                ),
+                &[&s.callback, &s.metadata, &s.updated_at, &s.version, &s.id],
+            )
+            .await?;
+            // The number taken above is given back: numbers stay gapless.
+            execute(
+                c,
+                "UPDATE apps SET next_session_number = next_session_number - 1 WHERE id = $1",
+                &[&new.app_id],
+            )
+            .await?;
+            return Ok(s);
+        }
+    }
+
+    let s = Session {
+        id: new.id,
+        app_id: new.app_id,
+        number,
+        kind: wf.kind(),
+        token: new.token,
+        status: SessionStatus::NotStarted,
+        workflow_id: wf.id,
+        workflow_version: wf.version,
+        vendor_data: new.vendor_data,
+        metadata: new.metadata,
+        callback: new.callback,
+        callback_method: new.callback_method,
+        language: new.language,
+        contact_details: new.contact_details,
+        expected_details: new.expected_details,
+        resubmit_info: None,
+        version: 1,
+        created_at: new.now,
+        updated_at: new.now,
+        expires_at: new.expires_at,
+    };
+    execute(
+        c,
+        &format!(
+            "INSERT INTO {tbl} (id, app_id, number, token, status, workflow_id, workflow_version,
+                vendor_data, metadata, callback, callback_method, language, contact_details,
+                expected_details, version, created_at, updated_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+        ),
+        &[
+            &s.id,
+            &s.app_id,
+            &s.number,
+            &s.token,
+            &s.status.as_str(),
+            &s.workflow_id,
+            &s.workflow_version,
+            &s.vendor_data,
+            &s.metadata,
+            &s.callback,
+            &s.callback_method.map(CallbackMethod::as_str),
+            &s.language,
+            &s.contact_details,
+            &s.expected_details,
+            &s.version,
+            &s.created_at,
+            &s.updated_at,
+            &s.expires_at,
+        ],
+    )
+    .await?;
+    Ok(s)
+}
+
+pub async fn attempts(c: &impl GenericClient, session_id: Uuid) -> StoreResult<Vec<Attempt>> {
+    let r = query(
+        c,
+        "SELECT * FROM attempts WHERE session_id = $1 ORDER BY seq",
+        &[&session_id],
+    )
+    .await?;
+    all(&r, rows::attempt)
+}
+
+pub async fn workflow(
+    c: &impl GenericClient,
+    cache: &WorkflowCache,
+    id: Uuid,
+    version: i64,
+) -> StoreResult<std::sync::Arc<WorkflowRecord>> {
+    if let Some(w) = cache.cached(id, version) {
+        return Ok(w);
+    }
+    let w = catalog::workflow_version(c, id, version)
+        .await?
+        .ok_or_else(|| StoreError::Internal("session's workflow version is missing".into()))?;
+    Ok(cache.remember(w))
+}
+
+/// The state a decision needs, read inside the write transaction with the session row locked.
+pub async fn state(
+    c: &impl GenericClient,
+    workflows: &WorkflowCache,
+    app_id: Uuid,
+    id: Uuid,
+) -> StoreResult<Option<SessionState>> {
+    let Some(session) = find(c, app_id, id, true).await? else {
+        return Ok(None);
+    };
+    let workflow = workflow(c, workflows, session.workflow_id, session.workflow_version).await?;
+    let row = query_one(
+        c,
+        &format!(
+            "SELECT a.mode, COALESCE(a.email_brand, a.name) AS app_name, a.email_sender_name,
+                s.backend_resubmitted_at
+             FROM apps a, {} s WHERE a.id = $1 AND s.id = $2",
+            table(session.kind)
+        ),
+        &[&app_id, &id],
+    )
+    .await?;
+    let mode: &str = get(&row, "mode")?;
+    let last_backend: Option<DateTime<Utc>> = get(&row, "backend_resubmitted_at")?;
+    Ok(Some(SessionState {
+        app_name: get(&row, "app_name")?,
+        email_sender_name: get(&row, "email_sender_name")?,
+        environment: Environment::parse(mode).unwrap_or(Environment::Live),
+        workflow,
+        attempts: attempts(c, id).await?,
+        last_backend_resubmission: last_backend,
+        session,
+    }))
+}
+
+pub async fn bundle(
+    c: &impl GenericClient,
+    workflows: &WorkflowCache,
+    app_id: Uuid,
+    id: Uuid,
+) -> StoreResult<Option<SessionBundle>> {
+    let Some(session) = find(c, app_id, id, false).await? else {
+        return Ok(None);
+    };
+    let workflow = workflow(c, workflows, session.workflow_id, session.workflow_version).await?;
+    let row = query_one(
+        c,
+        "SELECT mode, COALESCE(email_brand, name) AS app_name, email_sender_name FROM apps WHERE id = $1",
+        &[&app_id],
+    )
+    .await?;
+    let mode: &str = get(&row, "mode")?;
+    Ok(Some(SessionBundle {
+        app_name: get(&row, "app_name")?,
+        email_sender_name: get(&row, "email_sender_name")?,
+        attempts: attempts(c, id).await?,
+        reviews: reviews(c, id).await?,
+        environment: Environment::parse(mode).unwrap_or(Environment::Live),
+        workflow,
+        session,
+    }))
+}
+
+/// Soft delete plus erasure: personal data in the session, its attempts and its review rows is
+/// removed, and its undelivered events are dropped.
+pub async fn delete(
+    c: &impl GenericClient,
+    app_id: Uuid,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> StoreResult<bool> {
+    let Some(s) = find(c, app_id, id, true).await? else {
+        return Ok(false);
+    };
+    execute(
+        c,
+        &format!(
+            "UPDATE {} SET deleted_at = $1, updated_at = $1, vendor_data = NULL, metadata = '{{}}',
+                callback = NULL, contact_details = '{{}}', expected_details = '{{}}',
+                full_name = NULL, version = version + 1
+             WHERE id = $2",
+            table(s.kind)
+        ),
+        &[&now, &id],
+    )
+    .await?;
+    execute(
+        c,
+        "UPDATE attempts SET data = '{}', warnings = '[]' WHERE session_id = $1",
+        &[&id],
+    )
+    .await?;
+    execute(
+        c,
+        "UPDATE reviews SET comment = NULL, metadata = '{}', redacted = true
+         WHERE session_id = $1 AND NOT redacted",
+        &[&id],
+    )
+    .await?;
+    execute(
+        c,
+        "UPDATE outbox_events SET dropped_at = $1 WHERE session_id = $2 AND dropped_at IS NULL",
+        &[&now, &id],
+    )
+    .await?;
+    execute(
+        c,
+        "UPDATE webhook_deliveries SET state = 'dropped', updated_at = $1
+         WHERE session_id = $2 AND state = 'pending'",
+        &[&now, &id],
+    )
+    .await?;
+    execute(
+        c,
+        "UPDATE email_jobs SET recipient = NULL, payload = '{}',
+            state = CASE WHEN state = 'pending' THEN 'dropped' ELSE state END
+         WHERE session_id = $1",
+        &[&id],
+    )
+    .await?;
+    Ok(true)
+}

@@ -1,0 +1,163 @@
+//! `WebhookStore` and `EmailStore` for PostgreSQL.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{destinations, email_queue, webhooks, PgStore};
+use crate::emails::*;
+use crate::model::{EmailJob, Page};
+use crate::webhooks::*;
+use crate::StoreResult;
+
+#[async_trait]
+impl WebhookStore for PgStore {
+    async fn create_destination(&self, d: Destination) -> StoreResult<Destination> {
+        destinations::insert(&self.conn().await?, &d).await?;
+        Ok(d)
+    }
+
+    async fn list_destinations(
+        &self,
+        app_id: Uuid,
+        page: Page,
+    ) -> StoreResult<(Vec<Destination>, i64)> {
+        destinations::list(&self.conn().await?, app_id, page).await
+    }
+
+    async fn get_destination(&self, app_id: Uuid, id: Uuid) -> StoreResult<Option<Destination>> {
+        destinations::find(&self.conn().await?, app_id, id, false).await
+    }
+
+    async fn update_destination(
+        &self,
+        app_id: Uuid,
+        id: Uuid,
+        update: DestinationUpdate,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Destination>> {
+        Ok(in_tx!(self, tx => destinations::update(&tx, app_id, id, update, now).await?))
+    }
+
+    async fn delete_destination(
+        &self,
+        app_id: Uuid,
+        id: Uuid,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        Ok(in_tx!(self, tx => destinations::delete(&tx, app_id, id, now).await?))
+    }
+
+    async fn fan_out(&self, now: DateTime<Utc>, limit: i64) -> StoreResult<usize> {
+        Ok(in_tx!(self, tx => webhooks::fan_out(&tx, now, limit).await?))
+    }
+
+    async fn claim_deliveries(&self, q: ClaimQuery) -> StoreResult<Vec<ClaimedDelivery>> {
+        Ok(in_tx!(self, tx => webhooks::claim(&tx, &q).await?))
+    }
+
+    async fn record_attempts(
+        &self,
+        results: Vec<AttemptResult>,
+        disable_before: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        in_tx!(self, tx => webhooks::record(&tx, &results, disable_before, now).await?);
+        Ok(())
+    }
+
+    async fn release_leases_at_start(&self) -> StoreResult<usize> {
+        // Other nodes may hold these leases: they run out by themselves.
+        Ok(0)
+    }
+
+    async fn next_delivery_due(&self) -> StoreResult<Option<DateTime<Utc>>> {
+        webhooks::next_due(&self.conn().await?).await
+    }
+
+    async fn list_deliveries(
+        &self,
+        app_id: Uuid,
+        destination_id: Uuid,
+        page: Page,
+    ) -> StoreResult<(Vec<DeliveryRecord>, i64)> {
+        webhooks::list_deliveries(&self.conn().await?, app_id, destination_id, page).await
+    }
+
+    async fn get_delivery(
+        &self,
+        app_id: Uuid,
+        destination_id: Uuid,
+        delivery_id: Uuid,
+    ) -> StoreResult<Option<(DeliveryRecord, Vec<AttemptLog>)>> {
+        webhooks::get_delivery(&self.conn().await?, app_id, destination_id, delivery_id).await
+    }
+
+    async fn resend_delivery(
+        &self,
+        app_id: Uuid,
+        destination_id: Uuid,
+        delivery_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<DeliveryRecord>> {
+        let r = in_tx!(self, tx => {
+            let r = webhooks::resend(&tx, app_id, destination_id, delivery_id, now).await?;
+            if r.is_some() {
+                self.announce(&tx, true, false).await?;
+            }
+            r
+        });
+        if r.is_some() {
+            self.wake(true, false);
+        }
+        Ok(r)
+    }
+
+    async fn session_webhook_attempts(
+        &self,
+        app_id: Uuid,
+        session_id: Uuid,
+        page: Page,
+    ) -> StoreResult<(Vec<AttemptLog>, i64)> {
+        webhooks::session_attempts(&self.conn().await?, app_id, session_id, page).await
+    }
+
+    fn outbox_signal(&self) -> Arc<tokio::sync::Notify> {
+        self.signal.clone()
+    }
+}
+
+#[async_trait]
+impl EmailStore for PgStore {
+    async fn claim_email_jobs(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<EmailJob>> {
+        Ok(in_tx!(self, tx => email_queue::claim(&tx, now, lease_until, limit).await?))
+    }
+
+    async fn record_email_results(
+        &self,
+        results: Vec<EmailResult>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        in_tx!(self, tx => email_queue::record(&tx, &results, now).await?);
+        Ok(())
+    }
+
+    async fn next_email_due(&self) -> StoreResult<Option<DateTime<Utc>>> {
+        email_queue::next_due(&self.conn().await?).await
+    }
+
+    async fn release_email_leases_at_start(&self) -> StoreResult<usize> {
+        Ok(0)
+    }
+
+    fn email_signal(&self) -> Arc<tokio::sync::Notify> {
+        self.mail_signal.clone()
+    }
+}

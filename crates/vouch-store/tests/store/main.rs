@@ -1,0 +1,34 @@
+//! The store conformance suite: every test runs on both backends — a real SQLite file in a
+//! temporary directory, and a fresh schema of a real PostgreSQL — through `Arc<dyn Store>` only
+//! (plus a direct connection where the test must look at, or tamper with, the stored rows).
+//! PostgreSQL comes from `VOUCH_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/test`); without one, those tests skip with a message,
+//! except under `CI=true`, where they fail.
+
+mod catalog;
+mod changes;
+mod erasure;
+mod fixtures;
+mod idempotency;
+mod lists;
+mod sessions;
+
+conformance!(
+    catalog::apps_are_created_listed_found_and_unique_by_name,
+    catalog::keys_are_found_by_hash_prefix_and_revoked,
+    catalog::workflow_versions_and_the_default,
+    changes::stale_changes_write_nothing_and_current_ones_write_everything,
+    changes::resubmit_info_is_stored_announced_and_cleared,
+    changes::resubmission_boundary_survives_storage,
+    changes::concurrent_changes_are_isolated_within_a_group,
+    erasure::deleting_a_session_erases_personal_data_and_keeps_the_chain,
+    erasure::review_rows_are_append_only_and_tampering_is_detected,
+    idempotency::idempotent_creates_replay_and_conflict,
+    idempotency::concurrent_idempotent_creates_write_once,
+    idempotency::idempotent_changes_apply_once,
+    lists::list_sessions_filters_and_pages,
+    sessions::session_numbers_are_per_application,
+    sessions::unfinished_sessions_are_reused_by_vendor_data,
+    sessions::business_sessions_live_in_their_own_table,
+    sessions::sessions_need_a_published_workflow_of_their_application,
+);
