@@ -1,8 +1,18 @@
 #!/usr/bin/env bash
-# Runs vouch's whole test suite: formatting, lints and every test of the workspace.
+# Runs vouch's whole test suite: formatting, lints and every test of the workspace, then the
+# HTTP suites (api, webhooks, mail) a second time on PostgreSQL. The store conformance suite
+# runs on both backends in the first pass already.
+#
+# PostgreSQL: VOUCH_TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test). Each test
+# works in a schema of its own (vouch_test_*); schemas left by earlier runs are dropped first.
+# Without a reachable PostgreSQL the PostgreSQL parts are skipped with a message, except under
+# CI=true, where that is a failure.
+#
 # Usage: scripts/test.sh [extra cargo test arguments]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+export VOUCH_TEST_POSTGRES_URL="${VOUCH_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
 
 # The email tests talk to a real SMTP server (aiosmtpd), started by the tests themselves.
 if ! python3 -c "import aiosmtpd" 2>/dev/null; then
@@ -16,5 +26,21 @@ cargo fmt --all -- --check
 echo "==> cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-echo "==> cargo test"
+echo "==> clearing test schemas left in PostgreSQL by earlier runs"
+postgres=yes
+if ! cargo run --quiet --locked -p vouch-store --example drop_test_schemas -- "$VOUCH_TEST_POSTGRES_URL"; then
+    if [ "${CI:-}" = "true" ] || [ "${CI:-}" = "1" ]; then
+        echo "CI=true and PostgreSQL at $VOUCH_TEST_POSTGRES_URL is unreachable" >&2
+        exit 1
+    fi
+    echo "==> no PostgreSQL at $VOUCH_TEST_POSTGRES_URL: skipping the PostgreSQL tests"
+    postgres=no
+fi
+
+echo "==> cargo test (SQLite; store conformance on SQLite and PostgreSQL)"
 cargo test --workspace --locked "$@"
+
+if [ "$postgres" = yes ]; then
+    echo "==> cargo test: the HTTP suites on PostgreSQL"
+    VOUCH_TEST_BACKEND=postgres cargo test --locked -p vouch --test api --test webhooks --test mail "$@"
+fi

@@ -88,3 +88,84 @@ pub async fn drop_test_schemas(url: &str) -> Result<usize, tokio_postgres::Error
     }
     Ok(rows.len())
 }
+
+/// `?1` replaced by `arg` as a quoted literal (test values only).
+fn literal_sql(sql: &str, arg: Option<&str>) -> String {
+    match arg {
+        Some(a) => sql.replace("?1", &format!("'{}'", a.replace('\'', "''"))),
+        None => sql.to_string(),
+    }
+}
+
+/// Runs SQL written for both backends (`?1` the one argument, JSON compared as
+/// `CAST(col AS TEXT)`) on the database of a `sqlite://` or `postgres://` URL; answers every
+/// row's columns as text. Select text columns (or cast them).
+pub async fn query_text(
+    database_url: &str,
+    sql: &str,
+    arg: Option<&str>,
+) -> Result<Vec<Vec<Option<String>>>, String> {
+    if let Some(path) = crate::sqlite::path_from_url(database_url) {
+        let c = rusqlite::Connection::open(path).map_err(|e| e.to_string())?;
+        let mut st = c.prepare(sql).map_err(|e| e.to_string())?;
+        let n = st.column_count();
+        let params: Vec<&str> = arg.into_iter().collect();
+        let rows = st
+            .query_map(rusqlite::params_from_iter(params), |r| {
+                (0..n).map(|i| r.get::<_, Option<String>>(i)).collect()
+            })
+            .map_err(|e| e.to_string())?;
+        return rows
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string());
+    }
+    let c = connect(database_url).await.map_err(|e| e.to_string())?;
+    let rows = c
+        .query(literal_sql(sql, arg).as_str(), &[])
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            (0..r.len())
+                .map(|i| r.get::<_, Option<String>>(i))
+                .collect()
+        })
+        .collect())
+}
+
+/// Runs a statement (same conventions as `query_text`); answers rows changed, or the
+/// database's refusal.
+pub async fn execute(database_url: &str, sql: &str, arg: Option<&str>) -> Result<u64, String> {
+    if let Some(path) = crate::sqlite::path_from_url(database_url) {
+        let c = rusqlite::Connection::open(path).map_err(|e| e.to_string())?;
+        let params: Vec<&str> = arg.into_iter().collect();
+        return c
+            .execute(sql, rusqlite::params_from_iter(params))
+            .map(|n| n as u64)
+            .map_err(|e| e.to_string());
+    }
+    let c = connect(database_url).await.map_err(|e| e.to_string())?;
+    c.execute(literal_sql(sql, arg).as_str(), &[])
+        .await
+        .map_err(|e| {
+            e.as_db_error()
+                .map(|d| d.message().to_string())
+                .unwrap_or_else(|| e.to_string())
+        })
+}
+
+/// Turns off the append-only guard on review rows, as someone with database access could.
+pub async fn drop_review_guard(database_url: &str) -> Result<(), String> {
+    if crate::sqlite::path_from_url(database_url).is_some() {
+        execute(database_url, "DROP TRIGGER reviews_no_update", None).await?;
+    } else {
+        execute(
+            database_url,
+            "ALTER TABLE reviews DISABLE TRIGGER reviews_append_only",
+            None,
+        )
+        .await?;
+    }
+    Ok(())
+}

@@ -32,7 +32,29 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP server (creates the database and a first key when needed).
-    Serve,
+    Serve {
+        /// Serve the HTTP API only: no webhook dispatcher, mailer or lifecycle scheduler on
+        /// this node. With neither flag, a node runs both roles.
+        #[arg(long)]
+        api: bool,
+        /// Run the background workers only (webhooks, emails, lifecycle timers); the listener
+        /// answers only /system/healthcheck and /metrics.
+        #[arg(long)]
+        worker: bool,
+    },
+    /// Copy a SQLite database (sessions, attempts, review trail, webhooks, emails, keys) into
+    /// the PostgreSQL database of `database_url`, with progress.
+    MigrateData {
+        /// The SQLite database to copy from (a file path or sqlite:// URL).
+        #[arg(long)]
+        from: String,
+        /// The PostgreSQL database to copy into (default: the configured database_url).
+        #[arg(long)]
+        to: Option<String>,
+        /// Do not draw progress bars (one line per table instead).
+        #[arg(long)]
+        no_progress: bool,
+    },
     /// Apply database migrations and exit.
     Migrate,
     /// Print the default configuration, with comments.
@@ -203,11 +225,33 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let cfg = Config::load(cli.config.as_deref())?;
     init_logging(cfg.log_format);
-    let store = server::open_store(&cfg)?;
+    if let Command::MigrateData {
+        from,
+        to,
+        no_progress,
+    } = &cli.command
+    {
+        let mut target = cfg.clone();
+        if let Some(to) = to {
+            target.database_url = to.clone();
+        }
+        return crate::migrate_data::run(from, &server::pg_options(&target), !no_progress).await;
+    }
+    let store = server::open_store(&cfg).await?;
     match cli.command {
-        Command::Config | Command::Webhooks(_) => Ok(()),
+        Command::Config | Command::Webhooks(_) | Command::MigrateData { .. } => Ok(()),
         Command::ServeBare => serve_bare(cfg).await,
-        Command::Serve => serve(cfg, store).await,
+        Command::Serve { api, worker } => {
+            let roles = if api == worker {
+                server::Roles::default()
+            } else {
+                server::Roles {
+                    api,
+                    workers: worker,
+                }
+            };
+            serve(cfg, store, roles).await
+        }
         Command::Migrate => {
             println!("database at {} is up to date", cfg.database_url);
             Ok(())
@@ -232,7 +276,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-async fn serve(cfg: Config, store: Arc<dyn Store>) -> anyhow::Result<()> {
+async fn serve(cfg: Config, store: Arc<dyn Store>, roles: server::Roles) -> anyhow::Result<()> {
     if let Some((app, key)) = server::bootstrap(store.as_ref()).await? {
         println!(
             "Created application {:?} ({}) and a full-access API key. It is shown only once:\n\n    {key}\n",
@@ -253,9 +297,17 @@ async fn serve(cfg: Config, store: Arc<dyn Store>) -> anyhow::Result<()> {
         #[cfg(not(unix))]
         let _ = ctrl_c.await;
     };
-    let db = cfg.database_url.clone();
-    let running = server::start(cfg, store, shutdown).await?;
-    println!("vouch listening on http://{} (database {db})", running.addr);
+    let db = server::redact_url(&cfg.database_url);
+    let running = server::start_with_roles(cfg, store, roles, shutdown).await?;
+    let role = match (roles.api, roles.workers) {
+        (true, false) => " [api only]",
+        (false, true) => " [workers only]",
+        _ => "",
+    };
+    println!(
+        "vouch listening on http://{} (database {db}){role}",
+        running.addr
+    );
     tracing::info!(addr = %running.addr, "listening");
     running.handle.await??;
     tracing::info!("stopped");

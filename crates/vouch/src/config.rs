@@ -18,6 +18,7 @@ pub struct Config {
     pub body_limit_bytes: usize,
     pub log_format: LogFormat,
     pub sqlite: SqliteConfig,
+    pub postgres: PostgresConfig,
     pub sessions: SessionsConfig,
     pub lifecycle: LifecycleConfig,
     /// Lets webhooks reach loopback and private addresses (development and tests only).
@@ -53,6 +54,13 @@ pub enum LogFormat {
 #[derive(Debug, Clone, Deserialize)]
 pub struct SqliteConfig {
     pub readers: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PostgresConfig {
+    pub pool_size: usize,
+    pub acquire_timeout_ms: u64,
+    pub statement_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -132,6 +140,10 @@ impl Config {
                 cfg.smtp_password_file
             );
         }
+        anyhow::ensure!(
+            cfg.postgres.pool_size > 0 && cfg.postgres.acquire_timeout_ms > 0,
+            "configuration: postgres.pool_size and postgres.acquire_timeout_ms must be positive"
+        );
         if cfg.database_url.is_empty() {
             cfg.database_url = format!("sqlite://{}", cfg.data_dir.join("vouch.db").display());
         }

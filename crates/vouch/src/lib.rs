@@ -6,6 +6,7 @@ pub mod config;
 pub mod http;
 pub mod mail;
 pub mod metrics;
+pub mod migrate_data;
 pub mod server;
 pub mod service;
 pub mod state;

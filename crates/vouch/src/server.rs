@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 use uuid::Uuid;
 use vouch_core::scopes::{Access, Scopes};
 use vouch_core::session::Environment;
+use vouch_store::postgres::{is_postgres_url, PgOptions, PgStore};
 use vouch_store::sqlite::{path_from_url, SqliteStore};
 use vouch_store::{ApiKey, App, Store};
 
@@ -18,7 +19,7 @@ use crate::metrics::Metrics;
 use crate::state::AppState;
 
 /// Opens the database named by the configuration, applying migrations.
-pub fn open_store(cfg: &Config) -> anyhow::Result<Arc<dyn Store>> {
+pub async fn open_store(cfg: &Config) -> anyhow::Result<Arc<dyn Store>> {
     let url = cfg.database_url.as_str();
     if url.starts_with("sqlite:") {
         let path =
@@ -26,10 +27,56 @@ pub fn open_store(cfg: &Config) -> anyhow::Result<Arc<dyn Store>> {
         let store = SqliteStore::open(&path, cfg.sqlite.readers)
             .with_context(|| format!("opening {}", path.display()))?;
         Ok(Arc::new(store))
-    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        anyhow::bail!("PostgreSQL databases are not supported by this build yet; use sqlite://")
+    } else if is_postgres_url(url) {
+        let store = PgStore::connect(&pg_options(cfg))
+            .await
+            .with_context(|| format!("connecting to {}", redact_url(url)))?;
+        Ok(Arc::new(store))
     } else {
-        anyhow::bail!("database_url must start with sqlite:// (got {url:?})")
+        anyhow::bail!(
+            "database_url must start with sqlite:// or postgres:// (got {:?})",
+            redact_url(url)
+        )
+    }
+}
+
+/// The PostgreSQL connection settings of the configuration.
+pub fn pg_options(cfg: &Config) -> PgOptions {
+    let p = &cfg.postgres;
+    PgOptions {
+        url: cfg.database_url.clone(),
+        pool_size: p.pool_size,
+        acquire_timeout: std::time::Duration::from_millis(p.acquire_timeout_ms),
+        statement_timeout: (p.statement_timeout_ms > 0)
+            .then(|| std::time::Duration::from_millis(p.statement_timeout_ms)),
+    }
+}
+
+/// The URL without its password, for messages.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// What a node runs: the HTTP API, the background workers (webhook dispatcher, mailer,
+/// lifecycle scheduler), or both (the default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Roles {
+    pub api: bool,
+    pub workers: bool,
+}
+
+impl Default for Roles {
+    fn default() -> Self {
+        Self {
+            api: true,
+            workers: true,
+        }
     }
 }
 
@@ -89,20 +136,41 @@ pub struct Running {
     pub handle: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
-/// Binds the listener and serves in the background until `shutdown` resolves.
+/// Binds the listener and serves in the background until `shutdown` resolves (API and workers).
 pub async fn start(
     cfg: Config,
     store: Arc<dyn Store>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<Running> {
+    start_with_roles(cfg, store, Roles::default(), shutdown).await
+}
+
+/// As `start`, running only the given roles. A worker-only node still listens, for
+/// `/system/healthcheck` and `/metrics`.
+pub async fn start_with_roles(
+    cfg: Config,
+    store: Arc<dyn Store>,
+    roles: Roles,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<Running> {
     let listener = TcpListener::bind(&cfg.listen)
         .await
         .with_context(|| format!("cannot listen on {}", cfg.listen))?;
     let addr = listener.local_addr()?;
-    let lifecycle = crate::service::lifecycle::spawn(store.clone(), cfg.lifecycle.clone());
-    let dispatcher = crate::webhooks::dispatcher::spawn(store.clone(), &cfg)?;
     let metrics = Arc::new(Metrics::default());
-    let mailer = crate::mail::mailer::spawn(store.clone(), &cfg, metrics.clone())?;
+    let mut workers = Vec::new();
+    if roles.workers {
+        workers.push(crate::service::lifecycle::spawn(
+            store.clone(),
+            cfg.lifecycle.clone(),
+        ));
+        workers.push(crate::webhooks::dispatcher::spawn(store.clone(), &cfg)?);
+        workers.push(crate::mail::mailer::spawn(
+            store.clone(),
+            &cfg,
+            metrics.clone(),
+        )?);
+    }
     let fresh = format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple());
     let preview_key = Arc::new(store.secret("email_preview_key", fresh).await?.into_bytes());
     let state = AppState {
@@ -111,14 +179,18 @@ pub async fn start(
         metrics,
         preview_key,
     };
-    let app = crate::http::router(state);
+    let app = if roles.api {
+        crate::http::router(state)
+    } else {
+        crate::http::system_router(state)
+    };
     let handle = tokio::spawn(async move {
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await;
-        lifecycle.abort();
-        dispatcher.abort();
-        mailer.abort();
+        for w in workers {
+            w.abort();
+        }
         served
     });
     Ok(Running { addr, handle })

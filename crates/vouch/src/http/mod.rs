@@ -85,6 +85,12 @@ pub fn router(state: AppState) -> Router {
     with_stack(api, metrics)
 }
 
+/// A worker-only node's routes: health and metrics.
+pub fn system_router(state: AppState) -> Router {
+    let metrics = state.metrics.clone();
+    with_stack(system::router().with_state(state), metrics)
+}
+
 /// The middleware every response goes through: metrics, panic catching, tracing, request ids,
 /// and the JSON 404/405 fallbacks. Shared with the benchmark's bare router so the ceiling it
 /// measures is this stack minus vouch's own work.

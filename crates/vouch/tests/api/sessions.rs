@@ -481,18 +481,20 @@ async fn deleted_sessions_disappear_and_their_data_is_erased() {
     assert_eq!(list["count"], 0);
     let (_, list) = t.get("/v3/sessions/?search=Dora").await;
     assert_eq!(list["count"], 0);
-    // Erased, not hidden: the file no longer holds the personal data.
+    // Erased, not hidden: the database no longer holds the personal data.
     let id = uuid::Uuid::parse_str(&sid).unwrap();
     let events = t.store.outbox_events(id).await.unwrap();
     assert!(!events.is_empty() && events.iter().all(|e| e.dropped));
-    let db = rusqlite::Connection::open(t.dir.path().join("vouch.db")).unwrap();
-    let (data, vendor): (String, Option<String>) = db
-        .query_row(
-            "SELECT a.data, s.vendor_data FROM attempts a JOIN user_sessions s ON s.id = a.session_id WHERE a.session_id = ?1",
-            [&sid],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
+    let row = vouch_store::testing::query_text(
+        &t.database_url,
+        "SELECT CAST(a.data AS TEXT), s.vendor_data FROM attempts a
+         JOIN user_sessions s ON s.id = a.session_id WHERE a.session_id = ?1",
+        Some(&sid),
+    )
+    .await
+    .unwrap()
+    .remove(0);
+    let (data, vendor) = (row[0].clone().unwrap_or_default(), row[1].clone());
     assert_eq!((data.as_str(), vendor), ("{}", None));
     let (checked, broken) = t.store.verify_reviews(Some(id)).await.unwrap();
     assert_eq!(

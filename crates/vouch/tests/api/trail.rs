@@ -340,7 +340,7 @@ async fn concurrent_reviews_serialize_into_one_gapless_chain() {
 }
 
 #[tokio::test]
-async fn audit_verify_finds_a_row_altered_in_the_database_file() {
+async fn audit_verify_finds_a_row_altered_in_the_database() {
     let t = TestServer::start().await;
     let (sid, _) = t.session(&["OCR", "LIVENESS"]).await;
     t.attempt(&sid, "feature_ocr_1", "Approved").await;
@@ -351,13 +351,11 @@ async fn audit_verify_finds_a_row_altered_in_the_database_file() {
         Some(json!({"new_status": "Approved", "comment": "ok"})),
     )
     .await;
-    let db_path = t.dir.path().join("vouch.db");
+    let url = t.database_url.clone();
     let audit = |session: Option<&str>| {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_vouch"));
-        cmd.args(["audit", "verify"]).env(
-            "VOUCH_DATABASE_URL",
-            format!("sqlite://{}", db_path.display()),
-        );
+        cmd.args(["audit", "verify"])
+            .env("VOUCH_DATABASE_URL", &url);
         if let Some(s) = session {
             cmd.args(["--session", s]);
         }
@@ -372,25 +370,33 @@ async fn audit_verify_finds_a_row_altered_in_the_database_file() {
     assert!(String::from_utf8_lossy(&ok.stdout)
         .contains("review trail intact: 1 session chain(s) verified"));
 
-    let db = rusqlite::Connection::open(&db_path).unwrap();
-    let update = db.execute(
+    use vouch_store::testing::{drop_review_guard, execute};
+    let update = execute(
+        &url,
         "UPDATE reviews SET comment = 'forged' WHERE session_id = ?1 AND seq = 3",
-        [&sid],
-    );
+        Some(&sid),
+    )
+    .await;
     assert!(update.is_err(), "the database refuses edits");
     assert!(
-        db.execute("DELETE FROM reviews WHERE session_id = ?1", [&sid])
-            .is_err(),
+        execute(
+            &url,
+            "DELETE FROM reviews WHERE session_id = ?1",
+            Some(&sid)
+        )
+        .await
+        .is_err(),
         "and deletes"
     );
-    // Someone with file access removes the guard and edits a row.
-    db.execute_batch("DROP TRIGGER reviews_no_update").unwrap();
-    db.execute(
+    // Someone with database access removes the guard and edits a row.
+    drop_review_guard(&url).await.unwrap();
+    execute(
+        &url,
         "UPDATE reviews SET new_status = 'Declined' WHERE session_id = ?1 AND seq = 3",
-        [&sid],
+        Some(&sid),
     )
+    .await
     .unwrap();
-    drop(db);
     for session in [None, Some(sid.as_str())] {
         let out = audit(session);
         assert!(!out.status.success());

@@ -1,4 +1,6 @@
-//! Boots the real server in-process on port 0 over a real SQLite file, with keys to call it.
+//! Boots the real server in-process on port 0, with keys to call it: over a real SQLite file,
+//! or with `VOUCH_TEST_BACKEND=postgres` over a fresh schema of a real PostgreSQL
+//! (`VOUCH_TEST_POSTGRES_URL`, default `postgres://postgres@127.0.0.1:5432/test`).
 #![allow(dead_code)]
 
 use std::sync::Arc;
@@ -11,6 +13,7 @@ use vouch::config::Config;
 use vouch::server;
 use vouch_core::scopes::{Access, Scopes};
 use vouch_core::session::Environment;
+use vouch_store::testing::Backend;
 use vouch_store::{App, Store};
 
 pub struct TestServer {
@@ -21,6 +24,9 @@ pub struct TestServer {
     pub key: String,
     pub client: Client,
     pub dir: tempfile::TempDir,
+    /// The database the server runs on (a sqlite:// or postgres:// URL).
+    pub database_url: String,
+    pub backend: Backend,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -53,10 +59,21 @@ impl TestServer {
     }
 
     pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        Self::start_on(vouch_store::testing::backend(), tweak).await
+    }
+
+    /// On the given backend, whatever `VOUCH_TEST_BACKEND` says.
+    pub async fn start_on(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut cfg = test_config(dir.path());
+        if backend == Backend::Postgres {
+            cfg.database_url = vouch_store::testing::fresh_postgres("the HTTP suite")
+                .await
+                .expect("VOUCH_TEST_BACKEND=postgres needs a reachable PostgreSQL");
+            cfg.postgres.pool_size = 8;
+        }
         tweak(&mut cfg);
-        let store = server::open_store(&cfg).expect("store");
+        let store = server::open_store(&cfg).await.expect("store");
         let app = new_app(store.as_ref(), "test-app").await;
         let key = new_key(store.as_ref(), &app, Scopes::all(Access::Write), None).await;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -75,6 +92,8 @@ impl TestServer {
                 .build()
                 .expect("client"),
             dir,
+            database_url: cfg.database_url.clone(),
+            backend,
             shutdown: Some(tx),
         }
     }

@@ -109,13 +109,11 @@ async fn a_stale_or_altered_token_is_409_and_changes_nothing() {
         assert_eq!((s, b["code"].as_str()), (409, Some(code)), "{body}");
     }
     // An expired token, signed with the server's own key.
-    let key: String = rusqlite::Connection::open(t.dir.path().join("vouch.db"))
-        .unwrap()
-        .query_row(
-            "SELECT value FROM settings WHERE key = 'email_preview_key'",
-            [],
-            |r| r.get(0),
-        )
+    // The server's own key (the store answers the stored one, never the "fresh" candidate).
+    let key: String = t
+        .store
+        .secret("email_preview_key", "not-the-key".into())
+        .await
         .unwrap();
     let claims = vouch_core::preview::PreviewClaims {
         session_id: uuid::Uuid::parse_str(&sid).unwrap(),

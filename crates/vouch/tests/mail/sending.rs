@@ -394,7 +394,6 @@ async fn without_a_mail_server_or_in_sandbox_nothing_is_pretended_sent() {
 async fn applications_can_brand_their_emails() {
     let smtp = Sink::start();
     let t = server(Some(&smtp)).await;
-    let db = t.dir.path().join("vouch.db");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_vouch"))
         .args([
             "apps",
@@ -405,7 +404,7 @@ async fn applications_can_brand_their_emails() {
             "--email-brand",
             "Acme Bank",
         ])
-        .env("VOUCH_DATABASE_URL", format!("sqlite://{}", db.display()))
+        .env("VOUCH_DATABASE_URL", &t.database_url)
         .output()
         .unwrap();
     assert!(
@@ -439,7 +438,7 @@ async fn applications_can_brand_their_emails() {
     // Omitted flags keep their value; an empty one restores the default.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_vouch"))
         .args(["apps", "update", &t.app.name, "--email-brand", ""])
-        .env("VOUCH_DATABASE_URL", format!("sqlite://{}", db.display()))
+        .env("VOUCH_DATABASE_URL", &t.database_url)
         .output()
         .unwrap();
     assert!(out.status.success());
