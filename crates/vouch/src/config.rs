@@ -79,6 +79,7 @@ pub struct LifecycleConfig {
 #[derive(Debug, Clone, Deserialize)]
 pub struct WebhooksConfig {
     pub timeout_seconds: u64,
+    pub lease_seconds: u64,
     pub retry_schedule_seconds: Vec<u64>,
     pub jitter: f64,
     pub per_destination_concurrency: i64,
@@ -128,6 +129,10 @@ impl Config {
                 && w.max_in_flight > 0
                 && w.batch > 0,
             "configuration: webhooks needs a non-empty retry schedule, 0 <= jitter < 1 and positive limits"
+        );
+        anyhow::ensure!(
+            w.lease_seconds > w.timeout_seconds,
+            "configuration: webhooks.lease_seconds must be longer than webhooks.timeout_seconds"
         );
         anyhow::ensure!(
             !cfg.mailer.retry_schedule_seconds.is_empty() && cfg.mailer.batch > 0,

@@ -65,7 +65,7 @@ pub fn spawn(store: Arc<dyn Store>, cfg: &Config) -> anyhow::Result<tokio::task:
             let room = permits.available_permits().min(w.batch as usize) as i64;
             if room > 0 {
                 let now = Utc::now();
-                let lease = chrono::Duration::seconds(w.timeout_seconds as i64 + 30);
+                let lease = chrono::Duration::seconds(w.lease_seconds as i64);
                 match store
                     .claim_deliveries(ClaimQuery {
                         now,

@@ -1,0 +1,510 @@
+//! Three real `vouch serve` processes on one PostgreSQL schema: session writes serialize across
+//! nodes (one gapless review chain per session), every webhook event is delivered, none is
+//! sent by two nodes inside one lease, a node killed mid-burst loses nothing, and lifecycle
+//! timers fire once cluster-wide.
+//!
+//! Needs PostgreSQL (`VOUCH_TEST_POSTGRES_URL`, default the machine's); skipped with a message
+//! without one, except under `CI=true`.
+
+#[path = "support/binary.rs"]
+mod binary;
+#[path = "webhooks/receiver.rs"]
+#[allow(dead_code)]
+mod receiver;
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use binary::Server;
+use receiver::{Receiver, Reply};
+use reqwest::Method;
+use serde_json::{json, Value};
+use tokio::task::JoinSet;
+use vouch_store::testing::{fresh_postgres, query_text};
+
+struct Cluster {
+    _dir: tempfile::TempDir,
+    url: String,
+    nodes: Vec<Server>,
+    env: Vec<(&'static str, String)>,
+    key: String,
+    client: reqwest::Client,
+}
+
+/// Runs a CLI command against the cluster's database; answers stdout as JSON.
+fn cli_json(dir: &Path, url: &str, args: &[&str]) -> Value {
+    let out = binary::vouch(dir)
+        .env("VOUCH_DATABASE_URL", url)
+        .args(args)
+        .output()
+        .expect("run vouch");
+    assert!(
+        out.status.success(),
+        "vouch {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON output")
+}
+
+impl Cluster {
+    /// `None` when the test must skip (no PostgreSQL outside CI).
+    async fn start(test: &str, nodes: usize, extra: &[(&'static str, &str)]) -> Option<Cluster> {
+        let url = fresh_postgres(test).await?;
+        let dir = tempfile::tempdir().unwrap();
+        // The application and key exist before any node starts, so no node bootstraps.
+        cli_json(dir.path(), &url, &["apps", "create", "bank", "--json"]);
+        let key = cli_json(
+            dir.path(),
+            &url,
+            &[
+                "keys", "create", "--app", "bank", "--all", "write", "--json",
+            ],
+        )["key"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let mut env: Vec<(&'static str, String)> = vec![
+            ("VOUCH_DATABASE_URL", url.clone()),
+            ("VOUCH_ALLOW_PRIVATE_DESTINATIONS", "true".into()),
+            ("VOUCH_POSTGRES__POOL_SIZE", "6".into()),
+            ("VOUCH_WEBHOOKS__TIMEOUT_SECONDS", "2".into()),
+            ("VOUCH_WEBHOOKS__LEASE_SECONDS", "4".into()),
+            ("VOUCH_WEBHOOKS__POLL_INTERVAL_MS", "200".into()),
+            (
+                "VOUCH_WEBHOOKS__RETRY_SCHEDULE_SECONDS",
+                "[0, 1, 1, 1, 1]".into(),
+            ),
+            ("VOUCH_WEBHOOKS__JITTER", "0".into()),
+        ];
+        env.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+        let nodes = (0..nodes)
+            .map(|i| Server::start(dir.path(), &format!("node{i}.log"), &env))
+            .collect();
+        Some(Cluster {
+            _dir: dir,
+            url,
+            nodes,
+            env,
+            key,
+            client: reqwest::Client::new(),
+        })
+    }
+
+    /// Starts one more node on the same database.
+    fn add_node(&mut self) {
+        let n = self.nodes.len();
+        self.nodes.push(Server::start(
+            self._dir.path(),
+            &format!("node{n}.log"),
+            &self.env,
+        ));
+    }
+
+    /// Sends to node `n`; `None` when the node did not answer (e.g. it was killed).
+    async fn call(
+        &self,
+        n: usize,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Option<(u16, Value)> {
+        call(
+            &self.client,
+            &self.nodes[n].base,
+            &self.key,
+            method,
+            path,
+            body,
+        )
+        .await
+    }
+
+    async fn must(&self, n: usize, method: Method, path: &str, body: Option<Value>) -> Value {
+        let (s, v) = self
+            .call(n, method, path, body)
+            .await
+            .expect("node answers");
+        assert!((200..300).contains(&s), "{path}: {s} {v}");
+        v
+    }
+
+    async fn sql(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+        query_text(&self.url, sql, None).await.expect(sql)
+    }
+
+    /// `n` sessions on an OCR workflow, each already Approved by its result.
+    async fn decided_sessions(&self, n: usize) -> Vec<String> {
+        let wf = self
+            .must(
+                0,
+                Method::POST,
+                "/v3/workflows/",
+                Some(json!({"workflow_label": "kyc", "features": [{"feature": "OCR"}]})),
+            )
+            .await;
+        let mut ids = Vec::new();
+        for i in 0..n {
+            let node = i % self.nodes.len();
+            let s = self
+                .must(
+                    node,
+                    Method::POST,
+                    "/v3/session/",
+                    Some(json!({"workflow_id": wf["uuid"]})),
+                )
+                .await;
+            let id = s["session_id"].as_str().unwrap().to_string();
+            self.must(
+                node,
+                Method::POST,
+                &format!("/v3/session/{id}/attempts/"),
+                Some(json!({"node_id": "feature_ocr_1", "status": "Approved"})),
+            )
+            .await;
+            ids.push(id);
+        }
+        ids
+    }
+}
+
+async fn call(
+    client: &reqwest::Client,
+    base: &str,
+    key: &str,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> Option<(u16, Value)> {
+    let mut req = client
+        .request(method, format!("{base}{path}"))
+        .header("x-api-key", key)
+        .timeout(Duration::from_secs(20));
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let r = req.send().await.ok()?;
+    let status = r.status().as_u16();
+    let text = r.text().await.ok()?;
+    Some((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
+}
+
+/// Every `status.updated` event of the database, by id.
+async fn event_ids(c: &Cluster) -> HashSet<String> {
+    c.sql("SELECT CAST(event_id AS TEXT) FROM outbox_events")
+        .await
+        .into_iter()
+        .map(|r| r[0].clone().unwrap())
+        .collect()
+}
+
+/// Waits until the receiver got every event of the database (bounded); answers receipts per
+/// event id.
+async fn wait_delivered(c: &Cluster, hook: &Receiver, within: Duration) -> HashMap<String, usize> {
+    let deadline = Instant::now() + within;
+    loop {
+        let events = event_ids(c).await;
+        let mut got: HashMap<String, usize> = HashMap::new();
+        for r in hook.received() {
+            *got.entry(r.json["event_id"].as_str().unwrap_or("").to_string())
+                .or_default() += 1;
+        }
+        let missing = events.iter().filter(|e| !got.contains_key(*e)).count();
+        if missing == 0 && !events.is_empty() {
+            return got;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{missing} of {} events never delivered",
+            events.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Checks every session's chain and that each status change has its one event.
+async fn assert_trails(c: &Cluster, sessions: &[String]) {
+    let out = binary::vouch(c._dir.path())
+        .env("VOUCH_DATABASE_URL", &c.url)
+        .args(["audit", "verify"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "audit verify: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for sid in sessions {
+        let mut seqs: Vec<i64> = query_text(
+            &c.url,
+            "SELECT CAST(seq AS TEXT) FROM reviews WHERE session_id = ?1",
+            Some(sid),
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r[0].as_deref().unwrap().parse().unwrap())
+        .collect();
+        seqs.sort_unstable();
+        assert_eq!(
+            seqs,
+            (1..=seqs.len() as i64).collect::<Vec<_>>(),
+            "session {sid}: one gapless chain"
+        );
+    }
+    let changes = c
+        .sql("SELECT COUNT(*)::text FROM reviews WHERE new_status IS NOT NULL")
+        .await;
+    let events = c
+        .sql("SELECT COUNT(*)::text FROM outbox_events WHERE event_type = 'status.updated'")
+        .await;
+    assert_eq!(changes, events, "each status change wrote one event");
+}
+
+/// No delivery was attempted twice under the same attempt number: two nodes never sent it
+/// from the same claim.
+async fn assert_no_double_claims(c: &Cluster) {
+    let doubles = c
+        .sql(
+            "SELECT CAST(delivery_id AS TEXT), attempt::text FROM webhook_attempts
+             GROUP BY delivery_id, attempt HAVING COUNT(*) > 1",
+        )
+        .await;
+    assert!(
+        doubles.is_empty(),
+        "deliveries sent twice from one claim: {doubles:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_keep_one_chain_per_session_and_deliver_every_event_once() {
+    let Some(c) = Cluster::start("cluster: three nodes", 3, &[]).await else {
+        return;
+    };
+    let hook = Receiver::start().await;
+    c.must(
+        1,
+        Method::POST,
+        "/v3/webhook/destinations/",
+        Some(json!({"label": "hook", "url": hook.url})),
+    )
+    .await;
+    let sessions = c.decided_sessions(24).await;
+
+    // Every session gets 9 reviewer decisions at once, spread over the three nodes.
+    let mut calls = JoinSet::new();
+    for (i, sid) in sessions.iter().enumerate() {
+        for k in 0..9usize {
+            let (client, key) = (c.client.clone(), c.key.clone());
+            let base = c.nodes[(i + k) % 3].base.clone();
+            let status = if k % 2 == 0 { "Declined" } else { "Approved" };
+            let path = format!("/v3/session/{sid}/update-status/");
+            calls.spawn(async move {
+                call(
+                    &client,
+                    &base,
+                    &key,
+                    Method::PATCH,
+                    &path,
+                    Some(json!({"new_status": status, "comment": format!("call {k}")})),
+                )
+                .await
+            });
+        }
+    }
+    let mut ok = 0;
+    while let Some(r) = calls.join_next().await {
+        let (s, body) = r.unwrap().expect("every node answers");
+        assert_eq!(s, 200, "{body}");
+        ok += 1;
+    }
+    assert_eq!(ok, 24 * 9);
+    assert_trails(&c, &sessions).await;
+
+    let got = wait_delivered(&c, &hook, Duration::from_secs(30)).await;
+    // Nothing failed and no node died: exactly once per event.
+    let twice: Vec<_> = got.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "delivered more than once: {twice:?}");
+    assert_eq!(got.len(), event_ids(&c).await.len());
+    assert_no_double_claims(&c).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_killed_mid_burst_loses_nothing() {
+    let Some(mut c) = Cluster::start("cluster: node killed", 1, &[]).await else {
+        return;
+    };
+    let hook = Receiver::start().await;
+    // A slow receiver: node 0 is killed while it holds deliveries it has sent but not recorded.
+    hook.script(vec![Reply::Hang(Duration::from_millis(1500)); 20]);
+    c.must(
+        0,
+        Method::POST,
+        "/v3/webhook/destinations/",
+        Some(json!({"label": "hook", "url": hook.url})),
+    )
+    .await;
+    let sessions = c.decided_sessions(30).await;
+
+    let mut answered = 0usize;
+    let mut unanswered = 0usize;
+    // Per session, the decision of the last request a node acknowledged.
+    let mut acknowledged: HashMap<String, &str> = HashMap::new();
+    for round in 0..7usize {
+        if round == 1 {
+            // Node 0 has deliveries in flight: kill it, and two fresh nodes join.
+            hook.wait_for(1).await;
+            c.nodes[0].kill();
+            c.add_node();
+            c.add_node();
+        }
+        let mut calls = JoinSet::new();
+        for (i, sid) in sessions.iter().enumerate() {
+            let (client, key) = (c.client.clone(), c.key.clone());
+            // Clients keep sending a third of their requests to the dead node.
+            let base = c.nodes[(i + round) % c.nodes.len()].base.clone();
+            let status = if round % 2 == 0 {
+                "Declined"
+            } else {
+                "Approved"
+            };
+            let path = format!("/v3/session/{sid}/update-status/");
+            let sid = sid.clone();
+            calls.spawn(async move {
+                let r = call(
+                    &client,
+                    &base,
+                    &key,
+                    Method::PATCH,
+                    &path,
+                    Some(json!({"new_status": status})),
+                )
+                .await;
+                (sid, status, r)
+            });
+        }
+        while let Some(r) = calls.join_next().await {
+            match r.unwrap() {
+                (sid, status, Some((200, _))) => {
+                    answered += 1;
+                    acknowledged.insert(sid, status);
+                }
+                (_, _, Some((s, b))) => panic!("{s}: {b}"),
+                (_, _, None) => unanswered += 1,
+            }
+        }
+    }
+    assert!(unanswered > 0, "the killed node's share went unanswered");
+    assert_eq!(answered + unanswered, 7 * 30);
+    assert_trails(&c, &sessions).await;
+    // Every acknowledged decision is stored: each session holds its last acknowledged one.
+    for (sid, status) in &acknowledged {
+        let row = query_text(
+            &c.url,
+            "SELECT status FROM user_sessions WHERE id = ?1",
+            Some(sid),
+        )
+        .await
+        .unwrap();
+        assert_eq!(row[0][0].as_deref(), Some(*status), "session {sid}");
+    }
+
+    // The survivors deliver every event, including those the killed node held leases on.
+    let got = wait_delivered(&c, &hook, Duration::from_secs(60)).await;
+    assert_eq!(got.len(), event_ids(&c).await.len());
+    // And every delivery ends recorded as succeeded: those the killed node had claimed (sent
+    // or not) are taken over by the survivors once its lease runs out.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let open = c
+            .sql("SELECT COUNT(*)::text FROM webhook_deliveries WHERE state <> 'succeeded'")
+            .await;
+        if open[0][0].as_deref() == Some("0") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "deliveries never finished: {open:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let got = wait_delivered(&c, &hook, Duration::from_secs(5)).await;
+    let resent = got.values().filter(|n| **n > 1).count();
+    eprintln!(
+        "{} events, {resent} delivered twice (sent by the killed node, then again after its lease)",
+        got.len()
+    );
+    assert!(
+        resent > 0,
+        "the killed node's in-flight deliveries were sent again"
+    );
+    assert_no_double_claims(&c).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lifecycle_timers_fire_once_across_the_cluster() {
+    let Some(c) = Cluster::start(
+        "cluster: lifecycle",
+        3,
+        &[
+            ("VOUCH_LIFECYCLE__INTERVAL_MS", "50"),
+            ("VOUCH_LIFECYCLE__NOT_STARTED_EXPIRE_SECONDS", "1"),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    let wf = c
+        .must(
+            0,
+            Method::POST,
+            "/v3/workflows/",
+            Some(json!({"workflow_label": "kyc", "features": [{"feature": "OCR"}]})),
+        )
+        .await;
+    let mut sessions = Vec::new();
+    for i in 0..20 {
+        let s = c
+            .must(
+                i % 3,
+                Method::POST,
+                "/v3/session/",
+                Some(json!({"workflow_id": wf["uuid"]})),
+            )
+            .await;
+        sessions.push(s["session_id"].as_str().unwrap().to_string());
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let expired = c
+            .sql("SELECT COUNT(*)::text FROM user_sessions WHERE status = 'Expired'")
+            .await;
+        if expired[0][0].as_deref() == Some("20") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "sessions did not expire: {expired:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Give the other nodes' scans time to (wrongly) apply it a second time.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for sid in &sessions {
+        let rows = query_text(
+            &c.url,
+            "SELECT new_status FROM reviews WHERE session_id = ?1",
+            Some(sid),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            rows,
+            vec![vec![Some("Expired".to_string())]],
+            "session {sid}"
+        );
+    }
+    assert_trails(&c, &sessions).await;
+}
