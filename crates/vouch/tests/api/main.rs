@@ -1,4 +1,5 @@
-//! HTTP end-to-end tests: the real server on port 0 over a real SQLite file.
+//! HTTP end-to-end tests: the real server on port 0 over a real SQLite file, or over a fresh
+//! PostgreSQL schema with `VOUCH_TEST_BACKEND=postgres` (scripts/test.sh runs both).
 
 #[path = "../common/mod.rs"]
 mod common;

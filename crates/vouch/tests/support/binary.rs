@@ -59,10 +59,15 @@ impl Server {
     /// Starts `vouch serve` in `dir` with these extra environment variables; stderr goes to
     /// `dir/log_name`.
     pub fn start(dir: &Path, log_name: &str, env: &[(&str, String)]) -> Server {
+        Self::start_args(dir, log_name, &["serve"], env)
+    }
+
+    /// As `start`, with these arguments (e.g. `["serve", "--worker"]`).
+    pub fn start_args(dir: &Path, log_name: &str, args: &[&str], env: &[(&str, String)]) -> Server {
         let log = dir.join(log_name);
         let stderr = std::fs::File::create(&log).expect("server log");
         let mut cmd = vouch(dir);
-        cmd.arg("serve").env("VOUCH_LISTEN", "127.0.0.1:0");
+        cmd.args(args).env("VOUCH_LISTEN", "127.0.0.1:0");
         for (k, v) in env {
             cmd.env(k, v);
         }
