@@ -253,7 +253,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             serve(cfg, store, roles).await
         }
         Command::Migrate => {
-            println!("database at {} is up to date", cfg.database_url);
+            println!(
+                "database at {} is up to date",
+                server::redact_url(&cfg.database_url)
+            );
             Ok(())
         }
         Command::Apps(c) => apps(store.as_ref(), c).await,
