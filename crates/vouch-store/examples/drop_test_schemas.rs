@@ -6,7 +6,7 @@
 async fn main() {
     let url = std::env::args()
         .nth(1)
-        .unwrap_or_else(|| vouch_store::testing::postgres_base_url());
+        .unwrap_or_else(vouch_store::testing::postgres_base_url);
     match vouch_store::testing::drop_test_schemas(&url).await {
         Ok(n) => println!("dropped {n} test schema(s) in {url}"),
         Err(e) => {

@@ -75,6 +75,26 @@ impl WorkflowRecord {
     pub fn kind(&self) -> WorkflowKind {
         self.spec.kind
     }
+
+    /// This version after `u`; a new feature list makes it the next version.
+    pub fn updated(&self, u: WorkflowUpdate) -> WorkflowRecord {
+        let mut next = self.clone();
+        if let Some(label) = u.label {
+            next.label = label;
+        }
+        if let Some(status) = u.status {
+            next.status = status;
+        }
+        if let Some(d) = u.is_default {
+            next.is_default = d;
+        }
+        if let Some(spec) = u.spec {
+            next.spec = spec;
+            next.version = self.version + 1;
+            next.created_at = u.now;
+        }
+        next
+    }
 }
 
 #[derive(Debug, Clone)]

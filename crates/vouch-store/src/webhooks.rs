@@ -34,6 +34,32 @@ impl Destination {
             .is_none_or(|events| events.iter().any(|e| e == event_type))
     }
 
+    /// The destination after `u` (every backend stores the result as a whole).
+    pub fn apply(&mut self, u: DestinationUpdate, now: DateTime<Utc>) {
+        if let Some(l) = u.label {
+            self.label = l;
+        }
+        if let Some(url) = u.url {
+            self.url = url;
+        }
+        if let Some(e) = u.enabled {
+            if e && !self.enabled {
+                // Re-enabled by a person: the failure streak starts over.
+                self.failing_since = None;
+                self.disabled_reason = None;
+            }
+            self.enabled = e;
+        }
+        if let Some(events) = u.subscribed_events {
+            self.subscribed_events = events;
+        }
+        if let Some((secret, previous_until)) = u.rotate_secret {
+            self.previous_secret = Some(std::mem::replace(&mut self.secret, secret));
+            self.previous_secret_expires_at = Some(previous_until);
+        }
+        self.updated_at = now;
+    }
+
     /// The previous secret while it is still honoured.
     pub fn live_previous_secret(&self, now: DateTime<Utc>) -> Option<&str> {
         match (&self.previous_secret, self.previous_secret_expires_at) {

@@ -285,20 +285,8 @@ pub async fn update_workflow(
     .map(rows::workflow)
     .transpose()?
     .ok_or_else(|| StoreError::NotFound("workflow".into()))?;
-    let mut next = current.clone();
-    if let Some(label) = u.label {
-        next.label = label;
-    }
-    if let Some(status) = u.status {
-        next.status = status;
-    }
-    if let Some(d) = u.is_default {
-        next.is_default = d;
-    }
-    if let Some(spec) = u.spec {
-        next.spec = spec;
-        next.version = current.version + 1;
-        next.created_at = u.now;
+    let next = current.updated(u);
+    if next.version != current.version {
         insert_workflow(c, &next).await?;
     } else {
         if next.is_default {

@@ -106,28 +106,7 @@ pub async fn update(
     let Some(mut d) = find(c, app_id, id, true).await? else {
         return Ok(None);
     };
-    if let Some(l) = u.label {
-        d.label = l;
-    }
-    if let Some(url) = u.url {
-        d.url = url;
-    }
-    if let Some(e) = u.enabled {
-        if e && !d.enabled {
-            // Re-enabled by a person: the failure streak starts over.
-            d.failing_since = None;
-            d.disabled_reason = None;
-        }
-        d.enabled = e;
-    }
-    if let Some(events) = u.subscribed_events {
-        d.subscribed_events = events;
-    }
-    if let Some((secret, previous_until)) = u.rotate_secret {
-        d.previous_secret = Some(std::mem::replace(&mut d.secret, secret));
-        d.previous_secret_expires_at = Some(previous_until);
-    }
-    d.updated_at = now;
+    d.apply(u, now);
     execute(
         c,
         "UPDATE webhook_destinations SET label = $1, url = $2, enabled = $3, subscribed_events = $4,
