@@ -42,12 +42,23 @@ async fn apply(c: &mut deadpool_postgres::Client) -> StoreResult<usize> {
             "no schema to create tables in: the search_path names no existing schema".into(),
         ));
     }
-    c.batch_execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (
-            version bigint PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
-    )
-    .await
-    .map_err(db_err)?;
+    let exists: bool = get(
+        &query_one(
+            &*c,
+            "SELECT to_regclass('schema_migrations') IS NOT NULL AS e",
+            &[],
+        )
+        .await?,
+        "e",
+    )?;
+    if !exists {
+        c.batch_execute(
+            "CREATE TABLE schema_migrations (
+                version bigint PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
+        )
+        .await
+        .map_err(db_err)?;
+    }
     let mut applied = 0;
     for (version, sql) in MIGRATIONS {
         let tx = c.transaction().await.map_err(db_err)?;
