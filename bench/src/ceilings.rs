@@ -13,6 +13,7 @@ use vouch_core::review::NewReview;
 use vouch_core::session::Environment;
 use vouch_core::workflow::{validate_features, FeatureInput};
 use vouch_core::SessionStatus;
+use vouch_store::postgres::{PgOptions, PgStore};
 use vouch_store::sqlite::SqliteStore;
 use vouch_store::{
     App, NewEvent, NewSession, SessionChange, Store, WorkflowRecord, WorkflowStatus, Written,
@@ -37,7 +38,7 @@ pub async fn bare_http(binary: &Path, plan: Plan, sessions: usize) -> anyhow::Re
             .collect(),
     };
     let stats = load::run(
-        server.addr,
+        &[server.addr],
         &server.key,
         plan,
         Scenario::UpdateStatus.streams(&prepared),
@@ -81,9 +82,30 @@ fn flip(s: &vouch_store::SessionState) -> Option<SessionChange> {
     Some(c)
 }
 
-pub async fn bare_storage(plan: Plan, sessions: usize) -> anyhow::Result<Stats> {
+/// Where the bare storage transaction runs.
+pub enum StorageTarget {
+    /// A fresh SQLite file in a temporary folder.
+    Sqlite,
+    /// A PostgreSQL URL (a fresh schema) and the connections the store may keep.
+    Postgres { url: String, pool_size: usize },
+}
+
+pub async fn bare_storage(
+    target: StorageTarget,
+    plan: Plan,
+    sessions: usize,
+) -> anyhow::Result<Stats> {
     let dir = tempfile::tempdir()?;
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("vouch.db"), 2)?);
+    let store: Arc<dyn Store> = match target {
+        StorageTarget::Sqlite => Arc::new(SqliteStore::open(&dir.path().join("vouch.db"), 2)?),
+        StorageTarget::Postgres { url, pool_size } => Arc::new(
+            PgStore::connect(&PgOptions {
+                pool_size,
+                ..PgOptions::new(url)
+            })
+            .await?,
+        ),
+    };
     let now = Utc::now();
     let app = store
         .create_app(App {
@@ -115,31 +137,44 @@ pub async fn bare_storage(plan: Plan, sessions: usize) -> anyhow::Result<Stats> 
         created_at: now,
     };
     store.create_workflow(wf.clone(), None).await?;
+    // Created by 16 tasks (PostgreSQL commits each one separately; SQLite groups them).
+    let creators = 16.min(sessions.max(1));
+    let mut made = Vec::new();
+    for w in 0..creators {
+        let (store, wf_id, app_id) = (store.clone(), wf.id, app.id);
+        made.push(tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for i in (w..sessions).step_by(creators) {
+                let written = store
+                    .create_session(
+                        NewSession {
+                            id: Uuid::new_v4(),
+                            app_id,
+                            token: format!("t{i}"),
+                            workflow_id: Some(wf_id),
+                            vendor_data: None,
+                            metadata: json!({}),
+                            callback: None,
+                            callback_method: None,
+                            language: None,
+                            contact_details: json!({}),
+                            expected_details: json!({}),
+                            now,
+                            expires_at: now + chrono::Duration::days(7),
+                        },
+                        None,
+                    )
+                    .await?;
+                if let Written::Fresh(s) = written {
+                    ids.push(s.id);
+                }
+            }
+            anyhow::Ok(ids)
+        }));
+    }
     let mut ids = Vec::with_capacity(sessions);
-    for i in 0..sessions {
-        let written = store
-            .create_session(
-                NewSession {
-                    id: Uuid::new_v4(),
-                    app_id: app.id,
-                    token: format!("t{i}"),
-                    workflow_id: Some(wf.id),
-                    vendor_data: None,
-                    metadata: json!({}),
-                    callback: None,
-                    callback_method: None,
-                    language: None,
-                    contact_details: json!({}),
-                    expected_details: json!({}),
-                    now,
-                    expires_at: now + chrono::Duration::days(7),
-                },
-                None,
-            )
-            .await?;
-        if let Written::Fresh(s) = written {
-            ids.push(s.id);
-        }
+    for t in made {
+        ids.extend(t.await??);
     }
     let ids = Arc::new(ids);
     let start = Instant::now() + plan.warmup;

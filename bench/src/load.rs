@@ -34,6 +34,8 @@ pub struct Stats {
     pub ok: u64,
     pub errors: BTreeMap<String, u64>,
     pub elapsed: Duration,
+    /// `2xx` answers counted per node (index into the addresses given to `run`).
+    pub per_node: Vec<u64>,
 }
 
 impl Stats {
@@ -43,6 +45,7 @@ impl Stats {
             ok: 0,
             errors: BTreeMap::new(),
             elapsed: Duration::ZERO,
+            per_node: Vec::new(),
         }
     }
 
@@ -51,6 +54,12 @@ impl Stats {
         self.ok += other.ok;
         for (k, v) in other.errors {
             *self.errors.entry(k).or_default() += v;
+        }
+        if self.per_node.len() < other.per_node.len() {
+            self.per_node.resize(other.per_node.len(), 0);
+        }
+        for (mine, theirs) in self.per_node.iter_mut().zip(other.per_node) {
+            *mine += theirs;
         }
     }
 
@@ -67,8 +76,9 @@ impl Stats {
     }
 }
 
+/// Runs `plan`; connection `i` goes to `addrs[i % addrs.len()]` (round-robin over the nodes).
 pub async fn run(
-    addr: SocketAddr,
+    addrs: &[SocketAddr],
     key: &str,
     plan: Plan,
     streams: StreamFactory,
@@ -76,15 +86,19 @@ pub async fn run(
     let start = Instant::now() + Duration::from_millis(50);
     let measure_from = start + plan.warmup;
     let end = measure_from + plan.duration;
+    anyhow::ensure!(!addrs.is_empty(), "no server address to load");
     let mut tasks = Vec::with_capacity(plan.connections);
     for i in 0..plan.connections {
-        let mut conn = Conn::open(addr, key).await?;
+        let node = i % addrs.len();
+        let nodes = addrs.len();
+        let mut conn = Conn::open(addrs[node], key).await?;
         let mut stream = streams(i, plan.connections);
         let interval = plan
             .rate
             .map(|r| Duration::from_secs_f64(plan.connections as f64 / r));
         tasks.push(tokio::spawn(async move {
             let mut stats = Stats::new();
+            stats.per_node = vec![0; nodes];
             // Spread the connections' schedules over one interval.
             let mut scheduled = start
                 + interval.map_or(Duration::ZERO, |iv| {
@@ -111,6 +125,7 @@ pub async fn run(
                     match result {
                         Ok((s, _)) if (200..300).contains(&s) => {
                             stats.ok += 1;
+                            stats.per_node[node] += 1;
                             let us = done.duration_since(scheduled).as_micros() as u64;
                             let _ = stats.latency_us.record(us.max(1));
                         }

@@ -5,6 +5,7 @@
 mod ceilings;
 mod client;
 mod load;
+mod pg;
 mod scenarios;
 mod server;
 mod webhooks;
@@ -16,7 +17,7 @@ use std::time::Duration;
 use clap::Parser;
 use load::{Plan, Stats};
 use scenarios::{prepare, Scenario};
-use server::Server;
+use server::Cluster;
 
 #[derive(Parser, Debug)]
 #[command(about = "Measure vouch: throughput and latency percentiles of its API")]
@@ -24,9 +25,24 @@ struct Args {
     /// The vouch binary (default: the release build next to this one).
     #[arg(long)]
     vouch: Option<PathBuf>,
-    /// Database for the server under test (default: a fresh SQLite file).
+    /// Database for the server under test (default: a fresh SQLite file). With a
+    /// `postgres://…` URL each scenario runs in a fresh schema `vouch_bench_<random>_<n>` of that
+    /// database, dropped afterwards.
     #[arg(long)]
     database_url: Option<String>,
+    /// Shorthand for `--database-url postgres://postgres@127.0.0.1:5432/test` (local PostgreSQL).
+    #[arg(long, conflicts_with = "database_url")]
+    postgres: bool,
+    /// `vouch serve` nodes sharing the database (more than one needs PostgreSQL); the load
+    /// generator's connections are spread round-robin over them.
+    #[arg(long, default_value_t = 1)]
+    nodes: usize,
+    /// Database connections per node (`VOUCH_POSTGRES__POOL_SIZE`; vouch's default is 16).
+    #[arg(long)]
+    pg_pool_size: Option<usize>,
+    /// Keep the PostgreSQL schemas instead of dropping them after each scenario.
+    #[arg(long)]
+    keep_schema: bool,
     /// Scenarios to run, in order (default: the standard set).
     #[arg(long, value_enum, value_delimiter = ',')]
     scenario: Vec<Scenario>,
@@ -65,10 +81,64 @@ struct Row {
     stats: Stats,
 }
 
-fn table(rows: &[Row]) -> String {
+/// vouch's default `postgres.pool_size`.
+const DEFAULT_POOL_SIZE: usize = 16;
+
+/// The database the servers under test use.
+enum Backend {
+    /// A fresh SQLite file per scenario (or the `--database-url` given).
+    Sqlite(Option<String>),
+    Postgres(Box<pg::Database>),
+}
+
+impl Backend {
+    /// A fresh database for one scenario: its URL, and the schema to drop afterwards.
+    async fn fresh(&mut self) -> anyhow::Result<(Option<String>, Option<pg::Schema>)> {
+        match self {
+            Backend::Sqlite(url) => Ok((url.clone(), None)),
+            Backend::Postgres(db) => {
+                let schema = db.fresh_schema().await?;
+                Ok((Some(schema.url.clone()), Some(schema)))
+            }
+        }
+    }
+
+    async fn finish(&self, schema: Option<pg::Schema>) {
+        if let (Backend::Postgres(db), Some(schema)) = (self, schema) {
+            db.finish(schema).await;
+        }
+    }
+}
+
+/// The line above the tables: backend and nodes.
+fn header(backend: &Backend, base_url: Option<&str>, nodes: usize, pool: usize) -> String {
+    match backend {
+        Backend::Sqlite(None) => {
+            format!("database: SQLite (a fresh file per scenario), nodes: {nodes}\n\n")
+        }
+        Backend::Sqlite(Some(url)) => {
+            format!("database: {}, nodes: {nodes}\n\n", pg::redact(url))
+        }
+        Backend::Postgres(db) => format!(
+            "database: PostgreSQL {} at {} (a fresh schema per scenario, {}{}), nodes: {nodes}, pool {pool} connections per node\n\n",
+            db.version,
+            pg::redact(base_url.unwrap_or_default()),
+            db.pattern(),
+            if db.keep() { ", kept" } else { ", dropped after" },
+        ),
+    }
+}
+
+fn table(rows: &[Row], nodes: usize) -> String {
+    let per_node = nodes > 1;
     let mut s = String::from(
-        "| scenario | load | requests/s | p50 ms | p90 ms | p99 ms | p99.9 ms | errors |\n|---|---|---:|---:|---:|---:|---:|---:|\n",
+        "| scenario | load | requests/s | p50 ms | p90 ms | p99 ms | p99.9 ms | errors |",
     );
+    if per_node {
+        s.push_str(" 2xx per node |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    } else {
+        s.push_str("\n|---|---|---:|---:|---:|---:|---:|---:|\n");
+    }
     for r in rows {
         let load = match r.plan.rate {
             Some(rate) => format!("open loop {rate:.0}/s, {} conns", r.plan.connections),
@@ -79,7 +149,7 @@ fn table(rows: &[Row]) -> String {
         } else {
             format!("{} ({:?})", r.stats.error_count(), r.stats.errors)
         };
-        let _ = writeln!(
+        let _ = write!(
             s,
             "| {} | {load} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {errors} |",
             r.scenario.name(),
@@ -89,6 +159,11 @@ fn table(rows: &[Row]) -> String {
             r.stats.ms(0.99),
             r.stats.ms(0.999),
         );
+        if per_node {
+            let counts: Vec<String> = r.stats.per_node.iter().map(|n| n.to_string()).collect();
+            let _ = write!(s, " {} |", counts.join(" / "));
+        }
+        s.push('\n');
     }
     s
 }
@@ -112,10 +187,59 @@ async fn bench(args: Args) -> anyhow::Result<()> {
         warmup: Duration::from_secs_f64(args.warmup),
         rate: args.rate,
     };
+    let database_url = if args.postgres {
+        Some(pg::LOCAL_URL.to_string())
+    } else {
+        args.database_url.clone()
+    };
+    let postgres = database_url.as_deref().is_some_and(pg::is_postgres_url);
+    anyhow::ensure!(args.nodes >= 1, "--nodes must be at least 1");
+    anyhow::ensure!(
+        args.nodes == 1 || postgres,
+        "--nodes {} needs a PostgreSQL database (--postgres or --database-url postgres://…): \
+         several nodes cannot share a SQLite file",
+        args.nodes
+    );
+    anyhow::ensure!(
+        args.pg_pool_size.is_none() || postgres,
+        "--pg-pool-size applies to PostgreSQL only (--postgres or --database-url postgres://…)"
+    );
+    anyhow::ensure!(
+        args.pg_pool_size != Some(0),
+        "--pg-pool-size must be positive"
+    );
+    let pool = args.pg_pool_size.unwrap_or(DEFAULT_POOL_SIZE);
+    let mut env = Vec::new();
+    if let Some(n) = args.pg_pool_size {
+        env.push(("VOUCH_POSTGRES__POOL_SIZE".to_string(), n.to_string()));
+    }
+    let mut backend = match &database_url {
+        Some(url) if postgres => Backend::Postgres(Box::new(
+            pg::Database::connect(url, args.keep_schema).await?,
+        )),
+        other => Backend::Sqlite(other.clone()),
+    };
+    let head = header(&backend, database_url.as_deref(), args.nodes, pool);
+    eprint!("{head}");
     if args.webhooks {
-        let f = webhooks::run(&binary, args.sessions, plan).await?;
+        // On SQLite, always a fresh file: the delivery lags are read from it afterwards.
+        let (url, schema) = match backend {
+            Backend::Sqlite(_) => (None, None),
+            _ => backend.fresh().await?,
+        };
+        let figures = webhooks::run(
+            &binary,
+            url.as_deref(),
+            &env,
+            args.nodes,
+            args.sessions,
+            plan,
+        )
+        .await;
+        backend.finish(schema).await;
+        let f = figures?;
         let out = format!(
-            "| webhooks | changes | delivered | deliveries/s | commit→first attempt p50 ms | p90 ms | p99 ms | max ms |\n|---|---:|---:|---:|---:|---:|---:|---:|\n| {} | {} | {} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} |\n",
+            "{head}| webhooks | changes | delivered | deliveries/s | commit→first attempt p50 ms | p90 ms | p99 ms | max ms |\n|---|---:|---:|---:|---:|---:|---:|---:|\n| {} | {} | {} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} |\n",
             match plan.rate { Some(r) => format!("open loop {r:.0}/s, {} conns", plan.connections), None => format!("closed loop, {} conns", plan.connections) },
             f.changes,
             f.delivered,
@@ -133,25 +257,21 @@ async fn bench(args: Args) -> anyhow::Result<()> {
     }
     let mut rows = Vec::new();
     for scenario in scenarios {
-        // A fresh server per scenario: each measures the same starting point.
-        let server = Server::start(&binary, args.database_url.as_deref(), &[]).await?;
-        eprintln!(
-            "preparing {} sessions for {}…",
-            args.sessions,
-            scenario.name()
-        );
-        let prepared = prepare(server.addr, &server.key, args.sessions).await?;
-        eprintln!("running {} for {:.0} s…", scenario.name(), args.duration);
-        let stats = load::run(server.addr, &server.key, plan, scenario.streams(&prepared)).await?;
-        server.stop().await;
+        // A fresh server (and database) per scenario: each measures the same starting point.
+        let (url, schema) = backend.fresh().await?;
+        if let Some(s) = &schema {
+            eprintln!("schema {}", s.name);
+        }
+        let stats = run_scenario(&binary, url.as_deref(), &env, &args, scenario, plan).await;
+        backend.finish(schema).await;
         let row = Row {
             scenario,
             plan,
-            stats,
+            stats: stats?,
         };
         eprint!(
             "{}",
-            table(std::slice::from_ref(&row))
+            table(std::slice::from_ref(&row), args.nodes)
                 .lines()
                 .nth(2)
                 .map(|l| format!("{l}\n"))
@@ -159,7 +279,8 @@ async fn bench(args: Args) -> anyhow::Result<()> {
         );
         rows.push(row);
     }
-    let mut out = table(&rows);
+    let mut out = head.clone();
+    out.push_str(&table(&rows, args.nodes));
     let vouch_update = rows
         .iter()
         .find(|r| r.scenario == Scenario::UpdateStatus)
@@ -167,24 +288,48 @@ async fn bench(args: Args) -> anyhow::Result<()> {
     if !args.no_ceilings {
         eprintln!("measuring the ceilings…");
         let http = ceilings::bare_http(&binary, plan, args.sessions).await?;
-        let storage = ceilings::bare_storage(plan, args.sessions).await?;
+        let (storage, storage_name) = match backend {
+            Backend::Postgres(_) => {
+                let (url, schema) = backend.fresh().await?;
+                let stats = ceilings::bare_storage(
+                    ceilings::StorageTarget::Postgres {
+                        url: url.unwrap_or_default(),
+                        pool_size: pool * args.nodes,
+                    },
+                    plan,
+                    args.sessions,
+                )
+                .await;
+                backend.finish(schema).await;
+                (
+                    stats?,
+                    format!(
+                        "bare storage transaction (same rows, PostgreSQL, {} connections, no HTTP)",
+                        pool * args.nodes
+                    ),
+                )
+            }
+            Backend::Sqlite(_) => (
+                ceilings::bare_storage(ceilings::StorageTarget::Sqlite, plan, args.sessions)
+                    .await?,
+                "bare storage transaction (same rows, same writer, no HTTP)".to_string(),
+            ),
+        };
         out.push_str("\n| ceiling | requests/s | p50 ms | p99 ms | update-status / ceiling |\n|---|---:|---:|---:|---:|\n");
         for (name, s) in [
             ("bare HTTP stack (same router layers, no work)", &http),
-            (
-                "bare storage transaction (same rows, same writer, no HTTP)",
-                &storage,
-            ),
+            (storage_name.as_str(), &storage),
         ] {
             let ratio = vouch_update.map_or("n/a".to_string(), |v| {
                 format!("{:.2}", v / s.throughput().max(1e-9))
             });
-            out.push_str(&format!(
-                "| {name} | {:.0} | {:.2} | {:.2} | {ratio} |\n",
+            let _ = writeln!(
+                out,
+                "| {name} | {:.0} | {:.2} | {:.2} | {ratio} |",
                 s.throughput(),
                 s.ms(0.5),
                 s.ms(0.99)
-            ));
+            );
         }
     }
     println!("{out}");
@@ -192,6 +337,45 @@ async fn bench(args: Args) -> anyhow::Result<()> {
         std::fs::write(&path, &out)?;
     }
     Ok(())
+}
+
+/// Starts the nodes, prepares the sessions through the first, drives the scenario over all.
+async fn run_scenario(
+    binary: &std::path::Path,
+    database_url: Option<&str>,
+    env: &[(String, String)],
+    args: &Args,
+    scenario: Scenario,
+    plan: Plan,
+) -> anyhow::Result<Stats> {
+    let cluster = Cluster::start(binary, database_url, env, args.nodes).await?;
+    let first = cluster.first();
+    eprintln!(
+        "preparing {} sessions for {}…",
+        args.sessions,
+        scenario.name()
+    );
+    let prepared = prepare(first.addr, &first.key, args.sessions).await;
+    let stats = match prepared {
+        Ok(prepared) => {
+            eprintln!(
+                "running {} for {:.0} s on {} node(s)…",
+                scenario.name(),
+                args.duration,
+                args.nodes
+            );
+            load::run(
+                &cluster.addrs(),
+                cluster.key(),
+                plan,
+                scenario.streams(&prepared),
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    cluster.stop().await;
+    stats
 }
 
 fn main() -> anyhow::Result<()> {

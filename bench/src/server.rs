@@ -1,4 +1,5 @@
-//! Starts a real `vouch serve` on a fresh data folder and learns its address and key.
+//! Starts a real `vouch serve` on a fresh data folder and learns its address and key; or several
+//! nodes on one PostgreSQL database, each on its own port.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -24,13 +25,27 @@ impl Server {
         Self::start_command(binary, "serve", database_url, extra_env).await
     }
 
-    /// Starts `vouch <command>` (`serve`, or the benchmark's `serve-bare`).
+    /// Starts `vouch <command>` (`serve`, or the benchmark's `serve-bare`) on an empty database:
+    /// it must print its bootstrap key.
     pub async fn start_command(
         binary: &Path,
         command: &str,
         database_url: Option<&str>,
         extra_env: &[(String, String)],
     ) -> anyhow::Result<Self> {
+        let (server, key) = Self::launch(binary, command, database_url, extra_env).await?;
+        let key = key.context("vouch printed no bootstrap key (use an empty database)")?;
+        Ok(Self { key, ..server })
+    }
+
+    /// Starts `vouch <command>`; answers the server (its `key` empty) and the key it printed, if
+    /// any (a node started on a database that already has an application prints none).
+    async fn launch(
+        binary: &Path,
+        command: &str,
+        database_url: Option<&str>,
+        extra_env: &[(String, String)],
+    ) -> anyhow::Result<(Self, Option<String>)> {
         let dir = tempfile::tempdir()?;
         let mut cmd = Command::new(binary);
         cmd.arg(command)
@@ -66,13 +81,15 @@ impl Server {
             }
         };
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        let key = key.context("vouch printed no bootstrap key (use an empty database)")?;
-        Ok(Self {
-            addr,
+        Ok((
+            Self {
+                addr,
+                key: String::new(),
+                child,
+                _dir: dir,
+            },
             key,
-            child,
-            _dir: dir,
-        })
+        ))
     }
 
     /// The SQLite file of a server started without a database URL.
@@ -82,6 +99,60 @@ impl Server {
 
     pub async fn stop(mut self) {
         let _ = self.child.kill().await;
+    }
+}
+
+/// `vouch serve` nodes sharing one database. The first starts alone (it applies the migrations
+/// and creates the application and key); the others start after it and use its key.
+pub struct Cluster {
+    pub nodes: Vec<Server>,
+}
+
+impl Cluster {
+    pub async fn start(
+        binary: &Path,
+        database_url: Option<&str>,
+        extra_env: &[(String, String)],
+        nodes: usize,
+    ) -> anyhow::Result<Self> {
+        let first = Server::start(binary, database_url, extra_env).await?;
+        let key = first.key.clone();
+        let mut all = vec![first];
+        for n in 1..nodes.max(1) {
+            let (node, printed) = Server::launch(binary, "serve", database_url, extra_env)
+                .await
+                .with_context(|| format!("starting node {}", n + 1))?;
+            if printed.is_some() {
+                bail!(
+                    "node {} printed a bootstrap key: it does not share the first node's database",
+                    n + 1
+                );
+            }
+            all.push(Server {
+                key: key.clone(),
+                ..node
+            });
+        }
+        Ok(Self { nodes: all })
+    }
+
+    /// The first node (preparation goes through it).
+    pub fn first(&self) -> &Server {
+        &self.nodes[0]
+    }
+
+    pub fn key(&self) -> &str {
+        &self.first().key
+    }
+
+    pub fn addrs(&self) -> Vec<SocketAddr> {
+        self.nodes.iter().map(|n| n.addr).collect()
+    }
+
+    pub async fn stop(self) {
+        for n in self.nodes {
+            n.stop().await;
+        }
     }
 }
 

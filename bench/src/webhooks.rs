@@ -16,8 +16,9 @@ use serde_json::json;
 
 use crate::client::Conn;
 use crate::load::{self, Plan};
+use crate::pg;
 use crate::scenarios::{prepare, Scenario};
-use crate::server::Server;
+use crate::server::Cluster;
 
 pub struct WebhookFigures {
     pub changes: u64,
@@ -64,7 +65,30 @@ async fn receiver() -> anyhow::Result<(SocketAddr, Arc<Counter>)> {
     Ok((addr, c))
 }
 
-/// Milliseconds from each event's creation (taken in its transaction) to its first attempt.
+/// Microseconds from each event's creation (taken in its transaction) to its first attempt, on
+/// PostgreSQL (the URL names the schema).
+async fn pg_lags(url: &str) -> anyhow::Result<Histogram<u64>> {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let rows = client
+        .query(
+            "SELECT (EXTRACT(EPOCH FROM (a.started_at - e.created_at)) * 1000000.0)::float8
+             FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id
+             JOIN outbox_events e ON e.seq = d.event_seq WHERE a.attempt = 1",
+            &[],
+        )
+        .await?;
+    let mut h = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3)?;
+    for r in rows {
+        let _ = h.record(r.get::<_, f64>(0).max(1.0) as u64);
+    }
+    Ok(h)
+}
+
+/// Microseconds (millisecond resolution) from each event's creation (taken in its transaction)
+/// to its first attempt, on SQLite.
 fn lags(db: &Path) -> anyhow::Result<Histogram<u64>> {
     let conn = rusqlite::Connection::open(db)?;
     let mut st = conn.prepare(
@@ -80,13 +104,24 @@ fn lags(db: &Path) -> anyhow::Result<Histogram<u64>> {
     Ok(h)
 }
 
-pub async fn run(binary: &Path, sessions: usize, plan: Plan) -> anyhow::Result<WebhookFigures> {
+/// update-status load on `nodes` servers (round-robin) with one destination subscribed; every
+/// node runs the webhook workers. `database_url` `None`: a fresh SQLite file (one node).
+pub async fn run(
+    binary: &Path,
+    database_url: Option<&str>,
+    extra_env: &[(String, String)],
+    nodes: usize,
+    sessions: usize,
+    plan: Plan,
+) -> anyhow::Result<WebhookFigures> {
     let (rx_addr, counter) = receiver().await?;
-    let env = [(
+    let mut env = extra_env.to_vec();
+    env.push((
         "VOUCH_ALLOW_PRIVATE_DESTINATIONS".to_string(),
         "true".to_string(),
-    )];
-    let server = Server::start(binary, None, &env).await?;
+    ));
+    let cluster = Cluster::start(binary, database_url, &env, nodes).await?;
+    let server = cluster.first();
     let prepared = prepare(server.addr, &server.key, sessions).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let mut c = Conn::open(server.addr, &server.key).await?;
@@ -99,8 +134,8 @@ pub async fn run(binary: &Path, sessions: usize, plan: Plan) -> anyhow::Result<W
         .await?;
     anyhow::ensure!(s == 201, "destination: {s} {d}");
     let stats = load::run(
-        server.addr,
-        &server.key,
+        &cluster.addrs(),
+        cluster.key(),
         Plan {
             warmup: Duration::ZERO,
             ..plan
@@ -123,8 +158,12 @@ pub async fn run(binary: &Path, sessions: usize, plan: Plan) -> anyhow::Result<W
         (Some(a), Some(b)) => b.duration_since(a),
         _ => Duration::ZERO,
     };
-    let lag_ms = lags(&server.db_path()).context("reading delivery lags")?;
-    server.stop().await;
+    let lag_ms = match database_url.filter(|u| pg::is_postgres_url(u)) {
+        Some(url) => pg_lags(url).await,
+        None => lags(&server.db_path()),
+    }
+    .context("reading delivery lags")?;
+    cluster.stop().await;
     Ok(WebhookFigures {
         changes,
         delivered,
