@@ -188,6 +188,18 @@ impl PgStore {
         Ok(())
     }
 
+    /// The channels a commit writing events and/or emails notifies.
+    fn channels_for(&self, events: bool, emails: bool) -> Vec<&str> {
+        let mut c = Vec::new();
+        if events {
+            c.push(self.channels.outbox.as_str());
+        }
+        if emails {
+            c.push(self.channels.email.as_str());
+        }
+        c
+    }
+
     fn wake(&self, events: bool, emails: bool) {
         if events {
             self.signal.notify_one();
@@ -334,8 +346,8 @@ impl Store for PgStore {
             match idempotency::begin(&tx, idem.as_ref().map(|i| &i.key)).await? {
                 Some(replayed) => replayed,
                 None => {
-                    session_changes::apply(&tx, change).await?;
-                    self.announce(&tx, events, emails).await?;
+                    let wake = self.channels_for(events, emails);
+                    session_changes::apply(&tx, change, None, &wake).await?;
                     idempotency::finish(&tx, idem, ()).await?
                 }
             }
@@ -361,7 +373,8 @@ impl Store for PgStore {
             return Ok(Modified::Replayed { status_code, body });
         }
         // The session's row lock: concurrent writers of this session, on any node, wait here.
-        let Some(state) = sessions::state(&tx, &self.workflows, app_id, session_id).await? else {
+        let Some((state, tip)) = sessions::state(&tx, &self.workflows, app_id, session_id).await?
+        else {
             return Ok(Modified::NotFound);
         };
         let Some(change) = decide(&state) else {
@@ -369,8 +382,8 @@ impl Store for PgStore {
         };
         let events = !change.events.is_empty();
         let emails = !change.emails.is_empty();
-        session_changes::apply(&tx, change).await?;
-        self.announce(&tx, events, emails).await?;
+        let wake = self.channels_for(events, emails);
+        session_changes::apply(&tx, change, Some(tip), &wake).await?;
         idempotency::finish(&tx, idem, ()).await?;
         tx.commit().await.map_err(db_err)?;
         self.wake(events, emails);

@@ -21,6 +21,10 @@ pub type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 /// Maps a driver error: lost connections, overload and serialization failures may be retried
 /// (503), anything else is internal.
 pub fn db_err(e: tokio_postgres::Error) -> StoreError {
+    let message = match e.as_db_error() {
+        Some(d) => format!("{}: {}", d.code().code(), d.message()),
+        None => e.to_string(),
+    };
     match e.code() {
         Some(c)
             if *c == SqlState::T_R_SERIALIZATION_FAILURE
@@ -30,9 +34,9 @@ pub fn db_err(e: tokio_postgres::Error) -> StoreError {
                 || *c == SqlState::CANNOT_CONNECT_NOW
                 || *c == SqlState::QUERY_CANCELED =>
         {
-            StoreError::Unavailable(e.to_string())
+            StoreError::Unavailable(message)
         }
-        Some(_) => StoreError::Internal(e.to_string()),
+        Some(_) => StoreError::Internal(message),
         // No SQL state: the connection broke or could not be made, or (a defect of ours) a
         // value did not convert.
         None if connection_trouble(&e) => StoreError::Unavailable(e.to_string()),

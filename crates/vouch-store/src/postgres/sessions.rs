@@ -9,7 +9,7 @@ use vouch_core::{SessionStatus, WorkflowKind};
 
 use super::catalog;
 use super::rows::{self, all, execute, get, query, query_one, query_opt, table, SESSION_COLUMNS};
-use super::session_changes::reviews;
+use super::session_changes::{reviews, ChainTip};
 use crate::model::{NewSession, SessionBundle, SessionState, WorkflowRecord};
 use crate::workflow_cache::WorkflowCache;
 use crate::{micros, StoreError, StoreResult};
@@ -176,39 +176,93 @@ pub async fn workflow(
     Ok(cache.remember(w))
 }
 
-/// The state a decision needs, read inside the write transaction with the session row locked.
+fn locked_with_app_sql(kind: WorkflowKind) -> String {
+    let cols: String = SESSION_COLUMNS
+        .split(", ")
+        .map(|col| format!("s.{col}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "SELECT {cols}, s.backend_resubmitted_at, a.mode AS app_mode,
+            COALESCE(a.email_brand, a.name) AS app_name, a.email_sender_name
+         FROM {} s JOIN apps a ON a.id = s.app_id
+         WHERE s.id = $1 AND s.app_id = $2 AND s.deleted_at IS NULL
+         FOR UPDATE OF s",
+        table(kind)
+    )
+}
+
+const ATTEMPTS_SQL: &str = "SELECT * FROM attempts WHERE session_id = $1 ORDER BY seq";
+const TIP_SQL: &str =
+    "SELECT seq, hash FROM reviews WHERE session_id = $1 ORDER BY seq DESC LIMIT 1";
+
+/// The session row of one kind locked, its attempts and the chain's tip, pipelined: the three
+/// statements are prepared first, then sent in this order in one round trip, so PostgreSQL
+/// reads the attempts and the tip only once the lock is held.
+async fn locked_read(
+    c: &impl GenericClient,
+    kind: WorkflowKind,
+    app_id: Uuid,
+    id: Uuid,
+) -> StoreResult<Option<(Session, tokio_postgres::Row, Vec<Attempt>, ChainTip)>> {
+    let lock_sql = locked_with_app_sql(kind);
+    let (lock, att, tip) = tokio::try_join!(
+        c.prepare_cached(&lock_sql),
+        c.prepare_cached(ATTEMPTS_SQL),
+        c.prepare_cached(TIP_SQL),
+    )
+    .map_err(rows::db_err)?;
+    let (by_id, by_session): (
+        [&(dyn tokio_postgres::types::ToSql + Sync); 2],
+        [&(dyn tokio_postgres::types::ToSql + Sync); 1],
+    ) = ([&id, &app_id], [&id]);
+    let (row, att, tip) = tokio::try_join!(
+        c.query_opt(&lock, &by_id),
+        c.query(&att, &by_session),
+        c.query_opt(&tip, &by_session),
+    )
+    .map_err(rows::db_err)?;
+    let Some(row) = row else { return Ok(None) };
+    let tip = match tip {
+        Some(t) => (get(&t, "seq")?, get(&t, "hash")?),
+        None => (0, vouch_core::review::GENESIS_HASH.to_string()),
+    };
+    Ok(Some((
+        rows::session(&row, kind)?,
+        row,
+        all(&att, rows::attempt)?,
+        tip,
+    )))
+}
+
+/// The state a decision needs, read inside the write transaction with the session row locked,
+/// and the chain's tip (its last review row), in one round trip for user sessions.
 pub async fn state(
     c: &impl GenericClient,
     workflows: &WorkflowCache,
     app_id: Uuid,
     id: Uuid,
-) -> StoreResult<Option<SessionState>> {
-    let Some(session) = find(c, app_id, id, true).await? else {
-        return Ok(None);
+) -> StoreResult<Option<(SessionState, ChainTip)>> {
+    let found = match locked_read(c, WorkflowKind::User, app_id, id).await? {
+        Some(f) => f,
+        None => match locked_read(c, WorkflowKind::Business, app_id, id).await? {
+            Some(f) => f,
+            None => return Ok(None),
+        },
     };
+    let (session, row, attempts, tip) = found;
     let workflow = workflow(c, workflows, session.workflow_id, session.workflow_version).await?;
-    let row = query_one(
-        c,
-        &format!(
-            "SELECT a.mode, COALESCE(a.email_brand, a.name) AS app_name, a.email_sender_name,
-                s.backend_resubmitted_at
-             FROM apps a, {} s WHERE a.id = $1 AND s.id = $2",
-            table(session.kind)
-        ),
-        &[&app_id, &id],
-    )
-    .await?;
-    let mode: &str = get(&row, "mode")?;
-    let last_backend: Option<DateTime<Utc>> = get(&row, "backend_resubmitted_at")?;
-    Ok(Some(SessionState {
+    let mode: &str = get(&row, "app_mode")?;
+    let state = SessionState {
         app_name: get(&row, "app_name")?,
         email_sender_name: get(&row, "email_sender_name")?,
         environment: Environment::parse(mode).unwrap_or(Environment::Live),
         workflow,
-        attempts: attempts(c, id).await?,
-        last_backend_resubmission: last_backend,
+        attempts,
+        last_backend_resubmission: get(&row, "backend_resubmitted_at")?,
         session,
-    }))
+    };
+    Ok(Some((state, tip)))
 }
 
 pub async fn bundle(
