@@ -48,6 +48,7 @@ use crate::workflow_cache::WorkflowCache;
 use crate::{Store, StoreError, StoreResult};
 pub use notify::Channels;
 use rows::{db_err, execute, get, query_one};
+pub use sessions::number_sequence_sql;
 
 /// How to reach the database.
 #[derive(Debug, Clone)]
@@ -83,14 +84,16 @@ pub struct PgStore {
     workflows: WorkflowCache,
     signal: Arc<Notify>,
     mail_signal: Arc<Notify>,
-    channels: Channels,
+    notifier: notify::Notifier,
     schema: String,
     listener: tokio::task::JoinHandle<()>,
+    notifier_task: tokio::task::JoinHandle<()>,
 }
 
 impl Drop for PgStore {
     fn drop(&mut self) {
         self.listener.abort();
+        self.notifier_task.abort();
     }
 }
 
@@ -152,14 +155,17 @@ impl PgStore {
             signal.clone(),
             mail_signal.clone(),
         );
+        let notifier = notify::Notifier::default();
+        let notifier_task = notifier.spawn(pool.clone(), channels);
         Ok(Self {
             pool,
             workflows: WorkflowCache::default(),
             signal,
             mail_signal,
-            channels,
+            notifier,
             schema,
             listener,
+            notifier_task,
         })
     }
 
@@ -172,35 +178,9 @@ impl PgStore {
         self.pool.get().await.map_err(pool_err)
     }
 
-    /// Wakes the workers of every node when this transaction commits.
-    async fn announce(
-        &self,
-        c: &impl deadpool_postgres::GenericClient,
-        events: bool,
-        emails: bool,
-    ) -> StoreResult<()> {
-        if events {
-            execute(c, "SELECT pg_notify($1, '')", &[&self.channels.outbox]).await?;
-        }
-        if emails {
-            execute(c, "SELECT pg_notify($1, '')", &[&self.channels.email]).await?;
-        }
-        Ok(())
-    }
-
-    /// The channels a commit writing events and/or emails notifies.
-    fn channels_for(&self, events: bool, emails: bool) -> Vec<&str> {
-        let mut c = Vec::new();
-        if events {
-            c.push(self.channels.outbox.as_str());
-        }
-        if emails {
-            c.push(self.channels.email.as_str());
-        }
-        c
-    }
-
+    /// After a commit: wakes this node's workers, and (soon, coalesced) every other node's.
     fn wake(&self, events: bool, emails: bool) {
+        self.notifier.committed(events, emails);
         if events {
             self.signal.notify_one();
         }
@@ -213,8 +193,12 @@ impl PgStore {
 #[async_trait]
 impl Store for PgStore {
     async fn create_app(&self, app: App) -> StoreResult<App> {
-        let c = self.conn().await?;
-        catalog::insert_app(&c, &app).await?;
+        in_tx!(self, tx => {
+            catalog::insert_app(&tx, &app).await?;
+            tx.batch_execute(&sessions::number_sequence_sql(app.id, 1))
+                .await
+                .map_err(db_err)?;
+        });
         Ok(app)
     }
 
@@ -346,8 +330,7 @@ impl Store for PgStore {
             match idempotency::begin(&tx, idem.as_ref().map(|i| &i.key)).await? {
                 Some(replayed) => replayed,
                 None => {
-                    let wake = self.channels_for(events, emails);
-                    session_changes::apply(&tx, change, None, &wake).await?;
+                    session_changes::apply(&tx, change, None).await?;
                     idempotency::finish(&tx, idem, ()).await?
                 }
             }
@@ -382,8 +365,7 @@ impl Store for PgStore {
         };
         let events = !change.events.is_empty();
         let emails = !change.emails.is_empty();
-        let wake = self.channels_for(events, emails);
-        session_changes::apply(&tx, change, Some(tip), &wake).await?;
+        session_changes::apply(&tx, change, Some(tip)).await?;
         idempotency::finish(&tx, idem, ()).await?;
         tx.commit().await.map_err(db_err)?;
         self.wake(events, emails);

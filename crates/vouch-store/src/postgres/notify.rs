@@ -1,7 +1,12 @@
 //! LISTEN/NOTIFY: a dedicated connection listens on this schema's channels and wakes the local
 //! workers when any node commits outbox events or email jobs. Polling stays the fallback, so a
 //! lost listener only delays work; it reconnects by itself.
+//!
+//! Notifications are sent after commit by one task per node, coalesced: a NOTIFY inside each
+//! writing transaction would take PostgreSQL's global notification lock through that
+//! transaction's commit flush and serialize every commit (measured: update-status 530/s).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -96,4 +101,67 @@ pub fn spawn_listener(
             backoff = (backoff * 2).min(Duration::from_secs(5));
         }
     })
+}
+
+/// Asks the node's notifier task to tell the other nodes that work was committed.
+#[derive(Clone, Default)]
+pub struct Notifier {
+    inner: Arc<Pending>,
+}
+
+#[derive(Default)]
+struct Pending {
+    outbox: AtomicBool,
+    email: AtomicBool,
+    wake: Notify,
+}
+
+impl Notifier {
+    pub fn committed(&self, events: bool, emails: bool) {
+        if events {
+            self.inner.outbox.store(true, Ordering::Release);
+        }
+        if emails {
+            self.inner.email.store(true, Ordering::Release);
+        }
+        if events || emails {
+            self.inner.wake.notify_one();
+        }
+    }
+
+    /// Sends one NOTIFY per channel for however many commits asked since the last one, on a
+    /// pooled connection outside any transaction. Runs until the handle is aborted.
+    pub fn spawn(
+        &self,
+        pool: deadpool_postgres::Pool,
+        channels: Channels,
+    ) -> tokio::task::JoinHandle<()> {
+        let inner = self.inner.clone();
+        tokio::spawn(async move {
+            loop {
+                inner.wake.notified().await;
+                let outbox = inner.outbox.swap(false, Ordering::AcqRel);
+                let email = inner.email.swap(false, Ordering::AcqRel);
+                let mut sql = String::new();
+                if outbox {
+                    sql.push_str(&format!("NOTIFY \"{}\";", channels.outbox));
+                }
+                if email {
+                    sql.push_str(&format!("NOTIFY \"{}\";", channels.email));
+                }
+                if sql.is_empty() {
+                    continue;
+                }
+                let sent = match pool.get().await {
+                    Ok(c) => c.batch_execute(&sql).await.map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                };
+                if let Err(e) = sent {
+                    // The other nodes' polling picks the work up meanwhile.
+                    tracing::debug!(error = %e, "cannot notify the other nodes");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        })
+    }
 }

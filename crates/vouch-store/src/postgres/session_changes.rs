@@ -55,12 +55,11 @@ fn statement<'a>(
 /// Applies the change if the session is still at its expected version. The UPDATE takes the
 /// session's row lock, so the review chain grows by one transaction at a time. With `tip` (the
 /// chain's last row, read by the caller under that lock) every row goes in one pipelined round
-/// trip; without, the UPDATE goes first. `notify` names the channels to wake at commit.
+/// trip; without, the UPDATE goes first.
 pub async fn apply(
     c: &impl GenericClient,
     ch: SessionChange,
     tip: Option<ChainTip>,
-    notify: &[&str],
 ) -> StoreResult<()> {
     let sid = ch.session_id;
     let tbl = table(ch.kind);
@@ -192,13 +191,6 @@ pub async fn apply(
                 Box::new(e.not_sent_reason.clone()),
                 Box::new(ch.now),
             ],
-        ));
-    }
-    for channel in notify {
-        batch.push(statement(
-            c,
-            "SELECT pg_notify($1, '')",
-            vec![Box::new(channel.to_string())],
         ));
     }
     // Sent back to back; the first failure (in order) is the one reported.

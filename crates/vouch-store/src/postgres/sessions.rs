@@ -35,6 +35,7 @@ pub async fn find(
     Ok(None)
 }
 
+/// Creates the session, or reuses the unfinished one with the same vendor_data.
 pub async fn create(c: &impl GenericClient, mut new: NewSession) -> StoreResult<Session> {
     // Stored with microsecond precision: answer what a later read will see.
     new.now = micros(new.now);
@@ -50,20 +51,15 @@ pub async fn create(c: &impl GenericClient, mut new: NewSession) -> StoreResult<
         .ok_or_else(|| StoreError::NotFound("published workflow".into()))?;
     let tbl = table(wf.kind());
 
-    // Taking the application's number counter first serializes session creation per
-    // application, so two nodes cannot both miss an unfinished session and create a second.
-    let number: i64 = get(
-        &query_one(
-            c,
-            "UPDATE apps SET next_session_number = next_session_number + 1 WHERE id = $1
-             RETURNING next_session_number - 1 AS n",
-            &[&new.app_id],
-        )
-        .await?,
-        "n",
-    )?;
-
     if let Some(vd) = &new.vendor_data {
+        // Creations with one vendor_data serialize (on every node), so two of them cannot both
+        // miss an unfinished session and create a second; others do not wait.
+        execute(
+            c,
+            "SELECT pg_advisory_xact_lock(hashtextextended($1 || '/vendor_data/' || $2, 0))",
+            &[&new.app_id.to_string(), vd],
+        )
+        .await?;
         let sql = format!(
             "SELECT {SESSION_COLUMNS} FROM {tbl}
              WHERE app_id = $1 AND vendor_data = $2
@@ -85,17 +81,18 @@ pub async fn create(c: &impl GenericClient, mut new: NewSession) -> StoreResult<
                 &[&s.callback, &s.metadata, &s.updated_at, &s.version, &s.id],
             )
             .await?;
-            // The number taken above is given back: numbers stay gapless.
-            execute(
-                c,
-                "UPDATE apps SET next_session_number = next_session_number - 1 WHERE id = $1",
-                &[&new.app_id],
-            )
-            .await?;
             return Ok(s);
         }
     }
-
+    let number: i64 = get(
+        &query_one(
+            c,
+            "SELECT nextval($1::text::regclass) AS n",
+            &[&number_sequence(new.app_id)],
+        )
+        .await?,
+        "n",
+    )?;
     let s = Session {
         id: new.id,
         app_id: new.app_id,
@@ -351,4 +348,22 @@ pub async fn delete(
     )
     .await?;
     Ok(true)
+}
+
+/// The name of the sequence that numbers an application's sessions.
+pub fn number_sequence(app_id: Uuid) -> String {
+    format!("session_numbers_{}", app_id.simple())
+}
+
+/// SQL creating the sequence numbering an application's sessions, starting at `next`.
+/// Sequences never block and are not rolled back, so concurrent creations in one application
+/// do not wait for each other's commits; a creation that fails after taking its number leaves
+/// a gap.
+pub fn number_sequence_sql(app_id: Uuid, next: i64) -> String {
+    let name = number_sequence(app_id);
+    format!(
+        "CREATE SEQUENCE IF NOT EXISTS {name} AS bigint MINVALUE 1 START WITH 1;
+         SELECT setval('{name}', {}, false);",
+        next.max(1)
+    )
 }

@@ -102,13 +102,7 @@ impl WebhookStore for PgStore {
         delivery_id: Uuid,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<DeliveryRecord>> {
-        let r = in_tx!(self, tx => {
-            let r = webhooks::resend(&tx, app_id, destination_id, delivery_id, now).await?;
-            if r.is_some() {
-                self.announce(&tx, true, false).await?;
-            }
-            r
-        });
+        let r = in_tx!(self, tx => webhooks::resend(&tx, app_id, destination_id, delivery_id, now).await?);
         if r.is_some() {
             self.wake(true, false);
         }

@@ -115,6 +115,18 @@ pub async fn run(from: &str, to: &PgOptions, progress: bool) -> anyhow::Result<(
         .await
         .with_context(|| format!("moving the {table}.{column} sequence"))?;
     }
+    // Each application's session numbers continue after the copied ones.
+    for row in tx
+        .query("SELECT id, next_session_number FROM apps", &[])
+        .await?
+    {
+        tx.batch_execute(&vouch_store::postgres::number_sequence_sql(
+            row.get(0),
+            row.get(1),
+        ))
+        .await
+        .context("creating the applications' session number sequences")?;
+    }
     tx.commit()
         .await
         .with_context(|| format!("committing the copy to {target} (nothing was written)"))?;
