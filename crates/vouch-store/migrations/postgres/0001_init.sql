@@ -76,7 +76,6 @@ CREATE TABLE user_sessions (
 );
 CREATE INDEX user_sessions_vendor ON user_sessions(app_id, vendor_data);
 CREATE INDEX user_sessions_status ON user_sessions(app_id, status, number);
-CREATE INDEX user_sessions_list ON user_sessions(app_id, number DESC) WHERE deleted_at IS NULL;
 CREATE INDEX user_sessions_lifecycle ON user_sessions(status, updated_at) WHERE deleted_at IS NULL;
 CREATE INDEX user_sessions_kyc_expiry ON user_sessions(kyc_expires_at)
     WHERE status = 'Approved' AND deleted_at IS NULL;
@@ -90,7 +89,6 @@ ALTER TABLE business_sessions ADD FOREIGN KEY (workflow_id, workflow_version)
     REFERENCES workflows(id, version);
 CREATE INDEX business_sessions_vendor ON business_sessions(app_id, vendor_data);
 CREATE INDEX business_sessions_status ON business_sessions(app_id, status, number);
-CREATE INDEX business_sessions_list ON business_sessions(app_id, number DESC) WHERE deleted_at IS NULL;
 CREATE INDEX business_sessions_lifecycle ON business_sessions(status, updated_at) WHERE deleted_at IS NULL;
 CREATE INDEX business_sessions_kyc_expiry ON business_sessions(kyc_expires_at)
     WHERE status = 'Approved' AND deleted_at IS NULL;

@@ -23,13 +23,21 @@ pub async fn find(
     lock: bool,
 ) -> StoreResult<Option<Session>> {
     for kind in [WorkflowKind::User, WorkflowKind::Business] {
+        // By primary key only, the application and deletion checked here: with more conditions
+        // the planner may pick another index (seen: a generic plan scanning every session of the
+        // application through (app_id, number) to find one id).
         let sql = format!(
-            "SELECT {SESSION_COLUMNS} FROM {} WHERE id = $1 AND app_id = $2 AND deleted_at IS NULL{}",
+            "SELECT {SESSION_COLUMNS}, deleted_at FROM {} WHERE id = $1{}",
             table(kind),
             if lock { " FOR UPDATE" } else { "" }
         );
-        if let Some(row) = query_opt(c, &sql, &[&id, &app_id]).await? {
-            return rows::session(&row, kind).map(Some);
+        if let Some(row) = query_opt(c, &sql, &[&id]).await? {
+            let deleted: Option<DateTime<Utc>> = get(&row, "deleted_at")?;
+            let session = rows::session(&row, kind)?;
+            if session.app_id != app_id || deleted.is_some() {
+                return Ok(None);
+            }
+            return Ok(Some(session));
         }
     }
     Ok(None)
@@ -179,11 +187,12 @@ fn locked_with_app_sql(kind: WorkflowKind) -> String {
         .map(|col| format!("s.{col}"))
         .collect::<Vec<_>>()
         .join(", ");
+    // By primary key only (see `find`); the application and deletion are checked by the caller.
     format!(
-        "SELECT {cols}, s.backend_resubmitted_at, a.mode AS app_mode,
+        "SELECT {cols}, s.deleted_at, s.backend_resubmitted_at, a.mode AS app_mode,
             COALESCE(a.email_brand, a.name) AS app_name, a.email_sender_name
          FROM {} s JOIN apps a ON a.id = s.app_id
-         WHERE s.id = $1 AND s.app_id = $2 AND s.deleted_at IS NULL
+         WHERE s.id = $1
          FOR UPDATE OF s",
         table(kind)
     )
@@ -209,17 +218,19 @@ async fn locked_read(
         c.prepare_cached(TIP_SQL),
     )
     .map_err(rows::db_err)?;
-    let (by_id, by_session): (
-        [&(dyn tokio_postgres::types::ToSql + Sync); 2],
-        [&(dyn tokio_postgres::types::ToSql + Sync); 1],
-    ) = ([&id, &app_id], [&id]);
+    let by_id: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&id];
     let (row, att, tip) = tokio::try_join!(
         c.query_opt(&lock, &by_id),
-        c.query(&att, &by_session),
-        c.query_opt(&tip, &by_session),
+        c.query(&att, &by_id),
+        c.query_opt(&tip, &by_id),
     )
     .map_err(rows::db_err)?;
     let Some(row) = row else { return Ok(None) };
+    let deleted: Option<DateTime<Utc>> = get(&row, "deleted_at")?;
+    let owner: Uuid = get(&row, "app_id")?;
+    if owner != app_id || deleted.is_some() {
+        return Ok(None);
+    }
     let tip = match tip {
         Some(t) => (get(&t, "seq")?, get(&t, "hash")?),
         None => (0, vouch_core::review::GENESIS_HASH.to_string()),
