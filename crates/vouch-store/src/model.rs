@@ -128,6 +128,34 @@ pub struct NewSession {
     pub expires_at: DateTime<Utc>,
 }
 
+impl NewSession {
+    /// The session as first stored: `Not Started`, version 1, pinned to `wf`.
+    pub fn into_session(self, number: i64, wf: &WorkflowRecord) -> Session {
+        Session {
+            id: self.id,
+            app_id: self.app_id,
+            number,
+            kind: wf.kind(),
+            token: self.token,
+            status: SessionStatus::NotStarted,
+            workflow_id: wf.id,
+            workflow_version: wf.version,
+            vendor_data: self.vendor_data,
+            metadata: self.metadata,
+            callback: self.callback,
+            callback_method: self.callback_method,
+            language: self.language,
+            contact_details: self.contact_details,
+            expected_details: self.expected_details,
+            resubmit_info: None,
+            version: 1,
+            created_at: self.now,
+            updated_at: self.now,
+            expires_at: self.expires_at,
+        }
+    }
+}
+
 /// Everything needed to decide about a session.
 #[derive(Debug, Clone)]
 pub struct SessionBundle {

@@ -5,7 +5,7 @@ use deadpool_postgres::GenericClient;
 use uuid::Uuid;
 use vouch_core::attempt::Attempt;
 use vouch_core::session::{CallbackMethod, Environment, Session};
-use vouch_core::{SessionStatus, WorkflowKind};
+use vouch_core::WorkflowKind;
 
 use super::catalog;
 use super::rows::{self, all, execute, get, query, query_one, query_opt, table, SESSION_COLUMNS};
@@ -101,28 +101,7 @@ pub async fn create(c: &impl GenericClient, mut new: NewSession) -> StoreResult<
         .await?,
         "n",
     )?;
-    let s = Session {
-        id: new.id,
-        app_id: new.app_id,
-        number,
-        kind: wf.kind(),
-        token: new.token,
-        status: SessionStatus::NotStarted,
-        workflow_id: wf.id,
-        workflow_version: wf.version,
-        vendor_data: new.vendor_data,
-        metadata: new.metadata,
-        callback: new.callback,
-        callback_method: new.callback_method,
-        language: new.language,
-        contact_details: new.contact_details,
-        expected_details: new.expected_details,
-        resubmit_info: None,
-        version: 1,
-        created_at: new.now,
-        updated_at: new.now,
-        expires_at: new.expires_at,
-    };
+    let s = new.into_session(number, &wf);
     execute(
         c,
         &format!(

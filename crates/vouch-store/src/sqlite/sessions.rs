@@ -4,7 +4,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use uuid::Uuid;
 use vouch_core::attempt::Attempt;
 use vouch_core::session::{CallbackMethod, Session};
-use vouch_core::{SessionStatus, WorkflowKind};
+use vouch_core::WorkflowKind;
 
 use super::cache::WorkflowCache;
 use super::catalog;
@@ -99,28 +99,7 @@ pub fn create(conn: &Connection, mut new: NewSession) -> StoreResult<Session> {
             |r| r.get(0),
         )
         .map_err(db_err)?;
-    let s = Session {
-        id: new.id,
-        app_id: new.app_id,
-        number,
-        kind: wf.kind(),
-        token: new.token,
-        status: SessionStatus::NotStarted,
-        workflow_id: wf.id,
-        workflow_version: wf.version,
-        vendor_data: new.vendor_data,
-        metadata: new.metadata,
-        callback: new.callback,
-        callback_method: new.callback_method,
-        language: new.language,
-        contact_details: new.contact_details,
-        expected_details: new.expected_details,
-        resubmit_info: None,
-        version: 1,
-        created_at: new.now,
-        updated_at: new.now,
-        expires_at: new.expires_at,
-    };
+    let s = new.into_session(number, &wf);
     conn.execute(
         &format!(
             "INSERT INTO {tbl} (id, app_id, number, token, status, workflow_id, workflow_version,
