@@ -74,7 +74,7 @@ CREATE TABLE user_sessions (
     FOREIGN KEY (workflow_id, workflow_version) REFERENCES workflows(id, version),
     UNIQUE (app_id, number)
 );
-CREATE INDEX user_sessions_vendor ON user_sessions(app_id, vendor_data);
+CREATE INDEX user_sessions_vendor ON user_sessions(vendor_data, app_id);
 CREATE INDEX user_sessions_status ON user_sessions(app_id, status, number);
 CREATE INDEX user_sessions_lifecycle ON user_sessions(status, updated_at) WHERE deleted_at IS NULL;
 CREATE INDEX user_sessions_kyc_expiry ON user_sessions(kyc_expires_at)
@@ -87,7 +87,7 @@ ALTER TABLE business_sessions ADD UNIQUE (app_id, number);
 ALTER TABLE business_sessions ADD FOREIGN KEY (app_id) REFERENCES apps(id);
 ALTER TABLE business_sessions ADD FOREIGN KEY (workflow_id, workflow_version)
     REFERENCES workflows(id, version);
-CREATE INDEX business_sessions_vendor ON business_sessions(app_id, vendor_data);
+CREATE INDEX business_sessions_vendor ON business_sessions(vendor_data, app_id);
 CREATE INDEX business_sessions_status ON business_sessions(app_id, status, number);
 CREATE INDEX business_sessions_lifecycle ON business_sessions(status, updated_at) WHERE deleted_at IS NULL;
 CREATE INDEX business_sessions_kyc_expiry ON business_sessions(kyc_expires_at)

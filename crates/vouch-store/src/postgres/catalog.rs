@@ -193,41 +193,6 @@ pub async fn current_workflow(
     .transpose()
 }
 
-/// The latest published version, which new sessions are pinned to.
-pub async fn latest_published(
-    c: &impl GenericClient,
-    app_id: Uuid,
-    id: Uuid,
-) -> StoreResult<Option<WorkflowRecord>> {
-    query_opt(
-        c,
-        "SELECT * FROM workflows WHERE app_id = $1 AND id = $2 AND status = 'published'
-         ORDER BY version DESC LIMIT 1",
-        &[&app_id, &id],
-    )
-    .await?
-    .as_ref()
-    .map(rows::workflow)
-    .transpose()
-}
-
-/// The id of the application's default workflow, if any.
-pub async fn default_workflow_id(
-    c: &impl GenericClient,
-    app_id: Uuid,
-) -> StoreResult<Option<Uuid>> {
-    let row = query_opt(
-        c,
-        "SELECT w.id FROM workflows w
-         WHERE w.app_id = $1 AND w.is_default
-           AND w.version = (SELECT MAX(version) FROM workflows v WHERE v.id = w.id)
-         ORDER BY w.created_at DESC LIMIT 1",
-        &[&app_id],
-    )
-    .await?;
-    row.map(|r| rows::get(&r, "id")).transpose()
-}
-
 pub async fn workflow_version(
     c: &impl GenericClient,
     id: Uuid,
