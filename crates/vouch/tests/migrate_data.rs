@@ -11,6 +11,7 @@ use reqwest::{Client, Method};
 use serde_json::{json, Value};
 use uuid::Uuid;
 use vouch::config::Config;
+use vouch::migrate_data::TABLES;
 use vouch::server;
 use vouch_core::scopes::{Access, Scopes};
 use vouch_store::postgres::{PgOptions, PgStore};
@@ -485,23 +486,6 @@ fn pending_work(db: &Path) -> i64 {
     )
     .unwrap()
 }
-
-const TABLES: &[&str] = &[
-    "apps",
-    "api_keys",
-    "workflows",
-    "user_sessions",
-    "business_sessions",
-    "attempts",
-    "reviews",
-    "outbox_events",
-    "idempotency_keys",
-    "email_jobs",
-    "webhook_destinations",
-    "webhook_deliveries",
-    "webhook_attempts",
-    "settings",
-];
 
 fn sqlite_counts(db: &Path) -> Vec<(String, i64)> {
     let c = rusqlite::Connection::open(db).unwrap();

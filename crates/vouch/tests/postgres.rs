@@ -275,10 +275,41 @@ async fn api_and_worker_roles_split_the_work() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(hook.received().is_empty(), "the API node must not deliver");
 
-    // A worker-only node picks the event up; it serves health and metrics, not the API.
-    let worker = binary::Server::start_args(dir.path(), "worker.log", &["serve", "--worker"], &env);
+    // A worker-only node picks the event up; it serves health and metrics, not the API. Its
+    // polling is set to ten minutes, so what it sends within the waits below it was woken for.
+    let mut worker_env = env.to_vec();
+    worker_env.push(("VOUCH_WEBHOOKS__POLL_INTERVAL_MS", "600000".to_string()));
+    let worker = binary::Server::start_args(
+        dir.path(),
+        "worker.log",
+        &["serve", "--worker"],
+        &worker_env,
+    );
     let got = hook.wait_for(1).await;
     assert_eq!(got[0].json["session_id"], sid);
+
+    // A change committed on the API node wakes the idle worker through NOTIFY.
+    let r = send(
+        &api.base,
+        Method::PATCH,
+        &format!("/v3/session/{sid}/update-status/"),
+        Some(json!({"new_status": "Declined"})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !hook
+        .received()
+        .iter()
+        .any(|r| r.json["status"] == "Declined")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the idle worker was not woken by the API node's commit"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let r = send(&worker.base, Method::GET, "/system/healthcheck", None)
         .await
         .unwrap();
