@@ -1,19 +1,19 @@
-//! The command line: `serve`, `migrate`, `apps …`, `keys …`, `audit verify`, `config`.
+//! The command line: `serve`, `migrate`, `migrate-data`, `apps …` and `keys …` (in `admin`),
+//! `audit verify`, `config`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::{bail, Context};
-use chrono::{DateTime, Duration, Utc};
+use anyhow::bail;
 use clap::{Args, Parser, Subcommand};
-use serde_json::json;
 use uuid::Uuid;
-use vouch_core::scopes::{Access, Scopes};
-use vouch_core::session::Environment;
-use vouch_store::{App, Store};
+use vouch_core::scopes::Access;
+use vouch_store::Store;
 
 use crate::config::{Config, LogFormat, DEFAULTS};
 use crate::server;
+
+mod admin;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -175,24 +175,6 @@ fn parse_access(s: &str) -> Result<Access, String> {
     Access::parse(s).ok_or_else(|| format!("expected none, read or write (got {s:?})"))
 }
 
-fn parse_expiry(s: &str, now: DateTime<Utc>) -> anyhow::Result<DateTime<Utc>> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: i64 = num
-        .parse()
-        .with_context(|| format!("--expires {s:?}: expected a time or a duration like 90d"))?;
-    let d = match unit {
-        "d" => Duration::days(n),
-        "h" => Duration::hours(n),
-        "m" => Duration::minutes(n),
-        "s" | "" => Duration::seconds(n),
-        _ => bail!("--expires {s:?}: unit must be d, h, m or s"),
-    };
-    Ok(now + d)
-}
-
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -203,13 +185,6 @@ fn init_logging(format: LogFormat) {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
     };
-}
-
-async fn find_app(store: &dyn Store, name_or_id: &str) -> anyhow::Result<App> {
-    store
-        .find_app(name_or_id)
-        .await?
-        .with_context(|| format!("no application named or with id {name_or_id:?}"))
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -259,8 +234,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Apps(c) => apps(store.as_ref(), c).await,
-        Command::Keys(c) => keys(store.as_ref(), c).await,
+        Command::Apps(c) => admin::apps(store.as_ref(), c).await,
+        Command::Keys(c) => admin::keys(store.as_ref(), c).await,
         Command::Audit(AuditCommand::Verify { session }) => {
             let (checked, broken) = store.verify_reviews(session).await?;
             for (sid, b) in &broken {
@@ -325,181 +300,4 @@ async fn serve_bare(cfg: Config) -> anyhow::Result<()> {
     println!("vouch listening on http://{}", listener.local_addr()?);
     axum::serve(listener, app).await?;
     Ok(())
-}
-
-async fn apps(store: &dyn Store, c: AppsCommand) -> anyhow::Result<()> {
-    match c {
-        AppsCommand::Create {
-            name,
-            sandbox,
-            json,
-        } => {
-            if name.trim().is_empty() {
-                bail!("the application name must not be empty");
-            }
-            let app = store
-                .create_app(App {
-                    id: Uuid::new_v4(),
-                    name: name.trim().to_string(),
-                    mode: if sandbox {
-                        Environment::Sandbox
-                    } else {
-                        Environment::Live
-                    },
-                    created_at: Utc::now(),
-                })
-                .await?;
-            if json {
-                println!(
-                    "{}",
-                    json!({"app_id": app.id, "name": app.name, "mode": app.mode})
-                );
-            } else {
-                println!(
-                    "created application {:?} ({}), mode {}",
-                    app.name,
-                    app.id,
-                    app.mode.as_str()
-                );
-            }
-        }
-        AppsCommand::Update {
-            app,
-            email_sender_name,
-            email_brand,
-        } => {
-            let app = find_app(store, &app).await?;
-            let clean = |v: Option<String>| v.map(|s| s.trim().to_string());
-            if email_sender_name
-                .as_deref()
-                .or(email_brand.as_deref())
-                .is_some_and(|v| v.chars().any(char::is_control))
-            {
-                bail!("email branding must not contain control characters");
-            }
-            store
-                .set_app_branding(app.id, clean(email_sender_name), clean(email_brand))
-                .await?;
-            println!("updated the email branding of application {:?}", app.name);
-        }
-        AppsCommand::List { json } => {
-            let apps = store.list_apps().await?;
-            if json {
-                let rows: Vec<_> = apps
-                    .iter()
-                    .map(|a| json!({"app_id": a.id, "name": a.name, "mode": a.mode, "created_at": a.created_at}))
-                    .collect();
-                println!("{}", serde_json::Value::Array(rows));
-            } else {
-                for a in apps {
-                    println!("{}  {:<8} {}", a.id, a.mode.as_str(), a.name);
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-fn scopes_json(s: &Scopes) -> serde_json::Value {
-    json!({"sessions": s.sessions, "decisions": s.decisions, "webhooks": s.webhooks, "workflows": s.workflows})
-}
-
-async fn keys(store: &dyn Store, c: KeysCommand) -> anyhow::Result<()> {
-    match c {
-        KeysCommand::Create {
-            app,
-            name,
-            scopes,
-            expires,
-            json,
-        } => {
-            let app = find_app(store, &app).await?;
-            let base = scopes.all.unwrap_or(Access::None);
-            let s = Scopes {
-                sessions: scopes.sessions.unwrap_or(base),
-                decisions: scopes.decisions.unwrap_or(base),
-                webhooks: scopes.webhooks.unwrap_or(base),
-                workflows: scopes.workflows.unwrap_or(base),
-            };
-            if s == Scopes::all(Access::None) {
-                bail!("grant at least one privilege, e.g. --all write or --sessions read");
-            }
-            let now = Utc::now();
-            let expires_at = expires.map(|e| parse_expiry(&e, now)).transpose()?;
-            if expires_at.is_some_and(|t| t <= now) {
-                bail!("--expires is in the past");
-            }
-            let (record, key) = server::create_key(store, &app, name, s, expires_at).await?;
-            if json {
-                println!(
-                    "{}",
-                    json!({"key_id": record.id, "key": key, "app_id": app.id, "scopes": scopes_json(&s), "expires_at": expires_at})
-                );
-            } else {
-                println!("created key {} for application {:?}.", record.id, app.name);
-                println!("It is shown only once; store it now:\n\n    {key}\n");
-            }
-        }
-        KeysCommand::List { app, json } => {
-            let app = find_app(store, &app).await?;
-            let keys = store.list_keys(app.id).await?;
-            if json {
-                let rows: Vec<_> = keys
-                    .iter()
-                    .map(|k| {
-                        json!({"key_id": k.id, "name": k.name, "prefix": k.prefix, "last4": k.last4,
-                        "scopes": scopes_json(&k.scopes), "expires_at": k.expires_at,
-                        "revoked_at": k.revoked_at, "created_at": k.created_at})
-                    })
-                    .collect();
-                println!("{}", serde_json::Value::Array(rows));
-            } else {
-                for k in keys {
-                    let state = if k.revoked_at.is_some() {
-                        "revoked".to_string()
-                    } else if let Some(t) = k.expires_at {
-                        format!("expires {}", t.to_rfc3339())
-                    } else {
-                        "active".to_string()
-                    };
-                    println!(
-                        "{}  {}…{}  sessions:{} decisions:{} webhooks:{} workflows:{}  {state}",
-                        k.id,
-                        k.prefix,
-                        k.last4,
-                        k.scopes.sessions.as_str(),
-                        k.scopes.decisions.as_str(),
-                        k.scopes.webhooks.as_str(),
-                        k.scopes.workflows.as_str()
-                    );
-                }
-            }
-        }
-        KeysCommand::Revoke { key_id } => {
-            if store.revoke_key(key_id, Utc::now()).await? {
-                println!("revoked key {key_id}");
-            } else {
-                bail!("no key with id {key_id}");
-            }
-        }
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn expiry_accepts_durations_and_times() {
-        let now = Utc::now();
-        assert_eq!(parse_expiry("2d", now).unwrap(), now + Duration::days(2));
-        assert_eq!(
-            parse_expiry("30m", now).unwrap(),
-            now + Duration::minutes(30)
-        );
-        assert!(parse_expiry("2030-01-01T00:00:00Z", now).is_ok());
-        assert!(parse_expiry("soon", now).is_err());
-        assert!(parse_expiry("3w", now).is_err());
-    }
 }
