@@ -5,6 +5,9 @@
 pub mod emails;
 pub mod model;
 pub mod postgres;
+pub mod queries;
+pub mod rows;
+pub mod sql;
 pub mod sqlite;
 pub mod testing;
 pub mod webhooks;

@@ -413,7 +413,7 @@ async fn a_sqlite_database_is_copied_exactly() {
     );
     eprintln!("{stdout}");
     assert!(
-        stdout.contains("copied") && stdout.contains("user_sessions"),
+        stdout.contains("copied") && stdout.contains("sessions"),
         "{stdout}"
     );
     assert!(
@@ -522,7 +522,7 @@ async fn assert_json_text_is_kept(db: &Path, url: &str) {
     for (table, key, column) in [
         ("attempts", "id", "data"),
         ("reviews", "uuid", "metadata"),
-        ("user_sessions", "id", "metadata"),
+        ("sessions", "id", "metadata"),
         ("idempotency_keys", "key", "response"),
         ("webhook_deliveries", "id", "payload"),
         ("webhook_attempts", "CAST(id AS TEXT)", "request_headers"),

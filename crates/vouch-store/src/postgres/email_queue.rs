@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 
-use super::rows::{self, all, execute, get, query, query_one};
+use super::rows::{all, execute, get, query, query_one};
 use crate::emails::*;
 use crate::model::EmailJob;
 use crate::StoreResult;
@@ -26,7 +26,7 @@ pub async fn claim(
         &[&now, &lease_until, &limit],
     )
     .await?;
-    all(&r, rows::email_job)
+    all(&r, crate::rows::email_job)
 }
 
 pub async fn record(

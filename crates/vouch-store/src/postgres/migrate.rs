@@ -6,10 +6,16 @@ use deadpool_postgres::GenericClient;
 use super::rows::{db_err, execute, get, query_one};
 use crate::{StoreError, StoreResult};
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/postgres/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/postgres/0001_init.sql")),
+    (
+        2,
+        include_str!("../../migrations/postgres/0002_sessions.sql"),
+    ),
+];
 
 /// The newest schema version this build knows.
-pub const LATEST: i64 = 1;
+pub const LATEST: i64 = MIGRATIONS.len() as i64;
 
 /// Applies every migration not yet applied to the connection's current schema; answers how
 /// many ran. Holds a session advisory lock (scoped to the schema) throughout.

@@ -17,16 +17,11 @@ macro_rules! in_tx {
     }};
 }
 
-mod catalog;
-mod destinations;
+pub(crate) mod driver;
 mod email_queue;
-mod idempotency;
 pub mod migrate;
 mod notify;
 pub(crate) mod rows;
-mod session_changes;
-mod session_list;
-mod sessions;
 mod webhook_store;
 mod webhooks;
 
@@ -40,15 +35,16 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod
 use tokio::sync::Notify;
 use tokio_postgres::NoTls;
 use uuid::Uuid;
-use vouch_core::review::{verify_chain, BrokenLink, Review};
+use vouch_core::review::{BrokenLink, Review};
 use vouch_core::session::Session;
 
 use crate::model::*;
+use crate::queries::{self, catalog, changes, idempotency, session_list, sessions};
 use crate::workflow_cache::WorkflowCache;
 use crate::{Store, StoreError, StoreResult};
+use driver::Pg;
 pub use notify::Channels;
-use rows::{db_err, execute, get, query_one};
-pub use sessions::number_sequence_sql;
+use rows::{db_err, get, query_one};
 
 /// How to reach the database.
 #[derive(Debug, Clone)]
@@ -194,8 +190,8 @@ impl PgStore {
 impl Store for PgStore {
     async fn create_app(&self, app: App) -> StoreResult<App> {
         in_tx!(self, tx => {
-            catalog::insert_app(&tx, &app).await?;
-            tx.batch_execute(&sessions::number_sequence_sql(app.id, 1))
+            catalog::insert_app(&Pg(&tx), &app).await?;
+            tx.batch_execute(&number_sequence_sql(app.id, 1))
                 .await
                 .map_err(db_err)?;
         });
@@ -203,11 +199,11 @@ impl Store for PgStore {
     }
 
     async fn list_apps(&self) -> StoreResult<Vec<App>> {
-        catalog::list_apps(&self.conn().await?).await
+        catalog::list_apps(&Pg(&self.conn().await?)).await
     }
 
     async fn find_app(&self, name_or_id: &str) -> StoreResult<Option<App>> {
-        catalog::find_app(&self.conn().await?, name_or_id).await
+        catalog::find_app(&Pg(&self.conn().await?), name_or_id).await
     }
 
     async fn set_app_branding(
@@ -216,24 +212,24 @@ impl Store for PgStore {
         sender_name: Option<String>,
         brand: Option<String>,
     ) -> StoreResult<()> {
-        catalog::set_branding(&self.conn().await?, app_id, sender_name, brand).await
+        catalog::set_branding(&Pg(&self.conn().await?), app_id, sender_name, brand).await
     }
 
     async fn create_key(&self, key: ApiKey) -> StoreResult<ApiKey> {
-        catalog::insert_key(&self.conn().await?, &key).await?;
+        catalog::insert_key(&Pg(&self.conn().await?), &key).await?;
         Ok(key)
     }
 
     async fn list_keys(&self, app_id: Uuid) -> StoreResult<Vec<ApiKey>> {
-        catalog::list_keys(&self.conn().await?, app_id).await
+        catalog::list_keys(&Pg(&self.conn().await?), app_id).await
     }
 
     async fn revoke_key(&self, key_id: Uuid, now: DateTime<Utc>) -> StoreResult<bool> {
-        catalog::revoke_key(&self.conn().await?, key_id, now).await
+        catalog::revoke_key(&Pg(&self.conn().await?), key_id, now).await
     }
 
     async fn keys_by_hash_prefix(&self, prefix: [u8; 8]) -> StoreResult<Vec<(ApiKey, App)>> {
-        catalog::keys_by_hash_prefix(&self.conn().await?, prefix).await
+        catalog::keys_by_hash_prefix(&Pg(&self.conn().await?), prefix).await
     }
 
     async fn create_workflow(
@@ -242,11 +238,11 @@ impl Store for PgStore {
         idem: Option<Idem<WorkflowRecord>>,
     ) -> StoreResult<Written<WorkflowRecord>> {
         in_tx!(self, tx => {
-            match idempotency::begin(&tx, idem.as_ref().map(|i| &i.key)).await? {
+            match idempotency::begin(&Pg(&tx), idem.as_ref().map(|i| &i.key)).await? {
                 Some(replayed) => replayed,
                 None => {
-                    catalog::insert_workflow(&tx, &wf).await?;
-                    idempotency::finish(&tx, idem, wf).await?
+                    catalog::insert_workflow(&Pg(&tx), &wf).await?;
+                    idempotency::finish(&Pg(&tx), idem, wf).await?
                 }
             }
         })
@@ -254,7 +250,7 @@ impl Store for PgStore {
     }
 
     async fn update_workflow(&self, update: WorkflowUpdate) -> StoreResult<WorkflowRecord> {
-        Ok(in_tx!(self, tx => catalog::update_workflow(&tx, update).await?))
+        Ok(in_tx!(self, tx => catalog::update_workflow(&Pg(&tx), update).await?))
     }
 
     async fn list_workflows(
@@ -262,11 +258,11 @@ impl Store for PgStore {
         app_id: Uuid,
         page: Page,
     ) -> StoreResult<(Vec<WorkflowRecord>, i64)> {
-        catalog::list_workflows(&self.conn().await?, app_id, page).await
+        catalog::list_workflows(&Pg(&self.conn().await?), app_id, page).await
     }
 
     async fn get_workflow(&self, app_id: Uuid, id: Uuid) -> StoreResult<Option<WorkflowRecord>> {
-        catalog::current_workflow(&self.conn().await?, app_id, id).await
+        catalog::current_workflow(&Pg(&self.conn().await?), app_id, id).await
     }
 
     async fn get_workflow_version(
@@ -274,7 +270,7 @@ impl Store for PgStore {
         id: Uuid,
         version: i64,
     ) -> StoreResult<Option<WorkflowRecord>> {
-        catalog::workflow_version(&self.conn().await?, id, version).await
+        catalog::workflow_version(&Pg(&self.conn().await?), id, version).await
     }
 
     async fn create_session(
@@ -283,22 +279,23 @@ impl Store for PgStore {
         idem: Option<Idem<Session>>,
     ) -> StoreResult<Written<Session>> {
         Ok(in_tx!(self, tx => {
-            match idempotency::begin(&tx, idem.as_ref().map(|i| &i.key)).await? {
+            let db = Pg(&tx);
+            match idempotency::begin(&db, idem.as_ref().map(|i| &i.key)).await? {
                 Some(replayed) => replayed,
                 None => {
-                    let s = sessions::create(&tx, new).await?;
-                    idempotency::finish(&tx, idem, s).await?
+                    let s = sessions::create(&db, new).await?;
+                    idempotency::finish(&db, idem, s).await?
                 }
             }
         }))
     }
 
     async fn get_session(&self, app_id: Uuid, id: Uuid) -> StoreResult<Option<Session>> {
-        sessions::find(&self.conn().await?, app_id, id, false).await
+        sessions::find(&Pg(&self.conn().await?), app_id, id, false).await
     }
 
     async fn session_bundle(&self, app_id: Uuid, id: Uuid) -> StoreResult<Option<SessionBundle>> {
-        sessions::bundle(&self.conn().await?, &self.workflows, app_id, id).await
+        sessions::bundle(&Pg(&self.conn().await?), &self.workflows, app_id, id).await
     }
 
     async fn list_sessions(
@@ -307,7 +304,7 @@ impl Store for PgStore {
         filter: &SessionFilter,
         page: Page,
     ) -> StoreResult<(Vec<Session>, i64)> {
-        session_list::list(&self.conn().await?, app_id, filter, page).await
+        session_list::list(&Pg(&self.conn().await?), app_id, filter, page).await
     }
 
     async fn delete_session(
@@ -316,7 +313,7 @@ impl Store for PgStore {
         id: Uuid,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        Ok(in_tx!(self, tx => sessions::delete(&tx, app_id, id, now).await?))
+        Ok(in_tx!(self, tx => sessions::delete(&Pg(&tx), app_id, id, now).await?))
     }
 
     async fn apply_session_change(
@@ -327,11 +324,12 @@ impl Store for PgStore {
         let events = !change.events.is_empty();
         let emails = !change.emails.is_empty();
         let written = in_tx!(self, tx => {
-            match idempotency::begin(&tx, idem.as_ref().map(|i| &i.key)).await? {
+            let db = Pg(&tx);
+            match idempotency::begin(&db, idem.as_ref().map(|i| &i.key)).await? {
                 Some(replayed) => replayed,
                 None => {
-                    session_changes::apply(&tx, change, None).await?;
-                    idempotency::finish(&tx, idem, ()).await?
+                    changes::apply(&db, change, None).await?;
+                    idempotency::finish(&db, idem, ()).await?
                 }
             }
         });
@@ -350,13 +348,14 @@ impl Store for PgStore {
     ) -> StoreResult<Modified> {
         let mut client = self.conn().await?;
         let tx = client.transaction().await.map_err(db_err)?;
+        let db = Pg(&tx);
         if let Some(Written::Replayed { status_code, body }) =
-            idempotency::begin::<()>(&tx, idem.as_ref().map(|i| &i.key)).await?
+            idempotency::begin::<()>(&db, idem.as_ref().map(|i| &i.key)).await?
         {
             return Ok(Modified::Replayed { status_code, body });
         }
         // The session's row lock: concurrent writers of this session, on any node, wait here.
-        let Some((state, tip)) = sessions::state(&tx, &self.workflows, app_id, session_id).await?
+        let Some((state, tip)) = sessions::state(&db, &self.workflows, app_id, session_id).await?
         else {
             return Ok(Modified::NotFound);
         };
@@ -365,8 +364,8 @@ impl Store for PgStore {
         };
         let events = !change.events.is_empty();
         let emails = !change.emails.is_empty();
-        session_changes::apply(&tx, change, Some(tip)).await?;
-        idempotency::finish(&tx, idem, ()).await?;
+        changes::apply(&db, change, Some(tip)).await?;
+        idempotency::finish(&db, idem, ()).await?;
         tx.commit().await.map_err(db_err)?;
         self.wake(events, emails);
         Ok(Modified::Applied)
@@ -377,59 +376,57 @@ impl Store for PgStore {
         key: &IdemKey,
         _now: DateTime<Utc>,
     ) -> StoreResult<Option<Written<()>>> {
-        idempotency::lookup(&self.conn().await?, key).await
+        idempotency::lookup(&Pg(&self.conn().await?), key).await
     }
 
     async fn reviews(&self, session_id: Uuid) -> StoreResult<Vec<Review>> {
-        session_changes::reviews(&self.conn().await?, session_id).await
+        changes::reviews(&Pg(&self.conn().await?), session_id).await
     }
 
     async fn verify_reviews(
         &self,
         session_id: Option<Uuid>,
     ) -> StoreResult<(usize, Vec<(Uuid, BrokenLink)>)> {
-        let c = self.conn().await?;
-        let ids = session_changes::reviewed_sessions(&c, session_id).await?;
-        let mut broken = Vec::new();
-        for id in &ids {
-            if let Err(b) = verify_chain(&session_changes::reviews(&c, *id).await?) {
-                broken.push((*id, b));
-            }
-        }
-        Ok((ids.len(), broken))
+        changes::verify_reviews(&Pg(&self.conn().await?), session_id).await
     }
 
     async fn outbox_events(&self, session_id: Uuid) -> StoreResult<Vec<OutboxEvent>> {
-        session_changes::outbox(&self.conn().await?, session_id).await
+        changes::outbox(&Pg(&self.conn().await?), session_id).await
     }
 
     async fn email_jobs(&self, session_id: Uuid) -> StoreResult<Vec<EmailJob>> {
-        session_changes::email_jobs(&self.conn().await?, session_id).await
+        changes::email_jobs(&Pg(&self.conn().await?), session_id).await
     }
 
     async fn due_transitions(&self, query: LifecycleQuery) -> StoreResult<Vec<DueTransition>> {
-        session_list::due_transitions(&self.conn().await?, &query).await
+        session_list::due_transitions(&Pg(&self.conn().await?), &query).await
     }
 
     async fn secret(&self, name: &str, fresh: String) -> StoreResult<String> {
-        let c = self.conn().await?;
-        execute(
-            &c,
-            "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
-            &[&name, &fresh],
-        )
-        .await?;
-        get(
-            &query_one(&c, "SELECT value FROM settings WHERE key = $1", &[&name]).await?,
-            "value",
-        )
+        queries::secret(&Pg(&self.conn().await?), name, fresh).await
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        execute(&self.conn().await?, "SELECT 1", &[])
-            .await
-            .map(|_| ())
+        queries::ping(&Pg(&self.conn().await?)).await
     }
+}
+
+/// The name of the sequence that numbers an application's sessions.
+pub fn number_sequence(app_id: Uuid) -> String {
+    format!("session_numbers_{}", app_id.simple())
+}
+
+/// SQL creating the sequence numbering an application's sessions, starting at `next`.
+/// Sequences never block and are not rolled back, so concurrent creations in one application
+/// do not wait for each other's commits; a creation that fails after taking its number leaves
+/// a gap.
+pub fn number_sequence_sql(app_id: Uuid, next: i64) -> String {
+    let name = number_sequence(app_id);
+    format!(
+        "CREATE SEQUENCE IF NOT EXISTS {name} AS bigint MINVALUE 1 START WITH 1;
+         SELECT setval('{name}', {}, false);",
+        next.max(1)
+    )
 }
 
 trait Pipe: Sized {

@@ -6,16 +6,18 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{destinations, email_queue, webhooks, PgStore};
+use super::driver::Pg;
+use super::{email_queue, webhooks, PgStore};
 use crate::emails::*;
 use crate::model::{EmailJob, Page};
+use crate::queries::destinations;
 use crate::webhooks::*;
 use crate::StoreResult;
 
 #[async_trait]
 impl WebhookStore for PgStore {
     async fn create_destination(&self, d: Destination) -> StoreResult<Destination> {
-        destinations::insert(&self.conn().await?, &d).await?;
+        destinations::insert(&Pg(&self.conn().await?), &d).await?;
         Ok(d)
     }
 
@@ -24,11 +26,11 @@ impl WebhookStore for PgStore {
         app_id: Uuid,
         page: Page,
     ) -> StoreResult<(Vec<Destination>, i64)> {
-        destinations::list(&self.conn().await?, app_id, page).await
+        destinations::list(&Pg(&self.conn().await?), app_id, page).await
     }
 
     async fn get_destination(&self, app_id: Uuid, id: Uuid) -> StoreResult<Option<Destination>> {
-        destinations::find(&self.conn().await?, app_id, id, false).await
+        destinations::find(&Pg(&self.conn().await?), app_id, id).await
     }
 
     async fn update_destination(
@@ -38,7 +40,7 @@ impl WebhookStore for PgStore {
         update: DestinationUpdate,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Destination>> {
-        Ok(in_tx!(self, tx => destinations::update(&tx, app_id, id, update, now).await?))
+        Ok(in_tx!(self, tx => destinations::update(&Pg(&tx), app_id, id, update, now).await?))
     }
 
     async fn delete_destination(
@@ -47,7 +49,7 @@ impl WebhookStore for PgStore {
         id: Uuid,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        Ok(in_tx!(self, tx => destinations::delete(&tx, app_id, id, now).await?))
+        Ok(in_tx!(self, tx => destinations::delete(&Pg(&tx), app_id, id, now).await?))
     }
 
     async fn fan_out(&self, now: DateTime<Utc>, limit: i64) -> StoreResult<usize> {

@@ -6,12 +6,13 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
-use tokio_postgres::Row;
 use uuid::Uuid;
 
-use super::destinations::{app_destinations, destination};
+use super::driver::Pg;
 use super::rows::{self, all, execute, get, query, query_one, query_opt};
 use crate::model::Page;
+use crate::queries::destinations;
+use crate::rows::{ATTEMPT_SELECT, DELIVERY_COLUMNS};
 use crate::webhooks::*;
 use crate::{StoreError, StoreResult};
 
@@ -25,13 +26,13 @@ pub async fn fan_out(c: &impl GenericClient, now: DateTime<Utc>, limit: i64) -> 
         &[&limit],
     )
     .await?;
-    let events = all(&r, rows::outbox_event)?;
+    let events = all(&r, crate::rows::outbox_event)?;
     let mut by_app: HashMap<Uuid, Vec<Destination>> = HashMap::new();
     for e in &events {
         let dests = match by_app.entry(e.app_id) {
             std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
             std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(app_destinations(c, e.app_id).await?)
+                v.insert(destinations::enabled(&Pg(c), e.app_id).await?)
             }
         };
         for d in dests.iter().filter(|d| d.subscribes(&e.event_type)) {
@@ -97,8 +98,8 @@ pub async fn claim(c: &impl GenericClient, q: &ClaimQuery) -> StoreResult<Vec<Cl
     .await?;
     let mut claimed = claimed;
     claimed.sort_by_key(|r| r.get::<_, DateTime<Utc>>("next_attempt_at"));
-    let dest_ids: Vec<Uuid> = all(&claimed, |r| get(r, "destination_id"))?;
-    let seqs: Vec<i64> = all(&claimed, |r| get(r, "event_seq"))?;
+    let dest_ids: Vec<Uuid> = all(&claimed, |r| r.uuid("destination_id"))?;
+    let seqs: Vec<i64> = all(&claimed, |r| r.int("event_seq"))?;
     let destinations: HashMap<Uuid, Destination> = all(
         &query(
             c,
@@ -106,7 +107,7 @@ pub async fn claim(c: &impl GenericClient, q: &ClaimQuery) -> StoreResult<Vec<Cl
             &[&dest_ids],
         )
         .await?,
-        destination,
+        crate::rows::destination,
     )?
     .into_iter()
     .map(|d| (d.id, d))
@@ -118,7 +119,7 @@ pub async fn claim(c: &impl GenericClient, q: &ClaimQuery) -> StoreResult<Vec<Cl
             &[&seqs],
         )
         .await?,
-        rows::outbox_event,
+        crate::rows::outbox_event,
     )?
     .into_iter()
     .map(|e| (e.seq, e))
@@ -243,58 +244,6 @@ pub async fn next_due(c: &impl GenericClient) -> StoreResult<Option<DateTime<Utc
     get(&row, "t")
 }
 
-const DELIVERY_COLUMNS: &str =
-    "d.id, d.destination_id, d.event_id, d.event_type, d.session_id, d.state,
-    d.attempts, d.next_attempt_at, d.last_status, d.last_error, d.created_at, d.updated_at,
-    e.created_at AS event_created_at";
-
-fn delivery(row: &Row) -> StoreResult<DeliveryRecord> {
-    let state: String = get(row, "state")?;
-    Ok(DeliveryRecord {
-        id: get(row, "id")?,
-        destination_id: get(row, "destination_id")?,
-        event_id: get(row, "event_id")?,
-        event_type: get(row, "event_type")?,
-        session_id: get(row, "session_id")?,
-        next_attempt_at: if state == "pending" {
-            get(row, "next_attempt_at")?
-        } else {
-            None
-        },
-        state,
-        attempts: get(row, "attempts")?,
-        last_status: get(row, "last_status")?,
-        last_error: get(row, "last_error")?,
-        event_created_at: get(row, "event_created_at")?,
-        created_at: get(row, "created_at")?,
-        updated_at: get(row, "updated_at")?,
-    })
-}
-
-fn attempt_log(row: &Row) -> StoreResult<AttemptLog> {
-    Ok(AttemptLog {
-        delivery_id: get(row, "delivery_id")?,
-        destination_id: get(row, "destination_id")?,
-        event_id: get(row, "event_id")?,
-        event_type: get(row, "event_type")?,
-        attempt: get(row, "attempt")?,
-        url: get(row, "url")?,
-        request_headers: get(row, "request_headers")?,
-        request_body: get(row, "request_body")?,
-        response_status: get(row, "response_status")?,
-        response_body: get(row, "response_body")?,
-        error: get(row, "error")?,
-        duration_ms: get(row, "duration_ms")?,
-        event_created_at: get(row, "event_created_at")?,
-        started_at: get(row, "started_at")?,
-    })
-}
-
-const ATTEMPT_SELECT: &str =
-    "SELECT a.*, d.destination_id, d.event_id, d.event_type, e.created_at AS event_created_at
-    FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id
-    JOIN outbox_events e ON e.seq = d.event_seq";
-
 pub async fn list_deliveries(
     c: &impl GenericClient,
     app_id: Uuid,
@@ -315,7 +264,7 @@ pub async fn list_deliveries(
          WHERE d.destination_id = $1 AND d.app_id = $2 ORDER BY d.created_at DESC, d.id DESC LIMIT $3 OFFSET $4"
     );
     let r = query(c, &sql, &[&dest, &app_id, &page.limit, &page.offset]).await?;
-    Ok((all(&r, delivery)?, count))
+    Ok((all(&r, crate::rows::delivery)?, count))
 }
 
 pub async fn get_delivery(
@@ -331,14 +280,14 @@ pub async fn get_delivery(
     let Some(row) = query_opt(c, &sql, &[&id, &dest, &app_id]).await? else {
         return Ok(None);
     };
-    let d = delivery(&row)?;
+    let d = rows::one(&row, crate::rows::delivery)?;
     let r = query(
         c,
         &format!("{ATTEMPT_SELECT} WHERE a.delivery_id = $1 ORDER BY a.attempt"),
         &[&id],
     )
     .await?;
-    Ok(Some((d, all(&r, attempt_log)?)))
+    Ok(Some((d, all(&r, crate::rows::attempt_log)?)))
 }
 
 pub async fn resend(
@@ -386,5 +335,5 @@ pub async fn session_attempts(
         &[&session_id, &app_id, &page.limit, &page.offset],
     )
     .await?;
-    Ok((all(&r, attempt_log)?, count))
+    Ok((all(&r, crate::rows::attempt_log)?, count))
 }

@@ -29,7 +29,10 @@ fn claim(
         )
         .map_err(db_err)?;
     let rows = st
-        .query_map(params![ts(now), ts(lease_until), limit], rows::email_job)
+        .query_map(
+            params![ts(now), ts(lease_until), limit],
+            rows::via(crate::rows::email_job),
+        )
         .map_err(db_err)?;
     rows.collect::<Result<_, _>>().map_err(db_err)
 }

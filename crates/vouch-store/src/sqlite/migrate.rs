@@ -11,7 +11,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../../migrations/sqlite/0002_review.sql")),
     (3, include_str!("../../migrations/sqlite/0003_webhooks.sql")),
     (4, include_str!("../../migrations/sqlite/0004_settings.sql")),
+    (5, include_str!("../../migrations/sqlite/0005_sessions.sql")),
 ];
+
+/// The schema version a database has once every migration ran.
+pub const LATEST: i64 = MIGRATIONS.len() as i64;
 
 /// Applies every migration not yet applied; answers how many ran.
 pub fn migrate(conn: &mut Connection) -> StoreResult<usize> {

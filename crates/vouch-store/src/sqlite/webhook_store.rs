@@ -6,8 +6,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{destinations, webhooks, SqliteStore};
+use super::driver::{ready, Lite};
+use super::{webhooks, SqliteStore};
 use crate::model::Page;
+use crate::queries::destinations;
 use crate::webhooks::*;
 use crate::StoreResult;
 
@@ -15,7 +17,7 @@ use crate::StoreResult;
 impl WebhookStore for SqliteStore {
     async fn create_destination(&self, d: Destination) -> StoreResult<Destination> {
         self.writer
-            .write(move |c| destinations::insert_destination(c, &d).map(|_| d))
+            .write(move |c| ready(destinations::insert(&Lite(c), &d)).map(|_| d))
             .await
     }
 
@@ -25,13 +27,13 @@ impl WebhookStore for SqliteStore {
         page: Page,
     ) -> StoreResult<(Vec<Destination>, i64)> {
         self.readers
-            .read(move |c| destinations::list_destinations(c, app_id, page))
+            .read(move |c| ready(destinations::list(&Lite(c), app_id, page)))
             .await
     }
 
     async fn get_destination(&self, app_id: Uuid, id: Uuid) -> StoreResult<Option<Destination>> {
         self.readers
-            .read(move |c| destinations::find_destination(c, app_id, id))
+            .read(move |c| ready(destinations::find(&Lite(c), app_id, id)))
             .await
     }
 
@@ -43,7 +45,7 @@ impl WebhookStore for SqliteStore {
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Destination>> {
         self.writer
-            .write(move |c| destinations::update_destination(c, app_id, id, update, now))
+            .write(move |c| ready(destinations::update(&Lite(c), app_id, id, update, now)))
             .await
     }
 
@@ -54,7 +56,7 @@ impl WebhookStore for SqliteStore {
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
         self.writer
-            .write(move |c| destinations::delete_destination(c, app_id, id, now))
+            .write(move |c| ready(destinations::delete(&Lite(c), app_id, id, now)))
             .await
     }
 

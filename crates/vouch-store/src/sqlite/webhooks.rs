@@ -3,13 +3,15 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::destinations::{app_destinations, destination};
-use super::rows::{self, db_err, get_opt_time, get_time, get_uuid, ts};
+use super::driver::{ready, Lite};
+use super::rows::{self, db_err, ts};
 use crate::model::Page;
+use crate::queries::destinations;
+use crate::rows::{ATTEMPT_SELECT, DELIVERY_COLUMNS};
 use crate::webhooks::*;
 use crate::{StoreError, StoreResult};
 
@@ -22,7 +24,7 @@ pub fn fan_out(conn: &Connection, now: DateTime<Utc>, limit: i64) -> StoreResult
         )
         .map_err(db_err)?;
     let events = st
-        .query_map([limit], rows::outbox_event)
+        .query_map([limit], rows::via(crate::rows::outbox_event))
         .map_err(db_err)?
         .collect::<Result<Vec<_>, _>>()
         .map_err(db_err)?;
@@ -32,7 +34,7 @@ pub fn fan_out(conn: &Connection, now: DateTime<Utc>, limit: i64) -> StoreResult
         let dests = match by_app.entry(e.app_id) {
             std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
             std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(app_destinations(conn, e.app_id)?)
+                v.insert(ready(destinations::enabled(&Lite(conn), e.app_id))?)
             }
         };
         for d in dests.iter().filter(|d| d.subscribes(&e.event_type)) {
@@ -111,14 +113,14 @@ pub fn claim(conn: &Connection, q: &ClaimQuery) -> StoreResult<Vec<ClaimedDelive
             let d = conn
                 .prepare_cached("SELECT * FROM webhook_destinations WHERE id = ?1")
                 .map_err(db_err)?
-                .query_row([&dest_id], destination)
+                .query_row([&dest_id], rows::via(crate::rows::destination))
                 .map_err(db_err)?;
             destinations.insert(dest_id.clone(), d);
         }
         let event = conn
             .prepare_cached("SELECT * FROM outbox_events WHERE seq = ?1")
             .map_err(db_err)?
-            .query_row([event_seq], rows::outbox_event)
+            .query_row([event_seq], rows::via(crate::rows::outbox_event))
             .map_err(db_err)?;
         out.push(ClaimedDelivery {
             id: Uuid::parse_str(&id).map_err(|e| StoreError::Internal(e.to_string()))?,
@@ -236,59 +238,6 @@ pub fn next_due(conn: &Connection) -> StoreResult<Option<DateTime<Utc>>> {
         .map(|t| t.with_timezone(&Utc)))
 }
 
-const DELIVERY_COLUMNS: &str =
-    "d.id, d.destination_id, d.event_id, d.event_type, d.session_id, d.state,
-    d.attempts, d.next_attempt_at, d.last_status, d.last_error, d.created_at, d.updated_at,
-    e.created_at AS event_created_at";
-
-fn delivery(row: &Row) -> rusqlite::Result<DeliveryRecord> {
-    let state: String = row.get("state")?;
-    Ok(DeliveryRecord {
-        id: get_uuid(row, "id")?,
-        destination_id: get_uuid(row, "destination_id")?,
-        event_id: get_uuid(row, "event_id")?,
-        event_type: row.get("event_type")?,
-        session_id: get_uuid(row, "session_id")?,
-        next_attempt_at: if state == "pending" {
-            get_opt_time(row, "next_attempt_at")?
-        } else {
-            None
-        },
-        state,
-        attempts: row.get("attempts")?,
-        last_status: row.get("last_status")?,
-        last_error: row.get("last_error")?,
-        event_created_at: get_time(row, "event_created_at")?,
-        created_at: get_time(row, "created_at")?,
-        updated_at: get_time(row, "updated_at")?,
-    })
-}
-
-fn attempt_log(row: &Row) -> rusqlite::Result<AttemptLog> {
-    let headers: String = row.get("request_headers")?;
-    Ok(AttemptLog {
-        delivery_id: get_uuid(row, "delivery_id")?,
-        destination_id: get_uuid(row, "destination_id")?,
-        event_id: get_uuid(row, "event_id")?,
-        event_type: row.get("event_type")?,
-        attempt: row.get("attempt")?,
-        url: row.get("url")?,
-        request_headers: serde_json::from_str(&headers).unwrap_or(Value::Null),
-        request_body: row.get("request_body")?,
-        response_status: row.get("response_status")?,
-        response_body: row.get("response_body")?,
-        error: row.get("error")?,
-        duration_ms: row.get("duration_ms")?,
-        event_created_at: get_time(row, "event_created_at")?,
-        started_at: get_time(row, "started_at")?,
-    })
-}
-
-const ATTEMPT_SELECT: &str =
-    "SELECT a.*, d.destination_id, d.event_id, d.event_type, e.created_at AS event_created_at
-    FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id
-    JOIN outbox_events e ON e.seq = d.event_seq";
-
 pub fn list_deliveries(
     conn: &Connection,
     app_id: Uuid,
@@ -315,7 +264,7 @@ pub fn list_deliveries(
                 page.limit,
                 page.offset
             ],
-            delivery,
+            rows::via(crate::rows::delivery),
         )
         .map_err(db_err)?;
     Ok((rows.collect::<Result<_, _>>().map_err(db_err)?, count))
@@ -336,7 +285,7 @@ pub fn get_delivery(
         .map_err(db_err)?
         .query_row(
             [id.to_string(), dest.to_string(), app_id.to_string()],
-            delivery,
+            rows::via(crate::rows::delivery),
         )
         .optional()
         .map_err(db_err)?
@@ -349,7 +298,7 @@ pub fn get_delivery(
         ))
         .map_err(db_err)?;
     let attempts = st
-        .query_map([id.to_string()], attempt_log)
+        .query_map([id.to_string()], rows::via(crate::rows::attempt_log))
         .map_err(db_err)?
         .collect::<Result<_, _>>()
         .map_err(db_err)?;
@@ -404,7 +353,7 @@ pub fn session_attempts(
                 page.limit,
                 page.offset
             ],
-            attempt_log,
+            rows::via(crate::rows::attempt_log),
         )
         .map_err(db_err)?;
     Ok((rows.collect::<Result<_, _>>().map_err(db_err)?, count))

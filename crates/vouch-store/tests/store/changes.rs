@@ -512,7 +512,7 @@ pub(crate) async fn concurrent_changes_are_isolated_within_a_group(db: Db) {
     assert_eq!(
         count(
             &conn,
-            "SELECT COUNT(*) FROM user_sessions WHERE status = ?1",
+            "SELECT COUNT(*) FROM sessions WHERE status = ?1",
             "Declined"
         ),
         0

@@ -99,7 +99,7 @@ pub(crate) async fn deleting_a_session_erases_personal_data_and_keeps_the_chain(
         "review comments are erased"
     );
     let row = conn.text_row(
-        "SELECT vendor_data, CAST(metadata AS TEXT), callback, full_name FROM user_sessions WHERE id = ?1",
+        "SELECT vendor_data, CAST(metadata AS TEXT), callback, full_name FROM sessions WHERE id = ?1",
         &sid,
     );
     let (vendor, metadata, callback, full_name) = (

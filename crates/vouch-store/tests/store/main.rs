@@ -29,6 +29,6 @@ conformance!(
     lists::list_sessions_filters_and_pages,
     sessions::session_numbers_are_per_application,
     sessions::unfinished_sessions_are_reused_by_vendor_data,
-    sessions::business_sessions_live_in_their_own_table,
+    sessions::business_sessions_are_stored_with_their_kind,
     sessions::sessions_need_a_published_workflow_of_their_application,
 );

@@ -127,7 +127,7 @@ pub(crate) async fn unfinished_sessions_are_reused_by_vendor_data(db: Db) {
     assert_eq!(n, 3);
 }
 
-pub(crate) async fn business_sessions_live_in_their_own_table(db: Db) {
+pub(crate) async fn business_sessions_are_stored_with_their_kind(db: Db) {
     let s = &db.store;
     let app = make_app(s, "alpha", t(0)).await;
     let user_wf = make_workflow(s, app.id, &["OCR"], true, t(1)).await;
@@ -150,7 +150,7 @@ pub(crate) async fn business_sessions_live_in_their_own_table(db: Db) {
     assert_eq!(
         count(
             &conn,
-            "SELECT COUNT(*) FROM business_sessions WHERE id = ?1",
+            "SELECT COUNT(*) FROM sessions WHERE id = ?1 AND kind = 'business'",
             &id
         ),
         1
@@ -158,7 +158,7 @@ pub(crate) async fn business_sessions_live_in_their_own_table(db: Db) {
     assert_eq!(
         count(
             &conn,
-            "SELECT COUNT(*) FROM user_sessions WHERE id = ?1",
+            "SELECT COUNT(*) FROM sessions WHERE id = ?1 AND kind = 'user'",
             &id
         ),
         0
@@ -168,7 +168,7 @@ pub(crate) async fn business_sessions_live_in_their_own_table(db: Db) {
     let b2 = create(s, new_session(app.id, Some(kyb.id), Some("acme"), t(12))).await;
     assert_eq!(b2.id, b.id);
 
-    // A business change goes to the business table.
+    // A business change keeps the session's kind.
     s.apply_session_change(
         SessionChange {
             status: Some(SessionStatus::InReview),
@@ -184,13 +184,13 @@ pub(crate) async fn business_sessions_live_in_their_own_table(db: Db) {
     assert_eq!(*bundle.workflow, kyb);
     assert_eq!(bundle.environment, Environment::Live);
 
-    // Deleting a business session works on the business table.
+    // Deleting a business session erases it like any other.
     assert!(s.delete_session(app.id, b.id, t(14)).await.unwrap());
     assert_eq!(s.get_session(app.id, b.id).await.unwrap(), None);
     assert_eq!(
         count(
             &conn,
-            "SELECT COUNT(*) FROM business_sessions WHERE id = ?1 AND deleted_at IS NOT NULL",
+            "SELECT COUNT(*) FROM sessions WHERE id = ?1 AND kind = 'business' AND deleted_at IS NOT NULL",
             &id
         ),
         1

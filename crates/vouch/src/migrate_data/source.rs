@@ -12,7 +12,7 @@ use vouch_store::sqlite::path_from_url;
 use super::values::{convert, Kind, Val};
 
 /// The SQLite schema version this build copies (its last SQLite migration).
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = vouch_store::sqlite::migrate::LATEST;
 
 /// Rows sent to the writer at a time.
 const BATCH: usize = 2_000;

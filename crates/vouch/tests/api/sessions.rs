@@ -488,7 +488,7 @@ async fn deleted_sessions_disappear_and_their_data_is_erased() {
     let row = vouch_store::testing::query_text(
         &t.database_url,
         "SELECT CAST(a.data AS TEXT), s.vendor_data FROM attempts a
-         JOIN user_sessions s ON s.id = a.session_id WHERE a.session_id = ?1",
+         JOIN sessions s ON s.id = a.session_id WHERE a.session_id = ?1",
         Some(&sid),
     )
     .await

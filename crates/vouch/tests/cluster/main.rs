@@ -148,7 +148,7 @@ async fn a_node_killed_mid_burst_loses_nothing() {
     for (sid, status) in &acknowledged {
         let row = query_text(
             &c.url,
-            "SELECT status FROM user_sessions WHERE id = ?1",
+            "SELECT status FROM sessions WHERE id = ?1",
             Some(sid),
         )
         .await
@@ -225,7 +225,7 @@ async fn lifecycle_timers_fire_once_across_the_cluster() {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let expired = c
-            .sql("SELECT COUNT(*)::text FROM user_sessions WHERE status = 'Expired'")
+            .sql("SELECT COUNT(*)::text FROM sessions WHERE status = 'Expired'")
             .await;
         if expired[0][0].as_deref() == Some("20") {
             break;

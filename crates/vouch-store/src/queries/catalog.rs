@@ -1,0 +1,311 @@
+//! Applications, API keys and workflows.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::locked;
+use crate::model::{ApiKey, App, Page, WorkflowRecord, WorkflowUpdate};
+use crate::rows;
+use crate::sql::{Db, Param};
+use crate::{stmt, StoreError, StoreResult};
+
+pub async fn insert_app(db: &impl Db, app: &App) -> StoreResult<()> {
+    db.execute(stmt!(
+        "INSERT INTO apps (id, name, mode, created_at) VALUES ($1, $2, $3, $4)",
+        app.id,
+        &app.name,
+        app.mode.as_str(),
+        app.created_at
+    ))
+    .await
+    .map_err(|e| match e {
+        StoreError::Duplicate(_) => {
+            StoreError::Duplicate(format!("an application named {:?}", app.name))
+        }
+        e => e,
+    })
+    .map(|_| ())
+}
+
+pub async fn list_apps(db: &impl Db) -> StoreResult<Vec<App>> {
+    db.query(
+        stmt!("SELECT * FROM apps ORDER BY created_at, name"),
+        rows::app,
+    )
+    .await
+}
+
+/// By id first, then by exact name.
+pub async fn find_app(db: &impl Db, name_or_id: &str) -> StoreResult<Option<App>> {
+    if let Ok(id) = Uuid::parse_str(name_or_id) {
+        let found = db
+            .query_opt(stmt!("SELECT * FROM apps WHERE id = $1", id), rows::app)
+            .await?;
+        if found.is_some() {
+            return Ok(found);
+        }
+    }
+    db.query_opt(
+        stmt!("SELECT * FROM apps WHERE name = $1", name_or_id),
+        rows::app,
+    )
+    .await
+}
+
+/// `None` keeps a value, an empty string clears it.
+pub async fn set_branding(
+    db: &impl Db,
+    app_id: Uuid,
+    sender_name: Option<String>,
+    brand: Option<String>,
+) -> StoreResult<()> {
+    db.execute(stmt!(
+        "UPDATE apps SET
+            email_sender_name = CASE WHEN CAST($1 AS TEXT) IS NULL THEN email_sender_name
+                                     ELSE NULLIF(CAST($1 AS TEXT), '') END,
+            email_brand = CASE WHEN CAST($2 AS TEXT) IS NULL THEN email_brand
+                               ELSE NULLIF(CAST($2 AS TEXT), '') END
+         WHERE id = $3",
+        sender_name,
+        brand,
+        app_id
+    ))
+    .await
+    .map(|_| ())
+}
+
+pub async fn insert_key(db: &impl Db, k: &ApiKey) -> StoreResult<()> {
+    db.execute(stmt!(
+        "INSERT INTO api_keys (id, app_id, name, key_hash, prefix, last4, sessions, decisions,
+            webhooks, workflows, expires_at, revoked_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        k.id,
+        k.app_id,
+        k.name.clone(),
+        &k.key_hash[..],
+        &k.prefix,
+        &k.last4,
+        k.scopes.sessions.as_str(),
+        k.scopes.decisions.as_str(),
+        k.scopes.webhooks.as_str(),
+        k.scopes.workflows.as_str(),
+        k.expires_at,
+        k.revoked_at,
+        k.created_at
+    ))
+    .await
+    .map(|_| ())
+}
+
+pub async fn list_keys(db: &impl Db, app_id: Uuid) -> StoreResult<Vec<ApiKey>> {
+    db.query(
+        stmt!(
+            "SELECT * FROM api_keys WHERE app_id = $1 ORDER BY created_at",
+            app_id
+        ),
+        rows::api_key,
+    )
+    .await
+}
+
+pub async fn revoke_key(db: &impl Db, key_id: Uuid, now: DateTime<Utc>) -> StoreResult<bool> {
+    let n = db
+        .execute(stmt!(
+            "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1",
+            key_id,
+            now
+        ))
+        .await?;
+    Ok(n > 0)
+}
+
+/// Every key whose hash starts with `prefix`, with its application.
+pub async fn keys_by_hash_prefix(db: &impl Db, prefix: [u8; 8]) -> StoreResult<Vec<(ApiKey, App)>> {
+    // Both backends compare bytes bytewise: the hashes starting with `prefix` lie in
+    // [prefix, prefix + ff…].
+    let mut upper = prefix.to_vec();
+    upper.extend_from_slice(&[0xff; 24]);
+    db.query(
+        stmt!(
+            "SELECT k.*, a.id AS a_id, a.name AS a_name, a.mode AS a_mode, a.created_at AS a_created
+             FROM api_keys k JOIN apps a ON a.id = k.app_id
+             WHERE k.key_hash >= $1 AND k.key_hash <= $2",
+            &prefix[..],
+            upper
+        ),
+        |r| Ok((rows::api_key(r)?, rows::joined_app(r)?)),
+    )
+    .await
+}
+
+pub async fn insert_workflow(db: &impl Db, w: &WorkflowRecord) -> StoreResult<()> {
+    if w.is_default {
+        clear_default(db, w.app_id, w.id).await?;
+    }
+    db.execute(stmt!(
+        "INSERT INTO workflows (id, version, app_id, label, kind, status, is_default, spec, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        w.id,
+        w.version,
+        w.app_id,
+        &w.label,
+        w.spec.kind.as_str(),
+        w.status.as_str(),
+        w.is_default,
+        Param::json(&w.spec),
+        w.created_at
+    ))
+    .await
+    .map(|_| ())
+}
+
+/// Only one workflow of an application is the default.
+async fn clear_default(db: &impl Db, app_id: Uuid, except: Uuid) -> StoreResult<()> {
+    db.execute(stmt!(
+        "UPDATE workflows SET is_default = FALSE
+         WHERE app_id = $1 AND id <> $2 AND is_default = TRUE",
+        app_id,
+        except
+    ))
+    .await
+    .map(|_| ())
+}
+
+/// The current (highest) version.
+pub async fn current_workflow(
+    db: &impl Db,
+    app_id: Uuid,
+    id: Uuid,
+) -> StoreResult<Option<WorkflowRecord>> {
+    db.query_opt(
+        stmt!(
+            "SELECT * FROM workflows WHERE app_id = $1 AND id = $2 ORDER BY version DESC LIMIT 1",
+            app_id,
+            id
+        ),
+        rows::workflow,
+    )
+    .await
+}
+
+pub async fn workflow_version(
+    db: &impl Db,
+    id: Uuid,
+    version: i64,
+) -> StoreResult<Option<WorkflowRecord>> {
+    db.query_opt(
+        stmt!(
+            "SELECT * FROM workflows WHERE id = $1 AND version = $2",
+            id,
+            version
+        ),
+        rows::workflow,
+    )
+    .await
+}
+
+/// Current versions, newest workflow first.
+pub async fn list_workflows(
+    db: &impl Db,
+    app_id: Uuid,
+    page: Page,
+) -> StoreResult<(Vec<WorkflowRecord>, i64)> {
+    let count = db
+        .query_one(
+            stmt!(
+                "SELECT COUNT(DISTINCT id) AS n FROM workflows WHERE app_id = $1",
+                app_id
+            ),
+            rows::count,
+        )
+        .await?;
+    let list = db
+        .query(
+            stmt!(
+                "SELECT w.* FROM workflows w
+                 WHERE w.app_id = $1
+                   AND w.version = (SELECT MAX(version) FROM workflows v WHERE v.id = w.id)
+                 ORDER BY (SELECT MIN(created_at) FROM workflows f WHERE f.id = w.id) DESC, w.id
+                 LIMIT $2 OFFSET $3",
+                app_id,
+                page.limit,
+                page.offset
+            ),
+            rows::workflow,
+        )
+        .await?;
+    Ok((list, count))
+}
+
+/// Writes a new version, or updates label, status and default in place.
+pub async fn update_workflow(db: &impl Db, u: WorkflowUpdate) -> StoreResult<WorkflowRecord> {
+    // The current version, locked: concurrent updates of one workflow serialize.
+    let current = db
+        .query_opt(
+            stmt!(
+                locked!(
+                    db,
+                    "SELECT * FROM workflows WHERE app_id = $1 AND id = $2
+                     ORDER BY version DESC LIMIT 1"
+                ),
+                u.app_id,
+                u.id
+            ),
+            rows::workflow,
+        )
+        .await?
+        .ok_or_else(|| StoreError::NotFound("workflow".into()))?;
+    let next = current.updated(u);
+    if next.version != current.version {
+        insert_workflow(db, &next).await?;
+    } else {
+        if next.is_default {
+            clear_default(db, next.app_id, next.id).await?;
+        }
+        db.execute(stmt!(
+            "UPDATE workflows SET label = $1, status = $2, is_default = $3
+             WHERE id = $4 AND version = $5",
+            &next.label,
+            next.status.as_str(),
+            next.is_default,
+            next.id,
+            next.version
+        ))
+        .await?;
+    }
+    Ok(next)
+}
+
+/// The latest published version, which new sessions are pinned to.
+pub async fn latest_published(
+    db: &impl Db,
+    app_id: Uuid,
+    id: Uuid,
+) -> StoreResult<Option<WorkflowRecord>> {
+    db.query_opt(
+        stmt!(
+            "SELECT * FROM workflows WHERE app_id = $1 AND id = $2 AND status = 'published'
+             ORDER BY version DESC LIMIT 1",
+            app_id,
+            id
+        ),
+        rows::workflow,
+    )
+    .await
+}
+
+/// The id of the application's default workflow, if any.
+pub async fn default_workflow_id(db: &impl Db, app_id: Uuid) -> StoreResult<Option<Uuid>> {
+    db.query_opt(
+        stmt!(
+            "SELECT w.id FROM workflows w
+             WHERE w.app_id = $1
+               AND w.version = (SELECT MAX(version) FROM workflows v WHERE v.id = w.id)
+               AND w.is_default = TRUE
+             ORDER BY w.created_at DESC LIMIT 1",
+            app_id
+        ),
+        |r| r.uuid("id"),
+    )
+    .await
+}

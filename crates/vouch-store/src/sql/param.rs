@@ -1,0 +1,101 @@
+//! One parameter type for both drivers: each binds it in its own column types (SQLite: text for
+//! ids, times and documents; PostgreSQL: uuid, timestamptz, json, and whichever integer width the
+//! statement's parameter has).
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Param {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Text(String),
+    Bytes(Vec<u8>),
+    Uuid(Uuid),
+    Time(DateTime<Utc>),
+    Json(serde_json::Value),
+}
+
+impl Param {
+    /// A document column.
+    pub fn json(v: &impl serde::Serialize) -> Self {
+        serde_json::to_value(v).map_or(Param::Null, Param::Json)
+    }
+
+    /// A document column that may be NULL.
+    pub fn opt_json(v: Option<&impl serde::Serialize>) -> Self {
+        v.map_or(Param::Null, Param::json)
+    }
+}
+
+impl From<bool> for Param {
+    fn from(v: bool) -> Self {
+        Param::Bool(v)
+    }
+}
+impl From<i64> for Param {
+    fn from(v: i64) -> Self {
+        Param::Int(v)
+    }
+}
+impl From<i32> for Param {
+    fn from(v: i32) -> Self {
+        Param::Int(v.into())
+    }
+}
+impl From<u16> for Param {
+    fn from(v: u16) -> Self {
+        Param::Int(v.into())
+    }
+}
+impl From<String> for Param {
+    fn from(v: String) -> Self {
+        Param::Text(v)
+    }
+}
+impl From<&String> for Param {
+    fn from(v: &String) -> Self {
+        Param::Text(v.clone())
+    }
+}
+impl From<&str> for Param {
+    fn from(v: &str) -> Self {
+        Param::Text(v.to_string())
+    }
+}
+impl From<&[u8]> for Param {
+    fn from(v: &[u8]) -> Self {
+        Param::Bytes(v.to_vec())
+    }
+}
+impl From<Vec<u8>> for Param {
+    fn from(v: Vec<u8>) -> Self {
+        Param::Bytes(v)
+    }
+}
+impl From<Uuid> for Param {
+    fn from(v: Uuid) -> Self {
+        Param::Uuid(v)
+    }
+}
+impl From<DateTime<Utc>> for Param {
+    fn from(v: DateTime<Utc>) -> Self {
+        Param::Time(v)
+    }
+}
+impl From<serde_json::Value> for Param {
+    fn from(v: serde_json::Value) -> Self {
+        Param::Json(v)
+    }
+}
+impl From<&serde_json::Value> for Param {
+    fn from(v: &serde_json::Value) -> Self {
+        Param::Json(v.clone())
+    }
+}
+impl<T: Into<Param>> From<Option<T>> for Param {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(Param::Null, Into::into)
+    }
+}
