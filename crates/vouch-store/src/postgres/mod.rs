@@ -18,12 +18,10 @@ macro_rules! in_tx {
 }
 
 pub(crate) mod driver;
-mod email_queue;
 pub mod migrate;
 mod notify;
 pub(crate) mod rows;
 mod webhook_store;
-mod webhooks;
 
 use std::str::FromStr;
 use std::sync::Arc;

@@ -1,7 +1,6 @@
-//! Query helpers for the PostgreSQL code that still runs tokio-postgres directly; rows are
-//! mapped by the shared mappers (`crate::rows`).
+//! The PostgreSQL driver's error mapping, and the few helpers start-up and migrations use on a
+//! raw client.
 
-use crate::sql::Row as SqlRow;
 use crate::{StoreError, StoreResult};
 use deadpool_postgres::GenericClient;
 use tokio_postgres::error::SqlState;
@@ -47,20 +46,6 @@ pub fn is_unique_violation(e: &tokio_postgres::Error) -> bool {
     e.code() == Some(&SqlState::UNIQUE_VIOLATION)
 }
 
-pub async fn query(c: &impl GenericClient, sql: &str, params: Params<'_>) -> StoreResult<Vec<Row>> {
-    let st = c.prepare_cached(sql).await.map_err(db_err)?;
-    c.query(&st, params).await.map_err(db_err)
-}
-
-pub async fn query_opt(
-    c: &impl GenericClient,
-    sql: &str,
-    params: Params<'_>,
-) -> StoreResult<Option<Row>> {
-    let st = c.prepare_cached(sql).await.map_err(db_err)?;
-    c.query_opt(&st, params).await.map_err(db_err)
-}
-
 pub async fn query_one(c: &impl GenericClient, sql: &str, params: Params<'_>) -> StoreResult<Row> {
     let st = c.prepare_cached(sql).await.map_err(db_err)?;
     c.query_one(&st, params).await.map_err(db_err)
@@ -75,14 +60,4 @@ pub async fn execute(c: &impl GenericClient, sql: &str, params: Params<'_>) -> S
 pub fn get<'a, T: FromSql<'a>>(row: &'a Row, col: &str) -> StoreResult<T> {
     row.try_get(col)
         .map_err(|e| StoreError::Internal(format!("column {col}: {e}")))
-}
-
-/// Every row through a shared mapper (`crate::rows`).
-pub fn all<T>(rows: &[Row], f: impl Fn(&SqlRow) -> StoreResult<T>) -> StoreResult<Vec<T>> {
-    rows.iter().map(|r| f(&SqlRow(r))).collect()
-}
-
-/// One row through a shared mapper.
-pub fn one<T>(row: &Row, f: impl Fn(&SqlRow) -> StoreResult<T>) -> StoreResult<T> {
-    f(&SqlRow(row))
 }

@@ -7,10 +7,10 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::driver::Pg;
-use super::{email_queue, webhooks, PgStore};
+use super::PgStore;
 use crate::emails::*;
 use crate::model::{EmailJob, Page};
-use crate::queries::destinations;
+use crate::queries::{destinations, emails, queue, webhooks};
 use crate::webhooks::*;
 use crate::StoreResult;
 
@@ -53,11 +53,11 @@ impl WebhookStore for PgStore {
     }
 
     async fn fan_out(&self, now: DateTime<Utc>, limit: i64) -> StoreResult<usize> {
-        Ok(in_tx!(self, tx => webhooks::fan_out(&tx, now, limit).await?))
+        Ok(in_tx!(self, tx => webhooks::fan_out(&Pg(&tx), now, limit).await?))
     }
 
     async fn claim_deliveries(&self, q: ClaimQuery) -> StoreResult<Vec<ClaimedDelivery>> {
-        Ok(in_tx!(self, tx => webhooks::claim(&tx, &q).await?))
+        Ok(in_tx!(self, tx => webhooks::claim(&Pg(&tx), &q).await?))
     }
 
     async fn record_attempts(
@@ -66,7 +66,7 @@ impl WebhookStore for PgStore {
         disable_before: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        in_tx!(self, tx => webhooks::record(&tx, &results, disable_before, now).await?);
+        in_tx!(self, tx => webhooks::record(&Pg(&tx), &results, disable_before, now).await?);
         Ok(())
     }
 
@@ -76,7 +76,7 @@ impl WebhookStore for PgStore {
     }
 
     async fn next_delivery_due(&self) -> StoreResult<Option<DateTime<Utc>>> {
-        webhooks::next_due(&self.conn().await?).await
+        queue::next_due(&Pg(&self.conn().await?), queue::WEBHOOK_DELIVERIES).await
     }
 
     async fn list_deliveries(
@@ -85,7 +85,7 @@ impl WebhookStore for PgStore {
         destination_id: Uuid,
         page: Page,
     ) -> StoreResult<(Vec<DeliveryRecord>, i64)> {
-        webhooks::list_deliveries(&self.conn().await?, app_id, destination_id, page).await
+        webhooks::list_deliveries(&Pg(&self.conn().await?), app_id, destination_id, page).await
     }
 
     async fn get_delivery(
@@ -94,7 +94,13 @@ impl WebhookStore for PgStore {
         destination_id: Uuid,
         delivery_id: Uuid,
     ) -> StoreResult<Option<(DeliveryRecord, Vec<AttemptLog>)>> {
-        webhooks::get_delivery(&self.conn().await?, app_id, destination_id, delivery_id).await
+        webhooks::get_delivery(
+            &Pg(&self.conn().await?),
+            app_id,
+            destination_id,
+            delivery_id,
+        )
+        .await
     }
 
     async fn resend_delivery(
@@ -104,7 +110,7 @@ impl WebhookStore for PgStore {
         delivery_id: Uuid,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<DeliveryRecord>> {
-        let r = in_tx!(self, tx => webhooks::resend(&tx, app_id, destination_id, delivery_id, now).await?);
+        let r = in_tx!(self, tx => webhooks::resend(&Pg(&tx), app_id, destination_id, delivery_id, now).await?);
         if r.is_some() {
             self.wake(true, false);
         }
@@ -117,7 +123,7 @@ impl WebhookStore for PgStore {
         session_id: Uuid,
         page: Page,
     ) -> StoreResult<(Vec<AttemptLog>, i64)> {
-        webhooks::session_attempts(&self.conn().await?, app_id, session_id, page).await
+        webhooks::session_attempts(&Pg(&self.conn().await?), app_id, session_id, page).await
     }
 
     fn outbox_signal(&self) -> Arc<tokio::sync::Notify> {
@@ -133,7 +139,7 @@ impl EmailStore for PgStore {
         lease_until: DateTime<Utc>,
         limit: i64,
     ) -> StoreResult<Vec<EmailJob>> {
-        Ok(in_tx!(self, tx => email_queue::claim(&tx, now, lease_until, limit).await?))
+        Ok(in_tx!(self, tx => emails::claim(&Pg(&tx), now, lease_until, limit).await?))
     }
 
     async fn record_email_results(
@@ -141,12 +147,12 @@ impl EmailStore for PgStore {
         results: Vec<EmailResult>,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        in_tx!(self, tx => email_queue::record(&tx, &results, now).await?);
+        in_tx!(self, tx => emails::record(&Pg(&tx), &results, now).await?);
         Ok(())
     }
 
     async fn next_email_due(&self) -> StoreResult<Option<DateTime<Utc>>> {
-        email_queue::next_due(&self.conn().await?).await
+        queue::next_due(&Pg(&self.conn().await?), queue::EMAIL_JOBS).await
     }
 
     async fn release_email_leases_at_start(&self) -> StoreResult<usize> {

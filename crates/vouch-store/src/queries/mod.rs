@@ -5,9 +5,12 @@
 pub mod catalog;
 pub mod changes;
 pub mod destinations;
+pub mod emails;
 pub mod idempotency;
+pub mod queue;
 pub mod session_list;
 pub mod sessions;
+pub mod webhooks;
 
 use crate::sql::{Db, Dialect};
 use crate::{stmt, StoreResult};

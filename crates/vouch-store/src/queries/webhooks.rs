@@ -1,7 +1,7 @@
 //! Webhook deliveries: fan-out of outbox events, claims with a lease, results (with the
 //! destination-disable rule) and the delivery log.
 
-use std::collections::HashMap;
+use std::collections::hash_map::{Entry, HashMap};
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -36,10 +36,11 @@ pub async fn fan_out(db: &impl Db, now: DateTime<Utc>, limit: i64) -> StoreResul
     let mut by_app: HashMap<Uuid, Vec<Destination>> = HashMap::new();
     let mut batch = Vec::new();
     for e in &events {
-        if !by_app.contains_key(&e.app_id) {
-            by_app.insert(e.app_id, destinations::enabled(db, e.app_id).await?);
-        }
-        for d in by_app[&e.app_id].iter().filter(|d| d.subscribes(&e.event_type)) {
+        let dests = match by_app.entry(e.app_id) {
+            Entry::Occupied(o) => o.into_mut(),
+            Entry::Vacant(v) => v.insert(destinations::enabled(db, e.app_id).await?),
+        };
+        for d in dests.iter().filter(|d| d.subscribes(&e.event_type)) {
             batch.push(stmt!(
                 "INSERT INTO webhook_deliveries (id, app_id, destination_id, event_seq, event_id,
                     session_id, event_type, state, next_attempt_at, created_at, updated_at)
@@ -282,7 +283,12 @@ pub async fn list_deliveries(
              WHERE d.destination_id = $1 AND d.app_id = $2
              ORDER BY d.created_at DESC, d.id DESC LIMIT $3 OFFSET $4"
         ),
-        vec![dest.into(), app_id.into(), page.limit.into(), page.offset.into()],
+        vec![
+            dest.into(),
+            app_id.into(),
+            page.limit.into(),
+            page.offset.into(),
+        ],
     );
     let (count, list) = tokio::try_join!(
         db.query_one(count, rows::count),

@@ -3,7 +3,7 @@
 use chrono::Utc;
 use rusqlite::Connection;
 
-use super::rows::ts;
+use super::driver::ts;
 use crate::{StoreError, StoreResult};
 
 const MIGRATIONS: &[(i64, &str)] = &[

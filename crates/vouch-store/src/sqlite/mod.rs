@@ -7,9 +7,7 @@ mod email_queue;
 mod idempotency;
 pub mod migrate;
 mod pool;
-mod rows;
 mod webhook_store;
-mod webhooks;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -125,7 +123,7 @@ impl SqliteStore {
     pub fn migrate_file(path: &Path) -> StoreResult<usize> {
         let mut conn = Connection::open(path)
             .map_err(|e| StoreError::Unavailable(format!("{}: {e}", path.display())))?;
-        configure(&conn).map_err(rows::db_err)?;
+        configure(&conn).map_err(driver::db_err)?;
         migrate::migrate(&mut conn)
     }
 }

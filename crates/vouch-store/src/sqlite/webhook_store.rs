@@ -7,9 +7,9 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::driver::{ready, Lite};
-use super::{webhooks, SqliteStore};
+use super::SqliteStore;
 use crate::model::Page;
-use crate::queries::destinations;
+use crate::queries::{destinations, queue, webhooks};
 use crate::webhooks::*;
 use crate::StoreResult;
 
@@ -62,12 +62,14 @@ impl WebhookStore for SqliteStore {
 
     async fn fan_out(&self, now: DateTime<Utc>, limit: i64) -> StoreResult<usize> {
         self.writer
-            .write(move |c| webhooks::fan_out(c, now, limit))
+            .write(move |c| ready(webhooks::fan_out(&Lite(c), now, limit)))
             .await
     }
 
     async fn claim_deliveries(&self, q: ClaimQuery) -> StoreResult<Vec<ClaimedDelivery>> {
-        self.writer.write(move |c| webhooks::claim(c, &q)).await
+        self.writer
+            .write(move |c| ready(webhooks::claim(&Lite(c), &q)))
+            .await
     }
 
     async fn record_attempts(
@@ -77,16 +79,20 @@ impl WebhookStore for SqliteStore {
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
         self.writer
-            .write(move |c| webhooks::record(c, &results, disable_before, now))
+            .write(move |c| ready(webhooks::record(&Lite(c), &results, disable_before, now)))
             .await
     }
 
     async fn release_leases_at_start(&self) -> StoreResult<usize> {
-        self.writer.write(webhooks::release_leases).await
+        self.writer
+            .write(|c| ready(queue::release_all(&Lite(c), queue::WEBHOOK_DELIVERIES)))
+            .await
     }
 
     async fn next_delivery_due(&self) -> StoreResult<Option<DateTime<Utc>>> {
-        self.readers.read(webhooks::next_due).await
+        self.readers
+            .read(|c| ready(queue::next_due(&Lite(c), queue::WEBHOOK_DELIVERIES)))
+            .await
     }
 
     async fn list_deliveries(
@@ -96,7 +102,14 @@ impl WebhookStore for SqliteStore {
         page: Page,
     ) -> StoreResult<(Vec<DeliveryRecord>, i64)> {
         self.readers
-            .read(move |c| webhooks::list_deliveries(c, app_id, destination_id, page))
+            .read(move |c| {
+                ready(webhooks::list_deliveries(
+                    &Lite(c),
+                    app_id,
+                    destination_id,
+                    page,
+                ))
+            })
             .await
     }
 
@@ -107,7 +120,14 @@ impl WebhookStore for SqliteStore {
         delivery_id: Uuid,
     ) -> StoreResult<Option<(DeliveryRecord, Vec<AttemptLog>)>> {
         self.readers
-            .read(move |c| webhooks::get_delivery(c, app_id, destination_id, delivery_id))
+            .read(move |c| {
+                ready(webhooks::get_delivery(
+                    &Lite(c),
+                    app_id,
+                    destination_id,
+                    delivery_id,
+                ))
+            })
             .await
     }
 
@@ -120,7 +140,15 @@ impl WebhookStore for SqliteStore {
     ) -> StoreResult<Option<DeliveryRecord>> {
         let r = self
             .writer
-            .write(move |c| webhooks::resend(c, app_id, destination_id, delivery_id, now))
+            .write(move |c| {
+                ready(webhooks::resend(
+                    &Lite(c),
+                    app_id,
+                    destination_id,
+                    delivery_id,
+                    now,
+                ))
+            })
             .await?;
         if r.is_some() {
             self.signal.notify_one();
@@ -135,7 +163,14 @@ impl WebhookStore for SqliteStore {
         page: Page,
     ) -> StoreResult<(Vec<AttemptLog>, i64)> {
         self.readers
-            .read(move |c| webhooks::session_attempts(c, app_id, session_id, page))
+            .read(move |c| {
+                ready(webhooks::session_attempts(
+                    &Lite(c),
+                    app_id,
+                    session_id,
+                    page,
+                ))
+            })
             .await
     }
 

@@ -11,6 +11,7 @@ mod erasure;
 mod fixtures;
 mod idempotency;
 mod lists;
+mod queues;
 mod sessions;
 
 conformance!(
@@ -27,6 +28,8 @@ conformance!(
     idempotency::concurrent_idempotent_creates_write_once,
     idempotency::idempotent_changes_apply_once,
     lists::list_sessions_filters_and_pages,
+    queues::deliveries_are_fanned_out_claimed_with_leases_and_recorded,
+    queues::email_jobs_are_claimed_with_leases_and_recorded,
     sessions::session_numbers_are_per_application,
     sessions::unfinished_sessions_are_reused_by_vendor_data,
     sessions::business_sessions_are_stored_with_their_kind,
