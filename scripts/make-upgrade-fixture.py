@@ -161,7 +161,9 @@ def fill(srv):
 
     ids["declined"] = s = session("user-declined")
     attempt(s, nodes["OCR"], "Approved", ocr)
+    attempt(s, nodes["LIVENESS"], "Approved")
     attempt(s, nodes["FACE_MATCH"], "In Review", {"score": 61.5})
+    attempt(s, nodes["AML"], "Approved")
     call(
         "PATCH",
         f"/v3/session/{s}/update-status/",
@@ -173,6 +175,8 @@ def fill(srv):
     ids["resubmitted"] = s = session("user-resubmitted", language="fr")
     attempt(s, nodes["OCR"], "Declined", {"issuing_state": "FRA"})
     attempt(s, nodes["LIVENESS"], "Approved")
+    attempt(s, nodes["FACE_MATCH"], "Approved")
+    attempt(s, nodes["AML"], "Approved")
     call(
         "PATCH",
         f"/v3/session/{s}/update-status/",
@@ -184,6 +188,9 @@ def fill(srv):
 
     ids["overturned"] = s = session("user-overturned")
     attempt(s, nodes["OCR"], "In Review", ocr)
+    attempt(s, nodes["LIVENESS"], "Approved")
+    attempt(s, nodes["FACE_MATCH"], "Approved")
+    attempt(s, nodes["AML"], "Approved")
     call("PATCH", f"/v3/session/{s}/update-status/", {"new_status": "Approved"}, 200)
     call("PATCH", f"/v3/session/{s}/update-status/", {"new_status": "Declined",
                                                       "comment": "Second look"}, 200)
