@@ -51,6 +51,8 @@ pub trait EmailStore: Send + Sync {
     async fn next_email_due(&self) -> StoreResult<Option<DateTime<Utc>>>;
     /// Single-node stores end the leases of a previous run at start; shared stores let them expire.
     async fn release_email_leases_at_start(&self) -> StoreResult<usize>;
+    /// Ends the leases of these jobs (still running when a node stops).
+    async fn release_email_jobs(&self, ids: Vec<Uuid>) -> StoreResult<usize>;
     /// Notified after every commit that queued an email.
     fn email_signal(&self) -> std::sync::Arc<tokio::sync::Notify>;
 }

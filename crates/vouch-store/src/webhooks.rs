@@ -206,6 +206,9 @@ pub trait WebhookStore: Send + Sync {
     /// Called once when this node's dispatcher starts: ends the leases of a previous run when no
     /// other node can hold them (single-node stores); a shared store leaves them to expire.
     async fn release_leases_at_start(&self) -> StoreResult<usize>;
+    /// Ends the leases of these deliveries (still running when a node stops), so that any node
+    /// sends them at once.
+    async fn release_deliveries(&self, ids: Vec<Uuid>) -> StoreResult<usize>;
     /// The earliest time a pending delivery comes due, if any.
     async fn next_delivery_due(&self) -> StoreResult<Option<DateTime<Utc>>>;
 

@@ -36,6 +36,8 @@ impl ToSql for Param {
             Param::Uuid(u) => u.to_sql_checked(ty, out),
             Param::Time(t) => t.to_sql_checked(ty, out),
             Param::Json(v) => v.to_sql_checked(ty, out),
+            Param::Uuids(ids) => ids.to_sql_checked(ty, out),
+            Param::Ints(ns) => ns.to_sql_checked(ty, out),
         }
     }
 

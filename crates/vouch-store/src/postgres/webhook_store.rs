@@ -75,6 +75,10 @@ impl WebhookStore for PgStore {
         Ok(0)
     }
 
+    async fn release_deliveries(&self, ids: Vec<Uuid>) -> StoreResult<usize> {
+        queue::release(&Pg(&self.conn().await?), queue::WEBHOOK_DELIVERIES, &ids).await
+    }
+
     async fn next_delivery_due(&self) -> StoreResult<Option<DateTime<Utc>>> {
         queue::next_due(&Pg(&self.conn().await?), queue::WEBHOOK_DELIVERIES).await
     }
@@ -157,6 +161,10 @@ impl EmailStore for PgStore {
 
     async fn release_email_leases_at_start(&self) -> StoreResult<usize> {
         Ok(0)
+    }
+
+    async fn release_email_jobs(&self, ids: Vec<Uuid>) -> StoreResult<usize> {
+        queue::release(&Pg(&self.conn().await?), queue::EMAIL_JOBS, &ids).await
     }
 
     fn email_signal(&self) -> Arc<tokio::sync::Notify> {

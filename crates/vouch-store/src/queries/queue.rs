@@ -19,12 +19,21 @@ pub const EMAIL_JOBS: Queue = Queue {
     table: "email_jobs",
 };
 
-/// The placeholders `$from, $from+1, …` for `n` values, for an `IN (…)` list.
-pub fn placeholders(from: usize, n: usize) -> String {
-    (from..from + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+/// `col` is one of the list in parameter `$n` (`Param::Uuids` or `Param::Ints`): one statement
+/// text whatever the list's length, so it is prepared once.
+pub fn in_list(db: &impl Db, col: &str, n: usize) -> String {
+    match db.dialect() {
+        Dialect::Postgres => format!("{col} = ANY(${n})"),
+        Dialect::Sqlite => format!("{col} IN (SELECT value FROM json_each(${n}))"),
+    }
+}
+
+/// `col` is none of the list in parameter `$n`.
+pub fn not_in_list(db: &impl Db, col: &str, n: usize) -> String {
+    match db.dialect() {
+        Dialect::Postgres => format!("{col} <> ALL(${n})"),
+        Dialect::Sqlite => format!("{col} NOT IN (SELECT value FROM json_each(${n}))"),
+    }
 }
 
 /// `FOR UPDATE SKIP LOCKED` on PostgreSQL, where other nodes claim from the same table; nothing
@@ -54,6 +63,24 @@ pub async fn next_due(db: &impl Db, q: Queue) -> StoreResult<Option<DateTime<Utc
         |r| r.opt_time("t"),
     )
     .await
+}
+
+/// Ends the leases of these jobs (still pending), so that they are claimed again at once.
+pub async fn release(db: &impl Db, q: Queue, ids: &[uuid::Uuid]) -> StoreResult<usize> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let n = db
+        .execute(Stmt::new(
+            format!(
+                "UPDATE {} SET locked_until = NULL WHERE state = 'pending' AND {}",
+                q.table,
+                in_list(db, "id", 1)
+            ),
+            vec![Param::Uuids(ids.to_vec())],
+        ))
+        .await?;
+    Ok(n as usize)
 }
 
 /// Ends every lease: only for a store no other process works from (a single SQLite node

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::destinations;
-use super::queue::{placeholders, skip_locked};
+use super::queue::{in_list, not_in_list, skip_locked};
 use crate::model::{OutboxEvent, Page};
 use crate::rows::{self, ATTEMPT_SELECT, DELIVERY_COLUMNS};
 use crate::sql::{Db, Dialect, Param, Stmt};
@@ -57,14 +57,15 @@ pub async fn fan_out(db: &impl Db, now: DateTime<Utc>, limit: i64) -> StoreResul
             ));
         }
     }
-    let mut params = vec![Param::from(now)];
-    params.extend(events.iter().map(|e| Param::from(e.seq)));
     batch.push(Stmt::new(
         format!(
-            "UPDATE outbox_events SET fanned_out_at = $1 WHERE seq IN ({})",
-            placeholders(2, events.len())
+            "UPDATE outbox_events SET fanned_out_at = $1 WHERE {}",
+            in_list(db, "seq", 2)
         ),
-        params,
+        vec![
+            now.into(),
+            Param::Ints(events.iter().map(|e| e.seq).collect()),
+        ],
     ));
     db.execute_all(batch).await?;
     Ok(events.len())
@@ -73,19 +74,12 @@ pub async fn fan_out(db: &impl Db, now: DateTime<Utc>, limit: i64) -> StoreResul
 /// Takes due deliveries with a lease: at most `per_destination` per destination, none of the
 /// destinations to skip, the oldest first.
 pub async fn claim(db: &impl Db, q: &ClaimQuery) -> StoreResult<Vec<ClaimedDelivery>> {
-    let skip = if q.skip_destinations.is_empty() {
-        String::new()
-    } else {
-        format!(
-            " AND destination_id NOT IN ({})",
-            placeholders(6, q.skip_destinations.len())
-        )
-    };
+    let skip = not_in_list(db, "destination_id", 6);
     let sql = format!(
         "WITH due AS (
             SELECT id, destination_id, next_attempt_at FROM webhook_deliveries
             WHERE state = 'pending' AND next_attempt_at <= $1
-              AND (locked_until IS NULL OR locked_until <= $1){skip}
+              AND (locked_until IS NULL OR locked_until <= $1) AND {skip}
             ORDER BY next_attempt_at LIMIT $4{}),
          ranked AS (
             SELECT id, next_attempt_at, ROW_NUMBER() OVER (
@@ -98,14 +92,14 @@ pub async fn claim(db: &impl Db, q: &ClaimQuery) -> StoreResult<Vec<ClaimedDeliv
          RETURNING id, destination_id, event_seq, attempts, payload, next_attempt_at",
         skip_locked(db)
     );
-    let mut params = vec![
+    let params = vec![
         Param::from(q.now),
         q.per_destination.into(),
         q.limit.into(),
         (q.limit * 4).into(),
         q.lease_until.into(),
+        Param::Uuids(q.skip_destinations.clone()),
     ];
-    params.extend(q.skip_destinations.iter().map(|&d| Param::from(d)));
     let mut claimed = db
         .query(Stmt::new(sql, params), |r| {
             Ok((
@@ -130,20 +124,20 @@ pub async fn claim(db: &impl Db, q: &ClaimQuery) -> StoreResult<Vec<ClaimedDeliv
         db.query(
             Stmt::new(
                 format!(
-                    "SELECT * FROM webhook_destinations WHERE id IN ({})",
-                    placeholders(1, dest_ids.len())
+                    "SELECT * FROM webhook_destinations WHERE {}",
+                    in_list(db, "id", 1)
                 ),
-                dest_ids.iter().map(|&d| d.into()).collect(),
+                vec![Param::Uuids(dest_ids)],
             ),
             rows::destination,
         ),
         db.query(
             Stmt::new(
                 format!(
-                    "SELECT * FROM outbox_events WHERE seq IN ({})",
-                    placeholders(1, seqs.len())
+                    "SELECT * FROM outbox_events WHERE {}",
+                    in_list(db, "seq", 1)
                 ),
-                seqs.iter().map(|&s| s.into()).collect(),
+                vec![Param::Ints(seqs)],
             ),
             rows::outbox_event,
         ),

@@ -15,6 +15,9 @@ pub enum Param {
     Uuid(Uuid),
     Time(DateTime<Utc>),
     Json(serde_json::Value),
+    /// A list for `queries::queue::in_list`: an array on PostgreSQL, a JSON array on SQLite.
+    Uuids(Vec<Uuid>),
+    Ints(Vec<i64>),
 }
 
 impl Param {

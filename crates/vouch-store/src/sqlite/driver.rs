@@ -102,6 +102,14 @@ impl ToSql for Param {
             Param::Uuid(u) => ToSqlOutput::Owned(V::Text(u.to_string())),
             Param::Time(t) => ToSqlOutput::Owned(V::Text(ts(*t))),
             Param::Json(v) => ToSqlOutput::Owned(V::Text(v.to_string())),
+            // Read back with `json_each`.
+            Param::Uuids(ids) => ToSqlOutput::Owned(V::Text(
+                serde_json::Value::from(ids.iter().map(Uuid::to_string).collect::<Vec<_>>())
+                    .to_string(),
+            )),
+            Param::Ints(ns) => {
+                ToSqlOutput::Owned(V::Text(serde_json::Value::from(ns.clone()).to_string()))
+            }
         })
     }
 }

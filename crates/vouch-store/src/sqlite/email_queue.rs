@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use uuid::Uuid;
 
 use super::driver::{ready, Lite};
 use super::SqliteStore;
@@ -44,6 +45,12 @@ impl EmailStore for SqliteStore {
     async fn release_email_leases_at_start(&self) -> StoreResult<usize> {
         self.writer
             .write(|c| ready(queue::release_all(&Lite(c), queue::EMAIL_JOBS)))
+            .await
+    }
+
+    async fn release_email_jobs(&self, ids: Vec<Uuid>) -> StoreResult<usize> {
+        self.writer
+            .write(move |c| ready(queue::release(&Lite(c), queue::EMAIL_JOBS, &ids)))
             .await
     }
 

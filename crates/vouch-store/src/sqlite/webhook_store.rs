@@ -89,6 +89,12 @@ impl WebhookStore for SqliteStore {
             .await
     }
 
+    async fn release_deliveries(&self, ids: Vec<Uuid>) -> StoreResult<usize> {
+        self.writer
+            .write(move |c| ready(queue::release(&Lite(c), queue::WEBHOOK_DELIVERIES, &ids)))
+            .await
+    }
+
     async fn next_delivery_due(&self) -> StoreResult<Option<DateTime<Utc>>> {
         self.readers
             .read(|c| ready(queue::next_due(&Lite(c), queue::WEBHOOK_DELIVERIES)))

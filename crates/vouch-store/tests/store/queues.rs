@@ -153,6 +153,17 @@ pub(crate) async fn deliveries_are_fanned_out_claimed_with_leases_and_recorded(d
         .await
         .unwrap()
         .is_empty());
+    // A released delivery (its node stopped before it finished) is claimed again at once.
+    assert_eq!(s.release_deliveries(vec![first[0].id]).await.unwrap(), 1);
+    let retaken = s
+        .claim_deliveries(claim_query(now, 2, vec![]))
+        .await
+        .unwrap();
+    assert_eq!(
+        retaken.iter().map(|c| c.id).collect::<Vec<_>>(),
+        vec![first[0].id]
+    );
+    assert_eq!(s.release_deliveries(vec![]).await.unwrap(), 0);
     // Everything is leased: the next due time is the end of the lease.
     assert_eq!(
         s.next_delivery_due().await.unwrap(),
@@ -384,6 +395,9 @@ pub(crate) async fn email_jobs_are_claimed_with_leases_and_recorded(db: Db) {
         .await
         .unwrap()
         .is_empty());
+    // Released (its node stopped while sending), it is claimed again at once.
+    assert_eq!(s.release_email_jobs(vec![claimed[0].id]).await.unwrap(), 1);
+    assert_eq!(s.claim_email_jobs(t(31), lease, 10).await.unwrap().len(), 1);
     assert_eq!(s.next_email_due().await.unwrap(), Some(lease));
 
     // A temporary failure comes back at its time; then it is sent.
