@@ -32,6 +32,20 @@ pub struct Config {
     /// A file holding the SMTP password (overrides the URL's).
     pub smtp_password_file: String,
     pub mailer: MailerConfig,
+    pub workers: WorkersConfig,
+}
+
+/// The background workers (webhook dispatcher, mailer).
+#[derive(Debug, Clone, Deserialize)]
+pub struct WorkersConfig {
+    /// On SIGTERM, how long jobs in flight may run before their leases are released.
+    pub shutdown_grace_seconds: u64,
+}
+
+impl WorkersConfig {
+    pub fn shutdown_grace(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.shutdown_grace_seconds)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -4,6 +4,7 @@ pub mod apikey;
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod jobs;
 pub mod mail;
 pub mod metrics;
 pub mod migrate_data;

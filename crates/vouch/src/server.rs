@@ -158,17 +158,25 @@ pub async fn start_with_roles(
         .with_context(|| format!("cannot listen on {}", cfg.listen))?;
     let addr = listener.local_addr()?;
     let metrics = Arc::new(Metrics::default());
-    let mut workers = Vec::new();
+    // Turned true once the HTTP server has stopped: the queue runners drain and return.
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let mut scheduler = None;
+    let mut runners = Vec::new();
     if roles.workers {
-        workers.push(crate::service::lifecycle::spawn(
+        scheduler = Some(crate::service::lifecycle::spawn(
             store.clone(),
             cfg.lifecycle.clone(),
         ));
-        workers.push(crate::webhooks::dispatcher::spawn(store.clone(), &cfg)?);
-        workers.push(crate::mail::mailer::spawn(
+        runners.push(crate::webhooks::dispatcher::spawn(
+            store.clone(),
+            &cfg,
+            stopping.clone(),
+        )?);
+        runners.push(crate::mail::mailer::spawn(
             store.clone(),
             &cfg,
             metrics.clone(),
+            stopping,
         )?);
     }
     let fresh = format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple());
@@ -188,8 +196,13 @@ pub async fn start_with_roles(
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await;
-        for w in workers {
-            w.abort();
+        // A scheduler step is one transaction: stopping between two loses nothing.
+        if let Some(s) = scheduler {
+            s.abort();
+        }
+        let _ = stop.send(true);
+        for r in runners {
+            let _ = r.await;
         }
         served
     });

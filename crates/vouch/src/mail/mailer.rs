@@ -1,17 +1,21 @@
-//! The mailer: claims queued email jobs with a lease, sends them over SMTP outside any
-//! transaction, and records the outcome. Temporary failures are retried on a schedule; permanent
-//! ones are recorded as failed. A crash leaves leased jobs that are sent after restart
-//! (at-least-once, one Message-ID per job).
+//! The email queue for the job runner (`crate::jobs`): jobs are sent over SMTP outside any
+//! transaction and their outcomes recorded. Temporary failures are retried on a schedule;
+//! permanent ones are recorded as failed. A crash leaves leased jobs that are sent after restart
+//! (at least once, one Message-ID per job).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use lettre::AsyncTransport;
-use vouch_store::{EmailJob, EmailOutcome, EmailResult, Store};
+use tokio::sync::{watch, Notify};
+use uuid::Uuid;
+use vouch_store::{EmailJob, EmailOutcome, EmailResult, Store, StoreResult};
 
 use super::smtp::{message, sender, transport, Rendered, Transport};
 use crate::config::{Config, MailerConfig};
+use crate::jobs::{self, Limits, Queue};
 use crate::metrics::Metrics;
 
 struct Mailer {
@@ -66,78 +70,99 @@ impl Mailer {
     }
 }
 
+struct Emails {
+    store: Arc<dyn Store>,
+    mailer: Mailer,
+    metrics: Arc<Metrics>,
+}
+
+#[async_trait]
+impl Queue for Emails {
+    type Job = EmailJob;
+    type Outcome = EmailResult;
+
+    fn name(&self) -> &'static str {
+        "emails"
+    }
+
+    async fn claim(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+        _skip_lanes: Vec<Uuid>,
+    ) -> StoreResult<Vec<EmailJob>> {
+        self.store.claim_email_jobs(now, lease_until, limit).await
+    }
+
+    fn id(&self, job: &EmailJob) -> Uuid {
+        job.id
+    }
+
+    async fn run(&self, job: EmailJob) -> EmailResult {
+        let outcome = self.mailer.send(&job).await;
+        self.metrics.observe_email(match &outcome {
+            EmailOutcome::Sent => "sent",
+            EmailOutcome::Retry { .. } => "retry",
+            EmailOutcome::Failed { .. } => "failed",
+            EmailOutcome::NotSent { .. } => "not_sent",
+        });
+        EmailResult {
+            id: job.id,
+            attempts: job.attempts + 1,
+            outcome,
+        }
+    }
+
+    async fn record(&self, results: Vec<EmailResult>) -> StoreResult<()> {
+        self.store.record_email_results(results, Utc::now()).await
+    }
+
+    async fn next_due(&self) -> StoreResult<Option<DateTime<Utc>>> {
+        self.store.next_email_due().await
+    }
+
+    async fn release(&self, ids: Vec<Uuid>) -> StoreResult<usize> {
+        self.store.release_email_jobs(ids).await
+    }
+
+    async fn release_at_start(&self) -> StoreResult<usize> {
+        self.store.release_email_leases_at_start().await
+    }
+
+    fn wake(&self) -> Arc<Notify> {
+        self.store.email_signal()
+    }
+}
+
 pub fn spawn(
     store: Arc<dyn Store>,
     cfg: &Config,
     metrics: Arc<Metrics>,
+    stop: watch::Receiver<bool>,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    let mailer = Arc::new(Mailer {
+    let mailer = Mailer {
         transport: transport(cfg)?,
         from: sender(cfg)?,
         cfg: cfg.mailer.clone(),
-    });
+    };
     if mailer.transport.is_none() {
         tracing::warn!("no smtp_url configured: emails will be recorded as not sent");
     }
-    let wake = store.email_signal();
-    Ok(tokio::spawn(async move {
-        if let Err(e) = store.release_email_leases_at_start().await {
-            tracing::warn!(error = %e, "cannot release earlier email leases");
-        }
-        let poll = Duration::from_millis(mailer.cfg.poll_interval_ms.max(10));
-        loop {
-            let now = Utc::now();
-            let lease = chrono::Duration::seconds(mailer.cfg.timeout_seconds as i64 * 2 + 30);
-            let jobs = match store
-                .claim_email_jobs(now, now + lease, mailer.cfg.batch)
-                .await
-            {
-                Ok(j) => j,
-                Err(e) => {
-                    tracing::warn!(error = %e, "claiming email jobs failed");
-                    Vec::new()
-                }
-            };
-            let full = jobs.len() as i64 >= mailer.cfg.batch;
-            // Sent concurrently; each outcome is recorded as soon as it is known, so a crash
-            // resends only the emails that were in flight.
-            let mut sending = tokio::task::JoinSet::new();
-            for job in jobs {
-                let (mailer, store, metrics) = (mailer.clone(), store.clone(), metrics.clone());
-                sending.spawn(async move {
-                    let outcome = mailer.send(&job).await;
-                    metrics.observe_email(match &outcome {
-                        EmailOutcome::Sent => "sent",
-                        EmailOutcome::Retry { .. } => "retry",
-                        EmailOutcome::Failed { .. } => "failed",
-                        EmailOutcome::NotSent { .. } => "not_sent",
-                    });
-                    let result = EmailResult {
-                        id: job.id,
-                        attempts: job.attempts + 1,
-                        outcome,
-                    };
-                    // On failure the lease runs out and the job is tried again: at-least-once.
-                    if let Err(e) = store.record_email_results(vec![result], Utc::now()).await {
-                        tracing::warn!(error = %e, "recording an email result failed");
-                    }
-                });
-            }
-            while sending.join_next().await.is_some() {}
-            if full {
-                continue;
-            }
-            let due = match store.next_email_due().await {
-                Ok(Some(t)) => (t - Utc::now())
-                    .to_std()
-                    .unwrap_or(Duration::ZERO)
-                    .min(poll),
-                _ => poll,
-            };
-            tokio::select! {
-                _ = wake.notified() => {}
-                _ = tokio::time::sleep(due.max(Duration::from_millis(5))) => {}
-            }
-        }
-    }))
+    let m = &cfg.mailer;
+    let limits = Limits {
+        batch: m.batch,
+        // The emails of one round are sent concurrently.
+        max_in_flight: m.batch.max(1) as usize,
+        per_lane: 1,
+        lease: Duration::from_secs(m.timeout_seconds * 2 + 30),
+        poll: Duration::from_millis(m.poll_interval_ms.max(10)),
+        grace: cfg.workers.shutdown_grace(),
+    };
+    let queue = Emails {
+        store,
+        mailer,
+        metrics,
+    };
+    Ok(jobs::spawn(Arc::new(queue), limits, stop))
 }

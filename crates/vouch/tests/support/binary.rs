@@ -113,6 +113,10 @@ impl Server {
         matches!(self.child.try_wait(), Ok(Some(_)))
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// SIGKILL, without waiting.
     pub fn sigkill(&mut self) {
         let _ = self.child.kill();
