@@ -54,7 +54,6 @@ DROP TABLE business_sessions;
 
 CREATE INDEX sessions_vendor ON sessions(vendor_data, app_id);
 CREATE INDEX sessions_status ON sessions(app_id, status, number);
-CREATE INDEX sessions_kind ON sessions(app_id, kind, number);
 CREATE INDEX sessions_lifecycle ON sessions(status, updated_at) WHERE deleted_at IS NULL;
 CREATE INDEX sessions_kyc_expiry ON sessions(kyc_expires_at)
     WHERE status = 'Approved' AND deleted_at IS NULL;

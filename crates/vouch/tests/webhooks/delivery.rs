@@ -264,6 +264,47 @@ async fn a_hanging_receiver_times_out_without_delaying_a_healthy_one() {
 }
 
 #[tokio::test]
+async fn a_slow_destination_never_has_more_than_its_cap_in_flight() {
+    let t = TestServer::start_with(|c| {
+        c.allow_private_destinations = true;
+        c.webhooks.timeout_seconds = 10;
+        c.webhooks.poll_interval_ms = 50;
+        c.webhooks.per_destination_concurrency = 2;
+    })
+    .await;
+    let slow = Receiver::start().await;
+    slow.script(vec![Reply::Hang(Duration::from_secs(2)); 8]);
+    let fast = Receiver::start().await;
+    destination(&t, &slow.url, None).await;
+    destination(&t, &fast.url, None).await;
+    // Four decided sessions: eight events, one delivery each per destination.
+    for _ in 0..4 {
+        decided_session(&t).await;
+    }
+    // The fast destination gets all eight while the slow one holds two at a time.
+    fast.wait_for(8).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(
+        slow.received().len(),
+        2,
+        "a slow destination holds at most its cap of deliveries"
+    );
+    // As each answer comes back the next ones go out, never more than two at once.
+    let got = slow.wait_for(8).await;
+    for (i, r) in got.iter().enumerate() {
+        let answered_before = got[..i]
+            .iter()
+            .filter(|earlier| earlier.at + Duration::from_secs(2) <= r.at)
+            .count();
+        assert!(
+            i - answered_before < 2,
+            "delivery {i} started while {} others were in flight",
+            i - answered_before
+        );
+    }
+}
+
+#[tokio::test]
 async fn resend_re_signs_with_a_fresh_timestamp_and_the_same_event_id() {
     let t = server().await;
     let rx = Receiver::start().await;
