@@ -94,24 +94,24 @@ async fn one_delivery(dir: &Path, receiver: &Receiver, grace_seconds: u64) -> (N
     (node, sid)
 }
 
-fn sigterm(server: &Server) {
+/// Sends SIGTERM and waits (without blocking the runtime, which also runs the receiver) for the
+/// process to end; answers how long it took.
+async fn stop(server: &mut Server) -> Duration {
+    let asked = Instant::now();
     let status = std::process::Command::new("kill")
         .args(["-TERM", &server.pid().to_string()])
         .status()
         .expect("kill");
     assert!(status.success());
-}
-
-/// Waits (without blocking the runtime, which also runs the receiver) for the process to end.
-async fn exits_within(server: &mut Server, within: Duration) -> bool {
-    let deadline = Instant::now() + within;
-    while Instant::now() < deadline {
-        if server.exited() {
-            return true;
-        }
+    while !server.exited() {
+        assert!(
+            asked.elapsed() < Duration::from_secs(15),
+            "the node did not stop; its log:\n{}",
+            server.log_text()
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    server.exited()
+    asked.elapsed()
 }
 
 /// The delivery rows as stored: state, attempts, whether a lease is held.
@@ -137,14 +137,7 @@ async fn a_delivery_in_flight_at_sigterm_finishes_and_is_not_sent_again() {
     let (mut node, _) = one_delivery(dir, &receiver, 10).await;
     receiver.wait_for(1).await;
 
-    let asked = Instant::now();
-    sigterm(&node.server);
-    assert!(
-        exits_within(&mut node.server, Duration::from_secs(15)).await,
-        "the node did not stop; its log:\n{}",
-        node.server.log_text()
-    );
-    let took = asked.elapsed();
+    let took = stop(&mut node.server).await;
     assert!(
         took >= Duration::from_millis(1500),
         "the node stopped after {took:?}, before the slow delivery could finish"
@@ -210,14 +203,7 @@ async fn deliveries_running_past_the_grace_are_released_and_sent_after_restart()
     let leased: Vec<_> = deliveries(dir).into_iter().filter(|d| d.2).collect();
     assert_eq!(leased.len(), 2, "both deliveries are leased while they run");
 
-    let asked = Instant::now();
-    sigterm(&node.server);
-    assert!(
-        exits_within(&mut node.server, Duration::from_secs(15)).await,
-        "the node did not stop; its log:\n{}",
-        node.server.log_text()
-    );
-    let took = asked.elapsed();
+    let took = stop(&mut node.server).await;
     assert!(
         took < Duration::from_secs(10),
         "the node waited {took:?}, far past its one-second grace"
