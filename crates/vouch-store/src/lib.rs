@@ -32,7 +32,7 @@ pub enum StoreError {
     #[error("{0} already exists")]
     Duplicate(String),
     #[error("not found: {0}")]
-    NotFound(String),
+    NotFound(Entity),
     /// The `Idempotency-Key` was used before with another request body.
     #[error("idempotency key reused with a different request")]
     IdempotencyConflict,
@@ -44,6 +44,24 @@ pub enum StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// What a write needed and did not find.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entity {
+    /// The workflow to update.
+    Workflow,
+    /// A published version of the session's workflow (the named one, or the default).
+    PublishedWorkflow,
+}
+
+impl std::fmt::Display for Entity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Entity::Workflow => "workflow",
+            Entity::PublishedWorkflow => "published workflow",
+        })
+    }
+}
 
 #[async_trait]
 pub trait Store: WebhookStore + EmailStore + Send + Sync + 'static {

@@ -7,7 +7,7 @@ use super::locked;
 use crate::model::{ApiKey, App, Page, WorkflowRecord, WorkflowUpdate};
 use crate::rows;
 use crate::sql::{Db, Param};
-use crate::{stmt, StoreError, StoreResult};
+use crate::{stmt, Entity, StoreError, StoreResult};
 
 pub async fn insert_app(db: &impl Db, app: &App) -> StoreResult<()> {
     db.execute(stmt!(
@@ -254,7 +254,7 @@ pub async fn update_workflow(db: &impl Db, u: WorkflowUpdate) -> StoreResult<Wor
             rows::workflow,
         )
         .await?
-        .ok_or_else(|| StoreError::NotFound("workflow".into()))?;
+        .ok_or(StoreError::NotFound(Entity::Workflow))?;
     let next = current.updated(u);
     if next.version != current.version {
         insert_workflow(db, &next).await?;

@@ -15,7 +15,7 @@ use crate::model::{NewSession, SessionBundle, SessionState, WorkflowRecord};
 use crate::rows::{self, session_columns};
 use crate::sql::{Db, Dialect, Param, Stmt};
 use crate::workflow_cache::WorkflowCache;
-use crate::{micros, stmt, StoreError, StoreResult};
+use crate::{micros, stmt, Entity, StoreError, StoreResult};
 
 /// Statuses in which a session with the same `vendor_data` is reused rather than created.
 macro_rules! unfinished {
@@ -92,7 +92,7 @@ pub async fn create(db: &impl Db, mut new: NewSession) -> StoreResult<Session> {
             rows::workflow,
         )
         .await?
-        .ok_or_else(|| StoreError::NotFound("published workflow".into()))?;
+        .ok_or(StoreError::NotFound(Entity::PublishedWorkflow))?;
 
     if let Some(vd) = &new.vendor_data {
         if let Some(s) = reuse(db, &new, vd, &wf).await? {

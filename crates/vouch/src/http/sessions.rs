@@ -16,7 +16,7 @@ use vouch_core::decision_view::{decision_json, DecisionInputs};
 use vouch_core::scopes::{Access, Resource};
 use vouch_core::session::{CallbackMethod, Session};
 use vouch_core::{FieldErrors, SessionStatus};
-use vouch_store::{Idem, KindFilter, NewSession, SessionFilter, StoreError, Written};
+use vouch_store::{Entity, Idem, KindFilter, NewSession, SessionFilter, StoreError, Written};
 
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult};
@@ -215,12 +215,12 @@ async fn create(
         Ok(Written::Replayed { status_code, body }) => Ok(replay(status_code, body)),
         Err(StoreError::NotFound(what)) => Err(ApiError::field(
             "workflow_id",
-            match (workflow_id, what.as_str()) {
+            match (workflow_id, what) {
                 (None, _) => "This field is required (the application has no default workflow).",
-                (Some(_), "published workflow") => {
+                (Some(_), Entity::PublishedWorkflow) => {
                     "The workflow does not exist or has no published version."
                 }
-                _ => "Workflow not found.",
+                (Some(_), Entity::Workflow) => "Workflow not found.",
             },
         )),
         Err(e) => Err(e.into()),
