@@ -38,6 +38,7 @@ impl ToSql for Param {
             Param::Json(v) => v.to_sql_checked(ty, out),
             Param::Uuids(ids) => ids.to_sql_checked(ty, out),
             Param::Ints(ns) => ns.to_sql_checked(ty, out),
+            Param::Texts(ts) => ts.to_sql_checked(ty, out),
         }
     }
 

@@ -5,6 +5,7 @@ use uuid::Uuid;
 use vouch_core::session::Session;
 use vouch_core::SessionStatus;
 
+use super::queue::in_list;
 use crate::model::{DueTransition, KindFilter, LifecycleQuery, Page, SessionFilter};
 use crate::rows::{self, session_columns};
 use crate::sql::{Db, Param, Stmt};
@@ -15,7 +16,7 @@ fn day_start(d: NaiveDate) -> DateTime<Utc> {
 }
 
 /// The WHERE clause of a filter, its parameters appended to `params` (`$1` is the application).
-fn filter_sql(filter: &SessionFilter, params: &mut Vec<Param>) -> String {
+fn filter_sql(db: &impl Db, filter: &SessionFilter, params: &mut Vec<Param>) -> String {
     let mut sql = String::from("app_id = $1 AND deleted_at IS NULL");
     // `clause` with each `#` replaced by the next parameter's placeholder.
     let mut push = |clause: &str, values: Vec<Param>| {
@@ -35,21 +36,26 @@ fn filter_sql(filter: &SessionFilter, params: &mut Vec<Param>) -> String {
     if let Some(k) = kind {
         push("kind = #", vec![k.into()]);
     }
+    // Lists are one parameter each, so a filter has one statement text whatever their length.
     if !filter.statuses.is_empty() {
-        let marks = vec!["#"; filter.statuses.len()].join(", ");
         push(
-            &format!("status IN ({marks})"),
-            filter.statuses.iter().map(|s| s.as_str().into()).collect(),
+            &in_list(db, "status", 0).replace("$0", "#"),
+            vec![Param::Texts(
+                filter
+                    .statuses
+                    .iter()
+                    .map(|s| s.as_str().to_string())
+                    .collect(),
+            )],
         );
     }
     if let Some(vd) = &filter.vendor_data {
         push("vendor_data = #", vec![vd.into()]);
     }
     if !filter.workflow_ids.is_empty() {
-        let marks = vec!["#"; filter.workflow_ids.len()].join(", ");
         push(
-            &format!("workflow_id IN ({marks})"),
-            filter.workflow_ids.iter().map(|&id| id.into()).collect(),
+            &in_list(db, "workflow_id", 0).replace("$0", "#"),
+            vec![Param::Uuids(filter.workflow_ids.clone())],
         );
     }
     if let Some(c) = &filter.country {
@@ -84,7 +90,7 @@ pub async fn list(
     page: Page,
 ) -> StoreResult<(Vec<Session>, i64)> {
     let mut params = vec![Param::from(app_id)];
-    let wher = filter_sql(filter, &mut params);
+    let wher = filter_sql(db, filter, &mut params);
     let count = db
         .query_one(
             Stmt::new(

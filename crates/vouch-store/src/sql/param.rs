@@ -18,6 +18,7 @@ pub enum Param {
     /// A list for `queries::queue::in_list`: an array on PostgreSQL, a JSON array on SQLite.
     Uuids(Vec<Uuid>),
     Ints(Vec<i64>),
+    Texts(Vec<String>),
 }
 
 impl Param {

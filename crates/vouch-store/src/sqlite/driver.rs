@@ -110,6 +110,9 @@ impl ToSql for Param {
             Param::Ints(ns) => {
                 ToSqlOutput::Owned(V::Text(serde_json::Value::from(ns.clone()).to_string()))
             }
+            Param::Texts(ts) => {
+                ToSqlOutput::Owned(V::Text(serde_json::Value::from(ts.clone()).to_string()))
+            }
         })
     }
 }
