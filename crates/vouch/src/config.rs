@@ -15,6 +15,8 @@ pub struct Config {
     pub public_url: String,
     pub data_dir: PathBuf,
     pub database_url: String,
+    /// A file holding the database URL (its password included), instead of `database_url`.
+    pub database_url_file: String,
     pub body_limit_bytes: usize,
     pub log_format: LogFormat,
     pub sqlite: SqliteConfig,
@@ -163,6 +165,24 @@ impl Config {
             cfg.postgres.pool_size > 0 && cfg.postgres.acquire_timeout_ms > 0,
             "configuration: postgres.pool_size and postgres.acquire_timeout_ms must be positive"
         );
+        if !cfg.database_url_file.is_empty() {
+            anyhow::ensure!(
+                cfg.database_url.is_empty(),
+                "configuration: set database_url or database_url_file, not both"
+            );
+            let url = std::fs::read_to_string(&cfg.database_url_file).map_err(|e| {
+                anyhow::anyhow!(
+                    "configuration: database_url_file {}: {e}",
+                    cfg.database_url_file
+                )
+            })?;
+            cfg.database_url = url.trim().to_string();
+            anyhow::ensure!(
+                !cfg.database_url.is_empty(),
+                "configuration: database_url_file {} is empty",
+                cfg.database_url_file
+            );
+        }
         if cfg.database_url.is_empty() {
             cfg.database_url = format!("sqlite://{}", cfg.data_dir.join("vouch.db").display());
         }
@@ -173,6 +193,34 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn load_with(toml: &str) -> anyhow::Result<Config> {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("vouch.toml");
+        std::fs::write(&file, toml).unwrap();
+        Config::load(Some(&file))
+    }
+
+    #[test]
+    fn the_database_url_can_come_from_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("database_url");
+        std::fs::write(&secret, "postgres://vouch:s3cret@db:5432/vouch\n").unwrap();
+        let toml = format!("database_url_file = {:?}", secret.display().to_string());
+        let cfg = load_with(&toml).unwrap();
+        assert_eq!(cfg.database_url, "postgres://vouch:s3cret@db:5432/vouch");
+
+        let both = format!("database_url = \"sqlite://x.db\"\n{toml}");
+        let err = load_with(&both).unwrap_err().to_string();
+        assert!(err.contains("not both"), "{err}");
+        let missing = load_with("database_url_file = \"/nonexistent/url\"")
+            .unwrap_err()
+            .to_string();
+        assert!(missing.contains("/nonexistent/url"), "{missing}");
+        std::fs::write(&secret, "\n").unwrap();
+        let empty = load_with(&toml).unwrap_err().to_string();
+        assert!(empty.contains("is empty"), "{empty}");
+    }
 
     #[test]
     fn embedded_defaults_parse() {
