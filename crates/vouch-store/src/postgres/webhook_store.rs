@@ -76,11 +76,11 @@ impl WebhookStore for PgStore {
     }
 
     async fn release_deliveries(&self, ids: Vec<Uuid>) -> StoreResult<usize> {
-        queue::release(&Pg(&self.conn().await?), queue::WEBHOOK_DELIVERIES, &ids).await
+        queue::release(&Pg(&self.conn().await?), &queue::WEBHOOK_DELIVERIES, &ids).await
     }
 
     async fn next_delivery_due(&self) -> StoreResult<Option<DateTime<Utc>>> {
-        queue::next_due(&Pg(&self.conn().await?), queue::WEBHOOK_DELIVERIES).await
+        queue::next_due(&Pg(&self.conn().await?), &queue::WEBHOOK_DELIVERIES).await
     }
 
     async fn list_deliveries(
@@ -156,7 +156,7 @@ impl EmailStore for PgStore {
     }
 
     async fn next_email_due(&self) -> StoreResult<Option<DateTime<Utc>>> {
-        queue::next_due(&Pg(&self.conn().await?), queue::EMAIL_JOBS).await
+        queue::next_due(&Pg(&self.conn().await?), &queue::EMAIL_JOBS).await
     }
 
     async fn release_email_leases_at_start(&self) -> StoreResult<usize> {
@@ -164,7 +164,7 @@ impl EmailStore for PgStore {
     }
 
     async fn release_email_jobs(&self, ids: Vec<Uuid>) -> StoreResult<usize> {
-        queue::release(&Pg(&self.conn().await?), queue::EMAIL_JOBS, &ids).await
+        queue::release(&Pg(&self.conn().await?), &queue::EMAIL_JOBS, &ids).await
     }
 
     fn email_signal(&self) -> Arc<tokio::sync::Notify> {

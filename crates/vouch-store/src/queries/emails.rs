@@ -7,7 +7,7 @@ use crate::emails::{EmailOutcome, EmailResult};
 use crate::model::EmailJob;
 use crate::rows;
 use crate::sql::{Db, Stmt};
-use crate::{stmt, StoreResult};
+use crate::{sql_once, stmt, StoreResult};
 
 pub async fn claim(
     db: &impl Db,
@@ -15,7 +15,8 @@ pub async fn claim(
     lease_until: DateTime<Utc>,
     limit: i64,
 ) -> StoreResult<Vec<EmailJob>> {
-    let sql = format!(
+    let sql = sql_once!(
+        db,
         "UPDATE email_jobs SET locked_until = $2
          WHERE id IN (SELECT id FROM email_jobs
                       WHERE state = 'pending' AND next_attempt_at <= $1

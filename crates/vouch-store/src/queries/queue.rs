@@ -3,21 +3,30 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::sql::{Db, Dialect, Param, Stmt};
+use crate::sql::{built, built_once, Built, Db, Dialect, Param, Stmt};
 use crate::StoreResult;
 
-/// A table of leased jobs.
-#[derive(Debug, Clone, Copy)]
+/// A table of leased jobs, with its statements as built for each dialect.
 pub struct Queue {
     pub table: &'static str,
+    next_due: Built,
+    release: Built,
+    release_all: Built,
 }
 
-pub const WEBHOOK_DELIVERIES: Queue = Queue {
-    table: "webhook_deliveries",
-};
-pub const EMAIL_JOBS: Queue = Queue {
-    table: "email_jobs",
-};
+impl Queue {
+    const fn new(table: &'static str) -> Self {
+        Self {
+            table,
+            next_due: built(),
+            release: built(),
+            release_all: built(),
+        }
+    }
+}
+
+pub static WEBHOOK_DELIVERIES: Queue = Queue::new("webhook_deliveries");
+pub static EMAIL_JOBS: Queue = Queue::new("email_jobs");
 
 /// `col` is one of the list in parameter `$n` (`Param::Uuids` or `Param::Ints`): one statement
 /// text whatever the list's length, so it is prepared once.
@@ -46,55 +55,50 @@ pub fn skip_locked(db: &impl Db) -> &'static str {
 }
 
 /// When the next pending job falls due; a leased job is not due before its lease ends.
-pub async fn next_due(db: &impl Db, q: Queue) -> StoreResult<Option<DateTime<Utc>>> {
-    let later = match db.dialect() {
-        Dialect::Postgres => "GREATEST",
-        Dialect::Sqlite => "MAX",
-    };
-    db.query_one(
-        Stmt::new(
-            format!(
-                "SELECT MIN({later}(next_attempt_at, COALESCE(locked_until, next_attempt_at))) AS t
-                 FROM {} WHERE state = 'pending'",
-                q.table
-            ),
-            vec![],
-        ),
-        |r| r.opt_time("t"),
-    )
-    .await
+pub async fn next_due(db: &impl Db, q: &'static Queue) -> StoreResult<Option<DateTime<Utc>>> {
+    let sql = built_once(db, &q.next_due, || {
+        let later = match db.dialect() {
+            Dialect::Postgres => "GREATEST",
+            Dialect::Sqlite => "MAX",
+        };
+        format!(
+            "SELECT MIN({later}(next_attempt_at, COALESCE(locked_until, next_attempt_at))) AS t
+             FROM {} WHERE state = 'pending'",
+            q.table
+        )
+    });
+    db.query_one(Stmt::new(sql, vec![]), |r| r.opt_time("t"))
+        .await
 }
 
 /// Ends the leases of these jobs (still pending), so that they are claimed again at once.
-pub async fn release(db: &impl Db, q: Queue, ids: &[uuid::Uuid]) -> StoreResult<usize> {
+pub async fn release(db: &impl Db, q: &'static Queue, ids: &[uuid::Uuid]) -> StoreResult<usize> {
     if ids.is_empty() {
         return Ok(0);
     }
+    let sql = built_once(db, &q.release, || {
+        format!(
+            "UPDATE {} SET locked_until = NULL WHERE state = 'pending' AND {}",
+            q.table,
+            in_list(db, "id", 1)
+        )
+    });
     let n = db
-        .execute(Stmt::new(
-            format!(
-                "UPDATE {} SET locked_until = NULL WHERE state = 'pending' AND {}",
-                q.table,
-                in_list(db, "id", 1)
-            ),
-            vec![Param::Uuids(ids.to_vec())],
-        ))
+        .execute(Stmt::new(sql, vec![Param::Uuids(ids.to_vec())]))
         .await?;
     Ok(n as usize)
 }
 
 /// Ends every lease: only for a store no other process works from (a single SQLite node
 /// starting up), so jobs claimed by a crashed run go out at once.
-pub async fn release_all(db: &impl Db, q: Queue) -> StoreResult<usize> {
-    let n = db
-        .execute(Stmt::new(
-            format!(
-                "UPDATE {} SET locked_until = NULL
-                 WHERE state = 'pending' AND locked_until IS NOT NULL",
-                q.table
-            ),
-            Vec::<Param>::new(),
-        ))
-        .await?;
+pub async fn release_all(db: &impl Db, q: &'static Queue) -> StoreResult<usize> {
+    let sql = built_once(db, &q.release_all, || {
+        format!(
+            "UPDATE {} SET locked_until = NULL
+             WHERE state = 'pending' AND locked_until IS NOT NULL",
+            q.table
+        )
+    });
+    let n = db.execute(Stmt::new(sql, vec![])).await?;
     Ok(n as usize)
 }

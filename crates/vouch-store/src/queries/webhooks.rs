@@ -12,7 +12,7 @@ use crate::model::{OutboxEvent, Page};
 use crate::rows::{self, ATTEMPT_SELECT, DELIVERY_COLUMNS};
 use crate::sql::{Db, Dialect, Param, Stmt};
 use crate::webhooks::*;
-use crate::{stmt, StoreError, StoreResult};
+use crate::{sql_once, stmt, StoreError, StoreResult};
 
 /// One delivery per subscribed, enabled destination for each not yet fanned-out event. On
 /// PostgreSQL, events another node is fanning out are skipped.
@@ -20,7 +20,8 @@ pub async fn fan_out(db: &impl Db, now: DateTime<Utc>, limit: i64) -> StoreResul
     let events = db
         .query(
             Stmt::new(
-                format!(
+                sql_once!(
+                    db,
                     "SELECT * FROM outbox_events WHERE fanned_out_at IS NULL AND dropped_at IS NULL
                      ORDER BY seq LIMIT $1{}",
                     skip_locked(db)
@@ -58,7 +59,8 @@ pub async fn fan_out(db: &impl Db, now: DateTime<Utc>, limit: i64) -> StoreResul
         }
     }
     batch.push(Stmt::new(
-        format!(
+        sql_once!(
+            db,
             "UPDATE outbox_events SET fanned_out_at = $1 WHERE {}",
             in_list(db, "seq", 2)
         ),
@@ -74,12 +76,12 @@ pub async fn fan_out(db: &impl Db, now: DateTime<Utc>, limit: i64) -> StoreResul
 /// Takes due deliveries with a lease: at most `per_destination` per destination, none of the
 /// destinations to skip, the oldest first.
 pub async fn claim(db: &impl Db, q: &ClaimQuery) -> StoreResult<Vec<ClaimedDelivery>> {
-    let skip = not_in_list(db, "destination_id", 6);
-    let sql = format!(
+    let sql = sql_once!(
+        db,
         "WITH due AS (
             SELECT id, destination_id, next_attempt_at FROM webhook_deliveries
             WHERE state = 'pending' AND next_attempt_at <= $1
-              AND (locked_until IS NULL OR locked_until <= $1) AND {skip}
+              AND (locked_until IS NULL OR locked_until <= $1) AND {}
             ORDER BY next_attempt_at LIMIT $4{}),
          ranked AS (
             SELECT id, next_attempt_at, ROW_NUMBER() OVER (
@@ -90,6 +92,7 @@ pub async fn claim(db: &impl Db, q: &ClaimQuery) -> StoreResult<Vec<ClaimedDeliv
          UPDATE webhook_deliveries SET locked_until = $5
          WHERE id IN (SELECT id FROM picked)
          RETURNING id, destination_id, event_seq, attempts, payload, next_attempt_at",
+        not_in_list(db, "destination_id", 6),
         skip_locked(db)
     );
     let params = vec![
@@ -123,7 +126,8 @@ pub async fn claim(db: &impl Db, q: &ClaimQuery) -> StoreResult<Vec<ClaimedDeliv
     let (dests, events) = tokio::try_join!(
         db.query(
             Stmt::new(
-                format!(
+                sql_once!(
+                    db,
                     "SELECT * FROM webhook_destinations WHERE {}",
                     in_list(db, "id", 1)
                 ),
@@ -133,7 +137,8 @@ pub async fn claim(db: &impl Db, q: &ClaimQuery) -> StoreResult<Vec<ClaimedDeliv
         ),
         db.query(
             Stmt::new(
-                format!(
+                sql_once!(
+                    db,
                     "SELECT * FROM outbox_events WHERE {}",
                     in_list(db, "seq", 1)
                 ),
@@ -232,7 +237,8 @@ pub async fn record(
     let disabled = db
         .query(
             Stmt::new(
-                format!(
+                sql_once!(
+                    db,
                     "UPDATE webhook_destinations SET enabled = FALSE, updated_at = $1,
                         disabled_reason = 'failing continuously since ' || {since}
                      WHERE enabled = TRUE AND failing_since IS NOT NULL AND failing_since < $2
@@ -271,7 +277,8 @@ pub async fn list_deliveries(
         app_id
     );
     let list = Stmt::new(
-        format!(
+        sql_once!(
+            db,
             "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d
              JOIN outbox_events e ON e.seq = d.event_seq
              WHERE d.destination_id = $1 AND d.app_id = $2
@@ -298,7 +305,8 @@ pub async fn get_delivery(
     id: Uuid,
 ) -> StoreResult<Option<(DeliveryRecord, Vec<AttemptLog>)>> {
     let delivery = Stmt::new(
-        format!(
+        sql_once!(
+            db,
             "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d
              JOIN outbox_events e ON e.seq = d.event_seq
              WHERE d.id = $1 AND d.destination_id = $2 AND d.app_id = $3"
@@ -311,7 +319,10 @@ pub async fn get_delivery(
     let attempts = db
         .query(
             Stmt::new(
-                format!("{ATTEMPT_SELECT} WHERE a.delivery_id = $1 ORDER BY a.attempt"),
+                sql_once!(
+                    db,
+                    "{ATTEMPT_SELECT} WHERE a.delivery_id = $1 ORDER BY a.attempt"
+                ),
                 vec![id.into()],
             ),
             rows::attempt_log,
@@ -360,7 +371,8 @@ pub async fn session_attempts(
         app_id
     );
     let list = Stmt::new(
-        format!(
+        sql_once!(
+            db,
             "{ATTEMPT_SELECT} WHERE a.session_id = $1 AND d.app_id = $2
              ORDER BY a.id DESC LIMIT $3 OFFSET $4"
         ),

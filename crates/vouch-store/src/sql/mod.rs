@@ -9,6 +9,7 @@ mod row;
 
 use std::borrow::Cow;
 use std::future::Future;
+use std::sync::OnceLock;
 
 pub use param::Param;
 pub use row::{bad_value, Row, RowRead};
@@ -36,6 +37,38 @@ impl Stmt {
             params,
         }
     }
+}
+
+/// Statement text built at run time from fixed parts (a table name, a dialect's fragment), kept
+/// per dialect after its first use: each call site declares `static SQL: Built = built();`.
+pub type Built = [OnceLock<&'static str>; 2];
+
+pub const fn built() -> Built {
+    [OnceLock::new(), OnceLock::new()]
+}
+
+/// The text of `cell` for `db`'s dialect, made by `make` the first time only. Being `'static`,
+/// it is also the text whose SQLite rewrite and prepared statements are cached.
+pub fn built_once(
+    db: &impl Db,
+    cell: &'static Built,
+    make: impl FnOnce() -> String,
+) -> &'static str {
+    let slot = match db.dialect() {
+        Dialect::Sqlite => &cell[0],
+        Dialect::Postgres => &cell[1],
+    };
+    slot.get_or_init(|| Box::leak(make().into_boxed_str()))
+}
+
+/// `format!` for statement text made of fixed parts (a table name, a dialect's fragment), built
+/// once per call site and dialect: `sql_once!(db, "SELECT … {}", skip_locked(db))`.
+#[macro_export]
+macro_rules! sql_once {
+    ($db:expr, $($fmt:tt)+) => {{
+        static SQL: $crate::sql::Built = $crate::sql::built();
+        $crate::sql::built_once($db, &SQL, || format!($($fmt)+))
+    }};
 }
 
 /// `stmt!("SELECT … WHERE id = $1", id)`: a statement with its parameters converted.

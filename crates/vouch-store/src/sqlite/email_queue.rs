@@ -38,19 +38,19 @@ impl EmailStore for SqliteStore {
 
     async fn next_email_due(&self) -> StoreResult<Option<DateTime<Utc>>> {
         self.readers
-            .read(|c| ready(queue::next_due(&Lite(c), queue::EMAIL_JOBS)))
+            .read(|c| ready(queue::next_due(&Lite(c), &queue::EMAIL_JOBS)))
             .await
     }
 
     async fn release_email_leases_at_start(&self) -> StoreResult<usize> {
         self.writer
-            .write(|c| ready(queue::release_all(&Lite(c), queue::EMAIL_JOBS)))
+            .write(|c| ready(queue::release_all(&Lite(c), &queue::EMAIL_JOBS)))
             .await
     }
 
     async fn release_email_jobs(&self, ids: Vec<Uuid>) -> StoreResult<usize> {
         self.writer
-            .write(move |c| ready(queue::release(&Lite(c), queue::EMAIL_JOBS, &ids)))
+            .write(move |c| ready(queue::release(&Lite(c), &queue::EMAIL_JOBS, &ids)))
             .await
     }
 

@@ -85,19 +85,19 @@ impl WebhookStore for SqliteStore {
 
     async fn release_leases_at_start(&self) -> StoreResult<usize> {
         self.writer
-            .write(|c| ready(queue::release_all(&Lite(c), queue::WEBHOOK_DELIVERIES)))
+            .write(|c| ready(queue::release_all(&Lite(c), &queue::WEBHOOK_DELIVERIES)))
             .await
     }
 
     async fn release_deliveries(&self, ids: Vec<Uuid>) -> StoreResult<usize> {
         self.writer
-            .write(move |c| ready(queue::release(&Lite(c), queue::WEBHOOK_DELIVERIES, &ids)))
+            .write(move |c| ready(queue::release(&Lite(c), &queue::WEBHOOK_DELIVERIES, &ids)))
             .await
     }
 
     async fn next_delivery_due(&self) -> StoreResult<Option<DateTime<Utc>>> {
         self.readers
-            .read(|c| ready(queue::next_due(&Lite(c), queue::WEBHOOK_DELIVERIES)))
+            .read(|c| ready(queue::next_due(&Lite(c), &queue::WEBHOOK_DELIVERIES)))
             .await
     }
 

@@ -2,6 +2,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod concurrency;
 mod delivery;
 mod destinations;
 mod receiver;
