@@ -50,7 +50,7 @@ pub async fn bare_http(binary: &Path, plan: Plan, sessions: usize) -> anyhow::Re
 
 /// The change update-status writes (status, API_KEY review row, `status.updated` event),
 /// decided and applied by the store's single writer, without HTTP.
-fn flip(s: &vouch_store::SessionState) -> Option<SessionChange> {
+fn flip(s: &vouch_store::SessionState) -> Result<Option<SessionChange>, vouch_core::Rejection> {
     let from = s.session.status;
     let to = if from == SessionStatus::Approved {
         SessionStatus::Declined
@@ -64,7 +64,7 @@ fn flip(s: &vouch_store::SessionState) -> Option<SessionChange> {
     };
     c.reviews.push(NewReview {
         uuid: Uuid::now_v7(),
-        activity_type: "STATUS_CHANGE".into(),
+        activity_type: vouch_core::review::ActivityType::StatusChange,
         actor_type: ActorType::ApiKey,
         actor_display: "bench".into(),
         previous_status: Some(from),
@@ -73,13 +73,8 @@ fn flip(s: &vouch_store::SessionState) -> Option<SessionChange> {
         metadata: json!({"nodes_to_resubmit": [], "send_email": false}),
         created_at: now,
     });
-    c.events.push(NewEvent {
-        event_id: Uuid::now_v7(),
-        event_type: "status.updated".into(),
-        status: to,
-        previous_status: Some(from),
-    });
-    Some(c)
+    c.events.push(NewEvent::status_updated(from, to));
+    Ok(Some(c))
 }
 
 /// Where the bare storage transaction runs.

@@ -58,3 +58,30 @@ impl std::fmt::Display for FieldErrors {
         Ok(())
     }
 }
+
+/// Why a command on a session was refused; nothing is written. Each variant has one answer in
+/// the HTTP contract, chosen where errors become responses.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rejection {
+    /// The session, or the step named in the path, does not exist.
+    NotFound,
+    /// The body is not JSON (the parser's message); judged after the checks that come first.
+    Malformed(String),
+    /// update-status on a session whose status a reviewer may not act on.
+    WrongCurrentStatus,
+    Fields(FieldErrors),
+    SameStatus,
+    NothingToResubmit,
+    /// A backend-only resubmission repeated within the cool-down.
+    TooSoon {
+        retry_after_secs: i64,
+    },
+    /// The quoted email preview does not describe this change's email.
+    Preview(crate::preview::PreviewError),
+}
+
+impl From<FieldErrors> for Rejection {
+    fn from(f: FieldErrors) -> Self {
+        Rejection::Fields(f)
+    }
+}

@@ -2,9 +2,11 @@
 //! the API contract can be tested without a database, a clock or a network.
 
 pub mod attempt;
+pub mod change;
 pub mod contact;
 pub mod decision_view;
 pub mod email;
+pub mod email_plan;
 pub mod errors;
 pub mod feature;
 pub mod lifecycle;
@@ -15,11 +17,12 @@ pub mod review;
 pub mod scopes;
 pub mod session;
 pub mod status;
+pub mod steps;
 pub mod update_status;
 pub mod webhook;
 pub mod webhook_payload;
 pub mod workflow;
 
-pub use errors::FieldErrors;
+pub use errors::{FieldErrors, Rejection};
 pub use feature::{Feature, FeatureRef, WorkflowKind};
 pub use status::{AttemptStatus, SessionStatus};

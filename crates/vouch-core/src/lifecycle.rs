@@ -4,9 +4,11 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde_json::Value;
 
 use crate::attempt::Attempt;
+use crate::change::{SessionChange, SessionState};
 use crate::feature::Feature;
 use crate::progress::latest_counting;
 use crate::workflow::WorkflowSpec;
+use crate::SessionStatus;
 
 /// The node config key giving how many days an approval stays valid.
 pub const VALIDITY_KEY: &str = "kyc_validity_days";
@@ -40,6 +42,28 @@ pub fn kyc_expires_at(
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     }
+}
+
+/// The lifecycle scheduler's move of a session found due at `scanned_version`, decided again
+/// on the state loaded in the write transaction: nothing when the session changed since the
+/// scan (the next scan looks again).
+pub fn transition(
+    b: &SessionState,
+    scanned_version: i64,
+    to: SessionStatus,
+    now: DateTime<Utc>,
+) -> Option<SessionChange> {
+    let s = &b.session;
+    if s.version != scanned_version {
+        return None;
+    }
+    let mut change = SessionChange {
+        status: Some(to),
+        kyc_expires_at: Some(None),
+        ..SessionChange::for_session(s, now)
+    };
+    change.push_system_transition(s.status, to, now);
+    Some(change)
 }
 
 #[cfg(test)]

@@ -12,13 +12,45 @@ use crate::status::SessionStatus;
 /// The hash a session's first row chains to.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
+/// What a review row records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ActivityType {
+    /// The session's status changed (by a reviewer or automatically).
+    StatusChange,
+    /// A reviewer overrode one step's result.
+    StepStatusChange,
+    /// A reviewer's note; it never changes the status.
+    Note,
+}
+
+impl ActivityType {
+    pub const ALL: [ActivityType; 3] = [
+        ActivityType::StatusChange,
+        ActivityType::StepStatusChange,
+        ActivityType::Note,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActivityType::StatusChange => "STATUS_CHANGE",
+            ActivityType::StepStatusChange => "STEP_STATUS_CHANGE",
+            ActivityType::Note => "NOTE",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+}
+
 /// A review row of §4.7 plus its place in the session's chain.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Review {
     pub uuid: Uuid,
     pub session_id: Uuid,
     pub seq: i64,
-    pub activity_type: String,
+    pub activity_type: ActivityType,
     pub actor_type: ActorType,
     pub actor_display: String,
     pub previous_status: Option<SessionStatus>,
@@ -38,7 +70,7 @@ pub struct Review {
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewReview {
     pub uuid: Uuid,
-    pub activity_type: String,
+    pub activity_type: ActivityType,
     pub actor_type: ActorType,
     pub actor_display: String,
     pub previous_status: Option<SessionStatus>,
@@ -58,7 +90,7 @@ impl NewReview {
     ) -> Self {
         Self {
             uuid,
-            activity_type: "STATUS_CHANGE".into(),
+            activity_type: ActivityType::StatusChange,
             actor_type: ActorType::System,
             actor_display: "vouch".into(),
             previous_status: Some(from),
@@ -110,7 +142,7 @@ pub fn row_hash(r: &Review) -> String {
         r.session_id.to_string(),
         r.seq,
         r.uuid.to_string(),
-        r.activity_type,
+        r.activity_type.as_str(),
         r.actor_type.as_str(),
         r.actor_display,
         r.previous_status.map(SessionStatus::as_str),

@@ -3,14 +3,19 @@
 //! The checks run in the contract's order; the first that fails decides the answer.
 
 use chrono::{DateTime, Duration, Utc};
-use serde_json::Value;
+use serde_json::{json, Value};
+use uuid::Uuid;
 
-use crate::attempt::Attempt;
+use crate::attempt::{ActorType, Attempt};
+use crate::change::{NewEvent, SessionChange, SessionState};
 use crate::contact::is_valid_email;
+use crate::email_plan::{self, Mailing};
 use crate::errors::FieldErrors;
 use crate::feature::FeatureRef;
+use crate::preview;
 use crate::progress::{ResubmitInfo, ResubmitStep};
 use crate::resubmission::{select, NodeRequest, SelectionError};
+use crate::review::{ActivityType, NewReview};
 use crate::status::SessionStatus;
 use crate::workflow::WorkflowSpec;
 
@@ -58,14 +63,7 @@ pub struct UpdateContext<'a> {
     pub last_backend_resubmission: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub enum Rejection {
-    WrongCurrentStatus,
-    Fields(FieldErrors),
-    SameStatus,
-    NothingToResubmit,
-    TooSoon { retry_after_secs: i64 },
-}
+pub use crate::errors::Rejection;
 
 /// The email to queue with the change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -352,4 +350,109 @@ pub fn decide(ctx: &UpdateContext<'_>, body: &Value) -> Result<Outcome, Rejectio
         // Asked for, it is recorded even when every step is backend-only (then as not sent).
         email: email(req.send_email),
     }))
+}
+
+/// Who asks for a status change and under which server settings.
+pub struct Reviewer<'a> {
+    pub actor_type: ActorType,
+    pub actor_display: &'a str,
+    pub mailing: Mailing<'a>,
+    /// How long a reopened session's link stays valid at least.
+    pub link_ttl: Duration,
+    /// `email_preview_token` of the request and the key it is checked with.
+    pub preview: Option<(&'a str, &'a [u8])>,
+}
+
+/// update-status as one decision on the loaded state: `Ok(None)` for a same-status no-op,
+/// else the change to write (status, review row, event, email job, KYC expiry, link). A body
+/// that could not be read (`Err`) is refused after the current status is checked, as a
+/// readable one is.
+pub fn change(
+    b: &SessionState,
+    body: Result<&Value, &Rejection>,
+    who: &Reviewer<'_>,
+    now: DateTime<Utc>,
+) -> Result<Option<SessionChange>, Rejection> {
+    let body = match body {
+        Ok(v) => v,
+        Err(_) if !is_reviewable(b.session.status) => return Err(Rejection::WrongCurrentStatus),
+        Err(r) => return Err(r.clone()),
+    };
+    let outcome = decide(
+        &UpdateContext {
+            status: b.session.status,
+            workflow: &b.workflow.spec,
+            attempts: &b.attempts,
+            now,
+            last_backend_resubmission: b.last_backend_resubmission,
+        },
+        body,
+    )?;
+    let Outcome::Change(c) = outcome else {
+        return Ok(None);
+    };
+    if let Some((token, key)) = who.preview {
+        check_preview(b, &c, who.mailing, token, key, now)?;
+    }
+    Ok(Some(build(b, c, who, now)))
+}
+
+/// A quoted preview token must describe exactly the email this change would send.
+fn check_preview(
+    b: &SessionState,
+    c: &Change,
+    m: Mailing<'_>,
+    token: &str,
+    key: &[u8],
+    now: DateTime<Utc>,
+) -> Result<(), Rejection> {
+    let (recipient, language) = match &c.email {
+        Some(e) => (Some(e.address.as_str()), e.language.as_str()),
+        None => (None, "en"),
+    };
+    let p = email_plan::plan(b, m, c, recipient, language);
+    let expected = email_plan::claims(b.session.id, c, &p, now);
+    preview::verify(key, token, &expected, now).map_err(Rejection::Preview)
+}
+
+fn build(b: &SessionState, c: Change, who: &Reviewer<'_>, now: DateTime<Utc>) -> SessionChange {
+    let s = &b.session;
+    let review_uuid = Uuid::now_v7();
+    let metadata = json!({
+        "nodes_to_resubmit": c.resubmit.as_ref().map(|r| r.nodes.clone()).unwrap_or_default(),
+        "send_email": c.email_asked,
+        "email_queued": c.email.is_some() && !c.backend_only,
+        "backend_only": c.backend_only,
+    });
+    let mut change = SessionChange {
+        status: Some(c.to),
+        backend_resubmission: c.backend_only,
+        ..SessionChange::for_session(s, now)
+    };
+    change
+        .emails
+        .extend(email_plan::job(b, who.mailing, &c, review_uuid));
+    change.reviews.push(NewReview {
+        uuid: review_uuid,
+        activity_type: ActivityType::StatusChange,
+        actor_type: who.actor_type,
+        actor_display: who.actor_display.to_string(),
+        previous_status: Some(c.from),
+        new_status: Some(c.to),
+        comment: c.comment.clone(),
+        metadata,
+        created_at: now,
+    });
+    change.events.push(NewEvent::status_updated(c.from, c.to));
+    change.set_kyc_expiry(c.to, &b.workflow.spec, &b.attempts, now);
+    match c.resubmit {
+        Some(r) => {
+            // The person redoes the steps through the same link, which must stay valid.
+            change.expires_at = Some(s.expires_at.max(now + who.link_ttl));
+            change.resubmit_info = Some(Some(r));
+        }
+        None if s.resubmit_info.is_some() => change.resubmit_info = Some(None),
+        None => {}
+    }
+    change
 }

@@ -1,7 +1,9 @@
 //! Workflow validation and node ids (API.md §3).
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use uuid::Uuid;
 
 use crate::errors::FieldErrors;
 use crate::feature::{Feature, FeatureKind, FeatureRef, WorkflowKind};
@@ -171,6 +173,81 @@ pub fn validate_features(inputs: &[FeatureInput]) -> Result<WorkflowSpec, FieldE
         })
         .collect();
     Ok(WorkflowSpec { kind, nodes })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WorkflowStatus {
+    Draft,
+    Published,
+}
+
+impl WorkflowStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkflowStatus::Draft => "draft",
+            WorkflowStatus::Published => "published",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "draft" => Some(Self::Draft),
+            "published" => Some(Self::Published),
+            _ => None,
+        }
+    }
+}
+
+/// One version of a workflow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkflowRecord {
+    pub id: Uuid,
+    pub version: i64,
+    pub app_id: Uuid,
+    pub label: String,
+    pub status: WorkflowStatus,
+    pub is_default: bool,
+    pub spec: WorkflowSpec,
+    pub created_at: DateTime<Utc>,
+}
+
+impl WorkflowRecord {
+    pub fn kind(&self) -> WorkflowKind {
+        self.spec.kind
+    }
+
+    /// This version after `u`; a new feature list makes it the next version.
+    pub fn updated(&self, u: WorkflowUpdate) -> WorkflowRecord {
+        let mut next = self.clone();
+        if let Some(label) = u.label {
+            next.label = label;
+        }
+        if let Some(status) = u.status {
+            next.status = status;
+        }
+        if let Some(d) = u.is_default {
+            next.is_default = d;
+        }
+        if let Some(spec) = u.spec {
+            next.spec = spec;
+            next.version = self.version + 1;
+            next.created_at = u.now;
+        }
+        next
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct WorkflowUpdate {
+    pub app_id: Uuid,
+    pub id: Uuid,
+    pub label: Option<String>,
+    pub status: Option<WorkflowStatus>,
+    pub is_default: Option<bool>,
+    /// A new feature list: writes a new version.
+    pub spec: Option<WorkflowSpec>,
+    pub now: DateTime<Utc>,
 }
 
 #[cfg(test)]

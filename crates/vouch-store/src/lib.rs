@@ -25,7 +25,8 @@ pub use webhooks::*;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The session changed since it was read; load, decide and apply again.
+    /// A change that was not decided on the session's current version (a decision must be
+    /// made on the state `modify_session` loads); nothing was written.
     #[error("the session was changed concurrently")]
     VersionConflict,
     /// A unique value is already taken (e.g. an application name).
@@ -129,15 +130,9 @@ pub trait Store: WebhookStore + EmailStore + Send + Sync + 'static {
     /// Soft-deletes a session, erases its personal data and drops pending events.
     async fn delete_session(&self, app_id: Uuid, id: Uuid, now: DateTime<Utc>)
         -> StoreResult<bool>;
-    /// Applies a decided change in one transaction, if the session is still at
-    /// `expected_version`; else `VersionConflict`.
-    async fn apply_session_change(
-        &self,
-        change: SessionChange,
-        idem: Option<Idem<()>>,
-    ) -> StoreResult<Written<()>>;
-    /// Loads the session, runs `decide` on it and applies its change, all in one transaction,
-    /// so concurrent writers serialize without retries.
+    /// Loads the session, runs `decide` (a core function) on it and applies the change it
+    /// returns, all in one transaction, so concurrent writers serialize without retries. The
+    /// only way a session changes after creation.
     async fn modify_session(
         &self,
         app_id: Uuid,

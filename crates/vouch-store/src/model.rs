@@ -5,12 +5,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 use vouch_core::attempt::Attempt;
-use vouch_core::progress::ResubmitInfo;
-use vouch_core::review::{NewReview, Review};
+use vouch_core::review::Review;
 use vouch_core::scopes::Scopes;
 use vouch_core::session::{CallbackMethod, Environment, Session};
-use vouch_core::workflow::WorkflowSpec;
-use vouch_core::{SessionStatus, WorkflowKind};
+use vouch_core::{Rejection, SessionStatus, WorkflowKind};
+
+pub use vouch_core::change::{
+    EmailKind, EventType, NewEmailJob, NewEvent, NotSentReason, SessionChange, SessionState,
+};
+pub use vouch_core::workflow::{WorkflowRecord, WorkflowStatus, WorkflowUpdate};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct App {
@@ -32,81 +35,6 @@ pub struct ApiKey {
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum WorkflowStatus {
-    Draft,
-    Published,
-}
-
-impl WorkflowStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            WorkflowStatus::Draft => "draft",
-            WorkflowStatus::Published => "published",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "draft" => Some(Self::Draft),
-            "published" => Some(Self::Published),
-            _ => None,
-        }
-    }
-}
-
-/// One version of a workflow.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WorkflowRecord {
-    pub id: Uuid,
-    pub version: i64,
-    pub app_id: Uuid,
-    pub label: String,
-    pub status: WorkflowStatus,
-    pub is_default: bool,
-    pub spec: WorkflowSpec,
-    pub created_at: DateTime<Utc>,
-}
-
-impl WorkflowRecord {
-    pub fn kind(&self) -> WorkflowKind {
-        self.spec.kind
-    }
-
-    /// This version after `u`; a new feature list makes it the next version.
-    pub fn updated(&self, u: WorkflowUpdate) -> WorkflowRecord {
-        let mut next = self.clone();
-        if let Some(label) = u.label {
-            next.label = label;
-        }
-        if let Some(status) = u.status {
-            next.status = status;
-        }
-        if let Some(d) = u.is_default {
-            next.is_default = d;
-        }
-        if let Some(spec) = u.spec {
-            next.spec = spec;
-            next.version = self.version + 1;
-            next.created_at = u.now;
-        }
-        next
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct WorkflowUpdate {
-    pub app_id: Uuid,
-    pub id: Uuid,
-    pub label: Option<String>,
-    pub status: Option<WorkflowStatus>,
-    pub is_default: Option<bool>,
-    /// A new feature list: writes a new version.
-    pub spec: Option<WorkflowSpec>,
-    pub now: DateTime<Utc>,
 }
 
 /// A session to create; the store assigns `number` (and reuses an unfinished session when asked).
@@ -169,23 +97,9 @@ pub struct SessionBundle {
     pub reviews: Vec<Review>,
 }
 
-/// What a read-decide-write needs: the session, its pinned workflow and its attempts.
-#[derive(Debug, Clone)]
-pub struct SessionState {
-    pub session: Session,
-    pub environment: Environment,
-    /// The brand shown in emails: the application's `email_brand`, else its name.
-    pub app_name: String,
-    /// The application's sender display name for emails, if it overrides the server's.
-    pub email_sender_name: Option<String>,
-    pub workflow: std::sync::Arc<WorkflowRecord>,
-    pub attempts: Vec<Attempt>,
-    /// When the last backend-only resubmission was requested (from the review trail).
-    pub last_backend_resubmission: Option<DateTime<Utc>>,
-}
-
-/// Decides, from the current state, what to write; `None` writes nothing.
-pub type Decide = Box<dyn FnOnce(&SessionState) -> Option<SessionChange> + Send>;
+/// Decides, from the current state, what to write: a core function. `Ok(None)` writes nothing;
+/// a rejection writes nothing and is answered as `Modified::Rejected`.
+pub type Decide = Box<dyn FnOnce(&SessionState) -> Result<Option<SessionChange>, Rejection> + Send>;
 
 /// The outcome of `Store::modify_session`.
 #[derive(Debug, Clone, PartialEq)]
@@ -194,21 +108,14 @@ pub enum Modified {
     NotFound,
     /// The decision wrote nothing.
     Unchanged,
+    /// The decision refused the command; nothing was written.
+    Rejected(Rejection),
     Applied,
     /// The idempotency key was used before: its stored answer.
     Replayed {
         status_code: u16,
         body: Value,
     },
-}
-
-/// A new outbox event announcing a change.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewEvent {
-    pub event_id: Uuid,
-    pub event_type: String,
-    pub status: SessionStatus,
-    pub previous_status: Option<SessionStatus>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -218,95 +125,12 @@ pub struct OutboxEvent {
     pub app_id: Uuid,
     pub session_id: Uuid,
     pub session_kind: WorkflowKind,
-    pub event_type: String,
+    pub event_type: EventType,
     pub status: SessionStatus,
     pub previous_status: Option<SessionStatus>,
     pub resubmit_info: Option<Value>,
     pub created_at: DateTime<Utc>,
     pub dropped: bool,
-}
-
-/// A decided change to one session, applied atomically with its trail and events.
-#[derive(Debug, Clone)]
-pub struct SessionChange {
-    pub app_id: Uuid,
-    pub session_id: Uuid,
-    pub kind: WorkflowKind,
-    pub expected_version: i64,
-    pub now: DateTime<Utc>,
-    pub status: Option<SessionStatus>,
-    /// `Some(None)` clears it.
-    pub resubmit_info: Option<Option<ResubmitInfo>>,
-    pub expires_at: Option<DateTime<Utc>>,
-    /// Values copied from OCR results for list filters.
-    pub country: Option<String>,
-    pub full_name: Option<String>,
-    /// When an Approved session turns Kyc Expired; `Some(None)` clears it.
-    pub kyc_expires_at: Option<Option<DateTime<Utc>>>,
-    /// Records a backend-only resubmission requested now.
-    pub backend_resubmission: bool,
-    pub attempts: Vec<Attempt>,
-    pub reviews: Vec<NewReview>,
-    pub events: Vec<NewEvent>,
-    pub emails: Vec<NewEmailJob>,
-}
-
-impl SessionChange {
-    /// A change to `session` that writes nothing yet; fill in what happens.
-    pub fn for_session(session: &Session, now: DateTime<Utc>) -> Self {
-        Self {
-            app_id: session.app_id,
-            session_id: session.id,
-            kind: session.kind,
-            expected_version: session.version,
-            now,
-            status: None,
-            resubmit_info: None,
-            expires_at: None,
-            country: None,
-            full_name: None,
-            kyc_expires_at: None,
-            backend_resubmission: false,
-            attempts: Vec::new(),
-            reviews: Vec::new(),
-            events: Vec::new(),
-            emails: Vec::new(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EmailKind {
-    Decision,
-    Resubmission,
-}
-
-impl EmailKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EmailKind::Decision => "decision",
-            EmailKind::Resubmission => "resubmission",
-        }
-    }
-}
-
-/// An email to the person, queued with the change that asks for it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewEmailJob {
-    pub id: Uuid,
-    /// The review row of the change (links the email to the trail).
-    pub review_uuid: Uuid,
-    pub kind: EmailKind,
-    pub status: SessionStatus,
-    pub recipient: String,
-    pub language: String,
-    /// The rendered email: `{"subject", "text", "html", "language"}`, sent exactly as stored.
-    pub payload: Value,
-    /// One Message-ID for every try of this email.
-    pub message_id: String,
-    /// Recorded but deliberately not sent (`no_user_action`, `sandbox`).
-    pub not_sent_reason: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -321,7 +145,7 @@ pub struct EmailJob {
     pub language: String,
     pub payload: Value,
     pub state: String,
-    pub not_sent_reason: Option<String>,
+    pub not_sent_reason: Option<NotSentReason>,
     pub message_id: String,
     pub attempts: i64,
     pub last_error: Option<String>,

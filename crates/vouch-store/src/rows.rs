@@ -3,12 +3,15 @@
 
 use vouch_core::attempt::{ActorType, Attempt};
 use vouch_core::feature::Feature;
-use vouch_core::review::Review;
+use vouch_core::review::{ActivityType, Review};
 use vouch_core::scopes::{Access, Scopes};
 use vouch_core::session::{CallbackMethod, Environment, Session};
 use vouch_core::{AttemptStatus, SessionStatus, WorkflowKind};
 
-use crate::model::{ApiKey, App, EmailJob, EmailKind, OutboxEvent, WorkflowRecord, WorkflowStatus};
+use crate::model::{
+    ApiKey, App, EmailJob, EmailKind, EventType, NotSentReason, OutboxEvent, WorkflowRecord,
+    WorkflowStatus,
+};
 use crate::sql::Row;
 use crate::webhooks::{AttemptLog, DeliveryRecord, Destination};
 use crate::{StoreError, StoreResult};
@@ -133,7 +136,7 @@ pub fn review(r: &Row) -> StoreResult<Review> {
         uuid: r.uuid("uuid")?,
         session_id: r.uuid("session_id")?,
         seq: r.int("seq")?,
-        activity_type: r.text("activity_type")?,
+        activity_type: r.parse("activity_type", ActivityType::parse)?,
         actor_type: r.parse("actor_type", ActorType::parse)?,
         actor_display: r.text("actor_display")?,
         previous_status: r.opt_parse("previous_status", SessionStatus::parse)?,
@@ -155,7 +158,7 @@ pub fn outbox_event(r: &Row) -> StoreResult<OutboxEvent> {
         app_id: r.uuid("app_id")?,
         session_id: r.uuid("session_id")?,
         session_kind: r.parse("session_kind", WorkflowKind::parse)?,
-        event_type: r.text("event_type")?,
+        event_type: r.parse("event_type", EventType::parse)?,
         status: r.parse("status", SessionStatus::parse)?,
         previous_status: r.opt_parse("previous_status", SessionStatus::parse)?,
         resubmit_info: r.opt_json("resubmit_info")?,
@@ -170,17 +173,13 @@ pub fn email_job(r: &Row) -> StoreResult<EmailJob> {
         app_id: r.uuid("app_id")?,
         session_id: r.uuid("session_id")?,
         review_uuid: r.uuid("review_uuid")?,
-        kind: r.parse("kind", |s| match s {
-            "decision" => Some(EmailKind::Decision),
-            "resubmission" => Some(EmailKind::Resubmission),
-            _ => None,
-        })?,
+        kind: r.parse("kind", EmailKind::parse)?,
         status: r.parse("status", SessionStatus::parse)?,
         recipient: r.opt_text("recipient")?,
         language: r.text("language")?,
         payload: r.json("payload")?,
         state: r.text("state")?,
-        not_sent_reason: r.opt_text("not_sent_reason")?,
+        not_sent_reason: r.opt_parse("not_sent_reason", NotSentReason::parse)?,
         message_id: r.text("message_id")?,
         attempts: r.int("attempts")?,
         last_error: r.opt_text("last_error")?,
@@ -221,7 +220,7 @@ pub fn delivery(r: &Row) -> StoreResult<DeliveryRecord> {
         id: r.uuid("id")?,
         destination_id: r.uuid("destination_id")?,
         event_id: r.uuid("event_id")?,
-        event_type: r.text("event_type")?,
+        event_type: r.parse("event_type", EventType::parse)?,
         session_id: r.uuid("session_id")?,
         next_attempt_at: if state == "pending" {
             r.opt_time("next_attempt_at")?
@@ -249,7 +248,7 @@ pub fn attempt_log(r: &Row) -> StoreResult<AttemptLog> {
         delivery_id: r.uuid("delivery_id")?,
         destination_id: r.uuid("destination_id")?,
         event_id: r.uuid("event_id")?,
-        event_type: r.text("event_type")?,
+        event_type: r.parse("event_type", EventType::parse)?,
         attempt: r.int("attempt")?,
         url: r.text("url")?,
         request_headers: r.opt_json("request_headers")?.unwrap_or_default(),

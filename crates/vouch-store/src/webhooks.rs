@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::model::{OutboxEvent, Page};
+use crate::model::{EventType, OutboxEvent, Page};
 use crate::StoreResult;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -28,10 +28,10 @@ pub struct Destination {
 }
 
 impl Destination {
-    pub fn subscribes(&self, event_type: &str) -> bool {
+    pub fn subscribes(&self, event_type: EventType) -> bool {
         self.subscribed_events
             .as_ref()
-            .is_none_or(|events| events.iter().any(|e| e == event_type))
+            .is_none_or(|events| events.iter().any(|e| e == event_type.as_str()))
     }
 
     /// The destination after `u` (every backend stores the result as a whole).
@@ -124,7 +124,7 @@ pub struct DeliveryRecord {
     pub id: Uuid,
     pub destination_id: Uuid,
     pub event_id: Uuid,
-    pub event_type: String,
+    pub event_type: EventType,
     pub session_id: Uuid,
     pub state: String,
     pub attempts: i64,
@@ -141,7 +141,7 @@ pub struct AttemptLog {
     pub delivery_id: Uuid,
     pub destination_id: Uuid,
     pub event_id: Uuid,
-    pub event_type: String,
+    pub event_type: EventType,
     pub attempt: i64,
     pub url: String,
     pub request_headers: Value,

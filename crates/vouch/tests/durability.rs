@@ -720,7 +720,7 @@ async fn acknowledged_writes_survive_sigkill() {
         for (i, r) in reviews.iter().enumerate() {
             if r.seq != i as i64 + 1
                 || r.actor_type != ActorType::System
-                || r.activity_type != "STATUS_CHANGE"
+                || r.activity_type.as_str() != "STATUS_CHANGE"
                 || r.session_id != sid
             {
                 tally
@@ -736,7 +736,7 @@ async fn acknowledged_writes_survive_sigkill() {
             ));
         }
         for (r, e) in reviews.iter().zip(&events) {
-            if e.event_type != "status.updated"
+            if e.event_type.as_str() != "status.updated"
                 || Some(e.status) != r.new_status
                 || e.previous_status != r.previous_status
                 || e.session_id != sid

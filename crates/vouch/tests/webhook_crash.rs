@@ -698,7 +698,7 @@ async fn committed_webhook_events_are_delivered_across_sigkill() {
                 Some(e.session_id.to_string()),
                 status_text(Some(e.status)),
                 status_text(e.previous_status),
-                Some(e.event_type.clone()),
+                Some(e.event_type.as_str().to_string()),
             );
             let got = (
                 a.session_id.clone(),

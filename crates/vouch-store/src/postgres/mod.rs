@@ -314,29 +314,6 @@ impl Store for PgStore {
         Ok(in_tx!(self, tx => sessions::delete(&Pg(&tx), app_id, id, now).await?))
     }
 
-    async fn apply_session_change(
-        &self,
-        change: SessionChange,
-        idem: Option<Idem<()>>,
-    ) -> StoreResult<Written<()>> {
-        let events = !change.events.is_empty();
-        let emails = !change.emails.is_empty();
-        let written = in_tx!(self, tx => {
-            let db = Pg(&tx);
-            match idempotency::begin(&db, idem.as_ref().map(|i| &i.key)).await? {
-                Some(replayed) => replayed,
-                None => {
-                    changes::apply(&db, change, None).await?;
-                    idempotency::finish(&db, idem, ()).await?
-                }
-            }
-        });
-        if matches!(written, Written::Fresh(())) {
-            self.wake(events, emails);
-        }
-        Ok(written)
-    }
-
     async fn modify_session(
         &self,
         app_id: Uuid,
@@ -357,12 +334,14 @@ impl Store for PgStore {
         else {
             return Ok(Modified::NotFound);
         };
-        let Some(change) = decide(&state) else {
-            return Ok(Modified::Unchanged);
+        let change = match decide(&state) {
+            Ok(Some(change)) => change,
+            Ok(None) => return Ok(Modified::Unchanged),
+            Err(r) => return Ok(Modified::Rejected(r)),
         };
         let events = !change.events.is_empty();
         let emails = !change.emails.is_empty();
-        changes::apply(&db, change, Some(tip)).await?;
+        changes::apply(&db, change, tip).await?;
         idempotency::finish(&db, idem, ()).await?;
         tx.commit().await.map_err(db_err)?;
         self.wake(events, emails);

@@ -13,12 +13,10 @@ use crate::{stmt, StoreError, StoreResult};
 /// The last review row of a session: its seq and hash (0 and the genesis hash when none).
 pub type ChainTip = (i64, String);
 
-/// Applies the change if the session is still at its expected version. On PostgreSQL the UPDATE
-/// takes the session's row lock, so the review chain grows by one transaction at a time. With
-/// `tip` (the chain's last row, read by the caller under that lock) every row goes out in one
-/// list (one round trip on PostgreSQL); without, the UPDATE goes first and a stale change writes
-/// nothing more.
-pub async fn apply(db: &impl Db, ch: SessionChange, tip: Option<ChainTip>) -> StoreResult<()> {
+/// Applies a change decided on the state read under the session's lock, after the chain's last
+/// row `tip`: every row goes out in one list (one round trip on PostgreSQL). The UPDATE still
+/// names the version it was decided on; a change that does not match it is refused whole.
+pub async fn apply(db: &impl Db, ch: SessionChange, tip: ChainTip) -> StoreResult<()> {
     let sid = ch.session_id;
     let update = stmt!(
         "UPDATE sessions SET
@@ -46,24 +44,8 @@ pub async fn apply(db: &impl Db, ch: SessionChange, tip: Option<ChainTip>) -> St
         ch.kyc_expires_at.flatten(),
         ch.backend_resubmission
     );
-    let mut batch = Vec::new();
-    let (mut seq, mut prev) = match tip {
-        Some(t) => {
-            batch.push(update);
-            t
-        }
-        None => {
-            if db.execute(update).await? == 0 {
-                return Err(StoreError::VersionConflict);
-            }
-            if ch.reviews.is_empty() {
-                (0, String::new())
-            } else {
-                super::sessions::tip(db, sid).await?
-            }
-        }
-    };
-    let update_first = !batch.is_empty();
+    let mut batch = vec![update];
+    let (mut seq, mut prev) = tip;
     for a in &ch.attempts {
         batch.push(stmt!(
             "INSERT INTO attempts (id, session_id, seq, node_id, feature, status, data, warnings,
@@ -123,7 +105,7 @@ pub async fn apply(db: &impl Db, ch: SessionChange, tip: Option<ChainTip>) -> St
             &e.language,
             &e.payload,
             &e.message_id,
-            e.not_sent_reason.clone(),
+            e.not_sent_reason,
             ch.now
         ));
     }
@@ -132,7 +114,7 @@ pub async fn apply(db: &impl Db, ch: SessionChange, tip: Option<ChainTip>) -> St
         StoreError::Duplicate(_) => StoreError::VersionConflict,
         e => e,
     })?;
-    if update_first && done.first() == Some(&0) {
+    if done.first() == Some(&0) {
         return Err(StoreError::VersionConflict);
     }
     Ok(())

@@ -98,6 +98,28 @@ impl From<&serde_json::Value> for Param {
         Param::Json(v.clone())
     }
 }
+/// The domain's closed vocabularies are stored as their wire names.
+macro_rules! as_text {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Param {
+            fn from(v: $t) -> Self {
+                Param::Text(v.as_str().to_string())
+            }
+        }
+        impl From<&$t> for Param {
+            fn from(v: &$t) -> Self {
+                Param::Text(v.as_str().to_string())
+            }
+        }
+    )*};
+}
+as_text!(
+    vouch_core::change::EventType,
+    vouch_core::change::NotSentReason,
+    vouch_core::change::EmailKind,
+    vouch_core::review::ActivityType
+);
+
 impl<T: Into<Param>> From<Option<T>> for Param {
     fn from(v: Option<T>) -> Self {
         v.map_or(Param::Null, Into::into)

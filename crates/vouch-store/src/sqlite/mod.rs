@@ -281,25 +281,6 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn apply_session_change(
-        &self,
-        change: SessionChange,
-        idem: Option<Idem<()>>,
-    ) -> StoreResult<Written<()>> {
-        let events = !change.events.is_empty();
-        let emails = !change.emails.is_empty();
-        let written = self
-            .writer
-            .write(move |c| {
-                idempotency::run(c, idem, || ready(changes::apply(&Lite(c), change, None)))
-            })
-            .await?;
-        if matches!(written, Written::Fresh(())) {
-            self.wake(events, emails);
-        }
-        Ok(written)
-    }
-
     async fn modify_session(
         &self,
         app_id: Uuid,
@@ -324,12 +305,14 @@ impl Store for SqliteStore {
                 else {
                     return Ok((Modified::NotFound, false, false));
                 };
-                let Some(change) = decide(&state) else {
-                    return Ok((Modified::Unchanged, false, false));
+                let change = match decide(&state) {
+                    Ok(Some(change)) => change,
+                    Ok(None) => return Ok((Modified::Unchanged, false, false)),
+                    Err(r) => return Ok((Modified::Rejected(r), false, false)),
                 };
                 let events = !change.events.is_empty();
                 let emails = !change.emails.is_empty();
-                match idempotency::run(c, idem, || ready(changes::apply(&db, change, Some(tip))))? {
+                match idempotency::run(c, idem, || ready(changes::apply(&db, change, tip)))? {
                     Written::Fresh(()) => Ok((Modified::Applied, events, emails)),
                     Written::Replayed { status_code, body } => {
                         Ok((Modified::Replayed { status_code, body }, false, false))

@@ -28,7 +28,7 @@ pub(crate) async fn stale_changes_write_nothing_and_current_ones_write_everythin
         )],
         ..change(&sess, sess.version + 6, t(11))
     };
-    let err = s.apply_session_change(stale, None).await;
+    let err = apply(s, stale, None).await;
     assert!(matches!(err, Err(StoreError::VersionConflict)), "{err:?}");
 
     let bundle = s.session_bundle(app.id, sess.id).await.unwrap().unwrap();
@@ -41,7 +41,8 @@ pub(crate) async fn stale_changes_write_nothing_and_current_ones_write_everythin
     // A current change writes the session, attempts, the chained trail and the events.
     let a1 = attempt(sess.id, 1, t(20));
     let e1 = event(SessionStatus::InProgress, Some(SessionStatus::NotStarted));
-    s.apply_session_change(
+    apply(
+        s,
         SessionChange {
             status: Some(SessionStatus::InProgress),
             country: Some("DE".into()),
@@ -75,15 +76,15 @@ pub(crate) async fn stale_changes_write_nothing_and_current_ones_write_everythin
     assert_eq!(mid.updated_at, t(20));
 
     // Reusing the version just consumed is now stale.
-    let again = s
-        .apply_session_change(
-            SessionChange {
-                status: Some(SessionStatus::Declined),
-                ..change(&sess, sess.version, t(21))
-            },
-            None,
-        )
-        .await;
+    let again = apply(
+        s,
+        SessionChange {
+            status: Some(SessionStatus::Declined),
+            ..change(&sess, sess.version, t(21))
+        },
+        None,
+    )
+    .await;
     assert!(
         matches!(again, Err(StoreError::VersionConflict)),
         "{again:?}"
@@ -91,7 +92,8 @@ pub(crate) async fn stale_changes_write_nothing_and_current_ones_write_everythin
 
     let a2 = attempt(sess.id, 2, t(30));
     let e2 = event(SessionStatus::Approved, Some(SessionStatus::InProgress));
-    s.apply_session_change(
+    apply(
+        s,
         SessionChange {
             status: Some(SessionStatus::Approved),
             attempts: vec![a2.clone()],
@@ -150,21 +152,21 @@ pub(crate) async fn stale_changes_write_nothing_and_current_ones_write_everythin
     // A change that fails half-way (an attempt seq already taken) is rolled back whole: the
     // session's status and version stay as they were.
     let before = session(s, &sess).await;
-    let half = s
-        .apply_session_change(
-            SessionChange {
-                status: Some(SessionStatus::Declined),
-                attempts: vec![attempt(sess.id, 3, t(40)), attempt(sess.id, 1, t(40))],
-                reviews: vec![],
-                events: vec![event(
-                    SessionStatus::Declined,
-                    Some(SessionStatus::Approved),
-                )],
-                ..change(&before, before.version, t(40))
-            },
-            None,
-        )
-        .await;
+    let half = apply(
+        s,
+        SessionChange {
+            status: Some(SessionStatus::Declined),
+            attempts: vec![attempt(sess.id, 3, t(40)), attempt(sess.id, 1, t(40))],
+            reviews: vec![],
+            events: vec![event(
+                SessionStatus::Declined,
+                Some(SessionStatus::Approved),
+            )],
+            ..change(&before, before.version, t(40))
+        },
+        None,
+    )
+    .await;
     assert!(half.is_err(), "a duplicate attempt seq must fail: {half:?}");
     assert_eq!(session(s, &sess).await, before);
     let bundle = s.session_bundle(app.id, sess.id).await.unwrap().unwrap();
@@ -218,7 +220,8 @@ pub(crate) async fn resubmitted_session(s: &Arc<dyn Store>) -> (App, WorkflowRec
     let app = make_app(s, "alpha", t(0)).await;
     let wf = make_workflow(s, app.id, &["OCR", "LIVENESS"], true, t(1)).await;
     let sess = create(s, new_session(app.id, Some(wf.id), None, t(10))).await;
-    s.apply_session_change(
+    apply(
+        s,
         SessionChange {
             status: Some(SessionStatus::Declined),
             attempts: vec![
@@ -243,7 +246,8 @@ pub(crate) async fn resubmitted_session(s: &Arc<dyn Store>) -> (App, WorkflowRec
     )
     .await
     .unwrap();
-    s.apply_session_change(
+    apply(
+        s,
         SessionChange {
             status: Some(SessionStatus::Resubmitted),
             resubmit_info: Some(Some(resubmit_info(2))),
@@ -287,7 +291,8 @@ pub(crate) async fn resubmit_info_is_stored_announced_and_cleared(db: Db) {
     assert_eq!(events[1].resubmit_info, None);
 
     // A change that does not mention it leaves it; `Some(None)` clears it.
-    s.apply_session_change(
+    apply(
+        s,
         SessionChange {
             status: Some(SessionStatus::Resubmitted),
             ..change(&stored, stored.version, t(60))
@@ -298,7 +303,8 @@ pub(crate) async fn resubmit_info_is_stored_announced_and_cleared(db: Db) {
     .unwrap();
     let kept = session(s, &sess).await;
     assert!(kept.resubmit_info.is_some());
-    s.apply_session_change(
+    apply(
+        s,
         SessionChange {
             status: Some(SessionStatus::Approved),
             resubmit_info: Some(None),
@@ -379,7 +385,7 @@ pub(crate) async fn concurrent_changes_are_isolated_within_a_group(db: Db) {
             )],
             ..change(sess, 1, t(20))
         };
-        set.spawn(async move { st.apply_session_change(c, None).await });
+        set.spawn(async move { apply(&st, c, None).await });
     }
     for r in set.join_all().await {
         r.expect("prelude change");
@@ -434,7 +440,7 @@ pub(crate) async fn concurrent_changes_are_isolated_within_a_group(db: Db) {
     for (i, call) in calls.iter().enumerate() {
         let st = s.clone();
         let c = call.change.clone();
-        set.spawn(async move { (i, st.apply_session_change(c, None).await) });
+        set.spawn(async move { (i, apply(&st, c, None).await) });
     }
     let results = set.join_all().await;
     assert_eq!(results.len(), CALLS);
@@ -447,7 +453,7 @@ pub(crate) async fn concurrent_changes_are_isolated_within_a_group(db: Db) {
             );
         } else {
             assert!(
-                matches!(r, Ok(Written::Fresh(()))),
+                matches!(r, Ok(Modified::Applied)),
                 "valid call {i} must succeed, got {r:?}"
             );
         }

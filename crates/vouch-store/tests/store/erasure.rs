@@ -41,12 +41,8 @@ pub(crate) async fn deleting_a_session_erases_personal_data_and_keeps_the_chain(
         )],
         ..change(sess, 1, t(20))
     };
-    s.apply_session_change(change_with_trail(&sess), None)
-        .await
-        .unwrap();
-    s.apply_session_change(change_with_trail(&keep), None)
-        .await
-        .unwrap();
+    apply(s, change_with_trail(&sess), None).await.unwrap();
+    apply(s, change_with_trail(&keep), None).await.unwrap();
 
     assert!(s.delete_session(app.id, sess.id, t(100)).await.unwrap());
     assert_eq!(s.get_session(app.id, sess.id).await.unwrap(), None);
@@ -143,16 +139,16 @@ pub(crate) async fn deleting_a_session_erases_personal_data_and_keeps_the_chain(
     assert_eq!(listed[0].id, keep.id);
 
     // A deleted session cannot be changed any more.
-    let late = s
-        .apply_session_change(
-            SessionChange {
-                status: Some(SessionStatus::Approved),
-                ..change(&sess, 2, t(200))
-            },
-            None,
-        )
-        .await;
-    assert!(matches!(late, Err(StoreError::VersionConflict)), "{late:?}");
+    let late = apply(
+        s,
+        SessionChange {
+            status: Some(SessionStatus::Approved),
+            ..change(&sess, 2, t(200))
+        },
+        None,
+    )
+    .await;
+    assert_eq!(late.unwrap(), Modified::NotFound);
 }
 
 // --- 9. append-only review trail ---------------------------------------------------------------
@@ -164,7 +160,8 @@ pub(crate) async fn review_rows_are_append_only_and_tampering_is_detected(db: Db
     let sess = create(s, new_session(app.id, Some(wf.id), None, t(10))).await;
     let clean = create(s, new_session(app.id, Some(wf.id), None, t(11))).await;
     for target in [&sess, &clean] {
-        s.apply_session_change(
+        apply(
+            s,
             SessionChange {
                 status: Some(SessionStatus::Approved),
                 reviews: vec![

@@ -21,7 +21,7 @@ pub use vouch_core::workflow::{validate_features, FeatureInput, WorkflowSpec};
 pub use vouch_core::{AttemptStatus, SessionStatus, WorkflowKind};
 pub use vouch_store::sqlite::SqliteStore;
 pub use vouch_store::{
-    ApiKey, App, Idem, IdemKey, KindFilter, NewEvent, NewSession, Page, SessionChange,
+    ApiKey, App, Idem, IdemKey, KindFilter, Modified, NewEvent, NewSession, Page, SessionChange,
     SessionFilter, Store, StoreError, WorkflowRecord, WorkflowStatus, WorkflowUpdate, Written,
 };
 
@@ -363,7 +363,7 @@ pub fn review(
 pub fn event(status: SessionStatus, previous: Option<SessionStatus>) -> NewEvent {
     NewEvent {
         event_id: Uuid::new_v4(),
-        event_type: "status.updated".into(),
+        event_type: vouch_store::EventType::StatusUpdated,
         status,
         previous_status: previous,
     }
@@ -390,4 +390,16 @@ pub fn all_page() -> Page {
         limit: 1000,
         offset: 0,
     }
+}
+
+/// Writes a change decided by the test itself, through the store's one write path: the
+/// decision hands `c` over as it is, so a change built for another version is refused by the
+/// store (`VersionConflict`) and writes nothing.
+pub async fn apply(
+    s: &Arc<dyn Store>,
+    c: SessionChange,
+    idem: Option<Idem<()>>,
+) -> Result<Modified, StoreError> {
+    s.modify_session(c.app_id, c.session_id, Box::new(move |_| Ok(Some(c))), idem)
+        .await
 }

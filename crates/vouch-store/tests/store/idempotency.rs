@@ -190,10 +190,8 @@ pub(crate) async fn idempotent_changes_apply_once(db: Db) {
         ..change(&sess, 1, t(20))
     };
     assert_eq!(
-        s.apply_session_change(c.clone(), Some(idem("a")))
-            .await
-            .unwrap(),
-        Written::Fresh(())
+        apply(s, c.clone(), Some(idem("a"))).await.unwrap(),
+        Modified::Applied
     );
     // The same request again is replayed, not re-checked against the (now newer) version.
     let mut again = c.clone();
@@ -208,10 +206,8 @@ pub(crate) async fn idempotent_changes_apply_once(db: Db) {
         Some(SessionStatus::NotStarted),
     )];
     assert_eq!(
-        s.apply_session_change(again, Some(idem("a")))
-            .await
-            .unwrap(),
-        Written::Replayed {
+        apply(s, again, Some(idem("a"))).await.unwrap(),
+        Modified::Replayed {
             status_code: 200,
             body: json!({"ok": true})
         }
@@ -221,19 +217,19 @@ pub(crate) async fn idempotent_changes_apply_once(db: Db) {
     assert_eq!(session(s, &sess).await.version, 2);
 
     // A failed change records no key: the same key may be used again.
-    let failed = s
-        .apply_session_change(
-            change(&sess, 99, t(21)),
-            Some(Idem::<()> {
-                key: IdemKey {
-                    key: "later".into(),
-                    ..idem("x").key
-                },
-                status_code: 200,
-                render: Box::new(|_: &()| json!({})),
-            }),
-        )
-        .await;
+    let failed = apply(
+        s,
+        change(&sess, 99, t(21)),
+        Some(Idem::<()> {
+            key: IdemKey {
+                key: "later".into(),
+                ..idem("x").key
+            },
+            status_code: 200,
+            render: Box::new(|_: &()| json!({})),
+        }),
+    )
+    .await;
     assert!(
         matches!(failed, Err(StoreError::VersionConflict)),
         "{failed:?}"

@@ -37,7 +37,8 @@ pub(crate) async fn list_sessions_filters_and_pages(db: Db) {
         [1, 2, 3, 4, 5, 6]
     );
 
-    s.apply_session_change(
+    apply(
+        s,
         SessionChange {
             status: Some(SessionStatus::Approved),
             country: Some("DE".into()),
@@ -48,7 +49,8 @@ pub(crate) async fn list_sessions_filters_and_pages(db: Db) {
     )
     .await
     .unwrap();
-    s.apply_session_change(
+    apply(
+        s,
         SessionChange {
             status: Some(SessionStatus::Declined),
             country: Some("FR".into()),
@@ -58,7 +60,8 @@ pub(crate) async fn list_sessions_filters_and_pages(db: Db) {
     )
     .await
     .unwrap();
-    s.apply_session_change(
+    apply(
+        s,
         SessionChange {
             status: Some(SessionStatus::Approved),
             ..change(&s4, 1, t(100))
@@ -434,7 +437,8 @@ pub(crate) async fn data_survives_closing_and_reopening() {
         s.create_key(key(app.id, key_hash, t(1))).await.unwrap();
         wf = make_workflow(s, app.id, &["OCR"], true, t(2)).await;
         sess = create(s, new_session(app.id, Some(wf.id), Some("ann"), t(10))).await;
-        s.apply_session_change(
+        apply(
+            s,
             SessionChange {
                 status: Some(SessionStatus::Approved),
                 attempts: vec![attempt(sess.id, 1, t(20))],

@@ -7,6 +7,7 @@
 
 mod catalog;
 mod changes;
+mod decisions;
 mod erasure;
 mod fixtures;
 mod idempotency;
@@ -22,6 +23,10 @@ conformance!(
     changes::resubmit_info_is_stored_announced_and_cleared,
     changes::resubmission_boundary_survives_storage,
     changes::concurrent_changes_are_isolated_within_a_group,
+    decisions::core_decisions_are_written_whole,
+    decisions::core_rejections_write_nothing,
+    decisions::concurrent_decisions_each_see_the_previous_one,
+    decisions::lifecycle_moves_are_decided_again_in_the_transaction,
     erasure::deleting_a_session_erases_personal_data_and_keeps_the_chain,
     erasure::review_rows_are_append_only_and_tampering_is_detected,
     idempotency::idempotent_creates_replay_and_conflict,

@@ -74,7 +74,8 @@ async fn three_events(s: &Arc<dyn Store>, app: &App) -> Session {
     ];
     for (i, (from, to)) in steps.into_iter().enumerate() {
         let now = t(20 + i as i64);
-        s.apply_session_change(
+        apply(
+            s,
             SessionChange {
                 status: Some(to),
                 reviews: vec![review(from, to, None, now)],
@@ -349,7 +350,7 @@ fn email(review_uuid: Uuid, recipient: &str, not_sent: Option<&str>) -> NewEmail
         language: "es".into(),
         payload: json!({"subject": "Aprobado", "text": "¡Hola!", "html": "<p>¡Hola!</p>"}),
         message_id: format!("<{}@vouch>", Uuid::new_v4()),
-        not_sent_reason: not_sent.map(String::from),
+        not_sent_reason: not_sent.and_then(vouch_store::NotSentReason::parse),
     }
 }
 
@@ -364,7 +365,8 @@ pub(crate) async fn email_jobs_are_claimed_with_leases_and_recorded(db: Db) {
         Some("ok"),
         t(20),
     );
-    s.apply_session_change(
+    apply(
+        s,
         SessionChange {
             status: Some(SessionStatus::Approved),
             emails: vec![
@@ -381,7 +383,10 @@ pub(crate) async fn email_jobs_are_claimed_with_leases_and_recorded(db: Db) {
     let jobs = s.email_jobs(sess.id).await.unwrap();
     let states: Vec<_> = jobs.iter().map(|j| j.state.as_str()).collect();
     assert_eq!(states, ["pending", "not_sent"]);
-    assert_eq!(jobs[1].not_sent_reason.as_deref(), Some("sandbox"));
+    assert_eq!(
+        jobs[1].not_sent_reason,
+        Some(vouch_store::NotSentReason::Sandbox)
+    );
     assert_eq!(s.next_email_due().await.unwrap(), Some(t(20)));
 
     // Only the pending job is claimed, once while its lease runs.

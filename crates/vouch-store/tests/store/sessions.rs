@@ -66,7 +66,8 @@ pub(crate) async fn unfinished_sessions_are_reused_by_vendor_data(db: Db) {
     assert_ne!(other_vd.id, first.id);
 
     // Still unfinished (In Progress): reused.
-    s.apply_session_change(
+    apply(
+        s,
         SessionChange {
             status: Some(SessionStatus::InProgress),
             ..change(&stored, stored.version, t(25))
@@ -80,7 +81,8 @@ pub(crate) async fn unfinished_sessions_are_reused_by_vendor_data(db: Db) {
     assert_eq!(reused2.status, SessionStatus::InProgress);
 
     // Once decided it is not reused.
-    s.apply_session_change(
+    apply(
+        s,
         SessionChange {
             status: Some(SessionStatus::Approved),
             ..change(&reused2, reused2.version, t(30))
@@ -169,7 +171,8 @@ pub(crate) async fn business_sessions_are_stored_with_their_kind(db: Db) {
     assert_eq!(b2.id, b.id);
 
     // A business change keeps the session's kind.
-    s.apply_session_change(
+    apply(
+        s,
         SessionChange {
             status: Some(SessionStatus::InReview),
             ..change(&b2, b2.version, t(13))

@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 use vouch_core::attempt::ActorType;
 use vouch_core::scopes::{Access, Resource};
+use vouch_core::steps::NewResult;
 use vouch_core::{AttemptStatus, FieldErrors};
 use vouch_store::Written;
 
@@ -131,11 +132,13 @@ async fn create(
         RecordAttempt {
             app_id: caller.app.id,
             session_id,
-            node_id,
-            status,
-            data,
-            warnings: Value::Array(warnings),
-            actor: ActorType::ApiKey,
+            result: NewResult {
+                node_id,
+                status,
+                data,
+                warnings: Value::Array(warnings),
+                actor: ActorType::ApiKey,
+            },
         },
         idem,
     )

@@ -4,9 +4,12 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
-use vouch_core::update_status::{Rejection, BACKEND_RESUBMIT_COOLDOWN_SECS};
-use vouch_core::FieldErrors;
+use vouch_core::preview::PreviewError;
+use vouch_core::update_status::BACKEND_RESUBMIT_COOLDOWN_SECS;
+use vouch_core::{FieldErrors, Rejection};
 use vouch_store::StoreError;
+
+use crate::service::Failure;
 
 #[derive(Debug)]
 pub enum ApiError {
@@ -102,6 +105,26 @@ impl From<StoreError> for ApiError {
 impl From<Rejection> for ApiError {
     fn from(r: Rejection) -> Self {
         match r {
+            Rejection::NotFound => ApiError::not_found(),
+            Rejection::Malformed(detail) => {
+                ApiError::detail(StatusCode::BAD_REQUEST, "parse_error", detail)
+            }
+            Rejection::Preview(e) => {
+                let (code, detail) = match e {
+                    PreviewError::Expired => (
+                        "preview_expired",
+                        "The email preview is older than 15 minutes; preview again.",
+                    ),
+                    PreviewError::Mismatch => (
+                        "preview_mismatch",
+                        "The email preview was for other steps, another recipient or another language.",
+                    ),
+                    PreviewError::Malformed | PreviewError::BadSignature => {
+                        ("preview_invalid", "The email preview token is not valid.")
+                    }
+                };
+                ApiError::detail(StatusCode::CONFLICT, code, detail)
+            }
             Rejection::WrongCurrentStatus => ApiError::detail(
                 StatusCode::BAD_REQUEST,
                 "wrong_current_status",
@@ -121,6 +144,15 @@ impl From<Rejection> for ApiError {
                 ),
                 retry_after_secs,
             },
+        }
+    }
+}
+
+impl From<Failure> for ApiError {
+    fn from(f: Failure) -> Self {
+        match f {
+            Failure::Rejected(r) => r.into(),
+            Failure::Store(e) => e.into(),
         }
     }
 }

@@ -4,7 +4,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
-use vouch_core::FieldErrors;
+use vouch_core::{FieldErrors, Rejection};
 
 use super::error::ApiError;
 use crate::state::AppState;
@@ -32,21 +32,22 @@ pub fn too_large(limit: usize) -> ApiError {
     )
 }
 
-/// Parses a JSON body into `T`: malformed JSON → `parse_error`; a value of the wrong type →
-/// a field-keyed 400 naming its path. An empty body is read as `{}`.
-pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+/// Reads the body as JSON without interpreting it (an empty body is `{}`); malformed JSON is
+/// a `parse_error`.
+pub fn json_value(bytes: &[u8]) -> Result<serde_json::Value, Rejection> {
     let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
         b"{}"
     } else {
         bytes
     };
-    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::detail(
-            StatusCode::BAD_REQUEST,
-            "parse_error",
-            format!("JSON parse error - {e}"),
-        )
-    })?;
+    serde_json::from_slice(bytes)
+        .map_err(|e| Rejection::Malformed(format!("JSON parse error - {e}")))
+}
+
+/// Parses a JSON body into `T`: malformed JSON → `parse_error`; a value of the wrong type →
+/// a field-keyed 400 naming its path. An empty body is read as `{}`.
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let value = json_value(bytes)?;
     if !value.is_object() {
         return Err(ApiError::field(
             "non_field_errors",

@@ -14,7 +14,7 @@ use vouch_core::scopes::{Access, Resource};
 
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult};
-use super::json::{parse, Body};
+use super::json::{json_value, Body};
 use super::openapi::{ErrorBody, FieldErrorsBody};
 use super::pagination::{page_links, PageQuery};
 use super::path_uuid;
@@ -107,16 +107,6 @@ pub struct ReviewRow {
     created_at: String,
 }
 
-/// Reads the body as JSON without interpreting it: update-status checks the session's current
-/// status before any body validation.
-fn raw_json(bytes: &[u8]) -> Result<Value, ApiError> {
-    parse::<Value>(bytes).or_else(|e| match e {
-        // `parse` refuses non-objects with a field error; keep the value for the core to judge.
-        ApiError::Fields(_) => serde_json::from_slice(bytes).map_err(|_| e),
-        other => Err(other),
-    })
-}
-
 #[utoipa::path(patch, path = "/v3/session/{id}/update-status/", tag = "review",
     request_body = UpdateStatusBody, params(("id" = String, Path, description = "User or business session id")),
     responses((status = 200, body = SessionIdBody),
@@ -132,34 +122,19 @@ async fn session_status(
 ) -> ApiResult<Json<Value>> {
     caller.require(Resource::Sessions, Access::Write)?;
     let session_id = path_uuid(&id)?;
-    let body = match raw_json(&bytes) {
-        Ok(v) => v,
-        // Malformed JSON still answers "Wrong Current Status" for a session not under review.
-        Err(e) => {
-            let s = state
-                .store
-                .get_session(caller.app.id, session_id)
-                .await?
-                .ok_or_else(ApiError::not_found)?;
-            if !vouch_core::update_status::is_reviewable(s.status) {
-                return Err(vouch_core::update_status::Rejection::WrongCurrentStatus.into());
-            }
-            return Err(e);
-        }
-    };
-    if body
-        .get("email_preview_token")
-        .is_some_and(|t| !t.is_string() && !t.is_null())
-    {
+    // Malformed JSON is judged by the core after the current status (§4.6's order).
+    let body = json_value(&bytes);
+    let token = body
+        .as_ref()
+        .ok()
+        .and_then(|b| b.get("email_preview_token"));
+    if token.is_some_and(|t| !t.is_string() && !t.is_null()) {
         return Err(ApiError::field(
             "email_preview_token",
             "Not a valid string.",
         ));
     }
-    let preview_token = body
-        .get("email_preview_token")
-        .and_then(Value::as_str)
-        .map(String::from);
+    let preview_token = token.and_then(Value::as_str).map(String::from);
     update_status(
         state.store.as_ref(),
         UpdateStatus {
@@ -192,7 +167,7 @@ async fn step_status(
 ) -> ApiResult<Json<Value>> {
     caller.require(Resource::Sessions, Access::Write)?;
     let session_id = path_uuid(&id)?;
-    let body = raw_json(&bytes)?;
+    let body = json_value(&bytes)?;
     let answer = update_step(
         state.store.as_ref(),
         StepUpdate {
@@ -255,7 +230,7 @@ async fn create_note(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     caller.require(Resource::Sessions, Access::Write)?;
     let session_id = path_uuid(&id)?;
-    let body = raw_json(&bytes)?;
+    let body = json_value(&bytes)?;
     let row = add_note(
         state.store.as_ref(),
         caller.app.id,

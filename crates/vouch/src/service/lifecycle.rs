@@ -1,15 +1,16 @@
 //! The lifecycle scheduler: Not Started → Expired, idle → Abandoned, Approved → Kyc Expired.
 //!
-//! State lives in the database, so a restart resumes where it stopped; each move is a SYSTEM
-//! review row and a `status.updated` event written in one transaction.
+//! State lives in the database, so a restart resumes where it stopped. Each due session is
+//! moved by the core's `lifecycle::transition`, decided again inside the write transaction
+//! like every other change: a SYSTEM review row and a `status.updated` event.
 
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::{Duration, Utc};
-use vouch_store::{LifecycleQuery, SessionChange, Store, StoreError};
+use vouch_core::lifecycle::transition;
+use vouch_store::{LifecycleQuery, Modified, Store, StoreError};
 
-use super::changes::push_system_transition;
 use crate::config::LifecycleConfig;
 
 /// One scan: applies every due transition; answers how many were applied.
@@ -25,18 +26,15 @@ pub async fn run_once(store: &dyn Store, cfg: &LifecycleConfig) -> Result<usize,
         .await?;
     let mut applied = 0;
     for d in due {
-        let s = &d.session;
-        let mut change = SessionChange {
-            status: Some(d.to),
-            kyc_expires_at: Some(None),
-            ..SessionChange::for_session(s, now)
-        };
-        push_system_transition(&mut change, s.status, d.to, now);
-        match store.apply_session_change(change, None).await {
-            Ok(_) => applied += 1,
-            // Changed since the scan: the next scan looks again.
-            Err(StoreError::VersionConflict) => {}
-            Err(e) => return Err(e),
+        let (scanned, to) = (d.session.version, d.to);
+        let decide = Box::new(move |b: &_| Ok(transition(b, scanned, to, now)));
+        // Unchanged: the session changed since the scan; the next scan looks again.
+        if store
+            .modify_session(d.session.app_id, d.session.id, decide, None)
+            .await?
+            == Modified::Applied
+        {
+            applied += 1;
         }
     }
     Ok(applied)

@@ -1,8 +1,7 @@
-//! Use cases: load state, decide with the pure core, apply in one store transaction.
+//! Use cases: load the state, decide with a core function inside the store's write
+//! transaction, apply. Nothing here knows HTTP; `Failure` becomes a response in `http::error`.
 
 pub mod attempts;
-pub mod changes;
-pub mod email_plan;
 pub mod lifecycle;
 pub mod preview;
 pub mod reviews;
@@ -11,63 +10,78 @@ pub mod update_status;
 use std::sync::{Arc, Mutex};
 
 use uuid::Uuid;
-use vouch_store::{Idem, Modified, SessionChange, SessionState, Store, Written};
+use vouch_core::{FieldErrors, Rejection};
+use vouch_store::{Idem, Modified, SessionChange, SessionState, Store, StoreError, Written};
 
-use crate::http::error::ApiError;
+/// Why a use case did not do what was asked.
+#[derive(Debug)]
+pub enum Failure {
+    /// The core refused the command.
+    Rejected(Rejection),
+    Store(StoreError),
+}
 
-/// What a use case decided: the change to write (if any) and what to answer.
-pub type Decision<T> = Result<(Option<SessionChange>, T), ApiError>;
+impl From<Rejection> for Failure {
+    fn from(r: Rejection) -> Self {
+        Failure::Rejected(r)
+    }
+}
+
+impl From<FieldErrors> for Failure {
+    fn from(f: FieldErrors) -> Self {
+        Failure::Rejected(Rejection::Fields(f))
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        Failure::Store(e)
+    }
+}
 
 /// Runs `decide` on the session's current state inside the store's write transaction and
-/// applies its change there, so concurrent requests on one session serialize. `404` when the
-/// session is not the application's.
+/// applies its change there, so concurrent requests on one session serialize. `decide` also
+/// yields the answer; a session that is not the application's is `NotFound`.
 pub async fn modify<T: Send + 'static>(
     store: &dyn Store,
     app_id: Uuid,
     session_id: Uuid,
     idem: Option<Idem<()>>,
-    decide: impl FnOnce(&SessionState) -> Decision<T> + Send + 'static,
-) -> Result<Written<T>, ApiError> {
-    let answer: Arc<Mutex<Option<Result<T, ApiError>>>> = Arc::new(Mutex::new(None));
+    decide: impl FnOnce(&SessionState) -> Result<(Option<SessionChange>, T), Rejection> + Send + 'static,
+) -> Result<Written<T>, Failure> {
+    let answer: Arc<Mutex<Option<T>>> = Arc::new(Mutex::new(None));
     let slot = answer.clone();
     let modified = store
         .modify_session(
             app_id,
             session_id,
             Box::new(move |state| {
-                let (change, result) = match decide(state) {
-                    Ok((change, t)) => (change, Ok(t)),
-                    Err(e) => (None, Err(e)),
-                };
+                let (change, t) = decide(state)?;
                 if let Ok(mut s) = slot.lock() {
-                    *s = Some(result);
+                    *s = Some(t);
                 }
-                change
+                Ok(change)
             }),
             idem,
         )
         .await?;
     match modified {
-        Modified::NotFound => Err(ApiError::not_found()),
+        Modified::NotFound => Err(Rejection::NotFound.into()),
+        Modified::Rejected(r) => Err(r.into()),
         Modified::Replayed { status_code, body } => Ok(Written::Replayed { status_code, body }),
-        Modified::Applied | Modified::Unchanged => {
-            let taken = answer.lock().ok().and_then(|mut s| s.take());
-            match taken {
-                Some(r) => r.map(Written::Fresh),
-                None => {
-                    Err(vouch_store::StoreError::Internal("the decision did not run".into()).into())
-                }
-            }
-        }
+        Modified::Applied | Modified::Unchanged => answer
+            .lock()
+            .ok()
+            .and_then(|mut s| s.take())
+            .map(Written::Fresh)
+            .ok_or_else(|| StoreError::Internal("the decision did not run".into()).into()),
     }
 }
 
 /// The answer of a use case that never replays.
-pub fn fresh<T>(w: Written<T>) -> Result<T, ApiError> {
+pub fn fresh<T>(w: Written<T>) -> Result<T, Failure> {
     match w {
         Written::Fresh(t) => Ok(t),
-        Written::Replayed { .. } => {
-            Err(vouch_store::StoreError::Internal("unexpected replay".into()).into())
-        }
+        Written::Replayed { .. } => Err(StoreError::Internal("unexpected replay".into()).into()),
     }
 }

@@ -1,15 +1,18 @@
 //! Email previews (§6): what update-status would send, without changing or sending anything,
 //! with a token binding it to those steps, that recipient and that language.
 
+use std::sync::Arc;
+
 use chrono::Utc;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
+use vouch_core::email_plan::{claims, plan, Mailing};
 use vouch_core::preview::issue;
 use vouch_core::update_status::{decide, Outcome, UpdateContext};
-use vouch_store::Store;
+use vouch_core::Rejection;
+use vouch_store::{SessionState, Store};
 
-use super::email_plan::{claims, plan, Sender};
-use crate::http::error::ApiError;
+use super::Failure;
 
 pub struct PreviewRequest {
     pub app_id: Uuid,
@@ -18,14 +21,23 @@ pub struct PreviewRequest {
     pub body: Value,
     pub public_url: String,
     pub send_in_sandbox: bool,
-    pub key: std::sync::Arc<Vec<u8>>,
+    pub key: Arc<Vec<u8>>,
 }
 
-pub async fn preview(store: &dyn Store, r: PreviewRequest) -> Result<Value, ApiError> {
+pub async fn preview(store: &dyn Store, r: PreviewRequest) -> Result<Value, Failure> {
     let b = store
         .session_bundle(r.app_id, r.session_id)
         .await?
-        .ok_or_else(ApiError::not_found)?;
+        .ok_or(Rejection::NotFound)?;
+    let state = SessionState {
+        session: b.session,
+        environment: b.environment,
+        app_name: b.app_name,
+        email_sender_name: b.email_sender_name,
+        workflow: b.workflow,
+        attempts: b.attempts,
+        last_backend_resubmission: None,
+    };
     // The preview shows the email, so it asks for one whenever a recipient is given.
     let mut body: Map<String, Value> = r.body.as_object().cloned().unwrap_or_default();
     let recipient = body
@@ -37,31 +49,27 @@ pub async fn preview(store: &dyn Store, r: PreviewRequest) -> Result<Value, ApiE
     let now = Utc::now();
     let outcome = decide(
         &UpdateContext {
-            status: b.session.status,
-            workflow: &b.workflow.spec,
-            attempts: &b.attempts,
+            status: state.session.status,
+            workflow: &state.workflow.spec,
+            attempts: &state.attempts,
             now,
             last_backend_resubmission: None,
         },
         &Value::Object(body.clone()),
     )?;
     let Outcome::Change(c) = outcome else {
-        return Err(ApiError::same_status());
+        return Err(Rejection::SameStatus.into());
     };
     let language = body
         .get("email_language")
         .and_then(Value::as_str)
-        .unwrap_or("en")
-        .to_string();
-    let sender = Sender {
-        session: &b.session,
-        environment: b.environment,
-        app_name: &b.app_name,
+        .unwrap_or("en");
+    let mailing = Mailing {
         public_url: &r.public_url,
         send_in_sandbox: r.send_in_sandbox,
     };
-    let p = plan(&sender, &c, recipient.as_deref(), &language);
-    let token = issue(&r.key, &claims(b.session.id, &c, &p, now));
+    let p = plan(&state, mailing, &c, recipient.as_deref(), language);
+    let token = issue(&r.key, &claims(state.session.id, &c, &p, now));
     Ok(json!({
         "recipient": p.recipient,
         "subject": p.content.subject,

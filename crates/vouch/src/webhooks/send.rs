@@ -44,7 +44,7 @@ async fn stored_or_built(
     Ok(payload(
         &EventFacts {
             event_id: e.event_id,
-            webhook_type: &e.event_type,
+            webhook_type: e.event_type.as_str(),
             status: e.status,
             previous_status: e.previous_status,
             resubmit_info: e.resubmit_info.as_ref(),

@@ -28,7 +28,7 @@ async fn trail(t: &TestServer, sid: &str) -> (Vec<(String, String)>, Vec<(String
         .await
         .unwrap()
         .into_iter()
-        .filter(|e| e.event_type == "status.updated")
+        .filter(|e| e.event_type.as_str() == "status.updated")
         .map(|e| (e.previous_status.unwrap().to_string(), e.status.to_string()))
         .collect();
     (reviews, events)
@@ -129,7 +129,7 @@ async fn attempts_on_decided_sessions_are_stored_but_change_nothing() {
         .unwrap();
     let data: Vec<_> = all
         .iter()
-        .filter(|e| e.event_type == "data.updated")
+        .filter(|e| e.event_type.as_str() == "data.updated")
         .collect();
     assert_eq!(data.len(), 1);
     assert_eq!(

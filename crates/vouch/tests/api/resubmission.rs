@@ -254,7 +254,10 @@ async fn backend_only_resubmissions_send_nothing_and_are_rate_limited() {
     let jobs = t.store.email_jobs(id).await.unwrap();
     assert_eq!(jobs.len(), 1, "recorded, not sent: no user action");
     assert_eq!(
-        (jobs[0].state.as_str(), jobs[0].not_sent_reason.as_deref()),
+        (
+            jobs[0].state.as_str(),
+            jobs[0].not_sent_reason.map(|r| r.as_str())
+        ),
         ("not_sent", Some("no_user_action"))
     );
     let reviews = t.store.reviews(id).await.unwrap();
