@@ -58,13 +58,16 @@ pub enum NotSentReason {
     NoRecipient,
     /// A sandbox application, and the server does not send sandbox email.
     Sandbox,
+    /// No SMTP server is configured.
+    SmtpNotConfigured,
 }
 
 impl NotSentReason {
-    pub const ALL: [NotSentReason; 3] = [
+    pub const ALL: [NotSentReason; 4] = [
         NotSentReason::NoUserAction,
         NotSentReason::NoRecipient,
         NotSentReason::Sandbox,
+        NotSentReason::SmtpNotConfigured,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -72,6 +75,7 @@ impl NotSentReason {
             NotSentReason::NoUserAction => "no_user_action",
             NotSentReason::NoRecipient => "no_recipient",
             NotSentReason::Sandbox => "sandbox",
+            NotSentReason::SmtpNotConfigured => "smtp_not_configured",
         }
     }
 

@@ -5,6 +5,7 @@ pub mod attempt;
 pub mod change;
 pub mod contact;
 pub mod decision_view;
+pub mod delivery;
 pub mod email;
 pub mod email_plan;
 pub mod errors;

@@ -7,23 +7,7 @@ use uuid::Uuid;
 use crate::model::EmailJob;
 use crate::StoreResult;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EmailOutcome {
-    Sent,
-    /// A temporary failure: try again at `at`.
-    Retry {
-        at: DateTime<Utc>,
-        error: String,
-    },
-    /// A permanent refusal, or retries exhausted.
-    Failed {
-        error: String,
-    },
-    /// Deliberately not sent (e.g. no mail server configured).
-    NotSent {
-        reason: String,
-    },
-}
+pub use vouch_core::delivery::{EmailOutcome, EmailState};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EmailResult {

@@ -144,7 +144,7 @@ pub struct EmailJob {
     pub recipient: Option<String>,
     pub language: String,
     pub payload: Value,
-    pub state: String,
+    pub state: vouch_core::delivery::EmailState,
     pub not_sent_reason: Option<NotSentReason>,
     pub message_id: String,
     pub attempts: i64,

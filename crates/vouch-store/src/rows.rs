@@ -13,7 +13,7 @@ use crate::model::{
     WorkflowStatus,
 };
 use crate::sql::Row;
-use crate::webhooks::{AttemptLog, DeliveryRecord, Destination};
+use crate::webhooks::{AttemptLog, DeliveryRecord, DeliveryState, Destination};
 use crate::{StoreError, StoreResult};
 
 pub fn app(r: &Row) -> StoreResult<App> {
@@ -178,7 +178,7 @@ pub fn email_job(r: &Row) -> StoreResult<EmailJob> {
         recipient: r.opt_text("recipient")?,
         language: r.text("language")?,
         payload: r.json("payload")?,
-        state: r.text("state")?,
+        state: r.parse("state", vouch_core::delivery::EmailState::parse)?,
         not_sent_reason: r.opt_parse("not_sent_reason", NotSentReason::parse)?,
         message_id: r.text("message_id")?,
         attempts: r.int("attempts")?,
@@ -215,14 +215,14 @@ pub const DELIVERY_COLUMNS: &str =
     e.created_at AS event_created_at";
 
 pub fn delivery(r: &Row) -> StoreResult<DeliveryRecord> {
-    let state = r.text("state")?;
+    let state = r.parse("state", DeliveryState::parse)?;
     Ok(DeliveryRecord {
         id: r.uuid("id")?,
         destination_id: r.uuid("destination_id")?,
         event_id: r.uuid("event_id")?,
         event_type: r.parse("event_type", EventType::parse)?,
         session_id: r.uuid("session_id")?,
-        next_attempt_at: if state == "pending" {
+        next_attempt_at: if state == DeliveryState::Pending {
             r.opt_time("next_attempt_at")?
         } else {
             None

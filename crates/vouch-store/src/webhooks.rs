@@ -92,12 +92,7 @@ pub struct ClaimedDelivery {
     pub payload: Option<Value>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeliveryOutcome {
-    Succeeded,
-    Retry { at: DateTime<Utc> },
-    Failed,
-}
+pub use vouch_core::delivery::{DeliveryOutcome, DeliveryState};
 
 /// One finished attempt, recorded with the delivery's new state.
 #[derive(Debug, Clone)]
@@ -126,7 +121,7 @@ pub struct DeliveryRecord {
     pub event_id: Uuid,
     pub event_type: EventType,
     pub session_id: Uuid,
-    pub state: String,
+    pub state: DeliveryState,
     pub attempts: i64,
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub last_status: Option<i64>,
@@ -196,11 +191,11 @@ pub trait WebhookStore: Send + Sync {
     /// Leases due deliveries for sending.
     async fn claim_deliveries(&self, q: ClaimQuery) -> StoreResult<Vec<ClaimedDelivery>>;
     /// Records finished attempts and the deliveries' new states; disables destinations that
-    /// have failed continuously since before `disable_before`.
+    /// have failed continuously for longer than `disable_after` (the core's rule).
     async fn record_attempts(
         &self,
         results: Vec<AttemptResult>,
-        disable_before: DateTime<Utc>,
+        disable_after: chrono::Duration,
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
     /// Called once when this node's dispatcher starts: ends the leases of a previous run when no

@@ -63,10 +63,10 @@ impl WebhookStore for PgStore {
     async fn record_attempts(
         &self,
         results: Vec<AttemptResult>,
-        disable_before: DateTime<Utc>,
+        disable_after: chrono::Duration,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        in_tx!(self, tx => webhooks::record(&Pg(&tx), &results, disable_before, now).await?);
+        in_tx!(self, tx => webhooks::record(&Pg(&tx), &results, disable_after, now).await?);
         Ok(())
     }
 

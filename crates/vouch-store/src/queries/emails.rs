@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::queue::skip_locked;
-use crate::emails::{EmailOutcome, EmailResult};
+use crate::emails::EmailResult;
 use crate::model::EmailJob;
 use crate::rows;
 use crate::sql::{Db, Stmt};
@@ -36,14 +36,7 @@ pub async fn record(db: &impl Db, results: &[EmailResult], now: DateTime<Utc>) -
     let batch = results
         .iter()
         .map(|r| {
-            let (state, next, error, reason) = match &r.outcome {
-                EmailOutcome::Sent => ("sent", now, None, None),
-                EmailOutcome::Retry { at, error } => ("pending", *at, Some(error.as_str()), None),
-                EmailOutcome::Failed { error } => ("failed", now, Some(error.as_str()), None),
-                EmailOutcome::NotSent { reason } => {
-                    ("not_sent", now, None, Some(reason.as_str()))
-                }
-            };
+            let e = r.outcome.settle(now);
             // A job dropped meanwhile (its session was deleted) stays dropped.
             stmt!(
                 "UPDATE email_jobs SET state = CASE WHEN state = 'dropped' THEN 'dropped' ELSE $1 END,
@@ -51,10 +44,10 @@ pub async fn record(db: &impl Db, results: &[EmailResult], now: DateTime<Utc>) -
                     not_sent_reason = COALESCE($4, not_sent_reason), attempts = $5,
                     locked_until = NULL, sent_at = CASE WHEN $1 = 'sent' THEN $6 ELSE sent_at END
                  WHERE id = $7",
-                state,
-                next,
-                error,
-                reason,
+                e.state.as_str(),
+                e.next_attempt_at,
+                e.error,
+                e.not_sent_reason,
                 r.attempts,
                 now,
                 r.id

@@ -5,12 +5,13 @@ use std::collections::hash_map::{Entry, HashMap};
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
+use vouch_core::delivery::{destination_health, disable_reason, Health};
 
 use super::destinations;
 use super::queue::{in_list, not_in_list, skip_locked};
 use crate::model::{OutboxEvent, Page};
 use crate::rows::{self, ATTEMPT_SELECT, DELIVERY_COLUMNS};
-use crate::sql::{Db, Dialect, Param, Stmt};
+use crate::sql::{Db, Param, Stmt};
 use crate::webhooks::*;
 use crate::{sql_once, stmt, StoreError, StoreResult};
 
@@ -164,15 +165,16 @@ pub async fn claim(db: &impl Db, q: &ClaimQuery) -> StoreResult<Vec<ClaimedDeliv
         .collect()
 }
 
-/// Records finished attempts and each delivery's new state; destinations failing continuously
-/// since before `disable_before` are disabled and their pending deliveries failed.
+/// Records finished attempts and each delivery's new state (the core's state machine), updates
+/// each destination's health (the core's fold of the batch), and disables the destinations the
+/// core's rule says have failed for longer than `disable_after`, failing their queue.
 pub async fn record(
     db: &impl Db,
     results: &[AttemptResult],
-    disable_before: DateTime<Utc>,
+    disable_after: chrono::Duration,
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
-    let mut batch = Vec::with_capacity(results.len() * 3);
+    let mut batch = Vec::with_capacity(results.len() * 2 + 4);
     for r in results {
         batch.push(stmt!(
             "INSERT INTO webhook_attempts (delivery_id, session_id, attempt, url, request_headers,
@@ -190,11 +192,7 @@ pub async fn record(
             r.duration_ms,
             r.started_at
         ));
-        let (state, next) = match r.outcome {
-            DeliveryOutcome::Succeeded => ("succeeded", now),
-            DeliveryOutcome::Retry { at } => ("pending", at),
-            DeliveryOutcome::Failed => ("failed", now),
-        };
+        let (state, next) = r.outcome.settle(now);
         // A delivery dropped meanwhile (session or destination deleted) stays dropped.
         batch.push(stmt!(
             "UPDATE webhook_deliveries
@@ -202,7 +200,7 @@ pub async fn record(
                 attempts = $2, next_attempt_at = $3, locked_until = NULL, last_status = $4,
                 last_error = $5, payload = COALESCE(payload, $6), updated_at = $7
              WHERE id = $8",
-            state,
+            state.as_str(),
             r.attempt,
             next,
             r.response_status,
@@ -211,58 +209,74 @@ pub async fn record(
             now,
             r.delivery_id
         ));
-        batch.push(if r.outcome == DeliveryOutcome::Succeeded {
-            stmt!(
+    }
+    let attempts = results.iter().map(|r| {
+        (
+            r.destination_id,
+            r.outcome == DeliveryOutcome::Succeeded,
+            r.started_at,
+        )
+    });
+    for (dest, health) in destination_health(attempts) {
+        batch.push(match health {
+            Health::Healthy => stmt!(
                 "UPDATE webhook_destinations SET failing_since = NULL
                  WHERE id = $1 AND failing_since IS NOT NULL",
-                r.destination_id
-            )
-        } else {
-            stmt!(
+                dest
+            ),
+            Health::FailingSince(since) => stmt!(
+                "UPDATE webhook_destinations SET failing_since = $1 WHERE id = $2",
+                since,
+                dest
+            ),
+            Health::Failing(since) => stmt!(
                 "UPDATE webhook_destinations SET failing_since = $1
                  WHERE id = $2 AND failing_since IS NULL",
-                r.started_at,
-                r.destination_id
-            )
+                since,
+                dest
+            ),
         });
     }
     db.execute_all(batch).await?;
-    // Destinations failing continuously for too long stop receiving; their queue is failed.
-    let since = match db.dialect() {
-        Dialect::Postgres => {
-            "to_char(failing_since AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-        }
-        Dialect::Sqlite => "failing_since",
-    };
-    let disabled = db
+    // The destinations that may have failed for too long, judged by the core's rule.
+    let failing = db
         .query(
-            Stmt::new(
-                sql_once!(
-                    db,
-                    "UPDATE webhook_destinations SET enabled = FALSE, updated_at = $1,
-                        disabled_reason = 'failing continuously since ' || {since}
-                     WHERE enabled = TRUE AND failing_since IS NOT NULL AND failing_since < $2
-                     RETURNING id"
-                ),
-                vec![now.into(), disable_before.into()],
+            stmt!(
+                "SELECT id, failing_since FROM webhook_destinations
+                 WHERE enabled = TRUE AND failing_since IS NOT NULL AND failing_since < $1",
+                now - disable_after
             ),
-            |r| r.uuid("id"),
+            |r| Ok((r.uuid("id")?, r.time("failing_since")?)),
         )
         .await?;
-    let batch = disabled
-        .into_iter()
-        .map(|id| {
-            stmt!(
-                "UPDATE webhook_deliveries
-                 SET state = 'failed', last_error = COALESCE(last_error, 'destination disabled'),
-                    updated_at = $1
-                 WHERE destination_id = $2 AND state = 'pending'",
-                now,
-                id
-            )
-        })
-        .collect();
-    db.execute_all(batch).await.map(|_| ())
+    let mut batch = Vec::new();
+    for (id, since) in failing {
+        let Some(reason) = disable_reason(since, disable_after, now) else {
+            continue;
+        };
+        // Still failing since then (no success recorded meanwhile by another node).
+        batch.push(stmt!(
+            "UPDATE webhook_destinations SET enabled = FALSE, updated_at = $1,
+                disabled_reason = $2
+             WHERE id = $3 AND enabled = TRUE AND failing_since = $4",
+            now,
+            reason,
+            id,
+            since
+        ));
+        batch.push(stmt!(
+            "UPDATE webhook_deliveries
+             SET state = 'failed', last_error = COALESCE(last_error, 'destination disabled'),
+                updated_at = $1
+             WHERE destination_id = $2 AND state = 'pending'",
+            now,
+            id
+        ));
+    }
+    if !batch.is_empty() {
+        db.execute_all(batch).await?;
+    }
+    Ok(())
 }
 
 pub async fn list_deliveries(

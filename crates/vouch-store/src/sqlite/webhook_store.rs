@@ -75,11 +75,11 @@ impl WebhookStore for SqliteStore {
     async fn record_attempts(
         &self,
         results: Vec<AttemptResult>,
-        disable_before: DateTime<Utc>,
+        disable_after: chrono::Duration,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
         self.writer
-            .write(move |c| ready(webhooks::record(&Lite(c), &results, disable_before, now)))
+            .write(move |c| ready(webhooks::record(&Lite(c), &results, disable_after, now)))
             .await
     }
 

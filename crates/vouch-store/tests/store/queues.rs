@@ -1,6 +1,7 @@
 //! The two leased queues, through the Store trait only: webhook deliveries (fan-out, claims
 //! with per-destination limits and skips, leases, results, the disable rule, the log, resends)
 //! and email jobs (claims, leases, retries, results).
+use vouch_store::DeliveryState;
 
 use crate::fixtures::*;
 use vouch_store::{
@@ -113,7 +114,9 @@ pub(crate) async fn deliveries_are_fanned_out_claimed_with_leases_and_recorded(d
     assert_eq!(s.fan_out(now, 100).await.unwrap(), 0);
     let (list, n) = s.list_deliveries(app.id, d1.id, all_page()).await.unwrap();
     assert_eq!((list.len(), n), (3, 3));
-    assert!(list.iter().all(|d| d.state == "pending" && d.attempts == 0));
+    assert!(list
+        .iter()
+        .all(|d| d.state == DeliveryState::Pending && d.attempts == 0));
     assert_eq!(
         s.list_deliveries(app.id, _other.id, all_page())
             .await
@@ -184,7 +187,7 @@ pub(crate) async fn deliveries_are_fanned_out_claimed_with_leases_and_recorded(d
             ),
             result(&second[0], DeliveryOutcome::Failed, t(103)),
         ],
-        t(0),
+        chrono::Duration::seconds(110),
         t(110),
     )
     .await
@@ -219,7 +222,7 @@ pub(crate) async fn deliveries_are_fanned_out_claimed_with_leases_and_recorded(d
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(failed.state, "failed");
+    assert_eq!(failed.state, DeliveryState::Failed);
     assert_eq!(failed.last_error.as_deref(), Some("refused"));
     // The retry comes back at its time, with the payload first sent and its attempt count.
     let again = s
@@ -265,7 +268,7 @@ pub(crate) async fn deliveries_are_fanned_out_claimed_with_leases_and_recorded(d
     // d1 succeeds again: its failure streak is over.
     s.record_attempts(
         vec![result(&again[0], DeliveryOutcome::Succeeded, t(501))],
-        t(0),
+        chrono::Duration::seconds(502),
         t(502),
     )
     .await
@@ -290,7 +293,7 @@ pub(crate) async fn deliveries_are_fanned_out_claimed_with_leases_and_recorded(d
             DeliveryOutcome::Retry { at: t(900) },
             t(104),
         )],
-        t(105),
+        chrono::Duration::seconds(595),
         t(700),
     )
     .await
@@ -307,7 +310,10 @@ pub(crate) async fn deliveries_are_fanned_out_claimed_with_leases_and_recorded(d
         disabled.disabled_reason
     );
     let (left, _) = s.list_deliveries(app.id, all.id, all_page()).await.unwrap();
-    assert!(left.iter().all(|d| d.state == "failed"), "{left:?}");
+    assert!(
+        left.iter().all(|d| d.state == DeliveryState::Failed),
+        "{left:?}"
+    );
     // d1 succeeded before it failed: its streak started at its failure and it stays enabled.
     assert!(
         s.get_destination(app.id, d1.id)

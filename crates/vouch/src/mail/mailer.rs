@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use lettre::AsyncTransport;
 use tokio::sync::{watch, Notify};
 use uuid::Uuid;
-use vouch_store::{EmailJob, EmailOutcome, EmailResult, Store, StoreResult};
+use vouch_store::{EmailJob, EmailOutcome, EmailResult, NotSentReason, Store, StoreResult};
 
 use super::smtp::{message, sender, transport, Rendered, Transport};
 use crate::config::{Config, MailerConfig};
@@ -29,7 +29,7 @@ impl Mailer {
         let Some(transport) = &self.transport else {
             tracing::warn!(job = %job.id, "email not sent: no SMTP server is configured (smtp_url)");
             return EmailOutcome::NotSent {
-                reason: "smtp_not_configured".into(),
+                reason: NotSentReason::SmtpNotConfigured,
             };
         };
         let Some(recipient) = &job.recipient else {

@@ -75,10 +75,9 @@ impl Queue for Deliveries {
     }
 
     async fn record(&self, results: Vec<AttemptResult>) -> StoreResult<()> {
-        let now = Utc::now();
-        let disable_before = now - chrono::Duration::seconds(self.disable_after_seconds);
+        let disable_after = chrono::Duration::seconds(self.disable_after_seconds);
         self.store
-            .record_attempts(results, disable_before, now)
+            .record_attempts(results, disable_after, Utc::now())
             .await
     }
 

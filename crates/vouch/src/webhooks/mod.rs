@@ -2,6 +2,5 @@
 
 pub mod dispatcher;
 pub mod listen;
-pub mod retry;
 pub mod send;
 pub mod ssrf;

@@ -10,9 +10,9 @@ use vouch_core::webhook::sign;
 use vouch_core::webhook_payload::{at_send_time, payload, EventFacts};
 use vouch_store::{AttemptResult, ClaimedDelivery, DeliveryOutcome, Store};
 
-use super::retry::{is_retryable, is_success, next_delay, parse_retry_after, Answer};
 use super::ssrf;
 use crate::config::WebhooksConfig;
+use vouch_core::delivery::{parse_retry_after, Answer};
 
 pub const USER_AGENT_VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -146,26 +146,15 @@ impl Sender {
             }
         };
         result.duration_ms = clock.elapsed().as_millis() as i64;
-        result.outcome = if is_success(answer) {
-            DeliveryOutcome::Succeeded
-        } else if is_retryable(answer) {
-            let unit: f64 = rand::rng().random();
-            match next_delay(
-                &self.config.retry_schedule_seconds,
-                number as usize,
-                self.config.jitter,
-                unit,
-                retry_after,
-            ) {
-                Some(delay) => DeliveryOutcome::Retry {
-                    at: Utc::now()
-                        + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX),
-                },
-                None => DeliveryOutcome::Failed,
-            }
-        } else {
-            DeliveryOutcome::Failed
-        };
+        result.outcome = DeliveryOutcome::of(
+            answer,
+            retry_after,
+            &self.config.retry_schedule_seconds,
+            number as usize,
+            self.config.jitter,
+            rand::rng().random(),
+            Utc::now(),
+        );
         result
     }
 }

@@ -215,7 +215,7 @@ async fn email_rules() {
     assert_eq!(jobs[0].recipient.as_deref(), Some("p@example.com"));
     assert_eq!(jobs[0].language, "fr");
     assert_eq!(jobs[0].status.as_str(), "Declined");
-    assert_eq!(jobs[0].state, "pending");
+    assert_eq!(jobs[0].state.as_str(), "pending");
     let reviews = t
         .store
         .reviews(Uuid::parse_str(&sid).unwrap())
