@@ -80,7 +80,7 @@ impl DeliveryOutcome {
     pub fn of(
         answer: Answer,
         retry_after: Option<Duration>,
-        schedule: &[u64],
+        schedule: &[Duration],
         done: usize,
         jitter: f64,
         unit: f64,
@@ -241,13 +241,13 @@ pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
 /// The delay before attempt `done + 1`, or `None` when the schedule is exhausted. `unit` is a
 /// uniform draw in [0, 1) giving the jitter; `retry_after` is honoured up to twice the delay.
 pub fn next_delay(
-    schedule: &[u64],
+    schedule: &[Duration],
     done: usize,
     jitter: f64,
     unit: f64,
     retry_after: Option<Duration>,
 ) -> Option<Duration> {
-    let base = *schedule.get(done)? as f64;
+    let base = schedule.get(done)?.as_secs_f64();
     let jittered = Duration::from_secs_f64((base * (1.0 + jitter * (2.0 * unit - 1.0))).max(0.0));
     Some(match retry_after {
         Some(ra) => jittered.max(ra.min(jittered * 2)),
@@ -338,7 +338,21 @@ mod tests {
         );
     }
 
-    const SCHEDULE: [u64; 8] = [0, 5, 300, 1800, 7200, 18000, 36000, 36000];
+    const SCHEDULE: [Duration; 8] = {
+        const fn s(n: u64) -> Duration {
+            Duration::from_secs(n)
+        }
+        [
+            s(0),
+            s(5),
+            s(300),
+            s(1800),
+            s(7200),
+            s(18000),
+            s(36000),
+            s(36000),
+        ]
+    };
 
     #[test]
     fn classification_follows_the_contract() {

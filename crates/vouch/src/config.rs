@@ -1,6 +1,8 @@
 //! Layered configuration: embedded commented defaults -> optional TOML file -> `VOUCH_*`.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use figment::providers::{Env, Format, Toml};
 use figment::Figment;
@@ -11,12 +13,13 @@ pub const DEFAULTS: &str = include_str!("config.default.toml");
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Config {
-    pub listen: String,
+    pub listen: SocketAddr,
     pub public_url: String,
     pub data_dir: PathBuf,
-    pub database_url: String,
+    /// The database; unset means `sqlite://<data_dir>/vouch.db`. Always set after `load`.
+    pub database_url: Option<String>,
     /// A file holding the database URL (its password included), instead of `database_url`.
-    pub database_url_file: String,
+    pub database_url_file: Option<PathBuf>,
     pub body_limit_bytes: usize,
     pub log_format: LogFormat,
     pub sqlite: SqliteConfig,
@@ -26,13 +29,16 @@ pub struct Config {
     /// Lets webhooks reach loopback and private addresses (development and tests only).
     pub allow_private_destinations: bool,
     pub webhooks: WebhooksConfig,
-    /// `smtp://[user:pass@]host[:port][?tls=required]` or `smtps://…`; empty: emails are
+    /// `smtp://[user:pass@]host[:port][?tls=required]` or `smtps://…`; unset: emails are
     /// recorded as not sent.
-    pub smtp_url: String,
+    pub smtp_url: Option<String>,
     /// The sender, `"Name <address>"`.
     pub smtp_from: String,
     /// A file holding the SMTP password (overrides the URL's).
-    pub smtp_password_file: String,
+    pub smtp_password_file: Option<PathBuf>,
+    /// A file holding the key email preview tokens are signed with; unset: a key generated
+    /// once and kept in the database, shared by every node.
+    pub email_preview_key_file: Option<PathBuf>,
     pub mailer: MailerConfig,
     pub workers: WorkersConfig,
 }
@@ -41,20 +47,18 @@ pub struct Config {
 #[derive(Debug, Clone, Deserialize)]
 pub struct WorkersConfig {
     /// On SIGTERM, how long jobs in flight may run before their leases are released.
-    pub shutdown_grace_seconds: u64,
-}
-
-impl WorkersConfig {
-    pub fn shutdown_grace(&self) -> std::time::Duration {
-        std::time::Duration::from_secs(self.shutdown_grace_seconds)
-    }
+    #[serde(with = "human")]
+    pub shutdown_grace: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct MailerConfig {
-    pub timeout_seconds: u64,
-    pub retry_schedule_seconds: Vec<u64>,
-    pub poll_interval_ms: u64,
+    #[serde(with = "human")]
+    pub timeout: Duration,
+    #[serde(with = "human::list")]
+    pub retry_schedule: Vec<Duration>,
+    #[serde(with = "human")]
+    pub poll_interval: Duration,
     pub batch: i64,
     /// Send for sandbox applications too (by default they are simulated).
     pub send_in_sandbox: bool,
@@ -75,35 +79,85 @@ pub struct SqliteConfig {
 #[derive(Debug, Clone, Deserialize)]
 pub struct PostgresConfig {
     pub pool_size: usize,
-    pub acquire_timeout_ms: u64,
-    pub statement_timeout_ms: u64,
+    #[serde(with = "human")]
+    pub acquire_timeout: Duration,
+    /// Zero: no limit.
+    #[serde(with = "human")]
+    pub statement_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct SessionsConfig {
-    pub link_ttl_seconds: i64,
+    #[serde(with = "human")]
+    pub link_ttl: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct LifecycleConfig {
-    pub interval_ms: u64,
-    pub not_started_expire_seconds: i64,
-    pub abandon_after_seconds: i64,
+    #[serde(with = "human")]
+    pub interval: Duration,
+    #[serde(with = "human")]
+    pub not_started_expire_after: Duration,
+    #[serde(with = "human")]
+    pub abandon_after: Duration,
     pub batch: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct WebhooksConfig {
-    pub timeout_seconds: u64,
-    pub lease_seconds: u64,
-    pub retry_schedule_seconds: Vec<u64>,
+    #[serde(with = "human")]
+    pub timeout: Duration,
+    #[serde(with = "human")]
+    pub lease: Duration,
+    #[serde(with = "human::list")]
+    pub retry_schedule: Vec<Duration>,
     pub jitter: f64,
     pub per_destination_concurrency: i64,
     pub max_in_flight: usize,
-    pub disable_after_seconds: i64,
-    pub poll_interval_ms: u64,
+    #[serde(with = "human")]
+    pub disable_after: Duration,
+    #[serde(with = "human")]
+    pub poll_interval: Duration,
     pub batch: i64,
     pub response_body_bytes: usize,
+}
+
+/// Keys of earlier releases, refused with the name to use instead.
+const RENAMED: &[(&str, &str)] = &[
+    ("postgres.acquire_timeout_ms", "postgres.acquire_timeout"),
+    (
+        "postgres.statement_timeout_ms",
+        "postgres.statement_timeout",
+    ),
+    ("sessions.link_ttl_seconds", "sessions.link_ttl"),
+    ("lifecycle.interval_ms", "lifecycle.interval"),
+    (
+        "lifecycle.not_started_expire_seconds",
+        "lifecycle.not_started_expire_after",
+    ),
+    ("lifecycle.abandon_after_seconds", "lifecycle.abandon_after"),
+    ("webhooks.timeout_seconds", "webhooks.timeout"),
+    ("webhooks.lease_seconds", "webhooks.lease"),
+    ("webhooks.retry_schedule_seconds", "webhooks.retry_schedule"),
+    ("webhooks.disable_after_seconds", "webhooks.disable_after"),
+    ("webhooks.poll_interval_ms", "webhooks.poll_interval"),
+    ("workers.shutdown_grace_seconds", "workers.shutdown_grace"),
+    ("mailer.timeout_seconds", "mailer.timeout"),
+    ("mailer.retry_schedule_seconds", "mailer.retry_schedule"),
+    ("mailer.poll_interval_ms", "mailer.poll_interval"),
+];
+
+/// A secret file named by the configuration: read whole, trimmed, never empty.
+pub fn read_secret(key: &str, path: &Path) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("configuration: {key} {}: {e}", path.display()))?;
+    let text = text.trim().to_string();
+    anyhow::ensure!(
+        !text.is_empty(),
+        "configuration: {key} {} is empty",
+        path.display()
+    );
+    Ok(text)
 }
 
 impl Config {
@@ -118,75 +172,166 @@ impl Config {
             None => fig = fig.merge(Toml::file("vouch.toml")),
         }
         let fig = fig.merge(Env::prefixed("VOUCH_").split("__"));
+        for (old, new) in RENAMED {
+            anyhow::ensure!(
+                !fig.contains(old),
+                "configuration: {old} is now {new}, a duration such as \"500ms\", \"30s\", \"5m\", \"2h\" or \"7d\" (environment: VOUCH_{})",
+                new.to_ascii_uppercase().replace('.', "__")
+            );
+        }
         let mut cfg: Config = fig
             .extract()
             .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
         cfg.public_url = cfg.public_url.trim_end_matches('/').to_string();
+        let public = url::Url::parse(&cfg.public_url)
+            .map_err(|e| anyhow::anyhow!("configuration: public_url {}: {e}", cfg.public_url))?;
         anyhow::ensure!(
-            cfg.public_url.starts_with("http://") || cfg.public_url.starts_with("https://"),
-            "configuration: public_url must start with http:// or https://"
+            matches!(public.scheme(), "http" | "https") && public.query().is_none(),
+            "configuration: public_url must be an http:// or https:// URL without a query"
         );
         anyhow::ensure!(
-            cfg.sessions.link_ttl_seconds > 0,
-            "configuration: sessions.link_ttl_seconds must be positive"
+            !cfg.sessions.link_ttl.is_zero(),
+            "configuration: sessions.link_ttl must be positive"
         );
+        let l = &cfg.lifecycle;
         anyhow::ensure!(
-            cfg.lifecycle.not_started_expire_seconds > 0
-                && cfg.lifecycle.abandon_after_seconds > 0
-                && cfg.lifecycle.batch > 0,
+            !l.not_started_expire_after.is_zero() && !l.abandon_after.is_zero() && l.batch > 0,
             "configuration: lifecycle times and batch must be positive"
         );
         let w = &cfg.webhooks;
         anyhow::ensure!(
-            !w.retry_schedule_seconds.is_empty()
+            !w.retry_schedule.is_empty()
                 && (0.0..1.0).contains(&w.jitter)
-                && w.timeout_seconds > 0
+                && !w.timeout.is_zero()
                 && w.per_destination_concurrency > 0
                 && w.max_in_flight > 0
                 && w.batch > 0,
             "configuration: webhooks needs a non-empty retry schedule, 0 <= jitter < 1 and positive limits"
         );
         anyhow::ensure!(
-            w.lease_seconds > w.timeout_seconds,
-            "configuration: webhooks.lease_seconds must be longer than webhooks.timeout_seconds"
+            w.lease > w.timeout,
+            "configuration: webhooks.lease must be longer than webhooks.timeout"
         );
         anyhow::ensure!(
-            !cfg.mailer.retry_schedule_seconds.is_empty() && cfg.mailer.batch > 0,
+            !cfg.mailer.retry_schedule.is_empty() && cfg.mailer.batch > 0,
             "configuration: mailer needs a non-empty retry schedule and a positive batch"
         );
-        if !cfg.smtp_password_file.is_empty() {
+        if let Some(f) = &cfg.smtp_password_file {
             anyhow::ensure!(
-                Path::new(&cfg.smtp_password_file).is_file(),
+                f.is_file(),
                 "configuration: smtp_password_file {} is not a readable file",
-                cfg.smtp_password_file
+                f.display()
+            );
+        }
+        if let Some(f) = &cfg.email_preview_key_file {
+            anyhow::ensure!(
+                read_secret("email_preview_key_file", f)?.len() >= 32,
+                "configuration: email_preview_key_file {} must hold at least 32 characters",
+                f.display()
             );
         }
         anyhow::ensure!(
-            cfg.postgres.pool_size > 0 && cfg.postgres.acquire_timeout_ms > 0,
-            "configuration: postgres.pool_size and postgres.acquire_timeout_ms must be positive"
+            cfg.postgres.pool_size > 0 && !cfg.postgres.acquire_timeout.is_zero(),
+            "configuration: postgres.pool_size and postgres.acquire_timeout must be positive"
         );
-        if !cfg.database_url_file.is_empty() {
+        if let Some(f) = &cfg.database_url_file {
             anyhow::ensure!(
-                cfg.database_url.is_empty(),
+                cfg.database_url.is_none(),
                 "configuration: set database_url or database_url_file, not both"
             );
-            let url = std::fs::read_to_string(&cfg.database_url_file).map_err(|e| {
-                anyhow::anyhow!(
-                    "configuration: database_url_file {}: {e}",
-                    cfg.database_url_file
-                )
-            })?;
-            cfg.database_url = url.trim().to_string();
-            anyhow::ensure!(
-                !cfg.database_url.is_empty(),
-                "configuration: database_url_file {} is empty",
-                cfg.database_url_file
-            );
+            cfg.database_url = Some(read_secret("database_url_file", f)?);
         }
-        if cfg.database_url.is_empty() {
-            cfg.database_url = format!("sqlite://{}", cfg.data_dir.join("vouch.db").display());
+        if cfg.database_url.is_none() {
+            cfg.database_url = Some(format!(
+                "sqlite://{}",
+                cfg.data_dir.join("vouch.db").display()
+            ));
         }
         Ok(cfg)
+    }
+
+    /// The database URL (resolved by `load`).
+    pub fn database_url(&self) -> &str {
+        self.database_url.as_deref().unwrap_or("")
+    }
+
+    /// The SMTP URL, when one is configured.
+    pub fn smtp_url(&self) -> Option<&str> {
+        self.smtp_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+    }
+}
+
+/// Durations written for people: `"500ms"`, `"30s"`, `"5m"`, `"2h"`, `"7d"`, or several parts
+/// (`"1h30m"`); `"0"` is zero.
+pub mod human {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub fn parse(text: &str) -> Result<Duration, String> {
+        let t = text.trim();
+        if t == "0" {
+            return Ok(Duration::ZERO);
+        }
+        let bad = || {
+            format!("{text:?} is not a duration: write a number and a unit (ms, s, m, h, d), e.g. \"30s\" or \"7d\"")
+        };
+        let mut total = Duration::ZERO;
+        let mut rest = t;
+        if rest.is_empty() {
+            return Err(bad());
+        }
+        while !rest.is_empty() {
+            let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+            let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
+            rest = &rest[digits..];
+            let unit_len = rest
+                .find(|c: char| c.is_ascii_digit())
+                .unwrap_or(rest.len());
+            let part = match &rest[..unit_len] {
+                "ms" => Duration::from_millis(n),
+                "s" => Duration::from_secs(n),
+                "m" => Duration::from_secs(n * 60),
+                "h" => Duration::from_secs(n * 3_600),
+                "d" => Duration::from_secs(n * 86_400),
+                _ => return Err(bad()),
+            };
+            total += part;
+            rest = &rest[unit_len..];
+        }
+        Ok(total)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let s = String::deserialize(d)?;
+        parse(&s).map_err(serde::de::Error::custom)
+    }
+
+    /// A list of durations: a TOML list of strings, or one string separated by commas.
+    pub mod list {
+        use super::*;
+
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            List(Vec<String>),
+            Text(String),
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D::Error> {
+            let parts = match Form::deserialize(d)? {
+                Form::List(v) => v,
+                Form::Text(s) => s.split(',').map(String::from).collect(),
+            };
+            parts
+                .iter()
+                .map(|p| parse(p))
+                .collect::<Result<_, _>>()
+                .map_err(serde::de::Error::custom)
+        }
     }
 }
 
@@ -208,7 +353,7 @@ mod tests {
         std::fs::write(&secret, "postgres://vouch:s3cret@db:5432/vouch\n").unwrap();
         let toml = format!("database_url_file = {:?}", secret.display().to_string());
         let cfg = load_with(&toml).unwrap();
-        assert_eq!(cfg.database_url, "postgres://vouch:s3cret@db:5432/vouch");
+        assert_eq!(cfg.database_url(), "postgres://vouch:s3cret@db:5432/vouch");
 
         let both = format!("database_url = \"sqlite://x.db\"\n{toml}");
         let err = load_with(&both).unwrap_err().to_string();
@@ -225,8 +370,76 @@ mod tests {
     #[test]
     fn embedded_defaults_parse() {
         let cfg: Config = Figment::from(Toml::string(DEFAULTS)).extract().unwrap();
-        assert_eq!(cfg.listen, "127.0.0.1:8080");
+        assert_eq!(cfg.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(cfg.sessions.link_ttl, Duration::from_secs(7 * 86_400));
+        assert_eq!(cfg.webhooks.retry_schedule.len(), 8);
+        assert_eq!(cfg.webhooks.retry_schedule[2], Duration::from_secs(300));
+        assert_eq!(cfg.postgres.statement_timeout, Duration::from_secs(30));
+        assert!(cfg.smtp_url.is_none() && cfg.database_url.is_none());
         assert_eq!(cfg.body_limit_bytes, 1 << 20);
         assert_eq!(cfg.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn durations_are_written_for_people() {
+        let d = |s| human::parse(s).unwrap();
+        assert_eq!(d("500ms"), Duration::from_millis(500));
+        assert_eq!(d("30s"), Duration::from_secs(30));
+        assert_eq!(d("5m"), Duration::from_secs(300));
+        assert_eq!(d("1h30m"), Duration::from_secs(5_400));
+        assert_eq!(d("7d"), Duration::from_secs(604_800));
+        assert_eq!(d("0"), Duration::ZERO);
+        for bad in ["", "5", "5 s", "s", "5w", "-1s", "1.5h"] {
+            let e = human::parse(bad).unwrap_err();
+            assert!(e.contains("not a duration"), "{bad}: {e}");
+        }
+        let cfg = load_with(
+            "[webhooks]\ntimeout = \"2s\"\nretry_schedule = \"0s, 1s, 1m\"\n[mailer]\nretry_schedule = [\"0s\", \"2h\"]",
+        )
+        .unwrap();
+        assert_eq!(cfg.webhooks.timeout, Duration::from_secs(2));
+        assert_eq!(
+            cfg.webhooks.retry_schedule,
+            [
+                Duration::ZERO,
+                Duration::from_secs(1),
+                Duration::from_secs(60)
+            ]
+        );
+        assert_eq!(cfg.mailer.retry_schedule[1], Duration::from_secs(7_200));
+        let e = load_with("[webhooks]\ntimeout = \"fast\"")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("\"fast\" is not a duration"), "{e}");
+    }
+
+    #[test]
+    fn keys_of_earlier_releases_name_their_successor() {
+        let e = load_with("[webhooks]\ntimeout_seconds = 15")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("webhooks.timeout_seconds is now webhooks.timeout")
+                && e.contains("VOUCH_WEBHOOKS__TIMEOUT"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn addresses_urls_and_secret_files_are_checked() {
+        let e = load_with("listen = \"localhost\"").unwrap_err().to_string();
+        assert!(e.contains("listen"), "{e}");
+        let e = load_with("public_url = \"ftp://x\"")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("public_url"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("preview.key");
+        std::fs::write(&key, "short\n").unwrap();
+        let toml = format!("email_preview_key_file = {:?}", key.display().to_string());
+        let e = load_with(&toml).unwrap_err().to_string();
+        assert!(e.contains("at least 32"), "{e}");
+        std::fs::write(&key, format!("{}\n", "k".repeat(40))).unwrap();
+        assert!(load_with(&toml).is_ok());
     }
 }

@@ -20,7 +20,7 @@ use crate::state::AppState;
 
 /// Opens the database named by the configuration, applying migrations.
 pub async fn open_store(cfg: &Config) -> anyhow::Result<Arc<dyn Store>> {
-    let url = cfg.database_url.as_str();
+    let url = cfg.database_url();
     if url.starts_with("sqlite:") {
         let path =
             path_from_url(url).with_context(|| format!("database_url {url:?} names no file"))?;
@@ -44,11 +44,10 @@ pub async fn open_store(cfg: &Config) -> anyhow::Result<Arc<dyn Store>> {
 pub fn pg_options(cfg: &Config) -> PgOptions {
     let p = &cfg.postgres;
     PgOptions {
-        url: cfg.database_url.clone(),
+        url: cfg.database_url().to_string(),
         pool_size: p.pool_size,
-        acquire_timeout: std::time::Duration::from_millis(p.acquire_timeout_ms),
-        statement_timeout: (p.statement_timeout_ms > 0)
-            .then(|| std::time::Duration::from_millis(p.statement_timeout_ms)),
+        acquire_timeout: p.acquire_timeout,
+        statement_timeout: (!p.statement_timeout.is_zero()).then_some(p.statement_timeout),
     }
 }
 
@@ -179,8 +178,16 @@ pub async fn start_with_roles(
             stopping,
         )?);
     }
-    let fresh = format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple());
-    let preview_key = Arc::new(store.secret("email_preview_key", fresh).await?.into_bytes());
+    let preview_key = Arc::new(
+        match &cfg.email_preview_key_file {
+            Some(file) => crate::config::read_secret("email_preview_key_file", file)?,
+            None => {
+                let fresh = format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple());
+                store.secret("email_preview_key", fresh).await?
+            }
+        }
+        .into_bytes(),
+    );
     let state = AppState {
         store,
         config: Arc::new(cfg),

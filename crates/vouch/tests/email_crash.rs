@@ -40,7 +40,7 @@ const MIN_SENT_BEFORE_KILL: usize = 5;
 /// How long after the restart every committed job may take to be sent.
 const SEND_WAIT: Duration = Duration::from_secs(20);
 /// A retry one second after each temporary failure.
-const RETRY_SCHEDULE: &str = "[0,1,1,1,1,1,1,1]";
+const RETRY_SCHEDULE: &str = "0s,1s,1s,1s,1s,1s,1s,1s";
 const FROM: &str = "Test <test@example.com>";
 const OCR: &str = "feature_ocr_1";
 const LIVENESS: &str = "feature_liveness_1";
@@ -57,12 +57,9 @@ fn start_server(dir: &Path, log_name: &str, smtp_url: &str) -> Server {
         &[
             ("VOUCH_SMTP_URL", smtp_url.into()),
             ("VOUCH_SMTP_FROM", FROM.into()),
-            (
-                "VOUCH_MAILER__RETRY_SCHEDULE_SECONDS",
-                RETRY_SCHEDULE.into(),
-            ),
-            ("VOUCH_MAILER__POLL_INTERVAL_MS", "100".into()),
-            ("VOUCH_MAILER__TIMEOUT_SECONDS", "5".into()),
+            ("VOUCH_MAILER__RETRY_SCHEDULE", RETRY_SCHEDULE.into()),
+            ("VOUCH_MAILER__POLL_INTERVAL", "100ms".into()),
+            ("VOUCH_MAILER__TIMEOUT", "5s".into()),
         ],
     )
 }

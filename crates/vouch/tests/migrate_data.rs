@@ -39,12 +39,12 @@ impl Drop for Node {
 
 fn config(dir: &Path, database_url: &str) -> Config {
     let mut cfg = test_config(dir);
-    cfg.database_url = database_url.to_string();
+    cfg.database_url = Some(database_url.to_string());
     cfg.allow_private_destinations = true;
-    cfg.webhooks.retry_schedule_seconds = vec![0, 1, 1];
+    cfg.webhooks.retry_schedule = [0, 1, 1].map(std::time::Duration::from_secs).to_vec();
     cfg.webhooks.jitter = 0.0;
-    cfg.webhooks.poll_interval_ms = 100;
-    cfg.mailer.poll_interval_ms = 100;
+    cfg.webhooks.poll_interval = std::time::Duration::from_millis(100);
+    cfg.mailer.poll_interval = std::time::Duration::from_millis(100);
     cfg
 }
 

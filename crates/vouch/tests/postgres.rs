@@ -99,8 +99,8 @@ async fn a_database_outage_answers_503_and_heals_without_a_restart() {
     let mut proxy = Proxy::start(&upstream_of(&url)).await;
     let proxied = through(&url, &proxy);
     let t = TestServer::start_on(Backend::Postgres, |cfg| {
-        cfg.database_url = proxied.clone();
-        cfg.postgres.acquire_timeout_ms = 1000;
+        cfg.database_url = Some(proxied.clone());
+        cfg.postgres.acquire_timeout = std::time::Duration::from_millis(1000);
     })
     .await;
     let (sid, _) = t.session(&["OCR"]).await;
@@ -278,7 +278,7 @@ async fn api_and_worker_roles_split_the_work() {
     // A worker-only node picks the event up; it serves health and metrics, not the API. Its
     // polling is set to ten minutes, so what it sends within the waits below it was woken for.
     let mut worker_env = env.to_vec();
-    worker_env.push(("VOUCH_WEBHOOKS__POLL_INTERVAL_MS", "600000".to_string()));
+    worker_env.push(("VOUCH_WEBHOOKS__POLL_INTERVAL", "600000ms".to_string()));
     let worker = binary::Server::start_args(
         dir.path(),
         "worker.log",

@@ -31,13 +31,10 @@ impl Node {
             log,
             &[
                 ("VOUCH_ALLOW_PRIVATE_DESTINATIONS", "true".into()),
-                ("VOUCH_WEBHOOKS__POLL_INTERVAL_MS", "100".into()),
-                ("VOUCH_WEBHOOKS__TIMEOUT_SECONDS", "60".into()),
-                ("VOUCH_WEBHOOKS__LEASE_SECONDS", "120".into()),
-                (
-                    "VOUCH_WORKERS__SHUTDOWN_GRACE_SECONDS",
-                    grace_seconds.to_string(),
-                ),
+                ("VOUCH_WEBHOOKS__POLL_INTERVAL", "100ms".into()),
+                ("VOUCH_WEBHOOKS__TIMEOUT", "60s".into()),
+                ("VOUCH_WEBHOOKS__LEASE", "120s".into()),
+                ("VOUCH_WORKERS__SHUTDOWN_GRACE", format!("{grace_seconds}s")),
             ],
         );
         Node {

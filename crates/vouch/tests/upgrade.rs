@@ -126,7 +126,7 @@ async fn a_postgres_schema_of_the_previous_release_upgrades_in_place() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = test_config(dir.path());
     cfg.public_url = "http://127.0.0.1:8080".into();
-    cfg.database_url = url_with_schema(&base, &schema);
+    cfg.database_url = Some(url_with_schema(&base, &schema));
     answers_as_before(cfg, &expected("postgres.json")).await;
 
     let tables: Vec<String> = client

@@ -33,10 +33,10 @@ const TASKS: usize = 6;
 const LOAD_BEFORE_KILL: Duration = Duration::from_millis(1500);
 /// Fewer committed events than this and the test proves nothing.
 const MIN_EVENTS: usize = 100;
-/// Time allowed for one delivery attempt (`VOUCH_WEBHOOKS__TIMEOUT_SECONDS`).
+/// Time allowed for one delivery attempt (`VOUCH_WEBHOOKS__TIMEOUT`).
 const TIMEOUT_SECONDS: u64 = 2;
-/// A retry one second after each failure (`VOUCH_WEBHOOKS__RETRY_SCHEDULE_SECONDS`).
-const RETRY_SCHEDULE: &str = "[0,1,1,1,1,1,1,1]";
+/// A retry one second after each failure (`VOUCH_WEBHOOKS__RETRY_SCHEDULE`).
+const RETRY_SCHEDULE: &str = "0s,1s,1s,1s,1s,1s,1s,1s";
 /// The dispatcher leases each delivery it claims for the attempt timeout + 30 s
 /// (`webhooks/dispatcher.rs`); a delivery claimed before the kill whose result was never recorded
 /// is claimed again only when that lease ends, so the wait after the restart must outlast it.
@@ -59,15 +59,9 @@ fn start_server(dir: &Path, log_name: &str) -> Server {
         log_name,
         &[
             ("VOUCH_ALLOW_PRIVATE_DESTINATIONS", "true".into()),
-            (
-                "VOUCH_WEBHOOKS__RETRY_SCHEDULE_SECONDS",
-                RETRY_SCHEDULE.into(),
-            ),
-            (
-                "VOUCH_WEBHOOKS__TIMEOUT_SECONDS",
-                TIMEOUT_SECONDS.to_string(),
-            ),
-            ("VOUCH_WEBHOOKS__POLL_INTERVAL_MS", "200".into()),
+            ("VOUCH_WEBHOOKS__RETRY_SCHEDULE", RETRY_SCHEDULE.into()),
+            ("VOUCH_WEBHOOKS__TIMEOUT", format!("{TIMEOUT_SECONDS}s")),
+            ("VOUCH_WEBHOOKS__POLL_INTERVAL", "200ms".into()),
         ],
     )
 }

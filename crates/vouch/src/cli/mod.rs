@@ -208,7 +208,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     {
         let mut target = cfg.clone();
         if let Some(to) = to {
-            target.database_url = to.clone();
+            target.database_url = Some(to.clone());
         }
         return crate::migrate_data::run(from, &server::pg_options(&target), !no_progress).await;
     }
@@ -230,7 +230,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => {
             println!(
                 "database at {} is up to date",
-                server::redact_url(&cfg.database_url)
+                server::redact_url(cfg.database_url())
             );
             Ok(())
         }
@@ -275,7 +275,7 @@ async fn serve(cfg: Config, store: Arc<dyn Store>, roles: server::Roles) -> anyh
         #[cfg(not(unix))]
         let _ = ctrl_c.await;
     };
-    let db = server::redact_url(&cfg.database_url);
+    let db = server::redact_url(cfg.database_url());
     let running = server::start_with_roles(cfg, store, roles, shutdown).await?;
     let role = match (roles.api, roles.workers) {
         (true, false) => " [api only]",

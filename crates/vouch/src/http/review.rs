@@ -143,7 +143,7 @@ async fn session_status(
             body,
             actor_display: caller.key_display.clone(),
             public_url: state.config.public_url.clone(),
-            link_ttl: Duration::seconds(state.config.sessions.link_ttl_seconds),
+            link_ttl: Duration::from_std(state.config.sessions.link_ttl).unwrap_or(Duration::MAX),
             send_in_sandbox: state.config.mailer.send_in_sandbox,
             preview_token,
             preview_key: state.preview_key.clone(),

@@ -198,7 +198,8 @@ async fn create(
         }),
         expected_details,
         now,
-        expires_at: now + Duration::seconds(state.config.sessions.link_ttl_seconds),
+        expires_at: now
+            + Duration::from_std(state.config.sessions.link_ttl).unwrap_or(Duration::MAX),
     };
     let public_url = state.config.public_url.clone();
     let idem = idem.map(|key| Idem {

@@ -56,9 +56,10 @@ impl Mailer {
             },
             Err(e) => {
                 let tries = job.attempts as usize + 1;
-                match self.cfg.retry_schedule_seconds.get(tries) {
+                match self.cfg.retry_schedule.get(tries) {
                     Some(delay) => EmailOutcome::Retry {
-                        at: Utc::now() + chrono::Duration::seconds(*delay as i64),
+                        at: Utc::now()
+                            + chrono::Duration::from_std(*delay).unwrap_or(chrono::Duration::MAX),
                         error: format!("{e}"),
                     },
                     None => EmailOutcome::Failed {
@@ -155,9 +156,9 @@ pub fn spawn(
         // The emails of one round are sent concurrently.
         max_in_flight: m.batch.max(1) as usize,
         per_lane: 1,
-        lease: Duration::from_secs(m.timeout_seconds * 2 + 30),
-        poll: Duration::from_millis(m.poll_interval_ms.max(10)),
-        grace: cfg.workers.shutdown_grace(),
+        lease: m.timeout * 2 + Duration::from_secs(30),
+        poll: m.poll_interval.max(Duration::from_millis(10)),
+        grace: cfg.workers.shutdown_grace,
     };
     let queue = Emails {
         store,

@@ -1,8 +1,6 @@
 //! The SMTP transport built from configuration, and messages built from rendered content.
 //! Addresses are parsed into mailboxes, never concatenated into headers.
 
-use std::time::Duration;
-
 use anyhow::Context;
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, MultiPart, SinglePart};
@@ -27,19 +25,18 @@ pub struct Rendered {
 
 /// The transport, or `None` when no server is configured.
 pub fn transport(cfg: &Config) -> anyhow::Result<Option<Transport>> {
-    if cfg.smtp_url.trim().is_empty() {
+    let Some(smtp_url) = cfg.smtp_url() else {
         return Ok(None);
-    }
-    let mut builder = Transport::from_url(cfg.smtp_url.trim())
+    };
+    let mut builder = Transport::from_url(smtp_url)
         .context("smtp_url: expected smtp://[user:pass@]host[:port][?tls=required] or smtps://…")?
-        .timeout(Some(Duration::from_secs(cfg.mailer.timeout_seconds)));
-    if !cfg.smtp_password_file.is_empty() {
-        let password = std::fs::read_to_string(&cfg.smtp_password_file)
-            .with_context(|| format!("reading {}", cfg.smtp_password_file))?;
-        let user = url::Url::parse(cfg.smtp_url.trim())
+        .timeout(Some(cfg.mailer.timeout));
+    if let Some(file) = &cfg.smtp_password_file {
+        let password = crate::config::read_secret("smtp_password_file", file)?;
+        let user = url::Url::parse(smtp_url)
             .map(|u| u.username().to_string())
             .unwrap_or_default();
-        builder = builder.credentials(Credentials::new(user, password.trim_end().to_string()));
+        builder = builder.credentials(Credentials::new(user, password));
     }
     Ok(Some(builder.build()))
 }

@@ -13,14 +13,18 @@ use vouch_store::{LifecycleQuery, Modified, Store, StoreError};
 
 use crate::config::LifecycleConfig;
 
+fn since(d: StdDuration) -> Duration {
+    Duration::from_std(d).unwrap_or(Duration::MAX)
+}
+
 /// One scan: applies every due transition; answers how many were applied.
 pub async fn run_once(store: &dyn Store, cfg: &LifecycleConfig) -> Result<usize, StoreError> {
     let now = Utc::now();
     let due = store
         .due_transitions(LifecycleQuery {
             now,
-            not_started_before: now - Duration::seconds(cfg.not_started_expire_seconds),
-            idle_before: now - Duration::seconds(cfg.abandon_after_seconds),
+            not_started_before: now - since(cfg.not_started_expire_after),
+            idle_before: now - since(cfg.abandon_after),
             limit: cfg.batch,
         })
         .await?;
@@ -43,7 +47,7 @@ pub async fn run_once(store: &dyn Store, cfg: &LifecycleConfig) -> Result<usize,
 /// Runs scans forever at the configured interval.
 pub fn spawn(store: Arc<dyn Store>, cfg: LifecycleConfig) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(StdDuration::from_millis(cfg.interval_ms.max(10)));
+        let mut tick = tokio::time::interval(cfg.interval.max(StdDuration::from_millis(10)));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;

@@ -22,7 +22,7 @@ const FAN_OUT_BATCH: i64 = 1000;
 struct Deliveries {
     store: Arc<dyn Store>,
     sender: Sender,
-    disable_after_seconds: i64,
+    disable_after: chrono::Duration,
 }
 
 #[async_trait]
@@ -75,7 +75,7 @@ impl Queue for Deliveries {
     }
 
     async fn record(&self, results: Vec<AttemptResult>) -> StoreResult<()> {
-        let disable_after = chrono::Duration::seconds(self.disable_after_seconds);
+        let disable_after = self.disable_after;
         self.store
             .record_attempts(results, disable_after, Utc::now())
             .await
@@ -108,9 +108,9 @@ pub fn spawn(
         batch: w.batch,
         max_in_flight: w.max_in_flight,
         per_lane: w.per_destination_concurrency.max(1) as usize,
-        lease: Duration::from_secs(w.lease_seconds),
-        poll: Duration::from_millis(w.poll_interval_ms.max(10)),
-        grace: cfg.workers.shutdown_grace(),
+        lease: w.lease,
+        poll: w.poll_interval.max(Duration::from_millis(10)),
+        grace: cfg.workers.shutdown_grace,
     };
     let queue = Deliveries {
         store,
@@ -120,7 +120,7 @@ pub fn spawn(
             allow_private: cfg.allow_private_destinations,
             public_url: cfg.public_url.clone(),
         },
-        disable_after_seconds: w.disable_after_seconds,
+        disable_after: chrono::Duration::from_std(w.disable_after).unwrap_or(chrono::Duration::MAX),
     };
     Ok(jobs::spawn(Arc::new(queue), limits, stop))
 }

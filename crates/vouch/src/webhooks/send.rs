@@ -149,7 +149,7 @@ impl Sender {
         result.outcome = DeliveryOutcome::of(
             answer,
             retry_after,
-            &self.config.retry_schedule_seconds,
+            &self.config.retry_schedule,
             number as usize,
             self.config.jitter,
             rand::rng().random(),
@@ -176,5 +176,5 @@ fn is_guard_refusal(e: &reqwest::Error) -> bool {
 }
 
 pub fn timeout(cfg: &WebhooksConfig) -> Duration {
-    Duration::from_secs(cfg.timeout_seconds)
+    cfg.timeout
 }

@@ -199,9 +199,9 @@ async fn notes_are_appended_and_never_change_the_status() {
 #[tokio::test]
 async fn lifecycle_timers_move_sessions_and_write_the_trail() {
     let t = TestServer::start_with(|c| {
-        c.lifecycle.interval_ms = 100;
-        c.lifecycle.not_started_expire_seconds = 1;
-        c.lifecycle.abandon_after_seconds = 1;
+        c.lifecycle.interval = std::time::Duration::from_millis(100);
+        c.lifecycle.not_started_expire_after = std::time::Duration::from_secs(1);
+        c.lifecycle.abandon_after = std::time::Duration::from_secs(1);
     })
     .await;
     let (not_started, _) = t.session(&["OCR", "LIVENESS"]).await;

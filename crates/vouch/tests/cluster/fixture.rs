@@ -61,13 +61,10 @@ impl Cluster {
             ("VOUCH_DATABASE_URL", url.clone()),
             ("VOUCH_ALLOW_PRIVATE_DESTINATIONS", "true".into()),
             ("VOUCH_POSTGRES__POOL_SIZE", "6".into()),
-            ("VOUCH_WEBHOOKS__TIMEOUT_SECONDS", "2".into()),
-            ("VOUCH_WEBHOOKS__LEASE_SECONDS", "4".into()),
-            ("VOUCH_WEBHOOKS__POLL_INTERVAL_MS", "200".into()),
-            (
-                "VOUCH_WEBHOOKS__RETRY_SCHEDULE_SECONDS",
-                "[0, 1, 1, 1, 1]".into(),
-            ),
+            ("VOUCH_WEBHOOKS__TIMEOUT", "2s".into()),
+            ("VOUCH_WEBHOOKS__LEASE", "4s".into()),
+            ("VOUCH_WEBHOOKS__POLL_INTERVAL", "200ms".into()),
+            ("VOUCH_WEBHOOKS__RETRY_SCHEDULE", "0s,1s,1s,1s,1s".into()),
             ("VOUCH_WEBHOOKS__JITTER", "0".into()),
         ];
         env.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));

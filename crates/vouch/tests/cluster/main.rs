@@ -194,8 +194,8 @@ async fn lifecycle_timers_fire_once_across_the_cluster() {
         "cluster: lifecycle",
         3,
         &[
-            ("VOUCH_LIFECYCLE__INTERVAL_MS", "50"),
-            ("VOUCH_LIFECYCLE__NOT_STARTED_EXPIRE_SECONDS", "1"),
+            ("VOUCH_LIFECYCLE__INTERVAL", "50ms"),
+            ("VOUCH_LIFECYCLE__NOT_STARTED_EXPIRE_AFTER", "1s"),
         ],
     )
     .await

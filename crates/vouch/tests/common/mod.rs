@@ -40,8 +40,8 @@ impl Drop for TestServer {
 
 pub fn test_config(dir: &std::path::Path) -> Config {
     let mut cfg = Config::load(Some(&write_empty_config(dir))).expect("config");
-    cfg.listen = "127.0.0.1:0".into();
-    cfg.database_url = format!("sqlite://{}", dir.join("vouch.db").display());
+    cfg.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.database_url = Some(format!("sqlite://{}", dir.join("vouch.db").display()));
     cfg.data_dir = dir.to_path_buf();
     cfg.sqlite.readers = 2;
     cfg
@@ -67,9 +67,11 @@ impl TestServer {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut cfg = test_config(dir.path());
         if backend == Backend::Postgres {
-            cfg.database_url = vouch_store::testing::fresh_postgres("the HTTP suite")
-                .await
-                .expect("VOUCH_TEST_BACKEND=postgres needs a reachable PostgreSQL");
+            cfg.database_url = Some(
+                vouch_store::testing::fresh_postgres("the HTTP suite")
+                    .await
+                    .expect("VOUCH_TEST_BACKEND=postgres needs a reachable PostgreSQL"),
+            );
             cfg.postgres.pool_size = 8;
         }
         tweak(&mut cfg);
@@ -92,7 +94,7 @@ impl TestServer {
                 .build()
                 .expect("client"),
             dir,
-            database_url: cfg.database_url.clone(),
+            database_url: cfg.database_url().to_string(),
             backend,
             shutdown: Some(tx),
         }

@@ -14,11 +14,13 @@ use crate::sink::{decoded, header, header_names, Sink};
 pub async fn server(smtp: Option<&Sink>) -> TestServer {
     let url = smtp.map(Sink::url).unwrap_or_default();
     TestServer::start_with(move |c| {
-        c.smtp_url = url;
+        c.smtp_url = Some(url);
         c.smtp_from = "Acme Verification <verify@acme.example>".into();
-        c.mailer.retry_schedule_seconds = vec![0, 1, 1, 1, 1, 1, 1, 1];
-        c.mailer.poll_interval_ms = 100;
-        c.mailer.timeout_seconds = 5;
+        c.mailer.retry_schedule = [0, 1, 1, 1, 1, 1, 1, 1]
+            .map(std::time::Duration::from_secs)
+            .to_vec();
+        c.mailer.poll_interval = std::time::Duration::from_millis(100);
+        c.mailer.timeout = std::time::Duration::from_secs(5);
     })
     .await
 }

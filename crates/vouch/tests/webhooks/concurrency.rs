@@ -51,8 +51,8 @@ async fn a_hanging_receiver_times_out_without_delaying_a_healthy_one() {
 async fn a_slow_destination_never_has_more_than_its_cap_in_flight() {
     let t = TestServer::start_with(|c| {
         c.allow_private_destinations = true;
-        c.webhooks.timeout_seconds = 10;
-        c.webhooks.poll_interval_ms = 50;
+        c.webhooks.timeout = std::time::Duration::from_secs(10);
+        c.webhooks.poll_interval = std::time::Duration::from_millis(50);
         c.webhooks.per_destination_concurrency = 2;
     })
     .await;

@@ -20,10 +20,10 @@ fn hmac(secret: &str, msg: &[u8]) -> Vec<u8> {
 pub async fn server() -> TestServer {
     TestServer::start_with(|c| {
         c.allow_private_destinations = true;
-        c.webhooks.retry_schedule_seconds = vec![0, 1, 1];
+        c.webhooks.retry_schedule = [0, 1, 1].map(std::time::Duration::from_secs).to_vec();
         c.webhooks.jitter = 0.0;
-        c.webhooks.timeout_seconds = 1;
-        c.webhooks.poll_interval_ms = 100;
+        c.webhooks.timeout = std::time::Duration::from_secs(1);
+        c.webhooks.poll_interval = std::time::Duration::from_millis(100);
     })
     .await
 }

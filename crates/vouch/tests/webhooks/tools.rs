@@ -14,10 +14,12 @@ use crate::receiver::{Receiver, Reply};
 async fn a_destination_failing_continuously_is_disabled() {
     let t = TestServer::start_with(|c| {
         c.allow_private_destinations = true;
-        c.webhooks.retry_schedule_seconds = vec![0, 1, 1, 1, 1, 1];
+        c.webhooks.retry_schedule = [0, 1, 1, 1, 1, 1]
+            .map(std::time::Duration::from_secs)
+            .to_vec();
         c.webhooks.jitter = 0.0;
-        c.webhooks.poll_interval_ms = 100;
-        c.webhooks.disable_after_seconds = 1;
+        c.webhooks.poll_interval = std::time::Duration::from_millis(100);
+        c.webhooks.disable_after = std::time::Duration::from_secs(1);
     })
     .await;
     let rx = Receiver::start().await;
