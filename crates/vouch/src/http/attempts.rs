@@ -1,30 +1,30 @@
 //! `POST /v3/session/{id}/attempts/` (§4.5).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 use vouch_core::attempt::ActorType;
-use vouch_core::scopes::{Access, Resource};
 use vouch_core::steps::NewResult;
 use vouch_core::{AttemptStatus, FieldErrors};
 use vouch_store::Written;
 
-use super::auth::Caller;
+use super::auth::*;
 use super::error::ApiResult;
 use super::json::{parse, Body};
 use super::openapi::{ErrorBody, FieldErrorsBody};
-use super::{idempotency, path_uuid, replay};
+use super::{idempotency, replay};
 use crate::service::attempts::{record, RecordAttempt};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/v3/session/{id}/attempts/", post(create))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(create))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -64,13 +64,11 @@ pub struct AttemptCreated {
     security(("api_key" = [])))]
 async fn create(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    caller: Can<WriteDecisions>,
+    Id(session_id): Id,
     headers: HeaderMap,
     Body(bytes): Body,
 ) -> ApiResult<Response> {
-    caller.require(Resource::Decisions, Access::Write)?;
-    let session_id = path_uuid(&id)?;
     let route = format!("POST /v3/session/{session_id}/attempts/");
     let idem = idempotency::key(&headers, caller.app.id, &route, &bytes)?;
     if let Some(key) = &idem {

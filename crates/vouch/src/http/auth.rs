@@ -65,3 +65,84 @@ impl FromRequestParts<AppState> for Caller {
         })
     }
 }
+
+/// A privilege a handler needs, named by type so that the handler's signature states it.
+pub trait Privilege {
+    const RESOURCE: Resource;
+    const ACCESS: Access;
+}
+
+macro_rules! privileges {
+    ($($name:ident = $resource:ident $access:ident),* $(,)?) => {$(
+        #[doc = concat!("`", stringify!($access), "` on `", stringify!($resource), "`.")]
+        pub struct $name;
+        impl Privilege for $name {
+            const RESOURCE: Resource = Resource::$resource;
+            const ACCESS: Access = Access::$access;
+        }
+    )*};
+}
+privileges!(
+    ReadSessions = Sessions Read,
+    WriteSessions = Sessions Write,
+    WriteDecisions = Decisions Write,
+    ReadWebhooks = Webhooks Read,
+    WriteWebhooks = Webhooks Write,
+    ReadWorkflows = Workflows Read,
+    WriteWorkflows = Workflows Write,
+);
+
+/// An authenticated caller holding privilege `P`: `401`/`403` before anything else of the
+/// request is looked at (put it before the path and body extractors).
+pub struct Can<P: Privilege>(pub Caller, std::marker::PhantomData<P>);
+
+impl<P: Privilege> std::ops::Deref for Can<P> {
+    type Target = Caller;
+
+    fn deref(&self) -> &Caller {
+        &self.0
+    }
+}
+
+impl<P: Privilege + Send + Sync> FromRequestParts<AppState> for Can<P> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        caller.require(P::RESOURCE, P::ACCESS)?;
+        Ok(Can(caller, std::marker::PhantomData))
+    }
+}
+
+/// The path's `{id}` as a UUID; any other text is answered like an unknown id (`404`).
+pub struct Id(pub uuid::Uuid);
+
+/// The path's `{delivery}` as a UUID, likewise.
+pub struct DeliveryId(pub uuid::Uuid);
+
+async fn path_id(parts: &mut Parts, state: &AppState, name: &str) -> Result<uuid::Uuid, ApiError> {
+    let params = axum::extract::RawPathParams::from_request_parts(parts, state)
+        .await
+        .map_err(|_| ApiError::not_found())?;
+    params
+        .iter()
+        .find(|(k, _)| *k == name)
+        .and_then(|(_, v)| uuid::Uuid::parse_str(v).ok())
+        .ok_or_else(ApiError::not_found)
+}
+
+impl FromRequestParts<AppState> for Id {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        path_id(parts, state, "id").await.map(Id)
+    }
+}
+
+impl FromRequestParts<AppState> for DeliveryId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        path_id(parts, state, "delivery").await.map(DeliveryId)
+    }
+}

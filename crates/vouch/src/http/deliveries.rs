@@ -1,33 +1,26 @@
 //! The delivery log and resends (§5).
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
-use vouch_core::scopes::{Access, Resource};
 use vouch_store::{AttemptLog, DeliveryRecord};
 
-use super::auth::Caller;
+use super::auth::*;
 use super::error::{ApiError, ApiResult};
 use super::openapi::{ErrorBody, FieldErrorsBody};
 use super::pagination::{page_links, PageQuery};
-use super::path_uuid;
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v3/webhook/destinations/{id}/deliveries/", get(list))
-        .route(
-            "/v3/webhook/destinations/{id}/deliveries/{delivery}/",
-            get(retrieve),
-        )
-        .route(
-            "/v3/webhook/destinations/{id}/deliveries/{delivery}/resend/",
-            post(resend),
-        )
-        .route("/v3/session/{id}/webhooks/", get(session_log))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(retrieve))
+        .routes(routes!(resend))
+        .routes(routes!(session_log))
 }
 
 fn ts(t: DateTime<Utc>) -> String {
@@ -74,9 +67,8 @@ fn attempt_json(a: &AttemptLog) -> Value {
 async fn destination_id(
     state: &AppState,
     caller: &Caller,
-    id: &str,
+    id: uuid::Uuid,
 ) -> Result<uuid::Uuid, ApiError> {
-    let id = path_uuid(id)?;
     state
         .store
         .get_destination(caller.app.id, id)
@@ -93,13 +85,12 @@ async fn destination_id(
     security(("api_key" = [])))]
 async fn list(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    caller: Can<ReadWebhooks>,
+    Id(id): Id,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    caller.require(Resource::Webhooks, Access::Read)?;
     let q = PageQuery::parse(query.as_deref())?;
-    let dest = destination_id(&state, &caller, &id).await?;
+    let dest = destination_id(&state, &caller, id).await?;
     let (rows, count) = state
         .store
         .list_deliveries(caller.app.id, dest, q.page)
@@ -119,11 +110,10 @@ async fn list(
     security(("api_key" = [])))]
 async fn retrieve(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((id, delivery)): Path<(String, String)>,
+    caller: Can<ReadWebhooks>,
+    Id(dest): Id,
+    DeliveryId(delivery): DeliveryId,
 ) -> ApiResult<Json<Value>> {
-    caller.require(Resource::Webhooks, Access::Read)?;
-    let (dest, delivery) = (path_uuid(&id)?, path_uuid(&delivery)?);
     let (d, attempts) = state
         .store
         .get_delivery(caller.app.id, dest, delivery)
@@ -141,11 +131,10 @@ async fn retrieve(
     security(("api_key" = [])))]
 async fn resend(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((id, delivery)): Path<(String, String)>,
+    caller: Can<WriteWebhooks>,
+    Id(dest): Id,
+    DeliveryId(delivery): DeliveryId,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    caller.require(Resource::Webhooks, Access::Write)?;
-    let (dest, delivery) = (path_uuid(&id)?, path_uuid(&delivery)?);
     let d = state
         .store
         .resend_delivery(caller.app.id, dest, delivery, Utc::now())
@@ -162,13 +151,11 @@ async fn resend(
     security(("api_key" = [])))]
 async fn session_log(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    caller: Can<ReadWebhooks>,
+    Id(sid): Id,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    caller.require(Resource::Webhooks, Access::Read)?;
     let q = PageQuery::parse(query.as_deref())?;
-    let sid = path_uuid(&id)?;
     state
         .store
         .get_session(caller.app.id, sid)

@@ -1,27 +1,26 @@
 //! `/v3/webhook/destinations/` (§5): where webhooks go, and their secrets.
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use rand::distr::{Alphanumeric, SampleString};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
-use vouch_core::scopes::{Access, Resource};
 use vouch_core::session::Environment;
 use vouch_core::FieldErrors;
 use vouch_store::{Destination, DestinationUpdate};
 
-use super::auth::Caller;
+use super::auth::*;
 use super::error::{ApiError, ApiResult};
 use super::json::{parse, Body};
 use super::openapi::{ErrorBody, FieldErrorsBody};
 use super::pagination::{page_links, PageQuery};
-use super::path_uuid;
 use crate::state::AppState;
 use crate::webhooks::ssrf::check_url;
 
@@ -30,14 +29,11 @@ pub const EVENTS: [&str; 2] = ["status.updated", "data.updated"];
 /// How long a rotated-out secret still signs deliveries.
 const PREVIOUS_SECRET_HOURS: i64 = 24;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v3/webhook/destinations/", get(list).post(create))
-        .route(
-            "/v3/webhook/destinations/{id}/",
-            get(retrieve).patch(update).delete(remove),
-        )
-        .route("/v3/webhook/destinations/{id}/rotate-secret/", post(rotate))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(retrieve, update, remove))
+        .routes(routes!(rotate))
 }
 
 /// Body of destination create and update.
@@ -167,10 +163,9 @@ fn validate(
     security(("api_key" = [])))]
 async fn create(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Can<WriteWebhooks>,
     Body(bytes): Body,
 ) -> ApiResult<Response> {
-    caller.require(Resource::Webhooks, Access::Write)?;
     let body: DestinationBody = parse(&bytes)?;
     let u = validate(&body, true, state.config.allow_private_destinations)?;
     let now = Utc::now();
@@ -200,10 +195,9 @@ async fn create(
     security(("api_key" = [])))]
 async fn list(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Can<ReadWebhooks>,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    caller.require(Resource::Webhooks, Access::Read)?;
     let q = PageQuery::parse(query.as_deref())?;
     let (rows, count) = state.store.list_destinations(caller.app.id, q.page).await?;
     let (next, previous) = page_links(
@@ -219,8 +213,7 @@ async fn list(
     ))
 }
 
-async fn find(state: &AppState, caller: &Caller, id: &str) -> Result<Destination, ApiError> {
-    let id = path_uuid(id)?;
+async fn find(state: &AppState, caller: &Caller, id: Uuid) -> Result<Destination, ApiError> {
     state
         .store
         .get_destination(caller.app.id, id)
@@ -234,11 +227,10 @@ async fn find(state: &AppState, caller: &Caller, id: &str) -> Result<Destination
     security(("api_key" = [])))]
 async fn retrieve(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    caller: Can<ReadWebhooks>,
+    Id(id): Id,
 ) -> ApiResult<Json<Value>> {
-    caller.require(Resource::Webhooks, Access::Read)?;
-    let d = find(&state, &caller, &id).await?;
+    let d = find(&state, &caller, id).await?;
     Ok(Json(destination_json(&d, Utc::now())))
 }
 
@@ -249,12 +241,10 @@ async fn retrieve(
     security(("api_key" = [])))]
 async fn update(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    caller: Can<WriteWebhooks>,
+    Id(id): Id,
     Body(bytes): Body,
 ) -> ApiResult<Json<Value>> {
-    caller.require(Resource::Webhooks, Access::Write)?;
-    let id = path_uuid(&id)?;
     let body: DestinationBody = parse(&bytes)?;
     let u = validate(&body, false, state.config.allow_private_destinations)?;
     let now = Utc::now();
@@ -272,11 +262,9 @@ async fn update(
     security(("api_key" = [])))]
 async fn remove(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    caller: Can<WriteWebhooks>,
+    Id(id): Id,
 ) -> ApiResult<StatusCode> {
-    caller.require(Resource::Webhooks, Access::Write)?;
-    let id = path_uuid(&id)?;
     if state
         .store
         .delete_destination(caller.app.id, id, Utc::now())
@@ -294,11 +282,9 @@ async fn remove(
     security(("api_key" = [])))]
 async fn rotate(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    caller: Can<WriteWebhooks>,
+    Id(id): Id,
 ) -> ApiResult<Json<Value>> {
-    caller.require(Resource::Webhooks, Access::Write)?;
-    let id = path_uuid(&id)?;
     let now = Utc::now();
     let u = DestinationUpdate {
         rotate_secret: Some((

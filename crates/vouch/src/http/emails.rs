@@ -1,32 +1,26 @@
 //! `GET /v3/session/{id}/emails/`: the emails asked for a session and what became of them.
 
-use axum::extract::{Path, State};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::extract::State;
+use axum::Json;
 use chrono::SecondsFormat;
 use serde_json::{json, Value};
-use vouch_core::scopes::{Access, Resource};
+use uuid::Uuid;
 use vouch_store::EmailJob;
 
-use super::auth::Caller;
+use super::auth::*;
 use super::error::{ApiError, ApiResult};
 use super::json::Body;
 use super::openapi::ErrorBody;
-use super::path_uuid;
 use crate::service::preview::{preview, PreviewRequest};
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v3/session/{id}/emails/", get(list))
-        .route(
-            "/v3/session/{id}/resubmission-preview/",
-            post(resubmission_preview),
-        )
-        .route(
-            "/v3/session/{id}/decision-email-preview/",
-            post(decision_preview),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(resubmission_preview))
+        .routes(routes!(decision_preview))
 }
 
 /// Body of the resubmission preview: the update-status fields of a resubmission.
@@ -69,12 +63,10 @@ pub struct PreviewResponse {
 async fn run_preview(
     state: &AppState,
     caller: &Caller,
-    id: &str,
+    session_id: Uuid,
     bytes: &[u8],
     status: Option<&str>,
 ) -> ApiResult<Json<Value>> {
-    caller.require(Resource::Sessions, Access::Write)?;
-    let session_id = path_uuid(id)?;
     let mut body: Value = super::json::parse(bytes)?;
     if let (Some(s), Some(obj)) = (status, body.as_object_mut()) {
         obj.insert("new_status".into(), Value::String(s.into()));
@@ -113,11 +105,11 @@ async fn run_preview(
     security(("api_key" = [])))]
 async fn resubmission_preview(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    caller: Can<WriteSessions>,
+    Id(id): Id,
     Body(bytes): Body,
 ) -> ApiResult<Json<Value>> {
-    run_preview(&state, &caller, &id, &bytes, Some("Resubmitted")).await
+    run_preview(&state, &caller, id, &bytes, Some("Resubmitted")).await
 }
 
 #[utoipa::path(post, path = "/v3/session/{id}/decision-email-preview/", tag = "emails", request_body = DecisionPreviewBody,
@@ -127,11 +119,11 @@ async fn resubmission_preview(
     security(("api_key" = [])))]
 async fn decision_preview(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    caller: Can<WriteSessions>,
+    Id(id): Id,
     Body(bytes): Body,
 ) -> ApiResult<Json<Value>> {
-    run_preview(&state, &caller, &id, &bytes, None).await
+    run_preview(&state, &caller, id, &bytes, None).await
 }
 
 pub fn email_json(j: &EmailJob) -> Value {
@@ -162,11 +154,9 @@ pub fn email_json(j: &EmailJob) -> Value {
     security(("api_key" = [])))]
 async fn list(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    caller: Can<ReadSessions>,
+    Id(sid): Id,
 ) -> ApiResult<Json<Value>> {
-    caller.require(Resource::Sessions, Access::Read)?;
-    let sid = path_uuid(&id)?;
     state
         .store
         .get_session(caller.app.id, sid)

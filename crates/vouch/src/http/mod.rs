@@ -17,7 +17,7 @@ pub mod workflows;
 
 use std::time::Instant;
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use axum::extract::{MatchedPath, Path, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
@@ -28,39 +28,45 @@ use serde_json::Value;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 use uuid::Uuid;
 
 use crate::metrics::Metrics;
 use crate::state::AppState;
 use error::ApiError;
 
-/// Every route, for the trailing-slash redirect (a `{…}` segment matches any one segment).
-pub const ROUTES: &[&str] = &[
-    "/v3/workflows/",
-    "/v3/workflows/{id}/",
-    "/v3/session/",
-    "/v3/session/{id}/decision/",
-    "/v3/session/{id}/delete/",
-    "/v3/session/{id}/attempts/",
-    "/v3/sessions/",
-    "/v3/session/{id}/update-status/",
-    "/v3/session/{id}/features/{node_id}/update-status/",
-    "/v3/sessions/{id}/reviews/",
-    "/v3/webhook/destinations/",
-    "/v3/webhook/destinations/{id}/",
-    "/v3/webhook/destinations/{id}/rotate-secret/",
-    "/v3/webhook/destinations/{id}/deliveries/",
-    "/v3/webhook/destinations/{id}/deliveries/{delivery}/",
-    "/v3/webhook/destinations/{id}/deliveries/{delivery}/resend/",
-    "/v3/session/{id}/webhooks/",
-    "/v3/session/{id}/emails/",
-    "/v3/session/{id}/resubmission-preview/",
-    "/v3/session/{id}/decision-email-preview/",
-];
+/// Every operation, declared once by its handler's `#[utoipa::path]`: the router and the
+/// OpenAPI document are both made from this.
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .merge(workflows::router())
+        .merge(sessions::router())
+        .merge(attempts::router())
+        .merge(review::router())
+        .merge(destinations::router())
+        .merge(deliveries::router())
+        .merge(emails::router())
+        .merge(system::router())
+}
+
+/// The path templates of the document, for the trailing-slash redirect (a `{…}` segment
+/// matches any one segment).
+fn routes() -> &'static [String] {
+    static ROUTES: LazyLock<Vec<String>> = LazyLock::new(|| {
+        openapi::document_model()
+            .paths
+            .paths
+            .keys()
+            .cloned()
+            .collect()
+    });
+    &ROUTES
+}
 
 fn matches_route(path: &str) -> bool {
     let segs: Vec<&str> = path.split('/').collect();
-    ROUTES.iter().any(|r| {
+    routes().iter().any(|r| {
         let pat: Vec<&str> = r.split('/').collect();
         pat.len() == segs.len()
             && pat
@@ -72,23 +78,15 @@ fn matches_route(path: &str) -> bool {
 
 pub fn router(state: AppState) -> Router {
     let metrics = state.metrics.clone();
-    let api = Router::new()
-        .merge(workflows::router())
-        .merge(sessions::router())
-        .merge(attempts::router())
-        .merge(review::router())
-        .merge(destinations::router())
-        .merge(deliveries::router())
-        .merge(emails::router())
-        .merge(system::router())
-        .with_state(state);
-    with_stack(api, metrics)
+    let (api, _) = api().split_for_parts();
+    with_stack(api.with_state(state), metrics)
 }
 
 /// A worker-only node's routes: health and metrics.
 pub fn system_router(state: AppState) -> Router {
     let metrics = state.metrics.clone();
-    with_stack(system::router().with_state(state), metrics)
+    let (routes, _) = system::router().split_for_parts();
+    with_stack(routes.with_state(state), metrics)
 }
 
 /// The middleware every response goes through: metrics, panic catching, tracing, request ids,
@@ -216,5 +214,8 @@ mod tests {
         assert!(matches_route("/v3/session/abc/decision/"));
         assert!(!matches_route("/v3/session//decision/"));
         assert!(!matches_route("/v3/nothing/"));
+        assert!(matches_route(
+            "/v3/webhook/destinations/x/deliveries/y/resend/"
+        ));
     }
 }

@@ -1,5 +1,7 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations.
 
+use std::sync::LazyLock;
+
 use serde_json::Value;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
@@ -30,27 +32,24 @@ impl Modify for Security {
     }
 }
 
+/// The document's frame; its paths come from the routes (`http::api`).
 #[derive(OpenApi)]
 #[openapi(
     info(title = "vouch", description = "Identity-verification sessions (Didit v3 Sessions API compatible)."),
-    paths(
-        super::workflows::create, super::workflows::list, super::workflows::retrieve, super::workflows::update,
-        super::sessions::create, super::sessions::decision, super::sessions::list, super::sessions::remove,
-        super::attempts::create,
-        super::review::session_status, super::review::step_status, super::review::list_reviews,
-        super::review::create_note,
-        super::destinations::create, super::destinations::list, super::destinations::retrieve,
-        super::destinations::update, super::destinations::remove, super::destinations::rotate,
-        super::deliveries::list, super::deliveries::retrieve, super::deliveries::resend,
-        super::deliveries::session_log, super::emails::list,
-        super::emails::resubmission_preview, super::emails::decision_preview,
-        super::system::healthcheck, super::system::metrics, super::system::openapi,
-    ),
     components(schemas(ErrorBody, FieldErrorsBody)),
     modifiers(&Security),
 )]
-struct ApiDoc;
+pub struct ApiDoc;
+
+/// The document, made once from the routes.
+pub fn document_model() -> &'static utoipa::openapi::OpenApi {
+    static DOC: LazyLock<utoipa::openapi::OpenApi> =
+        LazyLock::new(|| super::api().split_for_parts().1);
+    &DOC
+}
 
 pub fn document() -> Value {
-    serde_json::to_value(ApiDoc::openapi()).unwrap_or(Value::Null)
+    static JSON: LazyLock<Value> =
+        LazyLock::new(|| serde_json::to_value(document_model()).unwrap_or(Value::Null));
+    JSON.clone()
 }

@@ -2,37 +2,30 @@
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
-use axum::routing::{get, patch};
-use axum::{Json, Router};
+use axum::Json;
 use chrono::Duration;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 use vouch_core::review::review_json;
-use vouch_core::scopes::{Access, Resource};
 
-use super::auth::Caller;
+use super::auth::*;
 use super::error::{ApiError, ApiResult};
 use super::json::{json_value, Body};
 use super::openapi::{ErrorBody, FieldErrorsBody};
 use super::pagination::{page_links, PageQuery};
-use super::path_uuid;
 use crate::service::reviews::{add_note, update_step, StepUpdate};
 use crate::service::update_status::{update_status, UpdateStatus};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v3/session/{id}/update-status/", patch(session_status))
-        .route(
-            "/v3/session/{id}/features/{node_id}/update-status/",
-            patch(step_status),
-        )
-        .route(
-            "/v3/sessions/{id}/reviews/",
-            get(list_reviews).post(create_note),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(session_status))
+        .routes(routes!(step_status))
+        .routes(routes!(list_reviews, create_note))
 }
 
 /// One step to send back: `{"node_id", "feature", "reason"}` (a bare node id string also works).
@@ -116,12 +109,10 @@ pub struct ReviewRow {
     security(("api_key" = [])))]
 async fn session_status(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    caller: Can<WriteSessions>,
+    Id(session_id): Id,
     Body(bytes): Body,
 ) -> ApiResult<Json<Value>> {
-    caller.require(Resource::Sessions, Access::Write)?;
-    let session_id = path_uuid(&id)?;
     // Malformed JSON is judged by the core after the current status (§4.6's order).
     let body = json_value(&bytes);
     let token = body
@@ -161,12 +152,11 @@ async fn session_status(
     security(("api_key" = [])))]
 async fn step_status(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((id, node_id)): Path<(String, String)>,
+    caller: Can<WriteSessions>,
+    Id(session_id): Id,
+    Path((_, node_id)): Path<(String, String)>,
     Body(bytes): Body,
 ) -> ApiResult<Json<Value>> {
-    caller.require(Resource::Sessions, Access::Write)?;
-    let session_id = path_uuid(&id)?;
     let body = json_value(&bytes)?;
     let answer = update_step(
         state.store.as_ref(),
@@ -190,12 +180,10 @@ async fn step_status(
     security(("api_key" = [])))]
 async fn list_reviews(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    caller: Can<ReadSessions>,
+    Id(session_id): Id,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    caller.require(Resource::Sessions, Access::Read)?;
-    let session_id = path_uuid(&id)?;
     let q = PageQuery::parse(query.as_deref())?;
     state
         .store
@@ -224,12 +212,10 @@ async fn list_reviews(
     security(("api_key" = [])))]
 async fn create_note(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    caller: Can<WriteSessions>,
+    Id(session_id): Id,
     Body(bytes): Body,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    caller.require(Resource::Sessions, Access::Write)?;
-    let session_id = path_uuid(&id)?;
     let body = json_value(&bytes)?;
     let row = add_note(
         state.store.as_ref(),

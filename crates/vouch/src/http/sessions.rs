@@ -1,37 +1,37 @@
 //! Session create, retrieve, list and delete (§4.1–§4.4).
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{Duration, NaiveDate, SecondsFormat, Utc};
 use rand::distr::{Alphanumeric, SampleString};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 use vouch_core::contact::is_valid_email;
 use vouch_core::decision_view::{decision_json, DecisionInputs};
-use vouch_core::scopes::{Access, Resource};
 use vouch_core::session::{CallbackMethod, Session};
 use vouch_core::{FieldErrors, SessionStatus};
 use vouch_store::{Entity, Idem, KindFilter, NewSession, SessionFilter, StoreError, Written};
 
-use super::auth::Caller;
+use super::auth::*;
 use super::error::{ApiError, ApiResult};
 use super::json::{parse, Body};
 use super::openapi::{ErrorBody, FieldErrorsBody};
 use super::pagination::{page_links, PageQuery};
-use super::{idempotency, path_uuid, replay};
+use super::{idempotency, replay};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v3/session/", post(create))
-        .route("/v3/session/{id}/decision/", get(decision))
-        .route("/v3/session/{id}/delete/", delete(remove))
-        .route("/v3/sessions/", get(list))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create))
+        .routes(routes!(decision))
+        .routes(routes!(remove))
+        .routes(routes!(list))
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -130,11 +130,10 @@ fn max_len(v: &Option<String>, field: &str, max: usize, errors: &mut FieldErrors
     security(("api_key" = [])))]
 async fn create(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Can<WriteSessions>,
     headers: HeaderMap,
     Body(bytes): Body,
 ) -> ApiResult<Response> {
-    caller.require(Resource::Sessions, Access::Write)?;
     let idem = idempotency::key(&headers, caller.app.id, "POST /v3/session/", &bytes)?;
     let body: CreateSessionBody = parse(&bytes)?;
     let mut errors = FieldErrors::new();
@@ -235,11 +234,9 @@ async fn create(
     security(("api_key" = [])))]
 async fn decision(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    caller: Can<ReadSessions>,
+    Id(id): Id,
 ) -> ApiResult<Json<Value>> {
-    caller.require(Resource::Sessions, Access::Read)?;
-    let id = path_uuid(&id)?;
     let b = state
         .store
         .session_bundle(caller.app.id, id)
@@ -262,11 +259,9 @@ async fn decision(
     security(("api_key" = [])))]
 async fn remove(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    caller: Can<WriteSessions>,
+    Id(id): Id,
 ) -> ApiResult<StatusCode> {
-    caller.require(Resource::Sessions, Access::Write)?;
-    let id = path_uuid(&id)?;
     if state
         .store
         .delete_session(caller.app.id, id, Utc::now())
@@ -374,10 +369,9 @@ fn parse_filter(q: &PageQuery) -> Result<SessionFilter, ApiError> {
     security(("api_key" = [])))]
 async fn list(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Can<ReadSessions>,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    caller.require(Resource::Sessions, Access::Read)?;
     let q = PageQuery::parse(query.as_deref())?;
     let filter = parse_filter(&q)?;
     let (rows, count) = state

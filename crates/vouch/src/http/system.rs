@@ -4,19 +4,22 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{SecondsFormat, Utc};
 use serde_json::{json, Value};
 
 use super::error::ApiResult;
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/system/healthcheck", get(healthcheck))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthcheck))
+        // The same check with a trailing slash, as Didit's clients call it.
         .route("/system/healthcheck/", get(healthcheck))
-        .route("/metrics", get(metrics))
-        .route("/openapi.json", get(openapi))
+        .routes(routes!(metrics))
+        .routes(routes!(openapi))
 }
 
 #[utoipa::path(get, path = "/system/healthcheck", tag = "system",

@@ -1,31 +1,31 @@
 //! `/v3/workflows/` (§3).
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{SecondsFormat, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
-use vouch_core::scopes::{Access, Resource};
 use vouch_core::workflow::{validate_features, FeatureInput};
 use vouch_core::FieldErrors;
 use vouch_store::{Idem, WorkflowRecord, WorkflowStatus, WorkflowUpdate, Written};
 
-use super::auth::Caller;
+use super::auth::*;
 use super::error::{ApiError, ApiResult};
 use super::json::{parse, Body};
 use super::pagination::{page_links, PageQuery};
-use super::{idempotency, path_uuid, replay};
+use super::{idempotency, replay};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v3/workflows/", get(list).post(create))
-        .route("/v3/workflows/{id}/", get(retrieve).patch(update))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(retrieve, update))
 }
 
 /// Body of `POST /v3/workflows/` and `PATCH /v3/workflows/{uuid}/`.
@@ -107,11 +107,10 @@ fn check_status(status: &Option<String>, errors: &mut FieldErrors) -> Option<Wor
     security(("api_key" = [])))]
 async fn create(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Can<WriteWorkflows>,
     headers: HeaderMap,
     Body(bytes): Body,
 ) -> ApiResult<Response> {
-    caller.require(Resource::Workflows, Access::Write)?;
     let idem = idempotency::key(&headers, caller.app.id, "POST /v3/workflows/", &bytes)?;
     let body: WorkflowBody = parse(&bytes)?;
     let mut errors = FieldErrors::new();
@@ -163,10 +162,9 @@ async fn create(
     security(("api_key" = [])))]
 async fn list(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Can<ReadWorkflows>,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    caller.require(Resource::Workflows, Access::Read)?;
     let q = PageQuery::parse(query.as_deref())?;
     let (rows, count) = state.store.list_workflows(caller.app.id, q.page).await?;
     let (next, previous) = page_links(&state.config.public_url, "/v3/workflows/", &q, count);
@@ -185,11 +183,9 @@ async fn list(
     security(("api_key" = [])))]
 async fn retrieve(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    caller: Can<ReadWorkflows>,
+    Id(id): Id,
 ) -> ApiResult<Json<Value>> {
-    caller.require(Resource::Workflows, Access::Read)?;
-    let id = path_uuid(&id)?;
     let w = state
         .store
         .get_workflow(caller.app.id, id)
@@ -206,12 +202,10 @@ async fn retrieve(
     security(("api_key" = [])))]
 async fn update(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    caller: Can<WriteWorkflows>,
+    Id(id): Id,
     Body(bytes): Body,
 ) -> ApiResult<Json<Value>> {
-    caller.require(Resource::Workflows, Access::Write)?;
-    let id = path_uuid(&id)?;
     let body: WorkflowBody = parse(&bytes)?;
     let mut errors = FieldErrors::new();
     check_label(&body.workflow_label, false, &mut errors);
