@@ -9,6 +9,7 @@ mod auth;
 mod errors;
 mod resubmission;
 mod sessions;
+mod snapshots;
 mod trail;
 mod update_status;
 mod workflows;
