@@ -5,6 +5,10 @@ use serde::Serialize;
 /// Field-keyed validation errors, serialized exactly as the contract's 400 body:
 /// `{"field": ["message", ...], "nested[0].field": [...]}`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(
+    example = json!({"new_status": ["\"Pending\" is not a valid choice."]})
+))]
 #[serde(transparent)]
 pub struct FieldErrors(BTreeMap<String, Vec<String>>);
 

@@ -195,18 +195,45 @@ pub fn verify_chain(rows: &[Review]) -> Result<(), BrokenLink> {
 }
 
 /// The public shape of a review row (§4.7).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReviewRow {
+    pub uuid: Uuid,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "STATUS_CHANGE"))]
+    pub activity_type: ActivityType,
+    /// `API_KEY`, `CONSOLE_USER` or `SYSTEM`.
+    pub actor_type: &'static str,
+    pub actor_display: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub previous_status: Option<SessionStatus>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub new_status: Option<SessionStatus>,
+    pub comment: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub metadata: Value,
+    /// RFC 3339, microseconds.
+    pub created_at: String,
+}
+
+impl From<&Review> for ReviewRow {
+    fn from(r: &Review) -> Self {
+        ReviewRow {
+            uuid: r.uuid,
+            activity_type: r.activity_type,
+            actor_type: r.actor_type.as_str(),
+            actor_display: r.actor_display.clone(),
+            previous_status: r.previous_status,
+            new_status: r.new_status,
+            comment: r.comment.clone(),
+            metadata: r.metadata.clone(),
+            created_at: r.created_at.to_rfc3339_opts(SecondsFormat::Micros, true),
+        }
+    }
+}
+
+/// [`ReviewRow`] as a JSON value (inside the decision object).
 pub fn review_json(r: &Review) -> Value {
-    json!({
-        "uuid": r.uuid,
-        "activity_type": r.activity_type,
-        "actor_type": r.actor_type.as_str(),
-        "actor_display": r.actor_display,
-        "previous_status": r.previous_status,
-        "new_status": r.new_status,
-        "comment": r.comment,
-        "metadata": r.metadata,
-        "created_at": r.created_at.to_rfc3339_opts(SecondsFormat::Micros, true),
-    })
+    serde_json::to_value(ReviewRow::from(r)).unwrap_or(Value::Null)
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! result (§4.5), a reviewer's step override and a review note (§4.7).
 
 use chrono::{DateTime, Utc};
+use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -70,11 +71,25 @@ pub struct StepOverride {
     pub comment: Option<String>,
 }
 
+/// The body of a step override as it arrives (read by `parse_step_override`, shown by the
+/// OpenAPI document).
+#[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StepStatusBody {
+    /// The step's new result.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, required = true,
+        pattern = "^(Approved|Declined|In Review)$", example = "Approved"))]
+    pub new_status: Option<Value>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, max_length = 10000))]
+    pub comment: Option<Value>,
+}
+
 /// Validates the body of a step override.
 pub fn parse_step_override(body: &Value) -> Result<StepOverride, FieldErrors> {
     let mut errors = FieldErrors::new();
     require_object(body)?;
-    let new_status = match body.get("new_status") {
+    let b = StepStatusBody::deserialize(body).unwrap_or_default();
+    let new_status = match &b.new_status {
         None | Some(Value::Null) => {
             errors.add("new_status", "This field is required.");
             None
@@ -91,7 +106,7 @@ pub fn parse_step_override(body: &Value) -> Result<StepOverride, FieldErrors> {
             }
         },
     };
-    let comment = parse_comment(body, false, &mut errors);
+    let comment = parse_comment(b.comment.as_ref(), false, &mut errors);
     errors.into_result()?;
     Ok(StepOverride {
         new_status: new_status
@@ -165,11 +180,24 @@ pub struct Note {
     pub new_status: Option<SessionStatus>,
 }
 
+/// The body of a review note as it arrives.
+#[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NoteBody {
+    #[cfg_attr(feature = "openapi", schema(value_type = String, required = true,
+        min_length = 1, max_length = 10000, pattern = "\\S"))]
+    pub comment: Option<Value>,
+    /// Recorded on the row; the session's status does not change.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "In Review"))]
+    pub new_status: Option<Value>,
+}
+
 pub fn parse_note(body: &Value) -> Result<Note, FieldErrors> {
     let mut errors = FieldErrors::new();
     require_object(body)?;
-    let comment = parse_comment(body, true, &mut errors);
-    let new_status = match body.get("new_status") {
+    let b = NoteBody::deserialize(body).unwrap_or_default();
+    let comment = parse_comment(b.comment.as_ref(), true, &mut errors);
+    let new_status = match &b.new_status {
         None | Some(Value::Null) => None,
         Some(v) => match v.as_str().and_then(SessionStatus::parse) {
             Some(s) => Some(s),
@@ -292,8 +320,12 @@ pub fn require_object(body: &Value) -> Result<(), FieldErrors> {
     }
 }
 
-fn parse_comment(body: &Value, required: bool, errors: &mut FieldErrors) -> Option<String> {
-    match body.get("comment") {
+fn parse_comment(
+    value: Option<&Value>,
+    required: bool,
+    errors: &mut FieldErrors,
+) -> Option<String> {
+    match value {
         None | Some(Value::Null) if required => {
             errors.add("comment", "This field is required.");
             None

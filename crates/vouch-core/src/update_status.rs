@@ -3,6 +3,7 @@
 //! The checks run in the contract's order; the first that fails decides the answer.
 
 use chrono::{DateTime, Duration, Utc};
+use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -51,6 +52,53 @@ pub struct UpdateRequest {
     pub send_email: bool,
     pub email_address: Option<String>,
     pub email_language: String,
+    /// From a preview: the change must send exactly the email it showed.
+    pub email_preview_token: Option<String>,
+}
+
+/// The body of update-status as it arrives: what the parser reads and what the OpenAPI
+/// document shows, with the constraints `parse_request` enforces. Fields are read as raw JSON
+/// so that every field's error is reported at once, in the contract's words.
+#[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UpdateStatusBody {
+    /// The decision.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, required = true,
+        pattern = "^(Approved|Declined|Resubmitted)$", example = "Approved"))]
+    pub new_status: Option<Value>,
+    /// Shown on the review trail.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, max_length = 10000))]
+    pub comment: Option<Value>,
+    /// Steps to redo (Resubmitted only; checked for every target). Omitted, `null` or `[]`:
+    /// the failed steps are chosen. A bare node id string also works.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<NodeToResubmit>>))]
+    pub nodes_to_resubmit: Option<Value>,
+    /// Queue an email to the person (decision, or the link to redo the steps).
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<bool>))]
+    pub send_email: Option<Value>,
+    /// Required when `send_email` is true.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = "email"))]
+    pub email_address: Option<Value>,
+    /// Default `en`; unsupported languages fall back to `en`.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, max_length = 16))]
+    pub email_language: Option<Value>,
+    /// From a preview: refused with `409` unless this change sends exactly that email.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub email_preview_token: Option<Value>,
+}
+
+/// One step to send back.
+#[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NodeToResubmit {
+    #[cfg_attr(feature = "openapi", schema(value_type = String, min_length = 1))]
+    pub node_id: Option<Value>,
+    /// A feature of the vocabulary, or one of its aliases (`FACE`, `KYB`, …).
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "OCR"))]
+    pub feature: Option<Value>,
+    /// Shown to the person.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, max_length = 1000))]
+    pub reason: Option<Value>,
 }
 
 /// Everything the decision depends on.
@@ -84,6 +132,8 @@ pub struct Change {
     pub backend_only: bool,
     pub email_asked: bool,
     pub email: Option<EmailRequest>,
+    /// The preview token quoted with the request.
+    pub preview_token: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -132,8 +182,9 @@ fn parse_nodes(v: Option<&Value>, errors: &mut FieldErrors) -> Vec<NodeRequest> 
                 reason: None,
             }),
             Value::String(_) => errors.add(key("node_id"), "This field may not be blank."),
-            Value::Object(m) => {
-                let node_id = match m.get("node_id") {
+            Value::Object(_) => {
+                let m = NodeToResubmit::deserialize(entry).unwrap_or_default();
+                let node_id = match &m.node_id {
                     Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
                     Some(Value::String(_)) => {
                         errors.add(key("node_id"), "This field may not be blank.");
@@ -148,7 +199,7 @@ fn parse_nodes(v: Option<&Value>, errors: &mut FieldErrors) -> Vec<NodeRequest> 
                         None
                     }
                 };
-                let feature = match m.get("feature") {
+                let feature = match &m.feature {
                     Some(Value::String(s)) => match FeatureRef::parse(s) {
                         Some(f) => Some(f),
                         None => {
@@ -165,7 +216,7 @@ fn parse_nodes(v: Option<&Value>, errors: &mut FieldErrors) -> Vec<NodeRequest> 
                         None
                     }
                 };
-                let reason = match m.get("reason") {
+                let reason = match &m.reason {
                     None | Some(Value::Null) => None,
                     Some(Value::String(s)) if s.chars().count() <= 1000 => Some(s.clone()),
                     Some(Value::String(_)) => {
@@ -200,13 +251,15 @@ fn parse_nodes(v: Option<&Value>, errors: &mut FieldErrors) -> Vec<NodeRequest> 
 /// Schema validation of the body (check 3).
 pub fn parse_request(body: &Value) -> Result<UpdateRequest, FieldErrors> {
     let mut errors = FieldErrors::new();
-    let Some(obj) = body.as_object() else {
+    if !body.is_object() {
         return Err(FieldErrors::single(
             "non_field_errors",
             "Invalid data. Expected a JSON object.",
         ));
-    };
-    let target = match obj.get("new_status") {
+    }
+    // Every field is raw JSON, so an object always reads.
+    let b = UpdateStatusBody::deserialize(body).unwrap_or_default();
+    let target = match b.new_status.as_ref() {
         None | Some(Value::Null) => {
             errors.add("new_status", "This field is required.");
             None
@@ -219,7 +272,7 @@ pub fn parse_request(body: &Value) -> Result<UpdateRequest, FieldErrors> {
             None
         }
     };
-    let comment = match obj.get("comment") {
+    let comment = match b.comment.as_ref() {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if s.chars().count() <= MAX_COMMENT => Some(s.clone()),
         Some(Value::String(_)) => {
@@ -234,8 +287,8 @@ pub fn parse_request(body: &Value) -> Result<UpdateRequest, FieldErrors> {
             None
         }
     };
-    let nodes = parse_nodes(obj.get("nodes_to_resubmit"), &mut errors);
-    let send_email = match obj.get("send_email") {
+    let nodes = parse_nodes(b.nodes_to_resubmit.as_ref(), &mut errors);
+    let send_email = match b.send_email.as_ref() {
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b,
         Some(_) => {
@@ -243,7 +296,7 @@ pub fn parse_request(body: &Value) -> Result<UpdateRequest, FieldErrors> {
             false
         }
     };
-    let email_address = match obj.get("email_address") {
+    let email_address = match b.email_address.as_ref() {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if s.is_empty() => None,
         Some(Value::String(s)) if is_valid_email(s) => Some(s.clone()),
@@ -252,7 +305,7 @@ pub fn parse_request(body: &Value) -> Result<UpdateRequest, FieldErrors> {
             None
         }
     };
-    let email_language = match obj.get("email_language") {
+    let email_language = match b.email_language.as_ref() {
         None | Some(Value::Null) => "en".to_string(),
         Some(Value::String(s)) if s.chars().count() <= 16 => s.clone(),
         Some(_) => {
@@ -261,6 +314,14 @@ pub fn parse_request(body: &Value) -> Result<UpdateRequest, FieldErrors> {
                 "Enter a language code of at most 16 characters.",
             );
             "en".to_string()
+        }
+    };
+    let email_preview_token = match b.email_preview_token {
+        None => None,
+        Some(Value::String(t)) => Some(t),
+        Some(_) => {
+            errors.add("email_preview_token", "Not a valid string.");
+            None
         }
     };
     errors.into_result()?;
@@ -280,6 +341,7 @@ pub fn parse_request(body: &Value) -> Result<UpdateRequest, FieldErrors> {
         send_email,
         email_address,
         email_language,
+        email_preview_token,
     })
 }
 
@@ -314,6 +376,7 @@ pub fn decide(ctx: &UpdateContext<'_>, body: &Value) -> Result<Outcome, Rejectio
             backend_only: false,
             email_asked: req.send_email,
             email: email(req.send_email),
+            preview_token: req.email_preview_token.clone(),
         }));
     }
     let steps: Vec<ResubmitStep> =
@@ -349,6 +412,7 @@ pub fn decide(ctx: &UpdateContext<'_>, body: &Value) -> Result<Outcome, Rejectio
         email_asked: req.send_email,
         // Asked for, it is recorded even when every step is backend-only (then as not sent).
         email: email(req.send_email),
+        preview_token: req.email_preview_token.clone(),
     }))
 }
 
@@ -359,8 +423,8 @@ pub struct Reviewer<'a> {
     pub mailing: Mailing<'a>,
     /// How long a reopened session's link stays valid at least.
     pub link_ttl: Duration,
-    /// `email_preview_token` of the request and the key it is checked with.
-    pub preview: Option<(&'a str, &'a [u8])>,
+    /// The key a quoted `email_preview_token` is checked with.
+    pub preview_key: &'a [u8],
 }
 
 /// update-status as one decision on the loaded state: `Ok(None)` for a same-status no-op,
@@ -391,8 +455,8 @@ pub fn change(
     let Outcome::Change(c) = outcome else {
         return Ok(None);
     };
-    if let Some((token, key)) = who.preview {
-        check_preview(b, &c, who.mailing, token, key, now)?;
+    if let Some(token) = &c.preview_token {
+        check_preview(b, &c, who.mailing, token, who.preview_key, now)?;
     }
     Ok(Some(build(b, c, who, now)))
 }

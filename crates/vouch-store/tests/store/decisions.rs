@@ -20,7 +20,7 @@ fn reviewer() -> Reviewer<'static> {
         actor_display: "key ...abcd",
         mailing: MAILING,
         link_ttl: chrono::Duration::days(7),
-        preview: None,
+        preview_key: b"",
     }
 }
 

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -13,7 +13,7 @@ use uuid::Uuid;
 use vouch_core::attempt::ActorType;
 use vouch_core::steps::NewResult;
 use vouch_core::{AttemptStatus, FieldErrors};
-use vouch_store::Written;
+use vouch_store::{Idem, Written};
 
 use super::auth::*;
 use super::error::ApiResult;
@@ -46,14 +46,14 @@ pub struct AttemptBody {
     warnings: Option<Vec<Warning>>,
 }
 
-/// `201` answer.
-#[derive(ToSchema)]
-#[allow(dead_code)]
+/// `201` answer; known before the write, so an idempotent retry replays it exactly.
+#[derive(Serialize, ToSchema)]
 pub struct AttemptCreated {
     attempt_id: Uuid,
     session_id: Uuid,
     node_id: String,
-    status: String,
+    #[schema(value_type = String, example = "Approved")]
+    status: AttemptStatus,
 }
 
 #[utoipa::path(post, path = "/v3/session/{id}/attempts/", tag = "sessions", request_body = AttemptBody,
@@ -125,11 +125,25 @@ async fn create(
     let (Some(node_id), Some(status)) = (node_id, status) else {
         return Err(FieldErrors::single("node_id", "This field is required.").into());
     };
+    let attempt_id = Uuid::now_v7();
+    let answer = super::json::to_json(AttemptCreated {
+        attempt_id,
+        session_id,
+        node_id: node_id.clone(),
+        status,
+    });
+    let stored = answer.clone();
+    let idem = idem.map(|key| Idem {
+        key,
+        status_code: 201,
+        render: Box::new(move |_: &()| stored),
+    });
     let written = record(
         state.store.as_ref(),
         RecordAttempt {
             app_id: caller.app.id,
             session_id,
+            attempt_id,
             result: NewResult {
                 node_id,
                 status,
@@ -142,7 +156,7 @@ async fn create(
     )
     .await?;
     Ok(match written {
-        Written::Fresh(body) => (StatusCode::CREATED, Json(body)).into_response(),
+        Written::Fresh(()) => (StatusCode::CREATED, Json(answer)).into_response(),
         Written::Replayed { status_code, body } => replay(status_code, body),
     })
 }

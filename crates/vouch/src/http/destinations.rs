@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use rand::distr::{Alphanumeric, SampleString};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -49,18 +49,19 @@ pub struct DestinationBody {
 }
 
 /// A destination. `secret_shared_key` signs every delivery.
-#[derive(ToSchema)]
-#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
 pub struct DestinationResponse {
     uuid: Uuid,
     label: String,
     url: String,
     enabled: bool,
     /// `active`, or `disabled` (by a person, or after failing continuously).
-    status: String,
+    #[schema(example = "active")]
+    status: &'static str,
     subscribed_events: Option<Vec<String>>,
     secret_shared_key: String,
     secret_last4: String,
+    /// While the previous secret still signs (after a rotation).
     previous_secret_expires_at: Option<String>,
     failing_since: Option<String>,
     disabled_reason: Option<String>,
@@ -68,28 +69,35 @@ pub struct DestinationResponse {
     updated_at: String,
 }
 
-fn ts(t: Option<DateTime<Utc>>) -> Value {
-    t.map_or(Value::Null, |t| {
-        json!(t.to_rfc3339_opts(SecondsFormat::Micros, true))
-    })
+fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+impl DestinationResponse {
+    fn of(d: &Destination, now: DateTime<Utc>) -> Self {
+        DestinationResponse {
+            uuid: d.id,
+            label: d.label.clone(),
+            url: d.url.clone(),
+            enabled: d.enabled,
+            status: if d.enabled { "active" } else { "disabled" },
+            subscribed_events: d.subscribed_events.clone(),
+            secret_shared_key: d.secret.clone(),
+            secret_last4: d.secret[d.secret.len().saturating_sub(4)..].to_string(),
+            previous_secret_expires_at: d
+                .live_previous_secret(now)
+                .and(d.previous_secret_expires_at)
+                .map(ts),
+            failing_since: d.failing_since.map(ts),
+            disabled_reason: d.disabled_reason.clone(),
+            created_at: ts(d.created_at),
+            updated_at: ts(d.updated_at),
+        }
+    }
 }
 
 pub fn destination_json(d: &Destination, now: DateTime<Utc>) -> Value {
-    json!({
-        "uuid": d.id,
-        "label": d.label,
-        "url": d.url,
-        "enabled": d.enabled,
-        "status": if d.enabled { "active" } else { "disabled" },
-        "subscribed_events": d.subscribed_events,
-        "secret_shared_key": d.secret,
-        "secret_last4": &d.secret[d.secret.len().saturating_sub(4)..],
-        "previous_secret_expires_at": ts(d.live_previous_secret(now).and(d.previous_secret_expires_at)),
-        "failing_since": ts(d.failing_since),
-        "disabled_reason": d.disabled_reason,
-        "created_at": ts(Some(d.created_at)),
-        "updated_at": ts(Some(d.updated_at)),
-    })
+    super::json::to_json(DestinationResponse::of(d, now))
 }
 
 fn new_secret(mode: Environment) -> String {

@@ -3,15 +3,17 @@
 use axum::extract::State;
 use axum::Json;
 use chrono::SecondsFormat;
+use serde::Deserialize;
 use serde_json::{json, Value};
+use utoipa::ToSchema;
 use uuid::Uuid;
-use vouch_store::EmailJob;
+use vouch_store::{EmailJob, NotSentReason};
 
 use super::auth::*;
 use super::error::{ApiError, ApiResult};
-use super::json::Body;
+use super::json::{parse, Body};
 use super::openapi::ErrorBody;
-use crate::service::preview::{preview, PreviewRequest};
+use crate::service::preview::{preview, Preview, PreviewRequest};
 use crate::state::AppState;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -24,65 +26,80 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// Body of the resubmission preview: the update-status fields of a resubmission.
-#[derive(serde::Deserialize, utoipa::ToSchema)]
-#[allow(dead_code)]
+#[derive(Deserialize, ToSchema)]
 pub struct ResubmissionPreviewBody {
-    #[schema(value_type = Option<Vec<Object>>)]
+    /// As on update-status: omitted, `null` or `[]` chooses the failed steps.
+    #[schema(value_type = Option<Vec<vouch_core::update_status::NodeToResubmit>>)]
     nodes_to_resubmit: Option<Value>,
-    email_address: Option<String>,
-    email_language: Option<String>,
+    /// Without one, the preview shows the email and says it would not be sent.
+    #[schema(value_type = Option<String>, format = "email")]
+    email_address: Option<Value>,
+    #[schema(value_type = Option<String>, max_length = 16)]
+    email_language: Option<Value>,
 }
 
 /// Body of the decision email preview.
-#[derive(serde::Deserialize, utoipa::ToSchema)]
-#[allow(dead_code)]
+#[derive(Deserialize, ToSchema)]
 pub struct DecisionPreviewBody {
-    /// `Approved` or `Declined`.
-    new_status: String,
-    email_address: Option<String>,
-    email_language: Option<String>,
+    #[schema(value_type = String, required = true, pattern = "^(Approved|Declined)$", example = "Approved")]
+    new_status: Option<Value>,
+    #[schema(value_type = Option<String>, format = "email")]
+    email_address: Option<Value>,
+    #[schema(value_type = Option<String>, max_length = 16)]
+    email_language: Option<Value>,
+}
+
+/// The update-status body a preview stands for.
+fn update_body(fields: [(&str, Option<Value>); 4]) -> Value {
+    Value::Object(
+        fields
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
+            .collect(),
+    )
 }
 
 /// What would be sent.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)]
+#[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct PreviewResponse {
     recipient: Option<String>,
     subject: String,
     text: String,
     html: String,
-    language: String,
+    #[schema(example = "en")]
+    language: &'static str,
     will_be_sent: bool,
     /// `no_user_action`, `no_recipient` or `sandbox`.
-    not_sent_reason: Option<String>,
+    #[schema(value_type = Option<String>)]
+    not_sent_reason: Option<NotSentReason>,
     requires_user_action: bool,
     /// Pass back as `email_preview_token` on update-status (15 minutes).
     preview_token: String,
+}
+
+impl From<Preview> for PreviewResponse {
+    fn from(p: Preview) -> Self {
+        let Preview { plan, token } = p;
+        PreviewResponse {
+            recipient: plan.recipient,
+            subject: plan.content.subject,
+            text: plan.content.text,
+            html: plan.content.html,
+            language: plan.content.language,
+            will_be_sent: plan.not_sent_reason.is_none(),
+            not_sent_reason: plan.not_sent_reason,
+            requires_user_action: plan.requires_user_action,
+            preview_token: token,
+        }
+    }
 }
 
 async fn run_preview(
     state: &AppState,
     caller: &Caller,
     session_id: Uuid,
-    bytes: &[u8],
-    status: Option<&str>,
-) -> ApiResult<Json<Value>> {
-    let mut body: Value = super::json::parse(bytes)?;
-    if let (Some(s), Some(obj)) = (status, body.as_object_mut()) {
-        obj.insert("new_status".into(), Value::String(s.into()));
-    }
-    if status.is_none() {
-        match body.get("new_status").and_then(Value::as_str) {
-            Some("Approved" | "Declined") => {}
-            Some(other) => {
-                return Err(ApiError::field(
-                    "new_status",
-                    format!("\"{other}\" is not a valid choice."),
-                ))
-            }
-            None => return Err(ApiError::field("new_status", "This field is required.")),
-        }
-    }
+    body: Value,
+) -> ApiResult<Json<PreviewResponse>> {
     let answer = preview(
         state.store.as_ref(),
         PreviewRequest {
@@ -95,7 +112,7 @@ async fn run_preview(
         },
     )
     .await?;
-    Ok(Json(answer))
+    Ok(Json(answer.into()))
 }
 
 #[utoipa::path(post, path = "/v3/session/{id}/resubmission-preview/", tag = "emails", request_body = ResubmissionPreviewBody,
@@ -108,8 +125,15 @@ async fn resubmission_preview(
     caller: Can<WriteSessions>,
     Id(id): Id,
     Body(bytes): Body,
-) -> ApiResult<Json<Value>> {
-    run_preview(&state, &caller, id, &bytes, Some("Resubmitted")).await
+) -> ApiResult<Json<PreviewResponse>> {
+    let b: ResubmissionPreviewBody = parse(&bytes)?;
+    let body = update_body([
+        ("new_status", Some(Value::from("Resubmitted"))),
+        ("nodes_to_resubmit", b.nodes_to_resubmit),
+        ("email_address", b.email_address),
+        ("email_language", b.email_language),
+    ]);
+    run_preview(&state, &caller, id, body).await
 }
 
 #[utoipa::path(post, path = "/v3/session/{id}/decision-email-preview/", tag = "emails", request_body = DecisionPreviewBody,
@@ -122,8 +146,25 @@ async fn decision_preview(
     caller: Can<WriteSessions>,
     Id(id): Id,
     Body(bytes): Body,
-) -> ApiResult<Json<Value>> {
-    run_preview(&state, &caller, id, &bytes, None).await
+) -> ApiResult<Json<PreviewResponse>> {
+    let b: DecisionPreviewBody = parse(&bytes)?;
+    match b.new_status.as_ref().and_then(Value::as_str) {
+        Some("Approved" | "Declined") => {}
+        Some(other) => {
+            return Err(ApiError::field(
+                "new_status",
+                format!("\"{other}\" is not a valid choice."),
+            ))
+        }
+        None => return Err(ApiError::field("new_status", "This field is required.")),
+    }
+    let body = update_body([
+        ("new_status", b.new_status),
+        ("nodes_to_resubmit", None),
+        ("email_address", b.email_address),
+        ("email_language", b.email_language),
+    ]);
+    run_preview(&state, &caller, id, body).await
 }
 
 pub fn email_json(j: &EmailJob) -> Value {

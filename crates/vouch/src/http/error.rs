@@ -3,12 +3,12 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
 use vouch_core::preview::PreviewError;
 use vouch_core::update_status::BACKEND_RESUBMIT_COOLDOWN_SECS;
 use vouch_core::{FieldErrors, Rejection};
 use vouch_store::StoreError;
 
+use super::openapi::ErrorBody;
 use crate::service::Failure;
 
 #[derive(Debug)]
@@ -167,7 +167,7 @@ impl IntoResponse for ApiError {
             } => {
                 let mut r = (
                     StatusCode::TOO_MANY_REQUESTS,
-                    Json(json!({"detail": detail, "code": code})),
+                    Json(ErrorBody { detail, code }),
                 )
                     .into_response();
                 if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
@@ -180,12 +180,15 @@ impl IntoResponse for ApiError {
                 status,
                 code,
                 detail,
-            } => (status, Json(json!({"detail": detail, "code": code}))).into_response(),
+            } => (status, Json(ErrorBody { detail, code })).into_response(),
             ApiError::Store(StoreError::Unavailable(cause)) => {
                 tracing::warn!(%cause, "store unavailable");
                 let mut r = (
                     StatusCode::SERVICE_UNAVAILABLE,
-                    Json(json!({"detail": "Service temporarily unavailable, retry shortly.", "code": "service_unavailable"})),
+                    Json(ErrorBody {
+                        detail: "Service temporarily unavailable, retry shortly.".into(),
+                        code: "service_unavailable",
+                    }),
                 )
                     .into_response();
                 r.headers_mut()
@@ -203,7 +206,10 @@ impl IntoResponse for ApiError {
 pub fn internal_error() -> Response {
     (
         StatusCode::INTERNAL_SERVER_ERROR,
-        Json(json!({"detail": "Internal server error.", "code": "internal_error"})),
+        Json(ErrorBody {
+            detail: "Internal server error.".into(),
+            code: "internal_error",
+        }),
     )
         .into_response()
 }

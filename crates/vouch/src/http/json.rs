@@ -24,6 +24,11 @@ impl FromRequest<AppState> for Body {
     }
 }
 
+/// A typed answer as the JSON value stored for idempotent replays and sent.
+pub fn to_json(v: impl serde::Serialize) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
+}
+
 pub fn too_large(limit: usize) -> ApiError {
     ApiError::detail(
         StatusCode::PAYLOAD_TOO_LARGE,

@@ -6,19 +6,17 @@ use serde_json::Value;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-/// `{"detail": "...", "code": "..."}`.
-#[derive(ToSchema)]
-#[allow(dead_code)]
+/// `{"detail": "...", "code": "..."}`: every error that is not about fields.
+#[derive(serde::Serialize, ToSchema)]
 pub struct ErrorBody {
-    detail: String,
-    code: String,
+    /// For people.
+    pub detail: String,
+    /// For programs: `not_found`, `wrong_current_status`, `service_unavailable`, …
+    pub code: &'static str,
 }
 
 /// Field-keyed validation errors: `{"field": ["message"], "nested[0].field": ["message"]}`.
-#[derive(ToSchema)]
-#[schema(value_type = Object, example = json!({"new_status": ["\"Pending\" is not a valid choice."]}))]
-#[allow(dead_code)]
-pub struct FieldErrorsBody(std::collections::BTreeMap<String, Vec<String>>);
+pub use vouch_core::FieldErrors as FieldErrorsBody;
 
 struct Security;
 

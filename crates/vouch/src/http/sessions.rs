@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{Duration, NaiveDate, SecondsFormat, Utc};
 use rand::distr::{Alphanumeric, SampleString};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -61,36 +61,39 @@ pub struct CreateSessionBody {
 }
 
 /// `201` answer of `POST /v3/session/`.
-#[derive(ToSchema)]
-#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
 pub struct CreatedSession {
     session_id: Uuid,
     session_number: i64,
     session_token: String,
+    /// The link to send the person to.
     url: String,
     vendor_data: Option<String>,
     #[schema(value_type = Object)]
     metadata: Value,
-    status: String,
+    #[schema(value_type = String, example = "Not Started")]
+    status: SessionStatus,
     callback: Option<String>,
     workflow_id: Uuid,
     workflow_version: i64,
-    session_kind: String,
+    /// `user` or `business`.
+    #[schema(value_type = String, example = "user")]
+    session_kind: vouch_core::WorkflowKind,
 }
 
 fn created_json(s: &Session, public_url: &str) -> Value {
-    json!({
-        "session_id": s.id,
-        "session_number": s.number,
-        "session_token": s.token,
-        "url": s.url(public_url),
-        "vendor_data": s.vendor_data,
-        "metadata": s.metadata,
-        "status": s.status,
-        "callback": s.callback,
-        "workflow_id": s.workflow_id,
-        "workflow_version": s.workflow_version,
-        "session_kind": s.kind,
+    super::json::to_json(CreatedSession {
+        session_id: s.id,
+        session_number: s.number,
+        session_token: s.token.clone(),
+        url: s.url(public_url),
+        vendor_data: s.vendor_data.clone(),
+        metadata: s.metadata.clone(),
+        status: s.status,
+        callback: s.callback.clone(),
+        workflow_id: s.workflow_id,
+        workflow_version: s.workflow_version,
+        session_kind: s.kind,
     })
 }
 

@@ -5,14 +5,14 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{SecondsFormat, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 use vouch_core::workflow::{validate_features, FeatureInput};
-use vouch_core::FieldErrors;
+use vouch_core::{FieldErrors, WorkflowKind};
 use vouch_store::{Idem, WorkflowRecord, WorkflowStatus, WorkflowUpdate, Written};
 
 use super::auth::*;
@@ -41,39 +41,72 @@ pub struct WorkflowBody {
 }
 
 /// A workflow version as answered by every workflow endpoint.
-#[derive(ToSchema)]
-#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
 pub struct WorkflowResponse {
     uuid: Uuid,
     workflow_label: String,
     /// `user` or `business`.
-    workflow_kind: String,
+    #[schema(value_type = String, example = "user")]
+    workflow_kind: WorkflowKind,
     version: i64,
-    status: String,
+    #[schema(value_type = String, example = "published")]
+    status: WorkflowStatus,
     is_default: bool,
-    features: Vec<Object>,
-    nodes: Vec<Object>,
+    features: Vec<FeatureStep>,
+    nodes: Vec<NodeRef>,
+    /// RFC 3339, microseconds.
     created_at: String,
 }
 
-type Object = serde_json::Map<String, Value>;
+/// One step of the workflow as it was given.
+#[derive(Serialize, ToSchema)]
+pub struct FeatureStep {
+    feature: &'static str,
+    #[schema(value_type = Object)]
+    config: Value,
+}
+
+/// The node id a step got, for results and resubmission.
+#[derive(Serialize, ToSchema)]
+pub struct NodeRef {
+    node_id: String,
+    feature: &'static str,
+}
+
+impl From<&WorkflowRecord> for WorkflowResponse {
+    fn from(w: &WorkflowRecord) -> Self {
+        WorkflowResponse {
+            uuid: w.id,
+            workflow_label: w.label.clone(),
+            workflow_kind: w.spec.kind,
+            version: w.version,
+            status: w.status,
+            is_default: w.is_default,
+            features: w
+                .spec
+                .nodes
+                .iter()
+                .map(|n| FeatureStep {
+                    feature: n.feature.name(),
+                    config: Value::Object(n.config.clone()),
+                })
+                .collect(),
+            nodes: w
+                .spec
+                .nodes
+                .iter()
+                .map(|n| NodeRef {
+                    node_id: n.node_id.clone(),
+                    feature: n.feature.name(),
+                })
+                .collect(),
+            created_at: w.created_at.to_rfc3339_opts(SecondsFormat::Micros, true),
+        }
+    }
+}
 
 pub fn workflow_json(w: &WorkflowRecord) -> Value {
-    json!({
-        "uuid": w.id,
-        "workflow_label": w.label,
-        "workflow_kind": w.spec.kind,
-        "version": w.version,
-        "status": w.status,
-        "is_default": w.is_default,
-        "features": w.spec.nodes.iter()
-            .map(|n| json!({"feature": n.feature.name(), "config": n.config}))
-            .collect::<Vec<_>>(),
-        "nodes": w.spec.nodes.iter()
-            .map(|n| json!({"node_id": n.node_id, "feature": n.feature.name()}))
-            .collect::<Vec<_>>(),
-        "created_at": w.created_at.to_rfc3339_opts(SecondsFormat::Micros, true),
-    })
+    super::json::to_json(WorkflowResponse::from(w))
 }
 
 fn check_label(label: &Option<String>, required: bool, errors: &mut FieldErrors) {

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use uuid::Uuid;
-use vouch_core::email_plan::{claims, plan, Mailing};
+use vouch_core::email_plan::{claims, plan, EmailPlan, Mailing};
 use vouch_core::preview::issue;
 use vouch_core::update_status::{decide, Outcome, UpdateContext};
 use vouch_core::Rejection;
@@ -24,7 +24,13 @@ pub struct PreviewRequest {
     pub key: Arc<Vec<u8>>,
 }
 
-pub async fn preview(store: &dyn Store, r: PreviewRequest) -> Result<Value, Failure> {
+/// The email update-status would send, and the token that binds a later change to it.
+pub struct Preview {
+    pub plan: EmailPlan,
+    pub token: String,
+}
+
+pub async fn preview(store: &dyn Store, r: PreviewRequest) -> Result<Preview, Failure> {
     let b = store
         .session_bundle(r.app_id, r.session_id)
         .await?
@@ -70,15 +76,5 @@ pub async fn preview(store: &dyn Store, r: PreviewRequest) -> Result<Value, Fail
     };
     let p = plan(&state, mailing, &c, recipient.as_deref(), language);
     let token = issue(&r.key, &claims(state.session.id, &c, &p, now));
-    Ok(json!({
-        "recipient": p.recipient,
-        "subject": p.content.subject,
-        "text": p.content.text,
-        "html": p.content.html,
-        "language": p.content.language,
-        "will_be_sent": p.not_sent_reason.is_none(),
-        "not_sent_reason": p.not_sent_reason,
-        "requires_user_action": p.requires_user_action,
-        "preview_token": token,
-    }))
+    Ok(Preview { plan: p, token })
 }

@@ -23,8 +23,7 @@ pub struct UpdateStatus {
     pub link_ttl: Duration,
     /// Send emails for sandbox applications too.
     pub send_in_sandbox: bool,
-    /// `email_preview_token` of the request, checked against the email the change would send.
-    pub preview_token: Option<String>,
+    /// Checks a quoted `email_preview_token` against the email the change would send.
     pub preview_key: Arc<Vec<u8>>,
 }
 
@@ -40,10 +39,7 @@ pub async fn update_status(store: &dyn Store, u: UpdateStatus) -> Result<(), Fai
                 send_in_sandbox: u.send_in_sandbox,
             },
             link_ttl: u.link_ttl,
-            preview: u
-                .preview_token
-                .as_deref()
-                .map(|t| (t, u.preview_key.as_slice())),
+            preview_key: &u.preview_key,
         };
         Ok((change(b, u.body.as_ref(), &who, Utc::now())?, ()))
     })

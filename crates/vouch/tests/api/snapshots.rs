@@ -105,8 +105,10 @@ async fn representative_answers_keep_their_shape() {
         .call(
             Method::PATCH,
             &format!("/v3/session/{sid}/update-status/"),
-            Some(json!({"new_status": "Declined", "comment": "document blurred",
-                        "send_email": true, "email_address": "ana@example.com"})),
+            Some(
+                json!({"new_status": "Declined", "comment": "document blurred",
+                        "send_email": true, "email_address": "ana@example.com"}),
+            ),
         )
         .await;
     assert_eq!(s, 200, "{decided}");
