@@ -5,17 +5,25 @@
 //! rely on. Values that come from outside (brand name, reasons, link) are treated as hostile:
 //! control characters never reach a subject line, and every value is escaped in the HTML part.
 
-mod names;
-mod strings;
+mod lang;
 #[cfg(test)]
 mod tests;
 
 use crate::feature::Feature;
 use crate::SessionStatus;
-use strings::{Strings, STRINGS};
+use lang::{Strings, ALL};
 
 /// Languages with templates. Any other requested language falls back to English silently.
-pub const LANGUAGES: [&str; 6] = ["en", "es", "fr", "de", "pt", "it"];
+/// Made from the registry in `email/lang/mod.rs`.
+pub const LANGUAGES: [&str; ALL.len()] = {
+    let mut codes = [""; ALL.len()];
+    let mut i = 0;
+    while i < codes.len() {
+        codes[i] = ALL[i].code;
+        i += 1;
+    }
+    codes
+};
 
 /// The template language for a request: exact match (case-insensitive) or the primary subtag
 /// ("es-MX" -> "es", "pt_BR" -> "pt"), else "en".
@@ -34,7 +42,7 @@ fn language_index(requested: &str) -> usize {
 
 /// The end-user name of a step in the template language for `requested_language`.
 pub fn feature_display_name(feature: Feature, requested_language: &str) -> &'static str {
-    names::feature_names(feature)[language_index(requested_language)]
+    (ALL[language_index(requested_language)].feature_name)(feature)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,7 +81,7 @@ pub fn render(model: &EmailModel, requested_language: &str, branding: &Branding)
     let ctx = Ctx {
         index,
         language: LANGUAGES[index],
-        s: &STRINGS[index],
+        s: &ALL[index].strings,
         brand: &branding.brand_name,
     };
     match model {
@@ -204,7 +212,7 @@ impl Ctx<'_> {
             SessionStatus::Declined => (s.declined_subject, s.declined_body),
             _ => (s.status_subject, s.status_body),
         };
-        let vars = [("status", names::status_names(status)[self.index])];
+        let vars = [("status", (ALL[self.index].status_name)(status))];
         let subject = self.fill(subject, &vars).subject;
         let body = self.fill(body, &vars);
         let text = self.text_document(&[body.text]);
@@ -249,7 +257,7 @@ impl Ctx<'_> {
                 "<ul style=\"margin:0 0 16px 0;padding-left:24px;font-size:16px;line-height:1.5;\">\n",
             );
             for step in steps {
-                let name = html_value(names::feature_names(step.feature)[self.index]);
+                let name = html_value((ALL[self.index].feature_name)(step.feature));
                 let entry = if step.reason.trim().is_empty() {
                     format!("<strong>{name}</strong>")
                 } else {
@@ -282,7 +290,7 @@ impl Ctx<'_> {
     /// The text entry of a step: "<localized step name>: <reason>" on one line, or the name alone
     /// when there is no reason.
     fn step_entry_text(&self, step: &StepLine) -> String {
-        let name = names::feature_names(step.feature)[self.index];
+        let name = (ALL[self.index].feature_name)(step.feature);
         if step.reason.trim().is_empty() {
             name.to_string()
         } else {

@@ -113,7 +113,7 @@ fn every_feature_has_a_distinct_name_in_every_language() {
 #[test]
 fn every_status_has_a_name_in_every_language() {
     for status in SessionStatus::ALL {
-        for name in names::status_names(status) {
+        for name in ALL.iter().map(|l| (l.status_name)(status)) {
             assert!(!name.trim().is_empty(), "{status:?}");
         }
     }
@@ -121,7 +121,7 @@ fn every_status_has_a_name_in_every_language() {
 
 #[test]
 fn every_language_has_every_sentence() {
-    for (lang, s) in LANGUAGES.iter().zip(STRINGS.iter()) {
+    for (lang, s) in ALL.iter().map(|l| (l.code, &l.strings)) {
         let sentences = [
             s.greeting,
             s.approved_subject,
