@@ -18,6 +18,7 @@ use crate::{SessionStatus, WorkflowKind};
 
 /// The events a session change announces; what webhook destinations subscribe to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum EventType {
     /// The session's status changed.
     #[serde(rename = "status.updated")]

@@ -46,10 +46,16 @@ impl WorkflowSpec {
     }
 }
 
-/// A feature entry as received, before validation.
+/// A feature entry as received, before validation (`validate_features` reads it; the OpenAPI
+/// document shows it with the names that validation accepts).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FeatureInput {
+    /// Each feature at most once per workflow.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, required = true, pattern = "^(OCR|NFC|LIVENESS|FACE_MATCH|PROOF_OF_ADDRESS|PHONE_VERIFICATION|EMAIL_VERIFICATION|AML|DATABASE_VALIDATION|IP_ANALYSIS|QUESTIONNAIRE|AGE_ESTIMATION|FACE_SEARCH|DOCUMENT_AI|KYB_REGISTRY|KYB_KEY_PEOPLE|KYB_DOCUMENTS)$"))]
     pub feature: Option<Value>,
+    /// The step's settings, e.g. `{"kyc_validity_days": 365}`.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub config: Option<Value>,
 }
 

@@ -18,7 +18,7 @@ use vouch_store::{Idem, Written};
 use super::auth::*;
 use super::error::ApiResult;
 use super::json::{parse, Body};
-use super::openapi::{ErrorBody, FieldErrorsBody};
+use super::openapi::{ErrorAnswer, ErrorBody};
 use super::{idempotency, replay};
 use crate::service::attempts::{record, RecordAttempt};
 use crate::state::AppState;
@@ -38,8 +38,13 @@ pub struct Warning {
 /// Body of `POST /v3/session/{id}/attempts/`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct AttemptBody {
+    /// A node of the session's workflow (`nodes[].node_id` of the workflow).
+    #[schema(required = true, min_length = 1, example = "feature_ocr_1")]
     node_id: Option<String>,
-    /// `Approved`, `Declined`, `In Review`, `Not Finished` or `Expired`.
+    #[schema(
+        required = true,
+        pattern = "^(Approved|Declined|In Review|Not Finished|Expired)$"
+    )]
     status: Option<String>,
     #[schema(value_type = Option<Object>)]
     data: Option<Value>,
@@ -56,9 +61,9 @@ pub struct AttemptCreated {
     status: AttemptStatus,
 }
 
-#[utoipa::path(post, path = "/v3/session/{id}/attempts/", tag = "sessions", request_body = AttemptBody,
-    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "A retried result with the same key and body is not recorded twice")),
-    responses((status = 201, body = AttemptCreated), (status = 400, body = FieldErrorsBody),
+#[utoipa::path(post, path = "/v3/session/{id}/attempts/", operation_id = "record_attempt", tag = "sessions", request_body = AttemptBody,
+    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]+$", description = "A retried result with the same key and body is not recorded twice")),
+    responses((status = 201, body = AttemptCreated), (status = 400, body = ErrorAnswer),
         (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)),
     security(("api_key" = [])))]

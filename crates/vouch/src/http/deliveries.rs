@@ -9,7 +9,7 @@ use vouch_store::{AttemptLog, DeliveryRecord};
 
 use super::auth::*;
 use super::error::{ApiError, ApiResult};
-use super::openapi::{ErrorBody, FieldErrorsBody};
+use super::openapi::{ErrorAnswer, ErrorBody};
 use super::pagination::{page_links, PageQuery};
 use crate::state::AppState;
 use utoipa_axum::router::OpenApiRouter;
@@ -77,10 +77,12 @@ async fn destination_id(
     Ok(id)
 }
 
-#[utoipa::path(get, path = "/v3/webhook/destinations/{id}/deliveries/", tag = "webhooks",
-    params(("id" = uuid::Uuid, Path), ("limit" = Option<i64>, Query), ("offset" = Option<i64>, Query)),
-    responses((status = 200, description = "`{count, next, previous, results: [delivery]}`, newest first"),
-        (status = 400, body = FieldErrorsBody), (status = 404, body = ErrorBody),
+#[utoipa::path(get, path = "/v3/webhook/destinations/{id}/deliveries/", operation_id = "list_deliveries", tag = "webhooks",
+    params(("id" = uuid::Uuid, Path), ("limit" = Option<i64>, Query, minimum = 1, maximum = 100), ("offset" = Option<i64>, Query, minimum = 0)),
+    responses((status = 200, description = "`{count, next, previous, results: [delivery]}`, newest first",
+            links(("get_delivery" = (operation_id = "get_delivery", parameters(("id" = "$request.path.id"), ("delivery" = "$response.body#/results/0/uuid")))),
+                ("resend_delivery" = (operation_id = "resend_delivery", parameters(("id" = "$request.path.id"), ("delivery" = "$response.body#/results/0/uuid")))))),
+        (status = 400, body = ErrorAnswer), (status = 404, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("api_key" = [])))]
 async fn list(
@@ -103,7 +105,7 @@ async fn list(
     ))
 }
 
-#[utoipa::path(get, path = "/v3/webhook/destinations/{id}/deliveries/{delivery}/", tag = "webhooks",
+#[utoipa::path(get, path = "/v3/webhook/destinations/{id}/deliveries/{delivery}/", operation_id = "get_delivery", tag = "webhooks",
     params(("id" = uuid::Uuid, Path), ("delivery" = uuid::Uuid, Path)),
     responses((status = 200, description = "The delivery with every attempt: request headers and body, response status and body, duration, error"),
         (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
@@ -124,7 +126,7 @@ async fn retrieve(
     Ok(Json(body))
 }
 
-#[utoipa::path(post, path = "/v3/webhook/destinations/{id}/deliveries/{delivery}/resend/", tag = "webhooks",
+#[utoipa::path(post, path = "/v3/webhook/destinations/{id}/deliveries/{delivery}/resend/", operation_id = "resend_delivery", tag = "webhooks",
     params(("id" = uuid::Uuid, Path), ("delivery" = uuid::Uuid, Path)),
     responses((status = 202, description = "Queued: sent again now, re-signed with a fresh timestamp, same event_id"),
         (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
@@ -143,10 +145,10 @@ async fn resend(
     Ok((StatusCode::ACCEPTED, Json(delivery_json(&d))))
 }
 
-#[utoipa::path(get, path = "/v3/session/{id}/webhooks/", tag = "webhooks",
-    params(("id" = String, Path), ("limit" = Option<i64>, Query), ("offset" = Option<i64>, Query)),
+#[utoipa::path(get, path = "/v3/session/{id}/webhooks/", operation_id = "list_session_webhooks", tag = "webhooks",
+    params(("id" = String, Path), ("limit" = Option<i64>, Query, minimum = 1, maximum = 100), ("offset" = Option<i64>, Query, minimum = 0)),
     responses((status = 200, description = "`{count, next, previous, results: [attempt]}`: every delivery attempt for the session, newest first"),
-        (status = 400, body = FieldErrorsBody), (status = 404, body = ErrorBody),
+        (status = 400, body = ErrorAnswer), (status = 404, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("api_key" = [])))]
 async fn session_log(

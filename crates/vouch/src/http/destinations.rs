@@ -19,13 +19,12 @@ use vouch_store::{Destination, DestinationUpdate};
 use super::auth::*;
 use super::error::{ApiError, ApiResult};
 use super::json::{parse, Body};
-use super::openapi::{ErrorBody, FieldErrorsBody};
+use super::openapi::{ErrorAnswer, ErrorBody};
 use super::pagination::{page_links, PageQuery};
 use crate::state::AppState;
 use crate::webhooks::ssrf::check_url;
 
 /// The events a destination can subscribe to.
-pub const EVENTS: [&str; 2] = ["status.updated", "data.updated"];
 /// How long a rotated-out secret still signs deliveries.
 const PREVIOUS_SECRET_HOURS: i64 = 24;
 
@@ -36,15 +35,58 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(rotate))
 }
 
-/// Body of destination create and update.
+/// Body of destination create: a label and a URL.
 #[derive(Deserialize, ToSchema)]
-pub struct DestinationBody {
+pub struct NewDestinationBody {
+    #[schema(
+        required = true,
+        nullable = false,
+        min_length = 1,
+        max_length = 255,
+        pattern = "\\S"
+    )]
     label: Option<String>,
     /// http(s) URL; non-public addresses are refused unless the server allows them.
+    #[schema(
+        required = true,
+        nullable = false,
+        format = "uri",
+        max_length = 2048,
+        pattern = "^https?://[A-Za-z0-9.-]+(:[0-9]+)?(/[^\\s]*)?$"
+    )]
     url: Option<String>,
     enabled: Option<bool>,
     /// Exact event names; omitted or `null` means every session event; `[]` is refused.
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(value_type = Option<Vec<vouch_core::change::EventType>>, min_items = 1)]
+    subscribed_events: Option<Value>,
+}
+
+impl From<NewDestinationBody> for DestinationBody {
+    fn from(b: NewDestinationBody) -> Self {
+        DestinationBody {
+            label: b.label,
+            url: b.url,
+            enabled: b.enabled,
+            subscribed_events: b.subscribed_events,
+        }
+    }
+}
+
+/// Body of destination update: the fields to change.
+#[derive(Deserialize, ToSchema)]
+pub struct DestinationBody {
+    #[schema(min_length = 1, max_length = 255, pattern = "\\S")]
+    label: Option<String>,
+    /// http(s) URL; non-public addresses are refused unless the server allows them.
+    #[schema(
+        format = "uri",
+        max_length = 2048,
+        pattern = "^https?://[A-Za-z0-9.-]+(:[0-9]+)?(/[^\\s]*)?$"
+    )]
+    url: Option<String>,
+    enabled: Option<bool>,
+    /// Exact event names; omitted or `null` means every session event; `[]` is refused.
+    #[schema(value_type = Option<Vec<vouch_core::change::EventType>>, min_items = 1)]
     subscribed_events: Option<Value>,
 }
 
@@ -148,7 +190,10 @@ fn validate(
         Some(Value::Array(items)) => {
             let mut events: Vec<String> = Vec::new();
             for (i, item) in items.iter().enumerate() {
-                match item.as_str().filter(|e| EVENTS.contains(e)) {
+                match item
+                    .as_str()
+                    .filter(|e| vouch_core::change::EventType::parse(e).is_some())
+                {
                     Some(e) if !events.iter().any(|x| x == e) => events.push(e.to_string()),
                     Some(_) => {}
                     None => errors.add(
@@ -165,16 +210,17 @@ fn validate(
     Ok(u)
 }
 
-#[utoipa::path(post, path = "/v3/webhook/destinations/", tag = "webhooks", request_body = DestinationBody,
-    responses((status = 201, body = DestinationResponse), (status = 400, body = FieldErrorsBody),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+#[utoipa::path(post, path = "/v3/webhook/destinations/", operation_id = "create_destination", tag = "webhooks", request_body = NewDestinationBody,
+    responses((status = 201, body = DestinationResponse,
+        links(("get_destination" = (operation_id = "get_destination", parameters(("id" = "$response.body#/uuid")))), ("update_destination" = (operation_id = "update_destination", parameters(("id" = "$response.body#/uuid")))), ("rotate_destination_secret" = (operation_id = "rotate_destination_secret", parameters(("id" = "$response.body#/uuid")))), ("list_deliveries" = (operation_id = "list_deliveries", parameters(("id" = "$response.body#/uuid")))), ("delete_destination" = (operation_id = "delete_destination", parameters(("id" = "$response.body#/uuid")))))),
+        (status = 400, body = ErrorAnswer), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("api_key" = [])))]
 async fn create(
     State(state): State<AppState>,
     caller: Can<WriteWebhooks>,
     Body(bytes): Body,
 ) -> ApiResult<Response> {
-    let body: DestinationBody = parse(&bytes)?;
+    let body: DestinationBody = parse::<NewDestinationBody>(&bytes)?.into();
     let u = validate(&body, true, state.config.allow_private_destinations)?;
     let now = Utc::now();
     let d = Destination {
@@ -196,10 +242,10 @@ async fn create(
     Ok((StatusCode::CREATED, Json(destination_json(&d, now))).into_response())
 }
 
-#[utoipa::path(get, path = "/v3/webhook/destinations/", tag = "webhooks",
-    params(("limit" = Option<i64>, Query), ("offset" = Option<i64>, Query)),
+#[utoipa::path(get, path = "/v3/webhook/destinations/", operation_id = "list_destinations", tag = "webhooks",
+    params(("limit" = Option<i64>, Query, minimum = 1, maximum = 100), ("offset" = Option<i64>, Query, minimum = 0)),
     responses((status = 200, description = "`{count, next, previous, results}`, newest first"),
-        (status = 400, body = FieldErrorsBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+        (status = 400, body = ErrorAnswer), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("api_key" = [])))]
 async fn list(
     State(state): State<AppState>,
@@ -229,7 +275,7 @@ async fn find(state: &AppState, caller: &Caller, id: Uuid) -> Result<Destination
         .ok_or_else(ApiError::not_found)
 }
 
-#[utoipa::path(get, path = "/v3/webhook/destinations/{id}/", tag = "webhooks", params(("id" = Uuid, Path)),
+#[utoipa::path(get, path = "/v3/webhook/destinations/{id}/", operation_id = "get_destination", tag = "webhooks", params(("id" = Uuid, Path)),
     responses((status = 200, body = DestinationResponse), (status = 404, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("api_key" = [])))]
@@ -242,9 +288,9 @@ async fn retrieve(
     Ok(Json(destination_json(&d, Utc::now())))
 }
 
-#[utoipa::path(patch, path = "/v3/webhook/destinations/{id}/", tag = "webhooks", request_body = DestinationBody,
+#[utoipa::path(patch, path = "/v3/webhook/destinations/{id}/", operation_id = "update_destination", tag = "webhooks", request_body = DestinationBody,
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = DestinationResponse), (status = 400, body = FieldErrorsBody),
+    responses((status = 200, body = DestinationResponse), (status = 400, body = ErrorAnswer),
         (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("api_key" = [])))]
 async fn update(
@@ -264,7 +310,7 @@ async fn update(
     Ok(Json(destination_json(&d, now)))
 }
 
-#[utoipa::path(delete, path = "/v3/webhook/destinations/{id}/", tag = "webhooks", params(("id" = Uuid, Path)),
+#[utoipa::path(delete, path = "/v3/webhook/destinations/{id}/", operation_id = "delete_destination", tag = "webhooks", params(("id" = Uuid, Path)),
     responses((status = 204, description = "Deleted; pending deliveries dropped"), (status = 404, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("api_key" = [])))]
@@ -284,7 +330,7 @@ async fn remove(
     }
 }
 
-#[utoipa::path(post, path = "/v3/webhook/destinations/{id}/rotate-secret/", tag = "webhooks", params(("id" = Uuid, Path)),
+#[utoipa::path(post, path = "/v3/webhook/destinations/{id}/rotate-secret/", operation_id = "rotate_destination_secret", tag = "webhooks", params(("id" = Uuid, Path)),
     responses((status = 200, body = DestinationResponse, description = "New secret; the previous one keeps signing (as *-Previous headers) for 24 h"),
         (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("api_key" = [])))]

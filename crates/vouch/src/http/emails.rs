@@ -12,7 +12,7 @@ use vouch_store::{EmailJob, NotSentReason};
 use super::auth::*;
 use super::error::{ApiError, ApiResult};
 use super::json::{parse, Body};
-use super::openapi::ErrorBody;
+use super::openapi::{ErrorAnswer, ErrorBody};
 use crate::service::preview::{preview, Preview, PreviewRequest};
 use crate::state::AppState;
 use utoipa_axum::router::OpenApiRouter;
@@ -115,9 +115,9 @@ async fn run_preview(
     Ok(Json(answer.into()))
 }
 
-#[utoipa::path(post, path = "/v3/session/{id}/resubmission-preview/", tag = "emails", request_body = ResubmissionPreviewBody,
+#[utoipa::path(post, path = "/v3/session/{id}/resubmission-preview/", operation_id = "preview_resubmission_email", tag = "emails", request_body = ResubmissionPreviewBody,
     params(("id" = String, Path)),
-    responses((status = 200, body = PreviewResponse), (status = 400, body = ErrorBody, description = "As update-status would answer"),
+    responses((status = 200, body = PreviewResponse), (status = 400, body = ErrorAnswer, description = "As update-status would answer"),
         (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("api_key" = [])))]
 async fn resubmission_preview(
@@ -136,9 +136,9 @@ async fn resubmission_preview(
     run_preview(&state, &caller, id, body).await
 }
 
-#[utoipa::path(post, path = "/v3/session/{id}/decision-email-preview/", tag = "emails", request_body = DecisionPreviewBody,
+#[utoipa::path(post, path = "/v3/session/{id}/decision-email-preview/", operation_id = "preview_decision_email", tag = "emails", request_body = DecisionPreviewBody,
     params(("id" = String, Path)),
-    responses((status = 200, body = PreviewResponse), (status = 400, body = ErrorBody, description = "As update-status would answer"),
+    responses((status = 200, body = PreviewResponse), (status = 400, body = ErrorAnswer, description = "As update-status would answer"),
         (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("api_key" = [])))]
 async fn decision_preview(
@@ -188,7 +188,7 @@ pub fn email_json(j: &EmailJob) -> Value {
     })
 }
 
-#[utoipa::path(get, path = "/v3/session/{id}/emails/", tag = "emails",
+#[utoipa::path(get, path = "/v3/session/{id}/emails/", operation_id = "list_session_emails", tag = "emails",
     params(("id" = String, Path)),
     responses((status = 200, description = "`{count, results: [email]}`: state `pending`, `sent`, `failed`, `not_sent` (with `not_sent_reason`) or `dropped`, oldest first"),
         (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),

@@ -8,7 +8,7 @@ use vouch_core::update_status::BACKEND_RESUBMIT_COOLDOWN_SECS;
 use vouch_core::{FieldErrors, Rejection};
 use vouch_store::StoreError;
 
-use super::openapi::ErrorBody;
+use super::openapi::{ErrorAnswer, ErrorBody};
 use crate::service::Failure;
 
 #[derive(Debug)]
@@ -175,12 +175,18 @@ impl IntoResponse for ApiError {
                 }
                 r
             }
-            ApiError::Fields(f) => (StatusCode::BAD_REQUEST, Json(f)).into_response(),
+            ApiError::Fields(f) => {
+                (StatusCode::BAD_REQUEST, Json(ErrorAnswer::Fields(f))).into_response()
+            }
             ApiError::Detail {
                 status,
                 code,
                 detail,
-            } => (status, Json(ErrorBody { detail, code })).into_response(),
+            } => (
+                status,
+                Json(ErrorAnswer::Detail(ErrorBody { detail, code })),
+            )
+                .into_response(),
             ApiError::Store(StoreError::Unavailable(cause)) => {
                 tracing::warn!(%cause, "store unavailable");
                 let mut r = (

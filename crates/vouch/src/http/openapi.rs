@@ -15,6 +15,14 @@ pub struct ErrorBody {
     pub code: &'static str,
 }
 
+/// Every error answer: field-keyed errors (`400`), or `{detail, code}`. A `400` is either.
+#[derive(serde::Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum ErrorAnswer {
+    Fields(FieldErrorsBody),
+    Detail(ErrorBody),
+}
+
 /// Field-keyed validation errors: `{"field": ["message"], "nested[0].field": ["message"]}`.
 pub use vouch_core::FieldErrors as FieldErrorsBody;
 
@@ -34,7 +42,7 @@ impl Modify for Security {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "vouch", description = "Identity-verification sessions (Didit v3 Sessions API compatible)."),
-    components(schemas(ErrorBody, FieldErrorsBody)),
+    components(schemas(ErrorBody, FieldErrorsBody, ErrorAnswer)),
     modifiers(&Security),
 )]
 pub struct ApiDoc;
@@ -47,7 +55,38 @@ pub fn document_model() -> &'static utoipa::openapi::OpenApi {
 }
 
 pub fn document() -> Value {
-    static JSON: LazyLock<Value> =
-        LazyLock::new(|| serde_json::to_value(document_model()).unwrap_or(Value::Null));
+    static JSON: LazyLock<Value> = LazyLock::new(|| {
+        let mut doc = serde_json::to_value(document_model()).unwrap_or(Value::Null);
+        camel_case_links(&mut doc);
+        doc
+    });
     JSON.clone()
+}
+
+/// utoipa 5 writes a link's fields in snake case; OpenAPI names them `operationId`,
+/// `operationRef` and `requestBody`.
+fn camel_case_links(doc: &mut Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let links = paths
+        .values_mut()
+        .filter_map(Value::as_object_mut)
+        .flat_map(|ops| ops.values_mut())
+        .filter_map(|op| op.get_mut("responses").and_then(Value::as_object_mut))
+        .flat_map(|responses| responses.values_mut())
+        .filter_map(|r| r.get_mut("links").and_then(Value::as_object_mut))
+        .flat_map(|links| links.values_mut())
+        .filter_map(Value::as_object_mut);
+    for link in links {
+        for (from, to) in [
+            ("operation_id", "operationId"),
+            ("operation_ref", "operationRef"),
+            ("request_body", "requestBody"),
+        ] {
+            if let Some(v) = link.remove(from) {
+                link.insert(to.to_string(), v);
+            }
+        }
+    }
 }

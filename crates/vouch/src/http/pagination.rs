@@ -91,7 +91,21 @@ pub fn page_links(
     count: i64,
 ) -> (Option<String>, Option<String>) {
     let Page { limit, offset } = q.page;
-    let next = (offset + limit < count).then(|| q.link(base, path, offset + limit));
+    // Saturating: an offset near i64::MAX is valid input and simply past the end.
+    let next = (offset.saturating_add(limit) < count).then(|| q.link(base, path, offset + limit));
     let previous = (offset > 0).then(|| q.link(base, path, (offset - limit).max(0)));
     (next, previous)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_offset_past_any_count_has_no_next_page() {
+        let q = PageQuery::parse(Some("limit=100&offset=9223372036854775807")).unwrap();
+        let (next, previous) = page_links("http://x", "/v3/sessions/", &q, 10);
+        assert_eq!(next, None);
+        assert!(previous.unwrap().contains("offset=9223372036854775707"));
+    }
 }

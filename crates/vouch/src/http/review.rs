@@ -15,7 +15,7 @@ use vouch_core::review::{review_json, ReviewRow};
 use super::auth::*;
 use super::error::{ApiError, ApiResult};
 use super::json::{json_value, Body};
-use super::openapi::{ErrorBody, FieldErrorsBody};
+use super::openapi::{ErrorAnswer, ErrorBody};
 use super::pagination::{page_links, PageQuery};
 use crate::service::reviews::{add_note, update_step, StepUpdate};
 use crate::service::update_status::{update_status, UpdateStatus};
@@ -34,10 +34,10 @@ pub struct SessionIdBody {
     session_id: Uuid,
 }
 
-#[utoipa::path(patch, path = "/v3/session/{id}/update-status/", tag = "review",
+#[utoipa::path(patch, path = "/v3/session/{id}/update-status/", operation_id = "update_session_status", tag = "review",
     request_body = vouch_core::update_status::UpdateStatusBody, params(("id" = String, Path, description = "User or business session id")),
     responses((status = 200, body = SessionIdBody),
-        (status = 400, body = ErrorBody, description = "wrong_current_status, same_status, nothing_to_resubmit, or field-keyed errors"),
+        (status = 400, body = ErrorAnswer, description = "wrong_current_status, same_status, nothing_to_resubmit, or field-keyed errors"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 429, body = ErrorBody, description = "Backend-only resubmission repeated within 30 s; see Retry-After")),
     security(("api_key" = [])))]
@@ -66,10 +66,10 @@ async fn session_status(
     Ok(Json(SessionIdBody { session_id }))
 }
 
-#[utoipa::path(patch, path = "/v3/session/{id}/features/{node_id}/update-status/", tag = "review",
+#[utoipa::path(patch, path = "/v3/session/{id}/features/{node_id}/update-status/", operation_id = "update_step_status", tag = "review",
     request_body = vouch_core::steps::StepStatusBody, params(("id" = String, Path), ("node_id" = String, Path)),
     responses((status = 200, description = "`{session_id, node_id, feature_type, new_status}`"),
-        (status = 400, body = ErrorBody, description = "same_status or field-keyed errors"),
+        (status = 400, body = ErrorAnswer, description = "same_status or field-keyed errors"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("api_key" = [])))]
 async fn step_status(
@@ -94,10 +94,10 @@ async fn step_status(
     Ok(Json(answer))
 }
 
-#[utoipa::path(get, path = "/v3/sessions/{id}/reviews/", tag = "review",
-    params(("id" = String, Path), ("limit" = Option<i64>, Query), ("offset" = Option<i64>, Query)),
+#[utoipa::path(get, path = "/v3/sessions/{id}/reviews/", operation_id = "list_reviews", tag = "review",
+    params(("id" = String, Path), ("limit" = Option<i64>, Query, minimum = 1, maximum = 100), ("offset" = Option<i64>, Query, minimum = 0)),
     responses((status = 200, description = "`{count, next, previous, results: [review row]}`, oldest first"),
-        (status = 400, body = FieldErrorsBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 400, body = ErrorAnswer), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody)),
     security(("api_key" = [])))]
 async fn list_reviews(
@@ -127,9 +127,9 @@ async fn list_reviews(
     ))
 }
 
-#[utoipa::path(post, path = "/v3/sessions/{id}/reviews/", tag = "review", request_body = vouch_core::steps::NoteBody,
+#[utoipa::path(post, path = "/v3/sessions/{id}/reviews/", operation_id = "add_review_note", tag = "review", request_body = vouch_core::steps::NoteBody,
     params(("id" = String, Path)),
-    responses((status = 201, body = ReviewRow), (status = 400, body = FieldErrorsBody),
+    responses((status = 201, body = ReviewRow), (status = 400, body = ErrorAnswer),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("api_key" = [])))]
 async fn create_note(

@@ -21,7 +21,7 @@ use vouch_store::{Entity, Idem, KindFilter, NewSession, SessionFilter, StoreErro
 use super::auth::*;
 use super::error::{ApiError, ApiResult};
 use super::json::{parse, Body};
-use super::openapi::{ErrorBody, FieldErrorsBody};
+use super::openapi::{ErrorAnswer, ErrorBody};
 use super::pagination::{page_links, PageQuery};
 use super::{idempotency, replay};
 use crate::state::AppState;
@@ -36,8 +36,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct ContactDetails {
+    #[schema(format = Email, max_length = 254)]
     email: Option<String>,
+    #[schema(max_length = 32)]
     phone: Option<String>,
+    #[schema(max_length = 16)]
     email_lang: Option<String>,
     send_notification_emails: Option<bool>,
 }
@@ -45,15 +48,25 @@ pub struct ContactDetails {
 /// Body of `POST /v3/session/`.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct CreateSessionBody {
-    /// Required unless the application has a default workflow.
+    /// Required unless the application has a default workflow; a published workflow of the
+    /// application.
+    #[schema(format = Uuid)]
     workflow_id: Option<String>,
+    /// Your reference for the person; an unfinished session with the same value is reused.
+    #[schema(max_length = 1000)]
     vendor_data: Option<String>,
     /// http(s) URL the person returns to.
+    #[schema(
+        format = "uri",
+        max_length = 2048,
+        pattern = "^https?://[A-Za-z0-9.-]+(:[0-9]+)?(/[^\\s]*)?$"
+    )]
     callback: Option<String>,
-    /// `initiator`, `completer` or `both`.
+    #[schema(pattern = "^(initiator|completer|both)$")]
     callback_method: Option<String>,
     #[schema(value_type = Option<Object>)]
     metadata: Option<Value>,
+    #[schema(max_length = 16)]
     language: Option<String>,
     contact_details: Option<ContactDetails>,
     #[schema(value_type = Option<Object>)]
@@ -125,10 +138,11 @@ fn max_len(v: &Option<String>, field: &str, max: usize, errors: &mut FieldErrors
     }
 }
 
-#[utoipa::path(post, path = "/v3/session/", tag = "sessions", request_body = CreateSessionBody,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the stored response for 24 h")),
-    responses((status = 201, body = CreatedSession, description = "Created, or the unfinished session with the same vendor_data"),
-        (status = 400, body = FieldErrorsBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+#[utoipa::path(post, path = "/v3/session/", operation_id = "create_session", tag = "sessions", request_body = CreateSessionBody,
+    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]+$", description = "Replays the stored response for 24 h")),
+    responses((status = 201, body = CreatedSession, description = "Created, or the unfinished session with the same vendor_data",
+        links(("get_session_decision" = (operation_id = "get_session_decision", parameters(("id" = "$response.body#/session_id")))), ("update_session_status" = (operation_id = "update_session_status", parameters(("id" = "$response.body#/session_id")))), ("record_attempt" = (operation_id = "record_attempt", parameters(("id" = "$response.body#/session_id")))), ("list_reviews" = (operation_id = "list_reviews", parameters(("id" = "$response.body#/session_id")))), ("add_review_note" = (operation_id = "add_review_note", parameters(("id" = "$response.body#/session_id")))), ("list_session_emails" = (operation_id = "list_session_emails", parameters(("id" = "$response.body#/session_id")))), ("list_session_webhooks" = (operation_id = "list_session_webhooks", parameters(("id" = "$response.body#/session_id")))), ("preview_resubmission_email" = (operation_id = "preview_resubmission_email", parameters(("id" = "$response.body#/session_id")))), ("preview_decision_email" = (operation_id = "preview_decision_email", parameters(("id" = "$response.body#/session_id")))), ("delete_session" = (operation_id = "delete_session", parameters(("id" = "$response.body#/session_id")))))),
+        (status = 400, body = ErrorAnswer), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)),
     security(("api_key" = [])))]
 async fn create(
@@ -230,7 +244,7 @@ async fn create(
     }
 }
 
-#[utoipa::path(get, path = "/v3/session/{id}/decision/", tag = "sessions",
+#[utoipa::path(get, path = "/v3/session/{id}/decision/", operation_id = "get_session_decision", tag = "sessions",
     params(("id" = String, Path, description = "Session id (user or business)")),
     responses((status = 200, description = "The decision object of §4.2"), (status = 404, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
@@ -255,7 +269,7 @@ async fn decision(
     })))
 }
 
-#[utoipa::path(delete, path = "/v3/session/{id}/delete/", tag = "sessions",
+#[utoipa::path(delete, path = "/v3/session/{id}/delete/", operation_id = "delete_session", tag = "sessions",
     params(("id" = String, Path)),
     responses((status = 204, description = "Deleted; personal data erased"), (status = 404, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
@@ -359,16 +373,19 @@ fn parse_filter(q: &PageQuery) -> Result<SessionFilter, ApiError> {
     Ok(f)
 }
 
-#[utoipa::path(get, path = "/v3/sessions/", tag = "sessions",
-    params(("session_kind" = Option<String>, Query, description = "user (default), business or all"),
-        ("status" = Option<String>, Query, description = "Comma-separated statuses"),
-        ("vendor_data" = Option<String>, Query), ("workflow_id" = Option<String>, Query, description = "Comma-separated"),
-        ("country" = Option<String>, Query, description = "ISO-3, from the OCR result"),
-        ("date_from" = Option<String>, Query), ("date_to" = Option<String>, Query),
+#[utoipa::path(get, path = "/v3/sessions/", operation_id = "list_sessions", tag = "sessions",
+    params(("session_kind" = Option<String>, Query, description = "user (default), business or all", pattern = "^(user|business|all)$"),
+        ("status" = Option<String>, Query, description = "Comma-separated statuses", pattern = "^(Not Started|In Progress|In Review|Approved|Declined|Resubmitted|Expired|Abandoned|Kyc Expired|Awaiting User)(,(Not Started|In Progress|In Review|Approved|Declined|Resubmitted|Expired|Abandoned|Kyc Expired|Awaiting User))*$"),
+        ("vendor_data" = Option<String>, Query),
+        ("workflow_id" = Option<String>, Query, description = "Comma-separated workflow ids",
+            pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(,[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})*$"),
+        ("country" = Option<String>, Query, description = "ISO-3, from the OCR result", pattern = "^[A-Za-z]{3}$"),
+        ("date_from" = Option<chrono::NaiveDate>, Query, description = "Inclusive, YYYY-MM-DD"),
+        ("date_to" = Option<chrono::NaiveDate>, Query, description = "Inclusive, YYYY-MM-DD, not before date_from"),
         ("search" = Option<String>, Query, description = "vendor_data or name prefix"),
-        ("limit" = Option<i64>, Query), ("offset" = Option<i64>, Query)),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 100), ("offset" = Option<i64>, Query, minimum = 0)),
     responses((status = 200, description = "`{count, next, previous, results}`, newest first"),
-        (status = 400, body = FieldErrorsBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+        (status = 400, body = ErrorAnswer), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("api_key" = [])))]
 async fn list(
     State(state): State<AppState>,

@@ -28,15 +28,48 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(retrieve, update))
 }
 
-/// Body of `POST /v3/workflows/` and `PATCH /v3/workflows/{uuid}/`.
+/// Body of `POST /v3/workflows/`: a label and at least one feature.
 #[derive(Debug, Default, Deserialize, ToSchema)]
-pub struct WorkflowBody {
+pub struct NewWorkflowBody {
+    #[schema(
+        required = true,
+        nullable = false,
+        min_length = 1,
+        max_length = 255,
+        pattern = "\\S"
+    )]
     workflow_label: Option<String>,
     is_default: Option<bool>,
     /// `draft` or `published` (default).
+    #[schema(pattern = "^(draft|published)$")]
     status: Option<String>,
-    /// Ordered steps: `[{"feature": "OCR", "config": {}}, …]`.
-    #[schema(value_type = Option<Vec<Object>>)]
+    /// Ordered steps, each feature at most once.
+    #[schema(required = true, nullable = false, min_items = 1)]
+    features: Option<Vec<FeatureInput>>,
+}
+
+impl From<NewWorkflowBody> for WorkflowBody {
+    fn from(b: NewWorkflowBody) -> Self {
+        WorkflowBody {
+            workflow_label: b.workflow_label,
+            is_default: b.is_default,
+            status: b.status,
+            features: b.features,
+        }
+    }
+}
+
+/// Body of `PATCH /v3/workflows/{uuid}/`: the fields to change.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct WorkflowBody {
+    #[schema(min_length = 1, max_length = 255, pattern = "\\S")]
+    workflow_label: Option<String>,
+    is_default: Option<bool>,
+    /// `draft` or `published` (default).
+    #[schema(pattern = "^(draft|published)$")]
+    status: Option<String>,
+    /// Ordered steps, each feature at most once: a new version.
+    #[schema(min_items = 1)]
     features: Option<Vec<FeatureInput>>,
 }
 
@@ -132,9 +165,11 @@ fn check_status(status: &Option<String>, errors: &mut FieldErrors) -> Option<Wor
     parsed
 }
 
-#[utoipa::path(post, path = "/v3/workflows/", tag = "workflows", request_body = WorkflowBody,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the stored response for 24 h")),
-    responses((status = 201, body = WorkflowResponse), (status = 400, body = super::openapi::FieldErrorsBody),
+#[utoipa::path(post, path = "/v3/workflows/", operation_id = "create_workflow", tag = "workflows", request_body = NewWorkflowBody,
+    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7e]+$", description = "Replays the stored response for 24 h")),
+    responses((status = 201, body = WorkflowResponse, links(("get_workflow" = (operation_id = "get_workflow", parameters(("id" = "$response.body#/uuid")))), ("update_workflow" = (operation_id = "update_workflow", parameters(("id" = "$response.body#/uuid")))),
+            ("create_session" = (operation_id = "create_session", request_body = json!({"workflow_id": "$response.body#/uuid"}))))),
+        (status = 400, body = super::openapi::ErrorAnswer),
         (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody),
         (status = 409, body = super::openapi::ErrorBody), (status = 413, body = super::openapi::ErrorBody)),
     security(("api_key" = [])))]
@@ -145,7 +180,7 @@ async fn create(
     Body(bytes): Body,
 ) -> ApiResult<Response> {
     let idem = idempotency::key(&headers, caller.app.id, "POST /v3/workflows/", &bytes)?;
-    let body: WorkflowBody = parse(&bytes)?;
+    let body: WorkflowBody = parse::<NewWorkflowBody>(&bytes)?.into();
     let mut errors = FieldErrors::new();
     check_label(&body.workflow_label, true, &mut errors);
     let status = check_status(&body.status, &mut errors);
@@ -187,10 +222,10 @@ async fn create(
     })
 }
 
-#[utoipa::path(get, path = "/v3/workflows/", tag = "workflows",
-    params(("limit" = Option<i64>, Query), ("offset" = Option<i64>, Query)),
+#[utoipa::path(get, path = "/v3/workflows/", operation_id = "list_workflows", tag = "workflows",
+    params(("limit" = Option<i64>, Query, minimum = 1, maximum = 100), ("offset" = Option<i64>, Query, minimum = 0)),
     responses((status = 200, description = "`{count, next, previous, results: [workflow]}`, newest first"),
-        (status = 400, body = super::openapi::FieldErrorsBody), (status = 401, body = super::openapi::ErrorBody),
+        (status = 400, body = super::openapi::ErrorAnswer), (status = 401, body = super::openapi::ErrorBody),
         (status = 403, body = super::openapi::ErrorBody)),
     security(("api_key" = [])))]
 async fn list(
@@ -209,7 +244,7 @@ async fn list(
     })))
 }
 
-#[utoipa::path(get, path = "/v3/workflows/{id}/", tag = "workflows",
+#[utoipa::path(get, path = "/v3/workflows/{id}/", operation_id = "get_workflow", tag = "workflows",
     params(("id" = Uuid, Path)),
     responses((status = 200, body = WorkflowResponse), (status = 404, body = super::openapi::ErrorBody),
         (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody)),
@@ -227,10 +262,10 @@ async fn retrieve(
     Ok(Json(workflow_json(&w)))
 }
 
-#[utoipa::path(patch, path = "/v3/workflows/{id}/", tag = "workflows", request_body = WorkflowBody,
+#[utoipa::path(patch, path = "/v3/workflows/{id}/", operation_id = "update_workflow", tag = "workflows", request_body = WorkflowBody,
     params(("id" = Uuid, Path)),
     responses((status = 200, body = WorkflowResponse, description = "A `features` array creates a new version"),
-        (status = 400, body = super::openapi::FieldErrorsBody), (status = 404, body = super::openapi::ErrorBody),
+        (status = 400, body = super::openapi::ErrorAnswer), (status = 404, body = super::openapi::ErrorBody),
         (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody)),
     security(("api_key" = [])))]
 async fn update(

@@ -238,6 +238,35 @@ async fn healthcheck_metrics_and_openapi() {
     }
     assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
     assert!(doc["components"]["securitySchemes"]["api_key"].is_object());
+    // Operation ids are unique, and every link names one of them (so a schema-driven client
+    // can follow create -> get/update/delete).
+    let mut ids = std::collections::BTreeSet::new();
+    for ops in doc["paths"].as_object().unwrap().values() {
+        for op in ops.as_object().unwrap().values() {
+            let id = op["operationId"]
+                .as_str()
+                .expect("every operation has an id");
+            assert!(ids.insert(id.to_string()), "operationId {id} is used twice");
+        }
+    }
+    let mut links = 0;
+    for ops in doc["paths"].as_object().unwrap().values() {
+        for op in ops.as_object().unwrap().values() {
+            for r in op["responses"].as_object().unwrap().values() {
+                for link in r["links"].as_object().into_iter().flat_map(|l| l.values()) {
+                    let target = link["operationId"]
+                        .as_str()
+                        .expect("links name an operationId");
+                    assert!(ids.contains(target), "link to unknown operation {target}");
+                    links += 1;
+                }
+            }
+        }
+    }
+    assert!(
+        links >= 15,
+        "create operations link to what they enable ({links} links)"
+    );
     // The router and the document come from one declaration: every documented operation is
     // served (an unknown id answers 404 from the handler, never 405 from the router), and its
     // path without the trailing slash is redirected to it.
@@ -269,4 +298,32 @@ async fn healthcheck_metrics_and_openapi() {
         }
     }
     let _: Value = doc;
+}
+
+/// Found by schemathesis: the largest offset the document allows was a `500` (an overflow
+/// computing the next page's link). Every list answers it as an empty page.
+#[tokio::test]
+async fn the_largest_offset_is_an_empty_page() {
+    let t = TestServer::start().await;
+    let wf = t.workflow(&["OCR"]).await;
+    let wid = wf["uuid"].as_str().unwrap();
+    let dest = wid; // any id: an unknown destination answers 404, not 500
+    for path in [
+        "/v3/sessions/".to_string(),
+        "/v3/workflows/".to_string(),
+        "/v3/webhook/destinations/".to_string(),
+    ] {
+        let (s, b) = t
+            .get(&format!("{path}?limit=100&offset=9223372036854775807"))
+            .await;
+        assert_eq!(s, 200, "{path}: {b}");
+        assert_eq!(b["results"], json!([]), "{path}");
+        assert_eq!(b["next"], Value::Null, "{path}");
+    }
+    let (s, _) = t
+        .get(&format!(
+            "/v3/webhook/destinations/{dest}/deliveries/?offset=9223372036854775807"
+        ))
+        .await;
+    assert_eq!(s, 404);
 }
