@@ -1,6 +1,5 @@
 //! The decision object of API.md §4.2, also embedded in webhook payloads.
 
-use chrono::SecondsFormat;
 use serde_json::{json, Map, Value};
 
 use crate::attempt::Attempt;
@@ -21,7 +20,7 @@ pub struct DecisionInputs<'a> {
 }
 
 fn ts(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+    crate::time::wire(t)
 }
 
 /// One node's entry in its feature array: the latest attempt's data flattened, then the fields

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::change::NotSentReason;
@@ -199,7 +199,7 @@ pub fn disable_reason(
     (failing_since < now - disable_after).then(|| {
         format!(
             "failing continuously since {}",
-            failing_since.to_rfc3339_opts(SecondsFormat::Micros, true)
+            crate::time::wire(failing_since)
         )
     })
 }

@@ -19,6 +19,7 @@ pub mod scopes;
 pub mod session;
 pub mod status;
 pub mod steps;
+pub mod time;
 pub mod update_status;
 pub mod webhook;
 pub mod webhook_payload;

@@ -30,7 +30,7 @@ impl ResubmitInfo {
             "steps": self.steps.iter().map(|st| serde_json::json!({
                 "node_id": st.node_id, "feature": st.feature.name(), "reason": st.reason,
             })).collect::<Vec<_>>(),
-            "requested_at": self.requested_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            "requested_at": crate::time::wire(self.requested_at),
         })
     }
 }

@@ -1,6 +1,6 @@
 //! The review trail: append-only rows chained by hashes so tampering is detectable.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use crate::attempt::ActorType;
 use crate::status::SessionStatus;
+use crate::time::WireTime;
 
 /// The hash a session's first row chains to.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -148,7 +149,7 @@ pub fn row_hash(r: &Review) -> String {
         r.previous_status.map(SessionStatus::as_str),
         r.new_status.map(SessionStatus::as_str),
         r.personal_digest,
-        r.created_at.to_rfc3339_opts(SecondsFormat::Micros, true),
+        crate::time::wire(r.created_at),
     ]);
     sha256_hex(content.to_string().as_bytes())
 }
@@ -211,8 +212,7 @@ pub struct ReviewRow {
     pub comment: Option<String>,
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub metadata: Value,
-    /// RFC 3339, microseconds.
-    pub created_at: String,
+    pub created_at: WireTime,
 }
 
 impl From<&Review> for ReviewRow {
@@ -226,7 +226,7 @@ impl From<&Review> for ReviewRow {
             new_status: r.new_status,
             comment: r.comment.clone(),
             metadata: r.metadata.clone(),
-            created_at: r.created_at.to_rfc3339_opts(SecondsFormat::Micros, true),
+            created_at: WireTime(r.created_at),
         }
     }
 }

@@ -3,7 +3,7 @@
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::Json;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use vouch_store::{AttemptLog, DeliveryRecord};
 
@@ -24,7 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 fn ts(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+    vouch_core::time::wire(t)
 }
 
 fn delivery_json(d: &DeliveryRecord) -> Value {

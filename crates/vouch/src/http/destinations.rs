@@ -4,7 +4,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use chrono::{DateTime, Duration, Utc};
 use rand::distr::{Alphanumeric, SampleString};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -13,6 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 use vouch_core::session::Environment;
+use vouch_core::time::WireTime;
 use vouch_core::FieldErrors;
 use vouch_store::{Destination, DestinationUpdate};
 
@@ -104,15 +105,15 @@ pub struct DestinationResponse {
     secret_shared_key: String,
     secret_last4: String,
     /// While the previous secret still signs (after a rotation).
-    previous_secret_expires_at: Option<String>,
-    failing_since: Option<String>,
+    previous_secret_expires_at: Option<WireTime>,
+    failing_since: Option<WireTime>,
     disabled_reason: Option<String>,
-    created_at: String,
-    updated_at: String,
+    created_at: WireTime,
+    updated_at: WireTime,
 }
 
-fn ts(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+fn ts(t: DateTime<Utc>) -> WireTime {
+    WireTime(t)
 }
 
 impl DestinationResponse {

@@ -2,7 +2,6 @@
 
 use axum::extract::State;
 use axum::Json;
-use chrono::SecondsFormat;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
@@ -168,7 +167,7 @@ async fn decision_preview(
 }
 
 pub fn email_json(j: &EmailJob) -> Value {
-    let ts = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(SecondsFormat::Micros, true);
+    let ts = vouch_core::time::wire;
     json!({
         "uuid": j.id,
         "review_uuid": j.review_uuid,

@@ -4,7 +4,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::{Duration, NaiveDate, SecondsFormat, Utc};
+use chrono::{Duration, NaiveDate, Utc};
 use rand::distr::{Alphanumeric, SampleString};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -291,7 +291,7 @@ async fn remove(
 }
 
 fn list_item(s: &Session, public_url: &str) -> Value {
-    let ts = |t: chrono::DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Micros, true);
+    let ts = vouch_core::time::wire;
     json!({
         "session_id": s.id,
         "session_number": s.number,

@@ -4,13 +4,14 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::{SecondsFormat, Utc};
+use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
+use vouch_core::time::WireTime;
 use vouch_core::workflow::{validate_features, FeatureInput};
 use vouch_core::{FieldErrors, WorkflowKind};
 use vouch_store::{Idem, WorkflowRecord, WorkflowStatus, WorkflowUpdate, Written};
@@ -87,8 +88,7 @@ pub struct WorkflowResponse {
     is_default: bool,
     features: Vec<FeatureStep>,
     nodes: Vec<NodeRef>,
-    /// RFC 3339, microseconds.
-    created_at: String,
+    created_at: WireTime,
 }
 
 /// One step of the workflow as it was given.
@@ -133,7 +133,7 @@ impl From<&WorkflowRecord> for WorkflowResponse {
                     feature: n.feature.name(),
                 })
                 .collect(),
-            created_at: w.created_at.to_rfc3339_opts(SecondsFormat::Micros, true),
+            created_at: WireTime(w.created_at),
         }
     }
 }
