@@ -195,37 +195,38 @@ pub fn verify_chain(rows: &[Review]) -> Result<(), BrokenLink> {
     Ok(())
 }
 
-/// The public shape of a review row (§4.7).
+/// The public shape of a review row (§4.7), borrowed from the row: serialized once, straight
+/// into the answer.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct ReviewRow {
+pub struct ReviewRow<'a> {
     pub uuid: Uuid,
     #[cfg_attr(feature = "openapi", schema(value_type = String, example = "STATUS_CHANGE"))]
     pub activity_type: ActivityType,
     /// `API_KEY`, `CONSOLE_USER` or `SYSTEM`.
     pub actor_type: &'static str,
-    pub actor_display: String,
+    pub actor_display: &'a str,
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub previous_status: Option<SessionStatus>,
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub new_status: Option<SessionStatus>,
-    pub comment: Option<String>,
+    pub comment: Option<&'a str>,
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
-    pub metadata: Value,
+    pub metadata: &'a Value,
     pub created_at: WireTime,
 }
 
-impl From<&Review> for ReviewRow {
-    fn from(r: &Review) -> Self {
+impl<'a> From<&'a Review> for ReviewRow<'a> {
+    fn from(r: &'a Review) -> Self {
         ReviewRow {
             uuid: r.uuid,
             activity_type: r.activity_type,
             actor_type: r.actor_type.as_str(),
-            actor_display: r.actor_display.clone(),
+            actor_display: &r.actor_display,
             previous_status: r.previous_status,
             new_status: r.new_status,
-            comment: r.comment.clone(),
-            metadata: r.metadata.clone(),
+            comment: r.comment.as_deref(),
+            metadata: &r.metadata,
             created_at: WireTime(r.created_at),
         }
     }

@@ -4,6 +4,8 @@
 
 #[path = "support/binary.rs"]
 mod binary;
+#[path = "support/crash.rs"]
+mod crash;
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -11,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use reqwest::Client;
+use reqwest::{Client, Method};
 use serde_json::{json, Value};
 use uuid::Uuid;
 use vouch_core::attempt::ActorType;
@@ -34,7 +36,8 @@ const LIVENESS: &str = "feature_liveness_1";
 
 // --- the binary (tests/support/binary.rs) ---------------------------------------------------
 
-use binary::{cli, cli_json, Server};
+use binary::cli;
+use crash::{tail, Answer as Reply, Crash};
 
 // --- HTTP ------------------------------------------------------------------------------------
 
@@ -46,39 +49,18 @@ struct Sent {
     idem_key: Option<String>,
 }
 
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    replayed: bool,
-    text: String,
-}
-
-impl Reply {
-    fn json(&self) -> Option<Value> {
-        serde_json::from_str(&self.text).ok()
-    }
-}
-
 async fn post(client: &Client, base: &str, key: &str, sent: &Sent) -> Result<Reply, String> {
-    let mut rb = client
-        .post(format!("{base}{}", sent.path))
-        .header("x-api-key", key)
-        .json(&sent.body);
-    if let Some(k) = &sent.idem_key {
-        rb = rb.header("Idempotency-Key", k);
-    }
-    let resp = rb.send().await.map_err(|e| e.to_string())?;
-    let status = resp.status().as_u16();
-    let replayed = resp
-        .headers()
-        .get("idempotent-replayed")
-        .is_some_and(|v| v == "true");
-    let text = resp.text().await.map_err(|e| e.to_string())?;
-    Ok(Reply {
-        status,
-        replayed,
-        text,
-    })
+    let body = Some(&sent.body);
+    crash::send(
+        client,
+        base,
+        key,
+        Method::POST,
+        &sent.path,
+        body,
+        sent.idem_key.as_deref(),
+    )
+    .await
 }
 
 async fn get_json(client: &Client, base: &str, key: &str, path: &str) -> Result<Value, String> {
@@ -355,24 +337,13 @@ async fn acknowledged_writes_survive_sigkill() {
     let dir = tmp.path().to_path_buf();
 
     // 1. An application and a key through the CLI, then the server.
-    let app = cli_json(&dir, &["apps", "create", "t", "--json"]);
-    let app_id: Uuid = app["app_id"].as_str().expect("app_id").parse().unwrap();
-    let key = cli_json(
-        &dir,
-        &["keys", "create", "--app", "t", "--all", "write", "--json"],
-    );
-    let key = key["key"].as_str().expect("key").to_string();
-    let mut server = Server::start(&dir, "serve-1.log", &[]);
-    let client = Client::builder()
-        .timeout(Duration::from_secs(10))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let mut node = Crash::start(&dir, Vec::new());
+    let (client, key, app_id) = (node.client.clone(), node.key.clone(), node.app_id);
 
     // 2. A workflow, then load, and SIGKILL in the middle of it.
     let wf = post(
         &client,
-        &server.base,
+        &node.base(),
         &key,
         &Sent {
             path: "/v3/workflows/".into(),
@@ -394,7 +365,7 @@ async fn acknowledged_writes_survive_sigkill() {
 
     let load = Arc::new(Load {
         client: client.clone(),
-        base: server.base.clone(),
+        base: node.base(),
         key: key.clone(),
         workflow_id,
         stop: AtomicBool::new(false),
@@ -414,9 +385,9 @@ async fn acknowledged_writes_survive_sigkill() {
         )
     };
     let killed_at = Instant::now();
-    server.sigkill();
+    node.sigkill();
     load.stop.store(true, Ordering::SeqCst);
-    server.kill();
+    let first_log = node.reap();
     let killed_after = killed_at - load_started;
     for d in drivers {
         tokio::time::timeout(Duration::from_secs(15), d)
@@ -424,8 +395,6 @@ async fn acknowledged_writes_survive_sigkill() {
             .expect("a load task hung after the kill")
             .expect("load task");
     }
-    let first_log = server.log_text();
-    drop(server);
 
     let log = std::mem::take(&mut *load.log.lock().unwrap());
     let acked = log.sessions.len() + log.attempts.len();
@@ -451,8 +420,8 @@ async fn acknowledged_writes_survive_sigkill() {
     );
 
     // 3. Restart on the same data directory.
-    let mut server = Server::start(&dir, "serve-2.log", &[]);
-    let base = server.base.clone();
+    node.restart();
+    let base = node.base();
     let ctx = Arc::new((client.clone(), base.clone(), key.clone()));
 
     // 3a. Every acknowledged write sent with an Idempotency-Key replays its stored answer, and
@@ -596,9 +565,7 @@ async fn acknowledged_writes_survive_sigkill() {
     tally.problems.extend(outcomes.into_iter().flatten());
 
     // 4. Stop the server and read the file itself: nothing half-written anywhere.
-    server.kill();
-    let second_log = server.log_text();
-    drop(server);
+    let second_log = node.reap();
     let audit = cli(&dir, &["audit", "verify"]);
     let store = SqliteStore::open(&dir.join("vouch.db"), 2).expect("open the database");
     assert!(
@@ -799,12 +766,4 @@ async fn acknowledged_writes_survive_sigkill() {
         tail(&first_log),
         tail(&second_log),
     );
-}
-
-fn tail(s: &str) -> &str {
-    let start = s.len().saturating_sub(4000);
-    let start = (start..s.len())
-        .find(|&i| s.is_char_boundary(i))
-        .unwrap_or(s.len());
-    &s[start..]
 }

@@ -8,6 +8,8 @@
 
 #[path = "support/binary.rs"]
 mod binary;
+#[path = "support/crash.rs"]
+mod crash;
 
 #[path = "mail/sink.rs"]
 #[allow(dead_code)]
@@ -45,62 +47,19 @@ const FROM: &str = "Test <test@example.com>";
 const OCR: &str = "feature_ocr_1";
 const LIVENESS: &str = "feature_liveness_1";
 
-// --- the binary (tests/support/binary.rs) ---------------------------------------------------
+// --- the binary, through the crash harness (tests/support/crash.rs) ---------------------------
 
-use binary::{cli_json, Server};
+use crash::{call, must, tail, Crash};
 
 /// `vouch serve` sending email to `smtp_url` with a short retry schedule.
-fn start_server(dir: &Path, log_name: &str, smtp_url: &str) -> Server {
-    Server::start(
-        dir,
-        log_name,
-        &[
-            ("VOUCH_SMTP_URL", smtp_url.into()),
-            ("VOUCH_SMTP_FROM", FROM.into()),
-            ("VOUCH_MAILER__RETRY_SCHEDULE", RETRY_SCHEDULE.into()),
-            ("VOUCH_MAILER__POLL_INTERVAL", "100ms".into()),
-            ("VOUCH_MAILER__TIMEOUT", "5s".into()),
-        ],
-    )
-}
-
-// --- HTTP ------------------------------------------------------------------------------------
-
-/// One request; `None` when it got no answer (connection refused or cut).
-async fn call(
-    client: &Client,
-    base: &str,
-    key: &str,
-    method: Method,
-    path: &str,
-    body: Option<&Value>,
-) -> Option<(u16, String)> {
-    let mut rb = client
-        .request(method, format!("{base}{path}"))
-        .header("x-api-key", key);
-    if let Some(body) = body {
-        rb = rb.json(body);
-    }
-    let resp = rb.send().await.ok()?;
-    let status = resp.status().as_u16();
-    Some((status, resp.text().await.ok()?))
-}
-
-/// A request that must be answered `want`; answers the body.
-async fn must(
-    client: &Client,
-    base: &str,
-    key: &str,
-    method: Method,
-    path: &str,
-    body: Option<&Value>,
-    want: u16,
-) -> Value {
-    let (status, text) = call(client, base, key, method.clone(), path, body)
-        .await
-        .unwrap_or_else(|| panic!("{method} {path}: no answer"));
-    assert_eq!(status, want, "{method} {path} {body:?}: {text}");
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method} {path}: {e}: {text}"))
+fn settings(smtp_url: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("VOUCH_SMTP_URL", smtp_url.into()),
+        ("VOUCH_SMTP_FROM", FROM.into()),
+        ("VOUCH_MAILER__RETRY_SCHEDULE", RETRY_SCHEDULE.into()),
+        ("VOUCH_MAILER__POLL_INTERVAL", "100ms".into()),
+        ("VOUCH_MAILER__TIMEOUT", "5s".into()),
+    ]
 }
 
 // --- the mail server -------------------------------------------------------------------------
@@ -273,23 +232,13 @@ async fn committed_emails_are_sent_across_sigkill() {
     // 1. The SMTP server, an application and a key, the server, a workflow, and SESSIONS
     // sessions "In Review" (OCR in review, liveness approved).
     let smtp = Sink::start();
-    cli_json(&dir, &["apps", "create", "t", "--json"]);
-    let key = cli_json(
-        &dir,
-        &["keys", "create", "--app", "t", "--all", "write", "--json"],
-    );
-    let key = key["key"].as_str().expect("key").to_string();
-    let mut server = start_server(&dir, "serve-1.log", &smtp.url());
-    let client = Client::builder()
-        .timeout(Duration::from_secs(10))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let mut node = Crash::start(&dir, settings(&smtp.url()));
+    let (client, key) = (node.client.clone(), node.key.clone());
     let body = json!({"workflow_label": "email-crash",
                       "features": [{"feature": "OCR"}, {"feature": "LIVENESS"}]});
     let wf = must(
         &client,
-        &server.base,
+        &node.base(),
         &key,
         Method::POST,
         "/v3/workflows/",
@@ -307,7 +256,7 @@ async fn committed_emails_are_sent_across_sigkill() {
     for task in 0..TASKS {
         let (client, base, key, workflow_id) = (
             client.clone(),
-            server.base.clone(),
+            node.base(),
             key.clone(),
             workflow_id.clone(),
         );
@@ -376,7 +325,7 @@ async fn committed_emails_are_sent_across_sigkill() {
     // while decisions are still being answered or emails are still queued.
     let load = Arc::new(Load {
         client: client.clone(),
-        base: server.base.clone(),
+        base: node.base(),
         key: key.clone(),
         sessions: sessions.clone(),
         stop: AtomicBool::new(false),
@@ -406,9 +355,9 @@ async fn committed_emails_are_sent_across_sigkill() {
         }
     };
     let killed_at = Instant::now();
-    server.sigkill();
+    node.sigkill();
     load.stop.store(true, Ordering::SeqCst);
-    server.kill();
+    let first_log = node.reap();
     let killed_after = killed_at - load_started;
     for d in drivers {
         tokio::time::timeout(Duration::from_secs(15), d)
@@ -416,8 +365,6 @@ async fn committed_emails_are_sent_across_sigkill() {
             .expect("a load task hung after the kill")
             .expect("load task");
     }
-    let first_log = server.log_text();
-    drop(server);
     // What the SMTP server had when the sender died (a message whose DATA was complete is stored
     // at once; one cut before its end is never stored).
     let mails_at_kill = mails(&smtp.dir);
@@ -443,12 +390,12 @@ async fn committed_emails_are_sent_across_sigkill() {
 
     // 3. Restart on the same data directory, the SMTP server still running. Wait until every
     // committed job is `sent` and its Message-ID has arrived.
-    let mut server = start_server(&dir, "serve-2.log", &smtp.url());
+    node.restart();
     let restarted_at = Instant::now();
     let mut jobs;
     let mut pending;
     loop {
-        jobs = read_jobs(&client, &server.base, &key, &sessions).await;
+        jobs = read_jobs(&client, &node.base(), &key, &sessions).await;
         let arrived: HashSet<String> = mails(&smtp.dir)
             .into_iter()
             .filter_map(|m| m.message_id)
@@ -460,15 +407,13 @@ async fn committed_emails_are_sent_across_sigkill() {
             .count();
         // A job out of `pending` (sent, failed…) never changes again: no need to wait on it.
         let still_pending = jobs.iter().flatten().any(|j| j.state == "pending");
-        if pending == 0 || !still_pending || restarted_at.elapsed() > SEND_WAIT || server.exited() {
+        if pending == 0 || !still_pending || restarted_at.elapsed() > SEND_WAIT || node.exited() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let catch_up = restarted_at.elapsed();
-    server.kill();
-    let second_log = server.log_text();
-    drop(server);
+    let second_log = node.reap();
     let received = mails(&smtp.dir);
 
     // 4. Compare the SMTP server with the jobs.
@@ -640,12 +585,4 @@ fn at_kill_count(at_kill: &[Mail], id: &str) -> usize {
         .iter()
         .filter(|m| m.message_id.as_deref() == Some(id))
         .count()
-}
-
-fn tail(s: &str) -> &str {
-    let start = s.len().saturating_sub(4000);
-    let start = (start..s.len())
-        .find(|&i| s.is_char_boundary(i))
-        .unwrap_or(s.len());
-    &s[start..]
 }

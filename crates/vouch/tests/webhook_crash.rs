@@ -7,6 +7,8 @@
 
 #[path = "support/binary.rs"]
 mod binary;
+#[path = "support/crash.rs"]
+mod crash;
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet};
@@ -48,22 +50,18 @@ const FAIL_ONE_IN: u64 = 10;
 const OCR: &str = "feature_ocr_1";
 const LIVENESS: &str = "feature_liveness_1";
 
-// --- the binary (tests/support/binary.rs) ---------------------------------------------------
+// --- the binary, through the crash harness (tests/support/crash.rs) ---------------------------
 
-use binary::{cli_json, Server};
+use crash::{call, tail, Crash};
 
 /// `vouch serve` allowed to deliver webhooks to loopback, with a short retry schedule.
-fn start_server(dir: &Path, log_name: &str) -> Server {
-    Server::start(
-        dir,
-        log_name,
-        &[
-            ("VOUCH_ALLOW_PRIVATE_DESTINATIONS", "true".into()),
-            ("VOUCH_WEBHOOKS__RETRY_SCHEDULE", RETRY_SCHEDULE.into()),
-            ("VOUCH_WEBHOOKS__TIMEOUT", format!("{TIMEOUT_SECONDS}s")),
-            ("VOUCH_WEBHOOKS__POLL_INTERVAL", "200ms".into()),
-        ],
-    )
+fn settings() -> Vec<(&'static str, String)> {
+    vec![
+        ("VOUCH_ALLOW_PRIVATE_DESTINATIONS", "true".into()),
+        ("VOUCH_WEBHOOKS__RETRY_SCHEDULE", RETRY_SCHEDULE.into()),
+        ("VOUCH_WEBHOOKS__TIMEOUT", format!("{TIMEOUT_SECONDS}s")),
+        ("VOUCH_WEBHOOKS__POLL_INTERVAL", "200ms".into()),
+    ]
 }
 
 // --- the receiver ----------------------------------------------------------------------------
@@ -187,26 +185,6 @@ async fn start_receiver(rx: Arc<Receiver>) -> (String, ReceiverGuard) {
 
 // --- HTTP ------------------------------------------------------------------------------------
 
-/// One request; `None` when it got no answer (connection refused or cut).
-async fn call(
-    client: &Client,
-    base: &str,
-    key: &str,
-    method: Method,
-    path: &str,
-    body: &Value,
-) -> Option<(u16, String)> {
-    let resp = client
-        .request(method, format!("{base}{path}"))
-        .header("x-api-key", key)
-        .json(body)
-        .send()
-        .await
-        .ok()?;
-    let status = resp.status().as_u16();
-    Some((status, resp.text().await.ok()?))
-}
-
 // --- the load --------------------------------------------------------------------------------
 
 /// A status change as `(previous_status, status)`.
@@ -255,7 +233,7 @@ impl Load {
             &self.key,
             method.clone(),
             path,
-            body,
+            Some(body),
         )
         .await;
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
@@ -474,29 +452,18 @@ async fn committed_webhook_events_are_delivered_across_sigkill() {
     // 1. The receiver, an application and a key, the server, a workflow and a destination.
     let receiver = Arc::new(Receiver::default());
     let (hook_url, _receiver_guard) = start_receiver(receiver.clone()).await;
-    let app = cli_json(&dir, &["apps", "create", "t", "--json"]);
-    let app_id: Uuid = app["app_id"].as_str().expect("app_id").parse().unwrap();
-    let key = cli_json(
-        &dir,
-        &["keys", "create", "--app", "t", "--all", "write", "--json"],
-    );
-    let key = key["key"].as_str().expect("key").to_string();
-    let mut server = start_server(&dir, "serve-1.log");
-    let client = Client::builder()
-        .timeout(Duration::from_secs(10))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let mut node = Crash::start(&dir, settings());
+    let (client, key, app_id) = (node.client.clone(), node.key.clone(), node.app_id);
 
     let body = json!({"workflow_label": "webhook-crash",
                       "features": [{"feature": "OCR"}, {"feature": "LIVENESS"}]});
     let (status, text) = call(
         &client,
-        &server.base,
+        &node.base(),
         &key,
         Method::POST,
         "/v3/workflows/",
-        &body,
+        Some(&body),
     )
     .await
     .expect("create workflow");
@@ -513,11 +480,11 @@ async fn committed_webhook_events_are_delivered_across_sigkill() {
                       "subscribed_events": ["status.updated"]});
     let (status, text) = call(
         &client,
-        &server.base,
+        &node.base(),
         &key,
         Method::POST,
         "/v3/webhook/destinations/",
-        &body,
+        Some(&body),
     )
     .await
     .expect("create destination");
@@ -532,7 +499,7 @@ async fn committed_webhook_events_are_delivered_across_sigkill() {
     // 2. Load, then SIGKILL in the middle of it.
     let load = Arc::new(Load {
         client: client.clone(),
-        base: server.base.clone(),
+        base: node.base(),
         key: key.clone(),
         workflow_id,
         stop: AtomicBool::new(false),
@@ -547,9 +514,9 @@ async fn committed_webhook_events_are_delivered_across_sigkill() {
     let requests_in_flight = load.in_flight.load(Ordering::SeqCst);
     let delivered_at_kill = receiver.inbox.lock().unwrap().delivered();
     let killed_at = Instant::now();
-    server.sigkill();
+    node.sigkill();
     load.stop.store(true, Ordering::SeqCst);
-    server.kill();
+    let first_log = node.reap();
     let killed_after = killed_at - load_started;
     for d in drivers {
         tokio::time::timeout(Duration::from_secs(15), d)
@@ -557,8 +524,6 @@ async fn committed_webhook_events_are_delivered_across_sigkill() {
             .expect("a load task hung after the kill")
             .expect("load task");
     }
-    let first_log = server.log_text();
-    drop(server);
     let log = std::mem::take(&mut *load.log.lock().unwrap());
     let unanswered_at_kill = log
         .unanswered
@@ -602,21 +567,19 @@ async fn committed_webhook_events_are_delivered_across_sigkill() {
 
     // 4. Restart on the same data directory; the receiver keeps running at the same URL. Wait
     // until every committed event has been delivered, validly signed, at least once.
-    let mut server = start_server(&dir, "serve-2.log");
+    node.restart();
     let restarted_at = Instant::now();
     let mut missing;
     loop {
         let delivered = receiver.inbox.lock().unwrap().delivered();
         missing = committed_ids.difference(&delivered).count();
-        if missing == 0 || restarted_at.elapsed() > DELIVERY_WAIT || server.exited() {
+        if missing == 0 || restarted_at.elapsed() > DELIVERY_WAIT || node.exited() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let catch_up = restarted_at.elapsed();
-    server.kill();
-    let second_log = server.log_text();
-    drop(server);
+    let second_log = node.reap();
     let inbox = receiver.inbox.lock().unwrap().clone();
 
     // 5. Compare the receiver with the file.
@@ -847,12 +810,4 @@ async fn committed_webhook_events_are_delivered_across_sigkill() {
         tail(&first_log),
         tail(&second_log),
     );
-}
-
-fn tail(s: &str) -> &str {
-    let start = s.len().saturating_sub(4000);
-    let start = (start..s.len())
-        .find(|&i| s.is_char_boundary(i))
-        .unwrap_or(s.len());
-    &s[start..]
 }

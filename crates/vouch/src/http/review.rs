@@ -137,7 +137,7 @@ async fn create_note(
     caller: Can<WriteSessions>,
     Id(session_id): Id,
     Body(bytes): Body,
-) -> ApiResult<(StatusCode, Json<ReviewRow>)> {
+) -> ApiResult<(StatusCode, Json<Value>)> {
     let body = json_value(&bytes)?;
     let row = add_note(
         state.store.as_ref(),
@@ -147,5 +147,5 @@ async fn create_note(
         &caller.key_display,
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(ReviewRow::from(&row))))
+    Ok((StatusCode::CREATED, Json(review_json(&row))))
 }

@@ -1,0 +1,219 @@
+//! The crash harness every kill -9 scenario runs on: a data directory with an application and a
+//! key made through the CLI, the real binary serving it, requests that report "no answer"
+//! instead of failing (a killed server answers nothing), SIGKILL at the moment the scenario
+//! chooses, and a restart on the same directory with the same settings.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use reqwest::{Client, Method};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::binary::{cli_json, Server};
+
+/// One answer of the server.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    /// Replayed from an earlier request with the same `Idempotency-Key`.
+    pub replayed: bool,
+    pub text: String,
+}
+
+impl Answer {
+    pub fn json(&self) -> Option<Value> {
+        serde_json::from_str(&self.text).ok()
+    }
+}
+
+pub struct Crash {
+    pub dir: PathBuf,
+    pub app_id: Uuid,
+    pub key: String,
+    pub client: Client,
+    env: Vec<(&'static str, String)>,
+    server: Option<Server>,
+    /// Servers started so far; the n-th logs to `serve-n.log`.
+    starts: usize,
+}
+
+impl Crash {
+    /// An application `t` with a key allowed everything, and `vouch serve` with `env`.
+    pub fn start(dir: &Path, env: Vec<(&'static str, String)>) -> Crash {
+        let app = cli_json(dir, &["apps", "create", "t", "--json"]);
+        let app_id = app["app_id"].as_str().expect("app_id").parse().unwrap();
+        let key = cli_json(
+            dir,
+            &["keys", "create", "--app", "t", "--all", "write", "--json"],
+        );
+        let mut crash = Crash {
+            dir: dir.to_path_buf(),
+            app_id,
+            key: key["key"].as_str().expect("key").to_string(),
+            client: Client::builder()
+                .timeout(Duration::from_secs(10))
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            env,
+            server: None,
+            starts: 0,
+        };
+        crash.restart();
+        crash
+    }
+
+    fn server(&self) -> &Server {
+        self.server.as_ref().expect("the server is running")
+    }
+
+    /// The running server's address (a new port after each restart).
+    pub fn base(&self) -> String {
+        self.server().base.clone()
+    }
+
+    /// The running server's log.
+    pub fn log(&self) -> String {
+        self.server().log_text()
+    }
+
+    /// One request to the running server; `Err` when it got no answer.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        idem_key: Option<&str>,
+    ) -> Result<Answer, String> {
+        send(
+            &self.client,
+            &self.base(),
+            &self.key,
+            method,
+            path,
+            body,
+            idem_key,
+        )
+        .await
+    }
+
+    /// A request that must be answered `want`; answers the body as JSON.
+    pub async fn must(&self, method: Method, path: &str, body: Option<&Value>, want: u16) -> Value {
+        let a = self
+            .send(method.clone(), path, body, None)
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: no answer: {e}"));
+        assert_eq!(a.status, want, "{method} {path} {body:?}: {}", a.text);
+        a.json()
+            .unwrap_or_else(|| panic!("{method} {path}: not JSON: {}", a.text))
+    }
+
+    /// Whether the running server has ended on its own.
+    pub fn exited(&mut self) -> bool {
+        self.server.as_mut().is_some_and(|s| s.exited())
+    }
+
+    /// SIGKILL now, without waiting for the process: what was in flight stays in flight.
+    pub fn sigkill(&mut self) {
+        if let Some(s) = &mut self.server {
+            s.sigkill();
+        }
+    }
+
+    /// Reaps the killed server; answers its log.
+    pub fn reap(&mut self) -> String {
+        let mut s = self.server.take().expect("a server to reap");
+        s.kill();
+        s.log_text()
+    }
+
+    /// Starts the server (again) on the same data directory with the same settings.
+    pub fn restart(&mut self) {
+        assert!(self.server.is_none(), "reap the running server first");
+        self.starts += 1;
+        let log = format!("serve-{}.log", self.starts);
+        self.server = Some(Server::start(&self.dir, &log, &self.env));
+    }
+}
+
+/// One request, usable from load tasks that hold only a client, a base and a key.
+pub async fn send(
+    client: &Client,
+    base: &str,
+    key: &str,
+    method: Method,
+    path: &str,
+    body: Option<&Value>,
+    idem_key: Option<&str>,
+) -> Result<Answer, String> {
+    let mut rb = client
+        .request(method.clone(), format!("{base}{path}"))
+        .header("x-api-key", key);
+    if let Some(body) = body {
+        rb = rb.json(body);
+    }
+    if let Some(k) = idem_key {
+        rb = rb.header("Idempotency-Key", k);
+    }
+    let resp = rb
+        .send()
+        .await
+        .map_err(|e| format!("{method} {path}: {e}"))?;
+    let status = resp.status().as_u16();
+    let replayed = resp
+        .headers()
+        .get("idempotent-replayed")
+        .is_some_and(|v| v == "true");
+    let text = resp
+        .text()
+        .await
+        .map_err(|e| format!("{method} {path}: {e}"))?;
+    Ok(Answer {
+        status,
+        replayed,
+        text,
+    })
+}
+
+/// One request; `None` when it got no answer (connection refused or cut).
+pub async fn call(
+    client: &Client,
+    base: &str,
+    key: &str,
+    method: Method,
+    path: &str,
+    body: Option<&Value>,
+) -> Option<(u16, String)> {
+    send(client, base, key, method, path, body, None)
+        .await
+        .ok()
+        .map(|a| (a.status, a.text))
+}
+
+/// A request that must be answered `want`; answers the body.
+pub async fn must(
+    client: &Client,
+    base: &str,
+    key: &str,
+    method: Method,
+    path: &str,
+    body: Option<&Value>,
+    want: u16,
+) -> Value {
+    let (status, text) = call(client, base, key, method.clone(), path, body)
+        .await
+        .unwrap_or_else(|| panic!("{method} {path}: no answer"));
+    assert_eq!(status, want, "{method} {path} {body:?}: {text}");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method} {path}: {e}: {text}"))
+}
+
+/// The last 4,000 bytes of a log, for failure messages.
+pub fn tail(s: &str) -> &str {
+    let start = s.len().saturating_sub(4000);
+    let start = (start..s.len())
+        .find(|&i| s.is_char_boundary(i))
+        .unwrap_or(s.len());
+    &s[start..]
+}
