@@ -195,8 +195,8 @@ pub fn verify_chain(rows: &[Review]) -> Result<(), BrokenLink> {
     Ok(())
 }
 
-/// The public shape of a review row (§4.7), borrowed from the row: serialized once, straight
-/// into the answer.
+/// The public shape of a review row (§4.7).
+// Borrowed from the row: serialized once, straight into the answer.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReviewRow<'a> {
