@@ -121,40 +121,66 @@ fn col_err(col: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Internal(format!("column {col}: {e}"))
 }
 
-fn parsed<T>(
-    col: &str,
-    s: Option<String>,
-    f: impl Fn(&str) -> Option<T>,
-) -> StoreResult<Option<T>> {
-    s.map(|s| f(&s).ok_or_else(|| crate::sql::bad_value(col, &s)))
-        .transpose()
+/// A SQLite row with its statement's column names, read once per query: a column is found by
+/// comparing names in Rust instead of asking SQLite for every name on every field (rusqlite's
+/// lookup by name), and text columns are parsed where they lie, without a copy.
+struct LiteRow<'r, 's> {
+    row: &'r rusqlite::Row<'s>,
+    names: &'r [String],
 }
 
-impl RowRead for rusqlite::Row<'_> {
+impl LiteRow<'_, '_> {
+    fn index(&self, col: &str) -> StoreResult<usize> {
+        self.names
+            .iter()
+            .position(|n| n == col)
+            .ok_or_else(|| col_err(col, "no such column"))
+    }
+
+    fn get<T: rusqlite::types::FromSql>(&self, col: &str) -> StoreResult<T> {
+        self.row.get(self.index(col)?).map_err(|e| col_err(col, e))
+    }
+
+    /// A text column parsed in place; `None` for NULL.
+    fn parse_text<T>(&self, col: &str, f: impl Fn(&str) -> Option<T>) -> StoreResult<Option<T>> {
+        let v = self
+            .row
+            .get_ref(self.index(col)?)
+            .map_err(|e| col_err(col, e))?;
+        let s = match v {
+            ValueRef::Null => return Ok(None),
+            ValueRef::Text(t) => std::str::from_utf8(t).map_err(|e| col_err(col, e))?,
+            other => return Err(col_err(col, format!("not text: {:?}", other.data_type()))),
+        };
+        f(s).map(Some).ok_or_else(|| crate::sql::bad_value(col, s))
+    }
+}
+
+impl RowRead for LiteRow<'_, '_> {
     fn text(&self, col: &str) -> StoreResult<Option<String>> {
-        self.get(col).map_err(|e| col_err(col, e))
+        self.get(col)
     }
     fn int(&self, col: &str) -> StoreResult<Option<i64>> {
-        self.get(col).map_err(|e| col_err(col, e))
+        self.get(col)
     }
     fn boolean(&self, col: &str) -> StoreResult<Option<bool>> {
-        self.get(col).map_err(|e| col_err(col, e))
+        self.get(col)
     }
     fn bytes(&self, col: &str) -> StoreResult<Option<Vec<u8>>> {
-        self.get(col).map_err(|e| col_err(col, e))
+        self.get(col)
     }
     fn uuid(&self, col: &str) -> StoreResult<Option<Uuid>> {
-        parsed(col, self.text(col)?, |s| Uuid::parse_str(s).ok())
+        self.parse_text(col, |s| Uuid::parse_str(s).ok())
     }
     fn time(&self, col: &str) -> StoreResult<Option<DateTime<Utc>>> {
-        parsed(col, self.text(col)?, |s| {
+        self.parse_text(col, |s| {
             DateTime::parse_from_rfc3339(s)
                 .ok()
                 .map(|t| t.with_timezone(&Utc))
         })
     }
     fn json(&self, col: &str) -> StoreResult<Option<Value>> {
-        parsed(col, self.text(col)?, |s| serde_json::from_str(s).ok())
+        self.parse_text(col, |s| serde_json::from_str(s).ok())
     }
 }
 
@@ -164,12 +190,20 @@ impl Lite<'_> {
             .0
             .prepare_cached(&sqlite_text(&st.sql))
             .map_err(db_err)?;
+        let names: Vec<String> = prepared
+            .column_names()
+            .into_iter()
+            .map(String::from)
+            .collect();
         let mut rows = prepared
             .query(rusqlite::params_from_iter(st.params.iter()))
             .map_err(db_err)?;
         let mut out = Vec::new();
         while let Some(r) = rows.next().map_err(db_err)? {
-            out.push(map(&Row(r))?);
+            out.push(map(&Row(&LiteRow {
+                row: r,
+                names: &names,
+            }))?);
         }
         Ok(out)
     }
