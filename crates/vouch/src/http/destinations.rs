@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Duration, Utc};
 use rand::distr::{Alphanumeric, SampleString};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -19,7 +19,7 @@ use vouch_store::{Destination, DestinationUpdate};
 
 use super::auth::*;
 use super::error::{ApiError, ApiResult};
-use super::json::{parse, Body};
+use super::json::{create_and_update_bodies, parse, Body};
 use super::openapi::{ErrorAnswer, ErrorBody};
 use super::pagination::{page_links, PageQuery};
 use crate::state::AppState;
@@ -36,59 +36,26 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(rotate))
 }
 
-/// Body of destination create: a label and a URL.
-#[derive(Deserialize, ToSchema)]
-pub struct NewDestinationBody {
-    #[schema(
-        required = true,
-        nullable = false,
-        min_length = 1,
-        max_length = 255,
-        pattern = "\\S"
-    )]
-    label: Option<String>,
-    /// http(s) URL; non-public addresses are refused unless the server allows them.
-    #[schema(
-        required = true,
-        nullable = false,
-        format = "uri",
-        max_length = 2048,
-        pattern = "^https?://[A-Za-z0-9.-]+(:[0-9]+)?(/[^\\s]*)?$"
-    )]
-    url: Option<String>,
-    enabled: Option<bool>,
-    /// Exact event names; omitted or `null` means every session event; `[]` is refused.
-    #[schema(value_type = Option<Vec<vouch_core::change::EventType>>, min_items = 1)]
-    subscribed_events: Option<Value>,
-}
-
-impl From<NewDestinationBody> for DestinationBody {
-    fn from(b: NewDestinationBody) -> Self {
-        DestinationBody {
-            label: b.label,
-            url: b.url,
-            enabled: b.enabled,
-            subscribed_events: b.subscribed_events,
-        }
+create_and_update_bodies! {
+    /// Body of destination create: a label and a URL.
+    create NewDestinationBody;
+    /// Body of destination update: the fields to change.
+    update DestinationBody;
+    {
+        #[schema(min_length = 1, max_length = 255, pattern = "\\S")]
+        label: Option<String> = required(true),
+        /// http(s) URL; non-public addresses are refused unless the server allows them.
+        #[schema(
+            format = "uri",
+            max_length = 2048,
+            pattern = "^https?://[A-Za-z0-9.-]+(:[0-9]+)?(/[^\\s]*)?$"
+        )]
+        url: Option<String> = required(true),
+        enabled: Option<bool>,
+        /// Exact event names; omitted or `null` means every session event; `[]` is refused.
+        #[schema(value_type = Option<Vec<vouch_core::change::EventType>>, min_items = 1)]
+        subscribed_events: Option<Value>,
     }
-}
-
-/// Body of destination update: the fields to change.
-#[derive(Deserialize, ToSchema)]
-pub struct DestinationBody {
-    #[schema(min_length = 1, max_length = 255, pattern = "\\S")]
-    label: Option<String>,
-    /// http(s) URL; non-public addresses are refused unless the server allows them.
-    #[schema(
-        format = "uri",
-        max_length = 2048,
-        pattern = "^https?://[A-Za-z0-9.-]+(:[0-9]+)?(/[^\\s]*)?$"
-    )]
-    url: Option<String>,
-    enabled: Option<bool>,
-    /// Exact event names; omitted or `null` means every session event; `[]` is refused.
-    #[schema(value_type = Option<Vec<vouch_core::change::EventType>>, min_items = 1)]
-    subscribed_events: Option<Value>,
 }
 
 /// A destination. `secret_shared_key` signs every delivery.

@@ -79,3 +79,34 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         ApiError::Fields(FieldErrors::single(field, message))
     })
 }
+
+/// Declares a resource's two request bodies from one field list: the creation body, where the
+/// fields marked `= required(true)` must be present (and the document says so), and the update body,
+/// where every field is optional. Both read the same fields with the same constraints, and the
+/// creation body converts into the update body, which the handlers validate.
+macro_rules! create_and_update_bodies {
+    (
+        $(#[$new_meta:meta])* create $new:ident;
+        $(#[$upd_meta:meta])* update $upd:ident;
+        { $( $(#[$fmeta:meta])* $field:ident : $ty:ty $(= required($req:literal))? ),* $(,)? }
+    ) => {
+        $(#[$new_meta])*
+        #[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
+        pub struct $new {
+            $( $(#[$fmeta])* $(#[schema(required = $req, nullable = false)])? $field: $ty, )*
+        }
+
+        $(#[$upd_meta])*
+        #[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
+        pub struct $upd {
+            $( $(#[$fmeta])* $field: $ty, )*
+        }
+
+        impl From<$new> for $upd {
+            fn from(b: $new) -> Self {
+                $upd { $( $field: b.$field, )* }
+            }
+        }
+    };
+}
+pub(crate) use create_and_update_bodies;

@@ -5,7 +5,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::Utc;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -18,7 +18,7 @@ use vouch_store::{Idem, WorkflowRecord, WorkflowStatus, WorkflowUpdate, Written}
 
 use super::auth::*;
 use super::error::{ApiError, ApiResult};
-use super::json::{parse, Body};
+use super::json::{create_and_update_bodies, parse, Body};
 use super::pagination::{page_links, PageQuery};
 use super::{idempotency, replay};
 use crate::state::AppState;
@@ -29,49 +29,23 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(retrieve, update))
 }
 
-/// Body of `POST /v3/workflows/`: a label and at least one feature.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-pub struct NewWorkflowBody {
-    #[schema(
-        required = true,
-        nullable = false,
-        min_length = 1,
-        max_length = 255,
-        pattern = "\\S"
-    )]
-    workflow_label: Option<String>,
-    is_default: Option<bool>,
-    /// `draft` or `published` (default).
-    #[schema(pattern = "^(draft|published)$")]
-    status: Option<String>,
-    /// Ordered steps, each feature at most once.
-    #[schema(required = true, nullable = false, min_items = 1)]
-    features: Option<Vec<FeatureInput>>,
-}
-
-impl From<NewWorkflowBody> for WorkflowBody {
-    fn from(b: NewWorkflowBody) -> Self {
-        WorkflowBody {
-            workflow_label: b.workflow_label,
-            is_default: b.is_default,
-            status: b.status,
-            features: b.features,
-        }
+create_and_update_bodies! {
+    /// Body of `POST /v3/workflows/`: a label and at least one feature.
+    create NewWorkflowBody;
+    /// Body of `PATCH /v3/workflows/{uuid}/`: the fields to change (new features make a new
+    /// version).
+    update WorkflowBody;
+    {
+        #[schema(min_length = 1, max_length = 255, pattern = "\\S")]
+        workflow_label: Option<String> = required(true),
+        is_default: Option<bool>,
+        /// `draft` or `published` (default).
+        #[schema(pattern = "^(draft|published)$")]
+        status: Option<String>,
+        /// Ordered steps, each feature at most once.
+        #[schema(min_items = 1)]
+        features: Option<Vec<FeatureInput>> = required(true),
     }
-}
-
-/// Body of `PATCH /v3/workflows/{uuid}/`: the fields to change.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-pub struct WorkflowBody {
-    #[schema(min_length = 1, max_length = 255, pattern = "\\S")]
-    workflow_label: Option<String>,
-    is_default: Option<bool>,
-    /// `draft` or `published` (default).
-    #[schema(pattern = "^(draft|published)$")]
-    status: Option<String>,
-    /// Ordered steps, each feature at most once: a new version.
-    #[schema(min_items = 1)]
-    features: Option<Vec<FeatureInput>>,
 }
 
 /// A workflow version as answered by every workflow endpoint.

@@ -184,3 +184,41 @@ async fn previews_say_when_nothing_would_be_sent() {
         .await;
     assert_eq!(s, 404);
 }
+
+/// With `email_preview_key_file`, tokens are signed with the file's key (so nodes that share the
+/// file share their previews), not with the key kept in the database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preview_tokens_are_signed_with_the_configured_key_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("preview.key");
+    let key = "k".repeat(48);
+    std::fs::write(&key_file, format!("{key}\n")).unwrap();
+    let t = TestServer::start_with(|c| c.email_preview_key_file = Some(key_file.clone())).await;
+    let sid = reviewable(&t).await;
+    let (s, p) = t
+        .post(
+            &format!("/v3/session/{sid}/decision-email-preview/"),
+            json!({"new_status": "Approved", "email_address": "p@example.com"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{p}");
+    let token = p["preview_token"].as_str().unwrap();
+    let other = vouch_core::preview::PreviewClaims {
+        session_id: uuid::Uuid::nil(),
+        status: "Approved".into(),
+        steps: vec![],
+        recipient: None,
+        language: "en".into(),
+        issued_at: chrono::Utc::now().timestamp(),
+    };
+    let now = chrono::Utc::now();
+    // The file's key authenticates the token (the claims then differ); any other key does not.
+    assert_eq!(
+        vouch_core::preview::verify(key.as_bytes(), token, &other, now),
+        Err(vouch_core::preview::PreviewError::Mismatch)
+    );
+    assert_eq!(
+        vouch_core::preview::verify(&[7u8; 48], token, &other, now),
+        Err(vouch_core::preview::PreviewError::BadSignature)
+    );
+}

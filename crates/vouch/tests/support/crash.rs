@@ -2,6 +2,7 @@
 //! key made through the CLI, the real binary serving it, requests that report "no answer"
 //! instead of failing (a killed server answers nothing), SIGKILL at the moment the scenario
 //! chooses, and a restart on the same directory with the same settings.
+// Each crash test uses its own part of the harness.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -72,42 +73,6 @@ impl Crash {
     /// The running server's address (a new port after each restart).
     pub fn base(&self) -> String {
         self.server().base.clone()
-    }
-
-    /// The running server's log.
-    pub fn log(&self) -> String {
-        self.server().log_text()
-    }
-
-    /// One request to the running server; `Err` when it got no answer.
-    pub async fn send(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<&Value>,
-        idem_key: Option<&str>,
-    ) -> Result<Answer, String> {
-        send(
-            &self.client,
-            &self.base(),
-            &self.key,
-            method,
-            path,
-            body,
-            idem_key,
-        )
-        .await
-    }
-
-    /// A request that must be answered `want`; answers the body as JSON.
-    pub async fn must(&self, method: Method, path: &str, body: Option<&Value>, want: u16) -> Value {
-        let a = self
-            .send(method.clone(), path, body, None)
-            .await
-            .unwrap_or_else(|e| panic!("{method} {path}: no answer: {e}"));
-        assert_eq!(a.status, want, "{method} {path} {body:?}: {}", a.text);
-        a.json()
-            .unwrap_or_else(|| panic!("{method} {path}: not JSON: {}", a.text))
     }
 
     /// Whether the running server has ended on its own.
