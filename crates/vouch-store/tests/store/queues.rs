@@ -282,6 +282,41 @@ pub(crate) async fn deliveries_are_fanned_out_claimed_with_leases_and_recorded(d
         None
     );
 
+    // A batch is folded per destination in the order it happened: a success then a failure
+    // means failing since that failure, whatever the destination's earlier streak.
+    let d1_failing = |at| async move {
+        s.get_destination(app.id, d1.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .failing_since
+            == Some(at)
+    };
+    let day = chrono::Duration::days(1);
+    let fail = |at| result(&again[0], DeliveryOutcome::Retry { at: t(900) }, at);
+    s.record_attempts(vec![fail(t(510))], day, t(511))
+        .await
+        .unwrap();
+    assert!(d1_failing(t(510)).await);
+    s.record_attempts(
+        vec![
+            result(&again[0], DeliveryOutcome::Succeeded, t(520)),
+            fail(t(530)),
+        ],
+        day,
+        t(531),
+    )
+    .await
+    .unwrap();
+    assert!(
+        d1_failing(t(530)).await,
+        "the streak restarts at the failure after the success"
+    );
+    s.record_attempts(vec![fail(t(540))], day, t(541))
+        .await
+        .unwrap();
+    assert!(d1_failing(t(530)).await, "a failure continues the streak");
+
     // A destination failing since before the cut-off is disabled; its queue fails with it.
     let all_claims: Vec<_> = first
         .iter()
