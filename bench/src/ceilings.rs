@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use vouch_core::{AppId, SessionId, WorkflowId};
 
 use chrono::Utc;
 use serde_json::json;
@@ -104,7 +105,7 @@ pub async fn bare_storage(
     let now = Utc::now();
     let app = store
         .create_app(App {
-            id: Uuid::new_v4(),
+            id: AppId::random(),
             name: "bench".into(),
             mode: Environment::Live,
             created_at: now,
@@ -122,7 +123,7 @@ pub async fn bare_storage(
     ])
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     let wf = WorkflowRecord {
-        id: Uuid::new_v4(),
+        id: WorkflowId::random(),
         version: 1,
         app_id: app.id,
         label: "bench".into(),
@@ -143,7 +144,7 @@ pub async fn bare_storage(
                 let written = store
                     .create_session(
                         NewSession {
-                            id: Uuid::new_v4(),
+                            id: SessionId::random(),
                             app_id,
                             token: format!("t{i}"),
                             workflow_id: Some(wf_id),
@@ -180,7 +181,7 @@ pub async fn bare_storage(
         let app_id = app.id;
         tasks.push(tokio::spawn(async move {
             let mut stats = Stats::new();
-            let mine: Vec<Uuid> = ids
+            let mine: Vec<SessionId> = ids
                 .iter()
                 .skip(c)
                 .step_by(plan.connections)

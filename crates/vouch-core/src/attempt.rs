@@ -1,5 +1,6 @@
 //! Step results reported by verification engines (API.md §4.5).
 
+use crate::ids::SessionId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -40,7 +41,7 @@ impl ActorType {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Attempt {
     pub id: Uuid,
-    pub session_id: Uuid,
+    pub session_id: SessionId,
     pub seq: i64,
     pub node_id: String,
     pub feature: Feature,

@@ -1,6 +1,7 @@
 //! A decided change to one session: what the core functions return and the store writes in one
 //! transaction, and the state they decide from.
 
+use crate::ids::{AppId, EventId, SessionId};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -103,7 +104,7 @@ pub struct SessionState {
 /// A new outbox event announcing a change.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewEvent {
-    pub event_id: Uuid,
+    pub event_id: EventId,
     pub event_type: EventType,
     pub status: SessionStatus,
     pub previous_status: Option<SessionStatus>,
@@ -112,8 +113,8 @@ pub struct NewEvent {
 /// A decided change to one session, applied atomically with its trail and events.
 #[derive(Debug, Clone)]
 pub struct SessionChange {
-    pub app_id: Uuid,
-    pub session_id: Uuid,
+    pub app_id: AppId,
+    pub session_id: SessionId,
     pub kind: WorkflowKind,
     pub expected_version: i64,
     pub now: DateTime<Utc>,
@@ -204,7 +205,7 @@ impl NewEvent {
     /// A `status.updated` event for a move from `from` to `to`.
     pub fn status_updated(from: SessionStatus, to: SessionStatus) -> Self {
         Self {
-            event_id: Uuid::now_v7(),
+            event_id: EventId::generate(),
             event_type: EventType::StatusUpdated,
             status: to,
             previous_status: Some(from),
@@ -259,7 +260,7 @@ impl SessionChange {
         );
         if !moved && !in_flow {
             self.events.push(NewEvent {
-                event_id: Uuid::now_v7(),
+                event_id: EventId::generate(),
                 event_type: EventType::DataUpdated,
                 status,
                 previous_status: Some(status),

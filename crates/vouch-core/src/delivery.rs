@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use crate::ids::DestinationId;
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use crate::change::NotSentReason;
 
@@ -171,9 +171,9 @@ pub enum Health {
 /// Folds a batch of attempts, in the order they were made, into one health update per
 /// destination: `(destination, succeeded, started_at)`.
 pub fn destination_health(
-    attempts: impl IntoIterator<Item = (Uuid, bool, DateTime<Utc>)>,
-) -> Vec<(Uuid, Health)> {
-    let mut by_dest: HashMap<Uuid, Health> = HashMap::new();
+    attempts: impl IntoIterator<Item = (DestinationId, bool, DateTime<Utc>)>,
+) -> Vec<(DestinationId, Health)> {
+    let mut by_dest: HashMap<DestinationId, Health> = HashMap::new();
     let mut order = Vec::new();
     for (dest, ok, started) in attempts {
         let next = match (by_dest.get(&dest), ok) {
@@ -309,7 +309,11 @@ mod tests {
 
     #[test]
     fn a_destination_fails_from_its_first_failure_after_its_last_success() {
-        let (a, b, c) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
+        let (a, b, c) = (
+            DestinationId::from_u128(1),
+            DestinationId::from_u128(2),
+            DestinationId::from_u128(3),
+        );
         let t = |s| at("2026-01-01T00:00:00Z") + chrono::Duration::seconds(s);
         let h = destination_health([
             (a, false, t(1)),

@@ -1,6 +1,7 @@
 //! What email a change would send: rendered content, recipient and whether it is sent. Shared
 //! by update-status (which queues it) and the previews (which show it), so both are identical.
 
+use crate::ids::SessionId;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use uuid::Uuid;
@@ -104,7 +105,12 @@ pub fn job(b: &SessionState, m: Mailing<'_>, c: &Change, review_uuid: Uuid) -> O
 }
 
 /// What a preview token binds: the steps, the recipient and the language.
-pub fn claims(session_id: Uuid, c: &Change, p: &EmailPlan, now: DateTime<Utc>) -> PreviewClaims {
+pub fn claims(
+    session_id: SessionId,
+    c: &Change,
+    p: &EmailPlan,
+    now: DateTime<Utc>,
+) -> PreviewClaims {
     PreviewClaims {
         session_id,
         status: c.to.as_str().to_string(),

@@ -10,6 +10,7 @@ pub mod email;
 pub mod email_plan;
 pub mod errors;
 pub mod feature;
+pub mod ids;
 pub mod lifecycle;
 pub mod preview;
 pub mod progress;
@@ -27,4 +28,5 @@ pub mod workflow;
 
 pub use errors::{FieldErrors, Rejection};
 pub use feature::{Feature, FeatureRef, WorkflowKind};
+pub use ids::{AppId, DeliveryId, DestinationId, EventId, KeyId, SessionId, WorkflowId};
 pub use status::{AttemptStatus, SessionStatus};

@@ -72,6 +72,7 @@ mod tests {
     use crate::attempt::ActorType;
     use crate::workflow::{validate_features, FeatureInput};
     use crate::AttemptStatus;
+    use crate::SessionId;
     use chrono::TimeZone;
     use serde_json::json;
     use uuid::Uuid;
@@ -93,7 +94,7 @@ mod tests {
     fn ocr(data: Value) -> Attempt {
         Attempt {
             id: Uuid::nil(),
-            session_id: Uuid::nil(),
+            session_id: SessionId::nil(),
             seq: 1,
             node_id: "feature_ocr_1".into(),
             feature: Feature::Ocr,

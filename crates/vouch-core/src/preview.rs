@@ -1,13 +1,13 @@
 //! Email preview tokens: what a preview showed (steps, recipient, language), signed, so an
 //! update-status that quotes the token is refused if it would send something else.
 
+use crate::ids::SessionId;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, Duration, Utc};
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
-use uuid::Uuid;
 
 /// How long a preview token is honoured.
 pub const PREVIEW_TTL_MINUTES: i64 = 15;
@@ -15,7 +15,7 @@ pub const PREVIEW_TTL_MINUTES: i64 = 15;
 /// What the email of a change is bound to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PreviewClaims {
-    pub session_id: Uuid,
+    pub session_id: SessionId,
     /// The target status (`Approved`, `Declined`, `Resubmitted`).
     pub status: String,
     /// `node_id: reason` for each reopened step, in workflow order (empty for decisions).
@@ -102,7 +102,7 @@ mod tests {
 
     fn claims() -> PreviewClaims {
         PreviewClaims {
-            session_id: Uuid::from_u128(1),
+            session_id: SessionId::from_u128(1),
             status: "Resubmitted".into(),
             steps: vec!["feature_ocr_1: blurry".into()],
             recipient: Some("p@example.com".into()),

@@ -121,6 +121,7 @@ mod tests {
     use super::*;
     use crate::attempt::ActorType;
     use crate::workflow::{validate_features, FeatureInput};
+    use crate::SessionId;
     use chrono::{TimeZone, Utc};
     use proptest::prelude::*;
     use serde_json::json;
@@ -140,7 +141,7 @@ mod tests {
     fn attempt(wf: &WorkflowSpec, seq: i64, node: &str, status: AttemptStatus) -> Attempt {
         Attempt {
             id: Uuid::nil(),
-            session_id: Uuid::nil(),
+            session_id: SessionId::nil(),
             seq,
             node_id: node.into(),
             feature: wf.node(node).unwrap().feature,

@@ -1,5 +1,6 @@
 //! The review trail: append-only rows chained by hashes so tampering is detectable.
 
+use crate::ids::SessionId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -49,7 +50,7 @@ impl ActivityType {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Review {
     pub uuid: Uuid,
-    pub session_id: Uuid,
+    pub session_id: SessionId,
     pub seq: i64,
     pub activity_type: ActivityType,
     pub actor_type: ActorType,
@@ -103,7 +104,7 @@ impl NewReview {
     }
 
     /// Places the row after `prev_hash` as number `seq` of the session's chain.
-    pub fn chain(self, session_id: Uuid, seq: i64, prev_hash: &str) -> Review {
+    pub fn chain(self, session_id: SessionId, seq: i64, prev_hash: &str) -> Review {
         let mut r = Review {
             uuid: self.uuid,
             session_id,
@@ -243,7 +244,7 @@ mod tests {
     use chrono::TimeZone;
 
     fn chain_of(n: usize) -> Vec<Review> {
-        let sid = Uuid::from_u128(7);
+        let sid = crate::SessionId::from_u128(7);
         let mut prev = GENESIS_HASH.to_string();
         (0..n)
             .map(|i| {

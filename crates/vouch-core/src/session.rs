@@ -1,9 +1,9 @@
 //! A verification session as stored (API.md §4).
 
+use crate::ids::{AppId, SessionId, WorkflowId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use uuid::Uuid;
 
 use crate::feature::WorkflowKind;
 use crate::progress::ResubmitInfo;
@@ -62,13 +62,13 @@ impl Environment {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Session {
-    pub id: Uuid,
-    pub app_id: Uuid,
+    pub id: SessionId,
+    pub app_id: AppId,
     pub number: i64,
     pub kind: WorkflowKind,
     pub token: String,
     pub status: SessionStatus,
-    pub workflow_id: Uuid,
+    pub workflow_id: WorkflowId,
     pub workflow_version: i64,
     pub vendor_data: Option<String>,
     pub metadata: Value,

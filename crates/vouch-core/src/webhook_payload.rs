@@ -1,15 +1,15 @@
 //! The flat webhook payload of API.md §5.
 
+use crate::ids::EventId;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
-use uuid::Uuid;
 
 use crate::session::{Environment, Session};
 use crate::SessionStatus;
 
 /// What an outbox event says happened.
 pub struct EventFacts<'a> {
-    pub event_id: Uuid,
+    pub event_id: EventId,
     pub webhook_type: &'a str,
     pub status: SessionStatus,
     pub previous_status: Option<SessionStatus>,
@@ -54,18 +54,20 @@ pub fn at_send_time(mut stored: Value, now: DateTime<Utc>) -> Value {
 mod tests {
     use super::*;
     use crate::feature::WorkflowKind;
+    use crate::WorkflowId;
+    use crate::{AppId, SessionId};
     use chrono::TimeZone;
 
     fn session() -> Session {
         let t = Utc.timestamp_opt(1_764_115_200, 0).unwrap();
         Session {
-            id: Uuid::from_u128(1),
-            app_id: Uuid::from_u128(2),
+            id: SessionId::from_u128(1),
+            app_id: AppId::from_u128(2),
             number: 1,
             kind: WorkflowKind::User,
             token: "t".into(),
             status: SessionStatus::Approved,
-            workflow_id: Uuid::from_u128(3),
+            workflow_id: WorkflowId::from_u128(3),
             workflow_version: 1,
             vendor_data: Some("user-123".into()),
             metadata: json!({"k": 1}),
@@ -86,7 +88,7 @@ mod tests {
     fn decided_statuses_carry_the_decision_and_others_do_not() {
         let s = session();
         let facts = |status| EventFacts {
-            event_id: Uuid::from_u128(9),
+            event_id: EventId::from_u128(9),
             webhook_type: "status.updated",
             status,
             previous_status: Some(SessionStatus::InReview),

@@ -1,9 +1,9 @@
 //! Workflow validation and node ids (API.md §3).
 
+use crate::ids::{AppId, WorkflowId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use uuid::Uuid;
 
 use crate::errors::FieldErrors;
 use crate::feature::{Feature, FeatureKind, FeatureRef, WorkflowKind};
@@ -208,9 +208,9 @@ impl WorkflowStatus {
 /// One version of a workflow.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkflowRecord {
-    pub id: Uuid,
+    pub id: WorkflowId,
     pub version: i64,
-    pub app_id: Uuid,
+    pub app_id: AppId,
     pub label: String,
     pub status: WorkflowStatus,
     pub is_default: bool,
@@ -246,8 +246,8 @@ impl WorkflowRecord {
 
 #[derive(Debug, Clone)]
 pub struct WorkflowUpdate {
-    pub app_id: Uuid,
-    pub id: Uuid,
+    pub app_id: AppId,
+    pub id: WorkflowId,
     pub label: Option<String>,
     pub status: Option<WorkflowStatus>,
     pub is_default: Option<bool>,

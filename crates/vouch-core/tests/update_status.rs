@@ -8,7 +8,7 @@ use vouch_core::attempt::{ActorType, Attempt};
 use vouch_core::feature::Feature;
 use vouch_core::update_status::{decide, Outcome, Rejection, UpdateContext};
 use vouch_core::workflow::{validate_features, FeatureInput, WorkflowSpec};
-use vouch_core::{AttemptStatus, SessionStatus};
+use vouch_core::{AttemptStatus, SessionId, SessionStatus};
 
 fn workflow(names: &[&str]) -> WorkflowSpec {
     let inputs: Vec<FeatureInput> = names
@@ -27,7 +27,7 @@ fn attempts(wf: &WorkflowSpec, results: &[(&str, AttemptStatus)]) -> Vec<Attempt
         .enumerate()
         .map(|(i, (node, status))| Attempt {
             id: Uuid::from_u128(i as u128),
-            session_id: Uuid::nil(),
+            session_id: SessionId::nil(),
             seq: i as i64 + 1,
             node_id: node.to_string(),
             feature: wf.node(node).unwrap().feature,

@@ -15,9 +15,9 @@ mod workflow_cache;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 use vouch_core::review::{BrokenLink, Review};
 use vouch_core::session::Session;
+use vouch_core::{AppId, KeyId, SessionId, WorkflowId};
 
 pub use emails::*;
 pub use model::*;
@@ -75,14 +75,14 @@ pub trait Store: WebhookStore + EmailStore + Send + Sync + 'static {
     /// empty string clears it.
     async fn set_app_branding(
         &self,
-        app_id: Uuid,
+        app_id: AppId,
         sender_name: Option<String>,
         brand: Option<String>,
     ) -> StoreResult<()>;
     async fn create_key(&self, key: ApiKey) -> StoreResult<ApiKey>;
-    async fn list_keys(&self, app_id: Uuid) -> StoreResult<Vec<ApiKey>>;
+    async fn list_keys(&self, app_id: AppId) -> StoreResult<Vec<ApiKey>>;
     /// Returns false when no such key exists.
-    async fn revoke_key(&self, key_id: Uuid, now: DateTime<Utc>) -> StoreResult<bool>;
+    async fn revoke_key(&self, key_id: KeyId, now: DateTime<Utc>) -> StoreResult<bool>;
     /// Every key whose hash starts with the given 8 bytes, with its application; the caller
     /// compares full hashes in constant time.
     async fn keys_by_hash_prefix(&self, prefix: [u8; 8]) -> StoreResult<Vec<(ApiKey, App)>>;
@@ -98,14 +98,18 @@ pub trait Store: WebhookStore + EmailStore + Send + Sync + 'static {
     async fn update_workflow(&self, update: WorkflowUpdate) -> StoreResult<WorkflowRecord>;
     async fn list_workflows(
         &self,
-        app_id: Uuid,
+        app_id: AppId,
         page: Page,
     ) -> StoreResult<(Vec<WorkflowRecord>, i64)>;
     /// The current (highest) version.
-    async fn get_workflow(&self, app_id: Uuid, id: Uuid) -> StoreResult<Option<WorkflowRecord>>;
+    async fn get_workflow(
+        &self,
+        app_id: AppId,
+        id: WorkflowId,
+    ) -> StoreResult<Option<WorkflowRecord>>;
     async fn get_workflow_version(
         &self,
-        id: Uuid,
+        id: WorkflowId,
         version: i64,
     ) -> StoreResult<Option<WorkflowRecord>>;
 
@@ -118,25 +122,33 @@ pub trait Store: WebhookStore + EmailStore + Send + Sync + 'static {
         idem: Option<Idem<Session>>,
     ) -> StoreResult<Written<Session>>;
     /// A live (not deleted) session of the application, user table first.
-    async fn get_session(&self, app_id: Uuid, id: Uuid) -> StoreResult<Option<Session>>;
+    async fn get_session(&self, app_id: AppId, id: SessionId) -> StoreResult<Option<Session>>;
     /// The session with its pinned workflow, attempts and review trail.
-    async fn session_bundle(&self, app_id: Uuid, id: Uuid) -> StoreResult<Option<SessionBundle>>;
+    async fn session_bundle(
+        &self,
+        app_id: AppId,
+        id: SessionId,
+    ) -> StoreResult<Option<SessionBundle>>;
     async fn list_sessions(
         &self,
-        app_id: Uuid,
+        app_id: AppId,
         filter: &SessionFilter,
         page: Page,
     ) -> StoreResult<(Vec<Session>, i64)>;
     /// Soft-deletes a session, erases its personal data and drops pending events.
-    async fn delete_session(&self, app_id: Uuid, id: Uuid, now: DateTime<Utc>)
-        -> StoreResult<bool>;
+    async fn delete_session(
+        &self,
+        app_id: AppId,
+        id: SessionId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
     /// Loads the session, runs `decide` (a core function) on it and applies the change it
     /// returns, all in one transaction, so concurrent writers serialize without retries. The
     /// only way a session changes after creation.
     async fn modify_session(
         &self,
-        app_id: Uuid,
-        session_id: Uuid,
+        app_id: AppId,
+        session_id: SessionId,
         decide: Decide,
         idem: Option<Idem<()>>,
     ) -> StoreResult<Modified>;
@@ -148,14 +160,14 @@ pub trait Store: WebhookStore + EmailStore + Send + Sync + 'static {
     ) -> StoreResult<Option<Written<()>>>;
 
     // --- audit and outbox -----------------------------------------------------------------------
-    async fn reviews(&self, session_id: Uuid) -> StoreResult<Vec<Review>>;
+    async fn reviews(&self, session_id: SessionId) -> StoreResult<Vec<Review>>;
     /// Verifies every chain (or one session's); answers the first broken link per session.
     async fn verify_reviews(
         &self,
-        session_id: Option<Uuid>,
-    ) -> StoreResult<(usize, Vec<(Uuid, BrokenLink)>)>;
-    async fn outbox_events(&self, session_id: Uuid) -> StoreResult<Vec<OutboxEvent>>;
-    async fn email_jobs(&self, session_id: Uuid) -> StoreResult<Vec<EmailJob>>;
+        session_id: Option<SessionId>,
+    ) -> StoreResult<(usize, Vec<(SessionId, BrokenLink)>)>;
+    async fn outbox_events(&self, session_id: SessionId) -> StoreResult<Vec<OutboxEvent>>;
+    async fn email_jobs(&self, session_id: SessionId) -> StoreResult<Vec<EmailJob>>;
     /// Sessions whose lifecycle timers have come due (expiry, abandonment, KYC expiry).
     async fn due_transitions(&self, query: LifecycleQuery) -> StoreResult<Vec<DueTransition>>;
 

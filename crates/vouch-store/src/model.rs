@@ -8,6 +8,7 @@ use vouch_core::attempt::Attempt;
 use vouch_core::review::Review;
 use vouch_core::scopes::Scopes;
 use vouch_core::session::{CallbackMethod, Environment, Session};
+use vouch_core::{AppId, EventId, KeyId, SessionId, WorkflowId};
 use vouch_core::{Rejection, SessionStatus, WorkflowKind};
 
 pub use vouch_core::change::{
@@ -17,7 +18,7 @@ pub use vouch_core::workflow::{WorkflowRecord, WorkflowStatus, WorkflowUpdate};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct App {
-    pub id: Uuid,
+    pub id: AppId,
     pub name: String,
     pub mode: Environment,
     pub created_at: DateTime<Utc>,
@@ -25,8 +26,8 @@ pub struct App {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiKey {
-    pub id: Uuid,
-    pub app_id: Uuid,
+    pub id: KeyId,
+    pub app_id: AppId,
     pub name: Option<String>,
     pub key_hash: [u8; 32],
     pub prefix: String,
@@ -40,11 +41,11 @@ pub struct ApiKey {
 /// A session to create; the store assigns `number` (and reuses an unfinished session when asked).
 #[derive(Debug, Clone)]
 pub struct NewSession {
-    pub id: Uuid,
-    pub app_id: Uuid,
+    pub id: SessionId,
+    pub app_id: AppId,
     pub token: String,
     /// When `None`, the application's default published workflow is used.
-    pub workflow_id: Option<Uuid>,
+    pub workflow_id: Option<WorkflowId>,
     pub vendor_data: Option<String>,
     pub metadata: Value,
     pub callback: Option<String>,
@@ -121,9 +122,9 @@ pub enum Modified {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OutboxEvent {
     pub seq: i64,
-    pub event_id: Uuid,
-    pub app_id: Uuid,
-    pub session_id: Uuid,
+    pub event_id: EventId,
+    pub app_id: AppId,
+    pub session_id: SessionId,
     pub session_kind: WorkflowKind,
     pub event_type: EventType,
     pub status: SessionStatus,
@@ -136,8 +137,8 @@ pub struct OutboxEvent {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EmailJob {
     pub id: Uuid,
-    pub app_id: Uuid,
-    pub session_id: Uuid,
+    pub app_id: AppId,
+    pub session_id: SessionId,
     pub review_uuid: Uuid,
     pub kind: EmailKind,
     pub status: SessionStatus,
@@ -174,7 +175,7 @@ pub struct LifecycleQuery {
 /// An `Idempotency-Key` scoped to its application, with a fingerprint of the request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdemKey {
-    pub app_id: Uuid,
+    pub app_id: AppId,
     pub key: String,
     pub fingerprint: String,
     pub now: DateTime<Utc>,
@@ -212,7 +213,7 @@ pub struct SessionFilter {
     pub kind: Option<KindFilter>,
     pub statuses: Vec<SessionStatus>,
     pub vendor_data: Option<String>,
-    pub workflow_ids: Vec<Uuid>,
+    pub workflow_ids: Vec<WorkflowId>,
     pub country: Option<String>,
     /// Inclusive `YYYY-MM-DD` bounds on `created_at`.
     pub date_from: Option<chrono::NaiveDate>,

@@ -4,15 +4,15 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
-use uuid::Uuid;
+use vouch_core::{AppId, DeliveryId, DestinationId, EventId, SessionId};
 
 use crate::model::{EventType, OutboxEvent, Page};
 use crate::StoreResult;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Destination {
-    pub id: Uuid,
-    pub app_id: Uuid,
+    pub id: DestinationId,
+    pub app_id: AppId,
     pub label: String,
     pub url: String,
     pub enabled: bool,
@@ -83,7 +83,7 @@ pub struct DestinationUpdate {
 /// A delivery claimed for sending, with what sending needs.
 #[derive(Debug, Clone)]
 pub struct ClaimedDelivery {
-    pub id: Uuid,
+    pub id: DeliveryId,
     pub destination: Destination,
     pub event: OutboxEvent,
     /// Attempts already made.
@@ -97,9 +97,9 @@ pub use vouch_core::delivery::{DeliveryOutcome, DeliveryState};
 /// One finished attempt, recorded with the delivery's new state.
 #[derive(Debug, Clone)]
 pub struct AttemptResult {
-    pub delivery_id: Uuid,
-    pub destination_id: Uuid,
-    pub session_id: Uuid,
+    pub delivery_id: DeliveryId,
+    pub destination_id: DestinationId,
+    pub session_id: SessionId,
     pub attempt: i64,
     pub url: String,
     pub request_headers: Value,
@@ -116,11 +116,11 @@ pub struct AttemptResult {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DeliveryRecord {
-    pub id: Uuid,
-    pub destination_id: Uuid,
-    pub event_id: Uuid,
+    pub id: DeliveryId,
+    pub destination_id: DestinationId,
+    pub event_id: EventId,
     pub event_type: EventType,
-    pub session_id: Uuid,
+    pub session_id: SessionId,
     pub state: DeliveryState,
     pub attempts: i64,
     pub next_attempt_at: Option<DateTime<Utc>>,
@@ -133,9 +133,9 @@ pub struct DeliveryRecord {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AttemptLog {
-    pub delivery_id: Uuid,
-    pub destination_id: Uuid,
-    pub event_id: Uuid,
+    pub delivery_id: DeliveryId,
+    pub destination_id: DestinationId,
+    pub event_id: EventId,
     pub event_type: EventType,
     pub attempt: i64,
     pub url: String,
@@ -157,7 +157,7 @@ pub struct ClaimQuery {
     /// Deliveries taken per destination in this claim, at most.
     pub per_destination: i64,
     /// Destinations already at their concurrency cap: none of theirs are taken.
-    pub skip_destinations: Vec<Uuid>,
+    pub skip_destinations: Vec<DestinationId>,
     pub limit: i64,
 }
 
@@ -166,22 +166,26 @@ pub trait WebhookStore: Send + Sync {
     async fn create_destination(&self, d: Destination) -> StoreResult<Destination>;
     async fn list_destinations(
         &self,
-        app_id: Uuid,
+        app_id: AppId,
         page: Page,
     ) -> StoreResult<(Vec<Destination>, i64)>;
-    async fn get_destination(&self, app_id: Uuid, id: Uuid) -> StoreResult<Option<Destination>>;
+    async fn get_destination(
+        &self,
+        app_id: AppId,
+        id: DestinationId,
+    ) -> StoreResult<Option<Destination>>;
     async fn update_destination(
         &self,
-        app_id: Uuid,
-        id: Uuid,
+        app_id: AppId,
+        id: DestinationId,
         update: DestinationUpdate,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Destination>>;
     /// Deletes it and drops its pending deliveries.
     async fn delete_destination(
         &self,
-        app_id: Uuid,
-        id: Uuid,
+        app_id: AppId,
+        id: DestinationId,
         now: DateTime<Utc>,
     ) -> StoreResult<bool>;
 
@@ -203,35 +207,35 @@ pub trait WebhookStore: Send + Sync {
     async fn release_leases_at_start(&self) -> StoreResult<usize>;
     /// Ends the leases of these deliveries (still running when a node stops), so that any node
     /// sends them at once.
-    async fn release_deliveries(&self, ids: Vec<Uuid>) -> StoreResult<usize>;
+    async fn release_deliveries(&self, ids: Vec<DeliveryId>) -> StoreResult<usize>;
     /// The earliest time a pending delivery comes due, if any.
     async fn next_delivery_due(&self) -> StoreResult<Option<DateTime<Utc>>>;
 
     async fn list_deliveries(
         &self,
-        app_id: Uuid,
-        destination_id: Uuid,
+        app_id: AppId,
+        destination_id: DestinationId,
         page: Page,
     ) -> StoreResult<(Vec<DeliveryRecord>, i64)>;
     async fn get_delivery(
         &self,
-        app_id: Uuid,
-        destination_id: Uuid,
-        delivery_id: Uuid,
+        app_id: AppId,
+        destination_id: DestinationId,
+        delivery_id: DeliveryId,
     ) -> StoreResult<Option<(DeliveryRecord, Vec<AttemptLog>)>>;
     /// Queues a delivery to be sent again now (same event id, fresh signature).
     async fn resend_delivery(
         &self,
-        app_id: Uuid,
-        destination_id: Uuid,
-        delivery_id: Uuid,
+        app_id: AppId,
+        destination_id: DestinationId,
+        delivery_id: DeliveryId,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<DeliveryRecord>>;
     /// Every attempt for one session, newest first.
     async fn session_webhook_attempts(
         &self,
-        app_id: Uuid,
-        session_id: Uuid,
+        app_id: AppId,
+        session_id: SessionId,
         page: Page,
     ) -> StoreResult<(Vec<AttemptLog>, i64)>;
     /// Notified after every commit that wrote outbox events or queued a resend.

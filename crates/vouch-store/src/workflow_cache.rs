@@ -2,8 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-
-use uuid::Uuid;
+use vouch_core::WorkflowId;
 
 use crate::model::WorkflowRecord;
 
@@ -14,13 +13,13 @@ pub struct WorkflowCache {
     inner: Arc<Mutex<Versions>>,
 }
 
-type Versions = HashMap<(Uuid, i64), Arc<WorkflowRecord>>;
+type Versions = HashMap<(WorkflowId, i64), Arc<WorkflowRecord>>;
 
 /// Bound on cached versions; past it the cache starts over.
 const CAPACITY: usize = 4096;
 
 impl WorkflowCache {
-    pub fn cached(&self, id: Uuid, version: i64) -> Option<Arc<WorkflowRecord>> {
+    pub fn cached(&self, id: WorkflowId, version: i64) -> Option<Arc<WorkflowRecord>> {
         self.inner
             .lock()
             .ok()

@@ -15,7 +15,6 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, watch, Notify, Semaphore};
 use tokio::task::JoinSet;
-use uuid::Uuid;
 use vouch_store::StoreResult;
 
 /// A queue the runner works: how to claim, run and record its jobs.
@@ -23,6 +22,10 @@ use vouch_store::StoreResult;
 pub trait Queue: Send + Sync + 'static {
     type Job: Send + 'static;
     type Outcome: Send + 'static;
+    /// The job's id (what `release` takes back).
+    type Id: Copy + Eq + std::hash::Hash + Send + Sync + 'static;
+    /// What jobs are capped per (webhooks: destinations); `()` for a queue without lanes.
+    type Lane: Copy + Eq + std::hash::Hash + Send + Sync + 'static;
 
     /// For logs.
     fn name(&self) -> &'static str;
@@ -36,11 +39,11 @@ pub trait Queue: Send + Sync + 'static {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: i64,
-        skip_lanes: Vec<Uuid>,
+        skip_lanes: Vec<Self::Lane>,
     ) -> StoreResult<Vec<Self::Job>>;
-    fn id(&self, job: &Self::Job) -> Uuid;
+    fn id(&self, job: &Self::Job) -> Self::Id;
     /// The lane a job counts against (webhooks: its destination), capped per lane.
-    fn lane(&self, _job: &Self::Job) -> Option<Uuid> {
+    fn lane(&self, _job: &Self::Job) -> Option<Self::Lane> {
         None
     }
     /// The job's work: network calls, never inside a transaction.
@@ -48,7 +51,7 @@ pub trait Queue: Send + Sync + 'static {
     async fn record(&self, outcomes: Vec<Self::Outcome>) -> StoreResult<()>;
     async fn next_due(&self) -> StoreResult<Option<DateTime<Utc>>>;
     /// Ends the leases of these jobs (still running at shutdown).
-    async fn release(&self, ids: Vec<Uuid>) -> StoreResult<usize>;
+    async fn release(&self, ids: Vec<Self::Id>) -> StoreResult<usize>;
     /// Ends the leases a crashed run left (a lone SQLite node at start; nothing on PostgreSQL,
     /// where other nodes may hold them).
     async fn release_at_start(&self) -> StoreResult<usize>;
@@ -100,15 +103,15 @@ async fn run<Q: Queue>(queue: Arc<Q>, limits: Limits, mut stop: watch::Receiver<
     let recorder = tokio::spawn(record(queue.clone(), results_rx, freed.clone()));
     let permits = Arc::new(Semaphore::new(limits.max_in_flight.max(1)));
     let per_lane = limits.per_lane.max(1);
-    let mut lanes: HashMap<Uuid, Arc<Semaphore>> = HashMap::new();
+    let mut lanes: HashMap<Q::Lane, Arc<Semaphore>> = HashMap::new();
     // Jobs whose outcome is not yet handed to the recorder.
-    let in_flight: Arc<Mutex<HashSet<Uuid>>> = Arc::default();
+    let in_flight: Arc<Mutex<HashSet<Q::Id>>> = Arc::default();
     let mut running = JoinSet::new();
     let wake = queue.wake();
     while !*stop.borrow() {
         while running.try_join_next().is_some() {}
         lanes.retain(|_, lane| lane.available_permits() < per_lane);
-        let skip: Vec<Uuid> = lanes
+        let skip: Vec<Q::Lane> = lanes
             .iter()
             .filter(|(_, lane)| lane.available_permits() == 0)
             .map(|(id, _)| *id)
@@ -194,7 +197,7 @@ async fn drain<Q: Queue>(
     queue: Arc<Q>,
     grace: Duration,
     mut running: JoinSet<()>,
-    in_flight: Arc<Mutex<HashSet<Uuid>>>,
+    in_flight: Arc<Mutex<HashSet<Q::Id>>>,
     results: mpsc::UnboundedSender<Q::Outcome>,
     recorder: tokio::task::JoinHandle<()>,
 ) {
@@ -209,7 +212,7 @@ async fn drain<Q: Queue>(
         running.abort_all();
         while running.join_next().await.is_some() {}
     }
-    let unfinished: Vec<Uuid> = lock(&in_flight).drain().collect();
+    let unfinished: Vec<Q::Id> = lock(&in_flight).drain().collect();
     // Every finished job's outcome is in the channel: record them all before releasing.
     drop(results);
     let _ = recorder.await;

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use vouch_core::{AppId, KeyId};
 
 use anyhow::Context;
 use chrono::Utc;
@@ -90,7 +91,7 @@ pub async fn create_key(
     let generated = apikey::generate(app.mode);
     let key = store
         .create_key(ApiKey {
-            id: Uuid::new_v4(),
+            id: KeyId::random(),
             app_id: app.id,
             name,
             key_hash: generated.hash,
@@ -113,7 +114,7 @@ pub async fn bootstrap(store: &dyn Store) -> anyhow::Result<Option<(App, String)
     }
     let app = store
         .create_app(App {
-            id: Uuid::new_v4(),
+            id: AppId::random(),
             name: "default".into(),
             mode: Environment::Live,
             created_at: Utc::now(),

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use reqwest::{Client, Method};
 use serde_json::{json, Value};
-use uuid::Uuid;
 use vouch::config::Config;
 use vouch::migrate_data::TABLES;
 use vouch::server;
@@ -429,7 +428,7 @@ async fn a_sqlite_database_is_copied_exactly() {
     let (pg_chains, pg_broken) = target.verify_reviews(None).await.unwrap();
     assert_eq!((pg_chains, pg_broken.len()), (chains, 0), "{pg_broken:?}");
     for sid in &sessions {
-        let id = Uuid::parse_str(sid).unwrap();
+        let id = sid.parse::<vouch_core::SessionId>().unwrap();
         assert!(!target.reviews(id).await.unwrap().is_empty(), "{sid}");
     }
     drop(target);

@@ -4,6 +4,9 @@
 //! same data directory. Every event committed to the outbox must then reach the receiver at least
 //! once, correctly signed; nothing the receiver got may be unknown to the database; every
 //! acknowledged request must have its events; and each session's events must retell its history.
+//!
+//! Each test is one `Scenario` over the shared crash harness (`support/crash.rs`): how long each
+//! load lasts, how many kills come in a row, and how often the receiver fails a first delivery.
 
 #[path = "support/binary.rs"]
 mod binary;
@@ -18,6 +21,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use vouch_core::{AppId, EventId, SessionId, WorkflowId};
+
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -25,14 +30,11 @@ use hmac::{Hmac, Mac};
 use reqwest::{Client, Method};
 use serde_json::{json, Value};
 use sha2::Sha256;
-use uuid::Uuid;
 use vouch_store::sqlite::SqliteStore;
 use vouch_store::{KindFilter, OutboxEvent, Page, SessionFilter, Store};
 
 /// Concurrent clients driving the load.
 const TASKS: usize = 6;
-/// How long the first server takes writes before it is killed.
-const LOAD_BEFORE_KILL: Duration = Duration::from_millis(1500);
 /// Fewer committed events than this and the test proves nothing.
 const MIN_EVENTS: usize = 100;
 /// Time allowed for one delivery attempt (`VOUCH_WEBHOOKS__TIMEOUT`).
@@ -45,8 +47,6 @@ const RETRY_SCHEDULE: &str = "0s,1s,1s,1s,1s,1s,1s,1s";
 const LEASE: Duration = Duration::from_secs(TIMEOUT_SECONDS + 30);
 /// How long after the restart every committed event may take to arrive.
 const DELIVERY_WAIT: Duration = Duration::from_secs(TIMEOUT_SECONDS + 30 + 15);
-/// The receiver answers `500` to the first arrival of one event in this many.
-const FAIL_ONE_IN: u64 = 10;
 const OCR: &str = "feature_ocr_1";
 const LIVENESS: &str = "feature_liveness_1";
 
@@ -89,14 +89,14 @@ impl Arrival {
 
 #[derive(Debug, Default, Clone)]
 struct Inbox {
-    by_event: HashMap<Uuid, Vec<Arrival>>,
+    by_event: HashMap<EventId, Vec<Arrival>>,
     /// Bodies without a readable `event_id`.
     unreadable: Vec<String>,
 }
 
 impl Inbox {
     /// Events delivered (answered `200`, validly signed) at least once.
-    fn delivered(&self) -> HashSet<Uuid> {
+    fn delivered(&self) -> HashSet<EventId> {
         self.by_event
             .iter()
             .filter(|(_, a)| a.iter().any(Arrival::delivered))
@@ -105,17 +105,20 @@ impl Inbox {
     }
 }
 
-#[derive(Default)]
 struct Receiver {
     secret: Mutex<Option<String>>,
     inbox: Mutex<Inbox>,
+    /// It answers `500` to the first arrival of about one event in this many, always the same
+    /// ones.
+    fail_one_in: u64,
 }
 
-/// The receiver fails the first arrival of about one event in `FAIL_ONE_IN`, always the same ones.
-fn fails_first(event_id: Uuid) -> bool {
-    let mut h = DefaultHasher::new();
-    event_id.hash(&mut h);
-    h.finish().is_multiple_of(FAIL_ONE_IN)
+impl Receiver {
+    fn fails_first(&self, event_id: EventId) -> bool {
+        let mut h = DefaultHasher::new();
+        event_id.hash(&mut h);
+        h.finish().is_multiple_of(self.fail_one_in)
+    }
 }
 
 fn signature(secret: &str, body: &[u8]) -> String {
@@ -132,7 +135,7 @@ async fn hook(State(rx): State<Arc<Receiver>>, headers: HeaderMap, body: Bytes) 
     };
     let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let text = |k: &str| parsed[k].as_str().map(str::to_owned);
-    let Some(event_id) = text("event_id").and_then(|s| Uuid::parse_str(&s).ok()) else {
+    let Some(event_id) = text("event_id").and_then(|s| s.parse::<EventId>().ok()) else {
         let mut inbox = rx.inbox.lock().unwrap();
         inbox
             .unreadable
@@ -141,7 +144,7 @@ async fn hook(State(rx): State<Arc<Receiver>>, headers: HeaderMap, body: Bytes) 
     };
     let mut inbox = rx.inbox.lock().unwrap();
     let arrivals = inbox.by_event.entry(event_id).or_default();
-    let answered = if arrivals.is_empty() && fails_first(event_id) {
+    let answered = if arrivals.is_empty() && rx.fails_first(event_id) {
         StatusCode::INTERNAL_SERVER_ERROR
     } else {
         StatusCode::OK
@@ -202,7 +205,7 @@ struct SessionLog {
 #[derive(Default)]
 struct LoadLog {
     /// Sessions whose creation was acknowledged.
-    sessions: HashMap<Uuid, SessionLog>,
+    sessions: HashMap<SessionId, SessionLog>,
     /// Requests answered `2xx`.
     acked: usize,
     /// Manual update-status calls answered `200`.
@@ -213,11 +216,23 @@ struct LoadLog {
     refused: Vec<String>,
 }
 
+impl LoadLog {
+    fn extend(&mut self, other: LoadLog) {
+        self.sessions.extend(other.sessions);
+        self.acked += other.acked;
+        self.manual_acked += other.manual_acked;
+        self.unanswered.extend(other.unanswered);
+        self.refused.extend(other.refused);
+    }
+}
+
 struct Load {
+    /// Which load of the scenario this is (one per kill): vendor_data differs per round.
+    round: usize,
     client: Client,
     base: String,
     key: String,
-    workflow_id: Uuid,
+    workflow_id: WorkflowId,
     stop: AtomicBool,
     in_flight: AtomicUsize,
     log: Mutex<LoadLog>,
@@ -248,7 +263,7 @@ impl Load {
     /// answers whether it was acknowledged with `ok`.
     async fn step(
         &self,
-        sid: Uuid,
+        sid: SessionId,
         (method, path, body): (Method, String, Value),
         ok: u16,
         change: Change,
@@ -287,14 +302,14 @@ impl Load {
             let idx = n * TASKS + task;
             n += 1;
             let create = json!({"workflow_id": self.workflow_id,
-                                "vendor_data": format!("webhook-crash-{idx}")});
+                                "vendor_data": format!("webhook-crash-{}-{idx}", self.round)});
             let sid = match self.call(Method::POST, "/v3/session/", &create).await {
                 None => continue,
                 Some((201, text)) => {
                     let body: Value = serde_json::from_str(&text).expect("a session");
                     body["session_id"]
                         .as_str()
-                        .and_then(|s| Uuid::parse_str(s).ok())
+                        .and_then(|s| s.parse::<SessionId>().ok())
                         .expect("session_id in a 201")
                 }
                 Some((status, text)) => {
@@ -333,7 +348,7 @@ impl Load {
             let attempts = format!("/v3/session/{sid}/attempts/");
             let ocr_body = json!({"node_id": OCR, "status": ocr,
                                   "data": {"first_name": "Ada", "last_name": "Lovelace",
-                                           "document_number": format!("W{idx}")}});
+                                           "document_number": format!("W{}-{idx}", self.round)}});
             if !self
                 .step(
                     sid,
@@ -383,8 +398,8 @@ impl Load {
 /// Every committed outbox event, by session (in commit order), with every session id.
 async fn committed_events(
     store: &SqliteStore,
-    app_id: Uuid,
-) -> (HashMap<Uuid, Vec<OutboxEvent>>, HashSet<Uuid>) {
+    app_id: AppId,
+) -> (HashMap<SessionId, Vec<OutboxEvent>>, HashSet<SessionId>) {
     let (sessions, _) = store
         .list_sessions(
             app_id,
@@ -442,15 +457,50 @@ fn status_text(s: Option<vouch_core::SessionStatus>) -> Option<String> {
 
 // --- the test --------------------------------------------------------------------------------
 
+/// One crash scenario: `kills` rounds of load, each cut by SIGKILL and followed by a restart on
+/// the same directory; after the last restart every event committed in any round must arrive.
+struct Scenario {
+    /// How long each server takes writes before it is killed.
+    load_for: Duration,
+    kills: usize,
+    /// The receiver fails the first arrival of one event in this many.
+    fail_one_in: u64,
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn committed_webhook_events_are_delivered_across_sigkill() {
+    run(Scenario {
+        load_for: Duration::from_millis(1500),
+        kills: 1,
+        fail_one_in: 10,
+    })
+    .await;
+}
+
+/// Kills in quick succession against a receiver that fails a first delivery more often: retries
+/// scheduled by one server are sent by a later one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn committed_webhook_events_are_delivered_across_two_sigkills() {
+    run(Scenario {
+        load_for: Duration::from_millis(800),
+        kills: 2,
+        fail_one_in: 4,
+    })
+    .await;
+}
+
+async fn run(scenario: Scenario) {
     let started = Instant::now();
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().to_path_buf();
     let db = dir.join("vouch.db");
 
     // 1. The receiver, an application and a key, the server, a workflow and a destination.
-    let receiver = Arc::new(Receiver::default());
+    let receiver = Arc::new(Receiver {
+        secret: Mutex::default(),
+        inbox: Mutex::default(),
+        fail_one_in: scenario.fail_one_in,
+    });
     let (hook_url, _receiver_guard) = start_receiver(receiver.clone()).await;
     let mut node = Crash::start(&dir, settings());
     let (client, key, app_id) = (node.client.clone(), node.key.clone(), node.app_id);
@@ -474,7 +524,7 @@ async fn committed_webhook_events_are_delivered_across_sigkill() {
         json!([{"node_id": OCR, "feature": "OCR"}, {"node_id": LIVENESS, "feature": "LIVENESS"}]),
         "{wf}"
     );
-    let workflow_id: Uuid = wf["uuid"].as_str().unwrap().parse().unwrap();
+    let workflow_id: WorkflowId = wf["uuid"].as_str().unwrap().parse().unwrap();
 
     let body = json!({"label": "crash receiver", "url": hook_url,
                       "subscribed_events": ["status.updated"]});
@@ -496,79 +546,92 @@ async fn committed_webhook_events_are_delivered_across_sigkill() {
         .to_string();
     *receiver.secret.lock().unwrap() = Some(secret);
 
-    // 2. Load, then SIGKILL in the middle of it.
-    let load = Arc::new(Load {
-        client: client.clone(),
-        base: node.base(),
-        key: key.clone(),
-        workflow_id,
-        stop: AtomicBool::new(false),
-        in_flight: AtomicUsize::new(0),
-        log: Mutex::new(LoadLog::default()),
-    });
-    let load_started = Instant::now();
-    let drivers: Vec<_> = (0..TASKS)
-        .map(|t| tokio::spawn(load.clone().drive(t)))
-        .collect();
-    tokio::time::sleep(LOAD_BEFORE_KILL).await;
-    let requests_in_flight = load.in_flight.load(Ordering::SeqCst);
-    let delivered_at_kill = receiver.inbox.lock().unwrap().delivered();
-    let killed_at = Instant::now();
-    node.sigkill();
-    load.stop.store(true, Ordering::SeqCst);
-    let first_log = node.reap();
-    let killed_after = killed_at - load_started;
-    for d in drivers {
-        tokio::time::timeout(Duration::from_secs(15), d)
-            .await
-            .expect("a load task hung after the kill")
-            .expect("load task");
-    }
-    let log = std::mem::take(&mut *load.log.lock().unwrap());
-    let unanswered_at_kill = log
-        .unanswered
-        .iter()
-        .filter(|(_, at)| *at < killed_at)
-        .count();
+    // 2. Each round: load, SIGKILL in the middle of it, restart on the same directory (the
+    // receiver keeps running at the same URL).
+    let mut log = LoadLog::default();
+    let mut killed_logs = Vec::new();
+    let (mut killed_at, mut cut_into_pipeline) = (Instant::now(), 0);
+    let (mut in_flight_total, mut undelivered_total) = (0, 0);
+    let mut committed_ids: HashSet<EventId> = HashSet::new();
+    let mut store = None;
+    for round in 0..scenario.kills {
+        let load = Arc::new(Load {
+            round,
+            client: client.clone(),
+            base: node.base(),
+            key: key.clone(),
+            workflow_id,
+            stop: AtomicBool::new(false),
+            in_flight: AtomicUsize::new(0),
+            log: Mutex::new(LoadLog::default()),
+        });
+        let drivers = (0..TASKS)
+            .map(|t| tokio::spawn(load.clone().drive(t)))
+            .collect();
+        // Read just before the kill: what was being sent and what the receiver had.
+        let (kill, (requests_in_flight, delivered_at_kill)) = node
+            .kill_under_load(scenario.load_for, &load.stop, drivers, || {
+                (
+                    load.in_flight.load(Ordering::SeqCst),
+                    receiver.inbox.lock().unwrap().delivered(),
+                )
+            })
+            .await;
+        killed_at = kill.at;
+        let this = std::mem::take(&mut *load.log.lock().unwrap());
+        let unanswered_at_kill = this
+            .unanswered
+            .iter()
+            .filter(|(_, at)| *at < kill.at)
+            .count();
 
-    // 3. What the file holds after the crash: the events that must all be delivered.
-    let pipeline = pipeline_at_kill(&db);
-    let store = SqliteStore::open(&db, 2).expect("open the database");
-    let (committed, _) = committed_events(&store, app_id).await;
-    let committed_ids: HashSet<Uuid> = committed.values().flatten().map(|e| e.event_id).collect();
-    let undelivered_at_kill = committed_ids.difference(&delivered_at_kill).count();
-    println!(
-        "load: {} requests acknowledged ({} sessions, {} manual update-status) before SIGKILL at \
-         {killed_after:.2?}; {requests_in_flight} requests in flight at the kill, \
-         {unanswered_at_kill} sent before it never answered; {} events committed, {} delivered \
-         before the kill, {undelivered_at_kill} not; in the file: {pipeline}",
-        log.acked,
-        log.sessions.len(),
-        log.manual_acked,
-        committed_ids.len(),
-        delivered_at_kill.len(),
-    );
+        // What the file holds after the crash: the events that must all be delivered.
+        let pipeline = pipeline_at_kill(&db);
+        let st = store.insert(SqliteStore::open(&db, 2).expect("open the database"));
+        let (committed, _) = committed_events(st, app_id).await;
+        committed_ids = committed.values().flatten().map(|e| e.event_id).collect();
+        let undelivered_at_kill = committed_ids.difference(&delivered_at_kill).count();
+        cut_into_pipeline += usize::from(undelivered_at_kill > 0);
+        in_flight_total += requests_in_flight;
+        undelivered_total += undelivered_at_kill;
+        println!(
+            "round {round}: {} requests acknowledged ({} sessions, {} manual update-status) \
+             before SIGKILL at {:.2?}; {requests_in_flight} requests in flight at the kill, \
+             {unanswered_at_kill} sent before it never answered; {} events committed in all, {} \
+             delivered before the kill, {undelivered_at_kill} not; in the file: {pipeline}",
+            this.acked,
+            this.sessions.len(),
+            this.manual_acked,
+            kill.after_load,
+            committed_ids.len(),
+            delivered_at_kill.len(),
+        );
+        // Requests counted in flight may not have reached the socket yet; either sign shows that
+        // events were still being produced when the server died.
+        assert!(
+            unanswered_at_kill > 0 || requests_in_flight > 0,
+            "round {round}: no request was in flight when the server was killed: events were not \
+             being produced"
+        );
+        log.extend(this);
+        killed_logs.push(kill.log);
+        node.restart();
+    }
+    let restarted_at = Instant::now();
+    let store = store.expect("at least one kill");
     assert!(
         committed_ids.len() >= MIN_EVENTS,
-        "only {} events committed before the kill; the test proves nothing",
+        "only {} events committed before the kills; the test proves nothing",
         committed_ids.len()
     );
     assert!(
-        undelivered_at_kill > 0,
-        "every committed event had been delivered when the server was killed: the crash did not \
-         cut into the delivery pipeline"
-    );
-    // Requests counted in flight may not have reached the socket yet; either sign shows that
-    // events were still being produced when the server died.
-    assert!(
-        unanswered_at_kill > 0 || requests_in_flight > 0,
-        "no request was in flight when the server was killed: events were not being produced"
+        cut_into_pipeline > 0,
+        "every committed event had been delivered each time the server was killed: no crash cut \
+         into the delivery pipeline"
     );
 
-    // 4. Restart on the same data directory; the receiver keeps running at the same URL. Wait
-    // until every committed event has been delivered, validly signed, at least once.
-    node.restart();
-    let restarted_at = Instant::now();
+    // 4. After the last restart, wait until every committed event has been delivered, validly
+    // signed, at least once.
     let mut missing;
     loop {
         let delivered = receiver.inbox.lock().unwrap().delivered();
@@ -591,7 +654,7 @@ async fn committed_webhook_events_are_delivered_across_sigkill() {
         ));
     }
     let (final_events, final_sessions) = committed_events(&store, app_id).await;
-    let by_id: HashMap<Uuid, &OutboxEvent> = final_events
+    let by_id: HashMap<EventId, &OutboxEvent> = final_events
         .values()
         .flatten()
         .map(|e| (e.event_id, e))
@@ -699,7 +762,7 @@ async fn committed_webhook_events_are_delivered_across_sigkill() {
         )
         .await
         .expect("list sessions");
-    let current: HashMap<Uuid, String> = sessions_all
+    let current: HashMap<SessionId, String> = sessions_all
         .iter()
         .map(|s| (s.id, s.status.as_str().to_string()))
         .collect();
@@ -795,7 +858,7 @@ async fn committed_webhook_events_are_delivered_across_sigkill() {
     );
     println!(
         "summary: events committed {}, delivered {}, duplicates {duplicates}, retries observed \
-         {redeliveries}, in flight at kill: {requests_in_flight} requests, {undelivered_at_kill} \
+         {redeliveries}, in flight at the kills: {in_flight_total} requests, {undelivered_total} \
          events undelivered; total {:.2?}",
         committed_ids.len(),
         delivered.intersection(&committed_ids).count(),
@@ -803,11 +866,11 @@ async fn committed_webhook_events_are_delivered_across_sigkill() {
     );
     assert!(
         problems.is_empty(),
-        "{} problems after the crash, first ones:\n{}\n--- log of the killed server:\n{}\n--- log \
-         of the restarted server:\n{}",
+        "{} problems after the crashes, first ones:\n{}\n--- log of the last killed server:\n{}\n\
+         --- log of the restarted server:\n{}",
         problems.len(),
         problems[..problems.len().min(20)].join("\n"),
-        tail(&first_log),
+        tail(killed_logs.last().map_or("", String::as_str)),
         tail(&second_log),
     );
 }

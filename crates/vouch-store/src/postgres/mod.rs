@@ -26,13 +26,14 @@ mod webhook_store;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
+use vouch_core::WorkflowId;
+use vouch_core::{AppId, KeyId, SessionId};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
 use tokio::sync::Notify;
 use tokio_postgres::NoTls;
-use uuid::Uuid;
 use vouch_core::review::{BrokenLink, Review};
 use vouch_core::session::Session;
 
@@ -206,7 +207,7 @@ impl Store for PgStore {
 
     async fn set_app_branding(
         &self,
-        app_id: Uuid,
+        app_id: AppId,
         sender_name: Option<String>,
         brand: Option<String>,
     ) -> StoreResult<()> {
@@ -218,11 +219,11 @@ impl Store for PgStore {
         Ok(key)
     }
 
-    async fn list_keys(&self, app_id: Uuid) -> StoreResult<Vec<ApiKey>> {
+    async fn list_keys(&self, app_id: AppId) -> StoreResult<Vec<ApiKey>> {
         catalog::list_keys(&Pg(&self.conn().await?), app_id).await
     }
 
-    async fn revoke_key(&self, key_id: Uuid, now: DateTime<Utc>) -> StoreResult<bool> {
+    async fn revoke_key(&self, key_id: KeyId, now: DateTime<Utc>) -> StoreResult<bool> {
         catalog::revoke_key(&Pg(&self.conn().await?), key_id, now).await
     }
 
@@ -253,19 +254,23 @@ impl Store for PgStore {
 
     async fn list_workflows(
         &self,
-        app_id: Uuid,
+        app_id: AppId,
         page: Page,
     ) -> StoreResult<(Vec<WorkflowRecord>, i64)> {
         catalog::list_workflows(&Pg(&self.conn().await?), app_id, page).await
     }
 
-    async fn get_workflow(&self, app_id: Uuid, id: Uuid) -> StoreResult<Option<WorkflowRecord>> {
+    async fn get_workflow(
+        &self,
+        app_id: AppId,
+        id: WorkflowId,
+    ) -> StoreResult<Option<WorkflowRecord>> {
         catalog::current_workflow(&Pg(&self.conn().await?), app_id, id).await
     }
 
     async fn get_workflow_version(
         &self,
-        id: Uuid,
+        id: WorkflowId,
         version: i64,
     ) -> StoreResult<Option<WorkflowRecord>> {
         catalog::workflow_version(&Pg(&self.conn().await?), id, version).await
@@ -288,17 +293,21 @@ impl Store for PgStore {
         }))
     }
 
-    async fn get_session(&self, app_id: Uuid, id: Uuid) -> StoreResult<Option<Session>> {
+    async fn get_session(&self, app_id: AppId, id: SessionId) -> StoreResult<Option<Session>> {
         sessions::find(&Pg(&self.conn().await?), app_id, id, false).await
     }
 
-    async fn session_bundle(&self, app_id: Uuid, id: Uuid) -> StoreResult<Option<SessionBundle>> {
+    async fn session_bundle(
+        &self,
+        app_id: AppId,
+        id: SessionId,
+    ) -> StoreResult<Option<SessionBundle>> {
         sessions::bundle(&Pg(&self.conn().await?), &self.workflows, app_id, id).await
     }
 
     async fn list_sessions(
         &self,
-        app_id: Uuid,
+        app_id: AppId,
         filter: &SessionFilter,
         page: Page,
     ) -> StoreResult<(Vec<Session>, i64)> {
@@ -307,8 +316,8 @@ impl Store for PgStore {
 
     async fn delete_session(
         &self,
-        app_id: Uuid,
-        id: Uuid,
+        app_id: AppId,
+        id: SessionId,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
         Ok(in_tx!(self, tx => sessions::delete(&Pg(&tx), app_id, id, now).await?))
@@ -316,8 +325,8 @@ impl Store for PgStore {
 
     async fn modify_session(
         &self,
-        app_id: Uuid,
-        session_id: Uuid,
+        app_id: AppId,
+        session_id: SessionId,
         decide: Decide,
         idem: Option<Idem<()>>,
     ) -> StoreResult<Modified> {
@@ -356,22 +365,22 @@ impl Store for PgStore {
         idempotency::lookup(&Pg(&self.conn().await?), key).await
     }
 
-    async fn reviews(&self, session_id: Uuid) -> StoreResult<Vec<Review>> {
+    async fn reviews(&self, session_id: SessionId) -> StoreResult<Vec<Review>> {
         changes::reviews(&Pg(&self.conn().await?), session_id).await
     }
 
     async fn verify_reviews(
         &self,
-        session_id: Option<Uuid>,
-    ) -> StoreResult<(usize, Vec<(Uuid, BrokenLink)>)> {
+        session_id: Option<SessionId>,
+    ) -> StoreResult<(usize, Vec<(SessionId, BrokenLink)>)> {
         changes::verify_reviews(&Pg(&self.conn().await?), session_id).await
     }
 
-    async fn outbox_events(&self, session_id: Uuid) -> StoreResult<Vec<OutboxEvent>> {
+    async fn outbox_events(&self, session_id: SessionId) -> StoreResult<Vec<OutboxEvent>> {
         changes::outbox(&Pg(&self.conn().await?), session_id).await
     }
 
-    async fn email_jobs(&self, session_id: Uuid) -> StoreResult<Vec<EmailJob>> {
+    async fn email_jobs(&self, session_id: SessionId) -> StoreResult<Vec<EmailJob>> {
         changes::email_jobs(&Pg(&self.conn().await?), session_id).await
     }
 
@@ -389,15 +398,15 @@ impl Store for PgStore {
 }
 
 /// The name of the sequence that numbers an application's sessions.
-pub fn number_sequence(app_id: Uuid) -> String {
-    format!("session_numbers_{}", app_id.simple())
+pub fn number_sequence(app_id: AppId) -> String {
+    format!("session_numbers_{}", app_id.uuid().simple())
 }
 
 /// SQL creating the sequence numbering an application's sessions, starting at `next`.
 /// Sequences never block and are not rolled back, so concurrent creations in one application
 /// do not wait for each other's commits; a creation that fails after taking its number leaves
 /// a gap.
-pub fn number_sequence_sql(app_id: Uuid, next: i64) -> String {
+pub fn number_sequence_sql(app_id: AppId, next: i64) -> String {
     let name = number_sequence(app_id);
     format!(
         "CREATE SEQUENCE IF NOT EXISTS {name} AS bigint MINVALUE 1 START WITH 1;

@@ -1,6 +1,7 @@
 //! `WebhookStore` and `EmailStore` for PostgreSQL.
 
 use std::sync::Arc;
+use vouch_core::{AppId, DeliveryId, DestinationId, SessionId};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -23,20 +24,24 @@ impl WebhookStore for PgStore {
 
     async fn list_destinations(
         &self,
-        app_id: Uuid,
+        app_id: AppId,
         page: Page,
     ) -> StoreResult<(Vec<Destination>, i64)> {
         destinations::list(&Pg(&self.conn().await?), app_id, page).await
     }
 
-    async fn get_destination(&self, app_id: Uuid, id: Uuid) -> StoreResult<Option<Destination>> {
+    async fn get_destination(
+        &self,
+        app_id: AppId,
+        id: DestinationId,
+    ) -> StoreResult<Option<Destination>> {
         destinations::find(&Pg(&self.conn().await?), app_id, id).await
     }
 
     async fn update_destination(
         &self,
-        app_id: Uuid,
-        id: Uuid,
+        app_id: AppId,
+        id: DestinationId,
         update: DestinationUpdate,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Destination>> {
@@ -45,8 +50,8 @@ impl WebhookStore for PgStore {
 
     async fn delete_destination(
         &self,
-        app_id: Uuid,
-        id: Uuid,
+        app_id: AppId,
+        id: DestinationId,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
         Ok(in_tx!(self, tx => destinations::delete(&Pg(&tx), app_id, id, now).await?))
@@ -75,7 +80,7 @@ impl WebhookStore for PgStore {
         Ok(0)
     }
 
-    async fn release_deliveries(&self, ids: Vec<Uuid>) -> StoreResult<usize> {
+    async fn release_deliveries(&self, ids: Vec<DeliveryId>) -> StoreResult<usize> {
         queue::release(&Pg(&self.conn().await?), &queue::WEBHOOK_DELIVERIES, &ids).await
     }
 
@@ -85,8 +90,8 @@ impl WebhookStore for PgStore {
 
     async fn list_deliveries(
         &self,
-        app_id: Uuid,
-        destination_id: Uuid,
+        app_id: AppId,
+        destination_id: DestinationId,
         page: Page,
     ) -> StoreResult<(Vec<DeliveryRecord>, i64)> {
         webhooks::list_deliveries(&Pg(&self.conn().await?), app_id, destination_id, page).await
@@ -94,9 +99,9 @@ impl WebhookStore for PgStore {
 
     async fn get_delivery(
         &self,
-        app_id: Uuid,
-        destination_id: Uuid,
-        delivery_id: Uuid,
+        app_id: AppId,
+        destination_id: DestinationId,
+        delivery_id: DeliveryId,
     ) -> StoreResult<Option<(DeliveryRecord, Vec<AttemptLog>)>> {
         webhooks::get_delivery(
             &Pg(&self.conn().await?),
@@ -109,9 +114,9 @@ impl WebhookStore for PgStore {
 
     async fn resend_delivery(
         &self,
-        app_id: Uuid,
-        destination_id: Uuid,
-        delivery_id: Uuid,
+        app_id: AppId,
+        destination_id: DestinationId,
+        delivery_id: DeliveryId,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<DeliveryRecord>> {
         let r = in_tx!(self, tx => webhooks::resend(&Pg(&tx), app_id, destination_id, delivery_id, now).await?);
@@ -123,8 +128,8 @@ impl WebhookStore for PgStore {
 
     async fn session_webhook_attempts(
         &self,
-        app_id: Uuid,
-        session_id: Uuid,
+        app_id: AppId,
+        session_id: SessionId,
         page: Page,
     ) -> StoreResult<(Vec<AttemptLog>, i64)> {
         webhooks::session_attempts(&Pg(&self.conn().await?), app_id, session_id, page).await

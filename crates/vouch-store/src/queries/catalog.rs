@@ -2,6 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
+use vouch_core::WorkflowId;
+use vouch_core::{AppId, KeyId};
 
 use super::locked;
 use crate::model::{ApiKey, App, Page, WorkflowRecord, WorkflowUpdate};
@@ -55,7 +57,7 @@ pub async fn find_app(db: &impl Db, name_or_id: &str) -> StoreResult<Option<App>
 /// `None` keeps a value, an empty string clears it.
 pub async fn set_branding(
     db: &impl Db,
-    app_id: Uuid,
+    app_id: AppId,
     sender_name: Option<String>,
     brand: Option<String>,
 ) -> StoreResult<()> {
@@ -97,7 +99,7 @@ pub async fn insert_key(db: &impl Db, k: &ApiKey) -> StoreResult<()> {
     .map(|_| ())
 }
 
-pub async fn list_keys(db: &impl Db, app_id: Uuid) -> StoreResult<Vec<ApiKey>> {
+pub async fn list_keys(db: &impl Db, app_id: AppId) -> StoreResult<Vec<ApiKey>> {
     db.query(
         stmt!(
             "SELECT * FROM api_keys WHERE app_id = $1 ORDER BY created_at",
@@ -108,7 +110,7 @@ pub async fn list_keys(db: &impl Db, app_id: Uuid) -> StoreResult<Vec<ApiKey>> {
     .await
 }
 
-pub async fn revoke_key(db: &impl Db, key_id: Uuid, now: DateTime<Utc>) -> StoreResult<bool> {
+pub async fn revoke_key(db: &impl Db, key_id: KeyId, now: DateTime<Utc>) -> StoreResult<bool> {
     let n = db
         .execute(stmt!(
             "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1",
@@ -160,7 +162,7 @@ pub async fn insert_workflow(db: &impl Db, w: &WorkflowRecord) -> StoreResult<()
 }
 
 /// Only one workflow of an application is the default.
-async fn clear_default(db: &impl Db, app_id: Uuid, except: Uuid) -> StoreResult<()> {
+async fn clear_default(db: &impl Db, app_id: AppId, except: WorkflowId) -> StoreResult<()> {
     db.execute(stmt!(
         "UPDATE workflows SET is_default = FALSE
          WHERE app_id = $1 AND id <> $2 AND is_default = TRUE",
@@ -174,8 +176,8 @@ async fn clear_default(db: &impl Db, app_id: Uuid, except: Uuid) -> StoreResult<
 /// The current (highest) version.
 pub async fn current_workflow(
     db: &impl Db,
-    app_id: Uuid,
-    id: Uuid,
+    app_id: AppId,
+    id: WorkflowId,
 ) -> StoreResult<Option<WorkflowRecord>> {
     db.query_opt(
         stmt!(
@@ -190,7 +192,7 @@ pub async fn current_workflow(
 
 pub async fn workflow_version(
     db: &impl Db,
-    id: Uuid,
+    id: WorkflowId,
     version: i64,
 ) -> StoreResult<Option<WorkflowRecord>> {
     db.query_opt(
@@ -207,7 +209,7 @@ pub async fn workflow_version(
 /// Current versions, newest workflow first.
 pub async fn list_workflows(
     db: &impl Db,
-    app_id: Uuid,
+    app_id: AppId,
     page: Page,
 ) -> StoreResult<(Vec<WorkflowRecord>, i64)> {
     let count = db
@@ -279,8 +281,8 @@ pub async fn update_workflow(db: &impl Db, u: WorkflowUpdate) -> StoreResult<Wor
 /// The latest published version, which new sessions are pinned to.
 pub async fn latest_published(
     db: &impl Db,
-    app_id: Uuid,
-    id: Uuid,
+    app_id: AppId,
+    id: WorkflowId,
 ) -> StoreResult<Option<WorkflowRecord>> {
     db.query_opt(
         stmt!(
@@ -295,7 +297,7 @@ pub async fn latest_published(
 }
 
 /// The id of the application's default workflow, if any.
-pub async fn default_workflow_id(db: &impl Db, app_id: Uuid) -> StoreResult<Option<Uuid>> {
+pub async fn default_workflow_id(db: &impl Db, app_id: AppId) -> StoreResult<Option<WorkflowId>> {
     db.query_opt(
         stmt!(
             "SELECT w.id FROM workflows w

@@ -1,8 +1,8 @@
 //! Applying a decided change (status, attempts, chained review rows, outbox events, email jobs)
 //! as one list of statements, and reading the rows it writes.
 
-use uuid::Uuid;
 use vouch_core::review::Review;
+use vouch_core::SessionId;
 use vouch_core::SessionStatus;
 
 use crate::model::{EmailJob, OutboxEvent, SessionChange};
@@ -144,7 +144,7 @@ fn insert_review(r: Review) -> crate::sql::Stmt {
     )
 }
 
-pub async fn reviews(db: &impl Db, session_id: Uuid) -> StoreResult<Vec<Review>> {
+pub async fn reviews(db: &impl Db, session_id: SessionId) -> StoreResult<Vec<Review>> {
     db.query(
         stmt!(
             "SELECT * FROM reviews WHERE session_id = $1 ORDER BY seq",
@@ -155,7 +155,7 @@ pub async fn reviews(db: &impl Db, session_id: Uuid) -> StoreResult<Vec<Review>>
     .await
 }
 
-pub async fn outbox(db: &impl Db, session_id: Uuid) -> StoreResult<Vec<OutboxEvent>> {
+pub async fn outbox(db: &impl Db, session_id: SessionId) -> StoreResult<Vec<OutboxEvent>> {
     db.query(
         stmt!(
             "SELECT * FROM outbox_events WHERE session_id = $1 ORDER BY seq",
@@ -167,7 +167,10 @@ pub async fn outbox(db: &impl Db, session_id: Uuid) -> StoreResult<Vec<OutboxEve
 }
 
 /// Session ids that have review rows (or just the one asked for).
-pub async fn reviewed_sessions(db: &impl Db, only: Option<Uuid>) -> StoreResult<Vec<Uuid>> {
+pub async fn reviewed_sessions(
+    db: &impl Db,
+    only: Option<SessionId>,
+) -> StoreResult<Vec<SessionId>> {
     if let Some(id) = only {
         return Ok(vec![id]);
     }
@@ -178,7 +181,7 @@ pub async fn reviewed_sessions(db: &impl Db, only: Option<Uuid>) -> StoreResult<
     .await
 }
 
-pub async fn email_jobs(db: &impl Db, session_id: Uuid) -> StoreResult<Vec<EmailJob>> {
+pub async fn email_jobs(db: &impl Db, session_id: SessionId) -> StoreResult<Vec<EmailJob>> {
     db.query(
         stmt!(
             "SELECT * FROM email_jobs WHERE session_id = $1 ORDER BY created_at, id",
@@ -192,8 +195,8 @@ pub async fn email_jobs(db: &impl Db, session_id: Uuid) -> StoreResult<Vec<Email
 /// Verifies every chain (or one session's); answers the first broken link per session.
 pub async fn verify_reviews(
     db: &impl Db,
-    only: Option<Uuid>,
-) -> StoreResult<(usize, Vec<(Uuid, vouch_core::review::BrokenLink)>)> {
+    only: Option<SessionId>,
+) -> StoreResult<(usize, Vec<(SessionId, vouch_core::review::BrokenLink)>)> {
     let ids = reviewed_sessions(db, only).await?;
     let mut broken = Vec::new();
     for id in &ids {

@@ -2,7 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use uuid::Uuid;
+use vouch_core::AppId;
+use vouch_core::DestinationId;
 
 use super::locked;
 use crate::model::Page;
@@ -33,7 +34,11 @@ pub async fn insert(db: &impl Db, d: &Destination) -> StoreResult<()> {
     .map(|_| ())
 }
 
-pub async fn find(db: &impl Db, app_id: Uuid, id: Uuid) -> StoreResult<Option<Destination>> {
+pub async fn find(
+    db: &impl Db,
+    app_id: AppId,
+    id: DestinationId,
+) -> StoreResult<Option<Destination>> {
     db.query_opt(
         stmt!(
             "SELECT * FROM webhook_destinations WHERE id = $1 AND app_id = $2 AND deleted_at IS NULL",
@@ -45,7 +50,7 @@ pub async fn find(db: &impl Db, app_id: Uuid, id: Uuid) -> StoreResult<Option<De
     .await
 }
 
-pub async fn list(db: &impl Db, app_id: Uuid, page: Page) -> StoreResult<(Vec<Destination>, i64)> {
+pub async fn list(db: &impl Db, app_id: AppId, page: Page) -> StoreResult<(Vec<Destination>, i64)> {
     let count = db
         .query_one(
             stmt!(
@@ -73,8 +78,8 @@ pub async fn list(db: &impl Db, app_id: Uuid, page: Page) -> StoreResult<(Vec<De
 
 pub async fn update(
     db: &impl Db,
-    app_id: Uuid,
-    id: Uuid,
+    app_id: AppId,
+    id: DestinationId,
     u: DestinationUpdate,
     now: DateTime<Utc>,
 ) -> StoreResult<Option<Destination>> {
@@ -117,7 +122,12 @@ pub async fn update(
 }
 
 /// Deletes the destination and drops its pending deliveries.
-pub async fn delete(db: &impl Db, app_id: Uuid, id: Uuid, now: DateTime<Utc>) -> StoreResult<bool> {
+pub async fn delete(
+    db: &impl Db,
+    app_id: AppId,
+    id: DestinationId,
+    now: DateTime<Utc>,
+) -> StoreResult<bool> {
     let counts = db
         .execute_all(vec![
             stmt!(
@@ -139,7 +149,7 @@ pub async fn delete(db: &impl Db, app_id: Uuid, id: Uuid, now: DateTime<Utc>) ->
 }
 
 /// The application's enabled destinations (fan-out's targets).
-pub async fn enabled(db: &impl Db, app_id: Uuid) -> StoreResult<Vec<Destination>> {
+pub async fn enabled(db: &impl Db, app_id: AppId) -> StoreResult<Vec<Destination>> {
     db.query(
         stmt!(
             "SELECT * FROM webhook_destinations

@@ -72,7 +72,11 @@ pub async fn next_due(db: &impl Db, q: &'static Queue) -> StoreResult<Option<Dat
 }
 
 /// Ends the leases of these jobs (still pending), so that they are claimed again at once.
-pub async fn release(db: &impl Db, q: &'static Queue, ids: &[uuid::Uuid]) -> StoreResult<usize> {
+pub async fn release(
+    db: &impl Db,
+    q: &'static Queue,
+    ids: &[impl Into<uuid::Uuid> + Copy],
+) -> StoreResult<usize> {
     if ids.is_empty() {
         return Ok(0);
     }
@@ -83,9 +87,7 @@ pub async fn release(db: &impl Db, q: &'static Queue, ids: &[uuid::Uuid]) -> Sto
             in_list(db, "id", 1)
         )
     });
-    let n = db
-        .execute(Stmt::new(sql, vec![Param::Uuids(ids.to_vec())]))
-        .await?;
+    let n = db.execute(Stmt::new(sql, vec![Param::ids(ids)])).await?;
     Ok(n as usize)
 }
 

@@ -1,8 +1,8 @@
 //! Listing sessions with filters, and the lifecycle scheduler's scan.
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
-use uuid::Uuid;
 use vouch_core::session::Session;
+use vouch_core::AppId;
 use vouch_core::SessionStatus;
 
 use super::queue::in_list;
@@ -55,7 +55,7 @@ fn filter_sql(db: &impl Db, filter: &SessionFilter, params: &mut Vec<Param>) -> 
     if !filter.workflow_ids.is_empty() {
         push(
             &in_list(db, "workflow_id", 0).replace("$0", "#"),
-            vec![Param::Uuids(filter.workflow_ids.clone())],
+            vec![Param::ids(&filter.workflow_ids)],
         );
     }
     if let Some(c) = &filter.country {
@@ -85,7 +85,7 @@ fn filter_sql(db: &impl Db, filter: &SessionFilter, params: &mut Vec<Param>) -> 
 /// Matching sessions, newest first, and how many match in all.
 pub async fn list(
     db: &impl Db,
-    app_id: Uuid,
+    app_id: AppId,
     filter: &SessionFilter,
     page: Page,
 ) -> StoreResult<(Vec<Session>, i64)> {

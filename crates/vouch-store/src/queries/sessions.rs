@@ -2,9 +2,10 @@
 //! bundle a decision answer shows, and erasure.
 
 use std::sync::Arc;
+use vouch_core::WorkflowId;
+use vouch_core::{AppId, SessionId};
 
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 use vouch_core::attempt::Attempt;
 use vouch_core::review::GENESIS_HASH;
 use vouch_core::session::{CallbackMethod, Environment, Session};
@@ -37,8 +38,8 @@ macro_rules! session_with_app {
 /// transaction is the only writer of that session until it ends.
 pub async fn find(
     db: &impl Db,
-    app_id: Uuid,
-    id: Uuid,
+    app_id: AppId,
+    id: SessionId,
     lock: bool,
 ) -> StoreResult<Option<Session>> {
     // By primary key only, the application and deletion checked here: with more conditions a
@@ -201,7 +202,7 @@ async fn reuse(
     let (_, found) = tokio::try_join!(
         biased;
         db.lock(format!("{}/vendor_data/{vd}", new.app_id)),
-        db.query_opt(lookup, |r| r.uuid("id")),
+        db.query_opt(lookup, |r| r.uuid::<SessionId>("id")),
     )?;
     let Some(id) = found else { return Ok(None) };
     // Taken under its row lock, and only while it is still unfinished: a decision that landed
@@ -226,7 +227,7 @@ async fn reuse(
     .await
 }
 
-pub async fn attempts(db: &impl Db, session_id: Uuid) -> StoreResult<Vec<Attempt>> {
+pub async fn attempts(db: &impl Db, session_id: SessionId) -> StoreResult<Vec<Attempt>> {
     db.query(
         stmt!(
             "SELECT * FROM attempts WHERE session_id = $1 ORDER BY seq",
@@ -241,7 +242,7 @@ pub async fn attempts(db: &impl Db, session_id: Uuid) -> StoreResult<Vec<Attempt
 pub async fn workflow(
     db: &impl Db,
     cache: &WorkflowCache,
-    id: Uuid,
+    id: WorkflowId,
     version: i64,
 ) -> StoreResult<Arc<WorkflowRecord>> {
     if let Some(w) = cache.cached(id, version) {
@@ -275,8 +276,8 @@ fn app_facts(r: &crate::sql::Row) -> StoreResult<AppFacts> {
 pub async fn state(
     db: &impl Db,
     cache: &WorkflowCache,
-    app_id: Uuid,
-    id: Uuid,
+    app_id: AppId,
+    id: SessionId,
 ) -> StoreResult<Option<(SessionState, ChainTip)>> {
     let session = stmt!(
         match db.dialect() {
@@ -316,7 +317,7 @@ pub async fn state(
 }
 
 /// The last review row of a session: its seq and hash (0 and the genesis hash when none).
-pub async fn tip(db: &impl Db, session_id: Uuid) -> StoreResult<ChainTip> {
+pub async fn tip(db: &impl Db, session_id: SessionId) -> StoreResult<ChainTip> {
     let found = db
         .query_opt(
             stmt!(
@@ -333,8 +334,8 @@ pub async fn tip(db: &impl Db, session_id: Uuid) -> StoreResult<ChainTip> {
 pub async fn bundle(
     db: &impl Db,
     cache: &WorkflowCache,
-    app_id: Uuid,
-    id: Uuid,
+    app_id: AppId,
+    id: SessionId,
 ) -> StoreResult<Option<SessionBundle>> {
     let Some(session) = find(db, app_id, id, false).await? else {
         return Ok(None);
@@ -363,7 +364,12 @@ pub async fn bundle(
 
 /// Soft delete plus erasure: personal data in the session, its attempts and its review rows is
 /// removed, its undelivered events and deliveries are dropped and its pending emails too.
-pub async fn delete(db: &impl Db, app_id: Uuid, id: Uuid, now: DateTime<Utc>) -> StoreResult<bool> {
+pub async fn delete(
+    db: &impl Db,
+    app_id: AppId,
+    id: SessionId,
+    now: DateTime<Utc>,
+) -> StoreResult<bool> {
     if find(db, app_id, id, true).await?.is_none() {
         return Ok(false);
     }

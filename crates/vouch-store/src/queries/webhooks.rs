@@ -2,9 +2,10 @@
 //! destination-disable rule) and the delivery log.
 
 use std::collections::hash_map::{Entry, HashMap};
+use vouch_core::{AppId, SessionId};
+use vouch_core::{DeliveryId, DestinationId};
 
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 use vouch_core::delivery::{destination_health, disable_reason, Health};
 
 use super::destinations;
@@ -35,7 +36,7 @@ pub async fn fan_out(db: &impl Db, now: DateTime<Utc>, limit: i64) -> StoreResul
     if events.is_empty() {
         return Ok(0);
     }
-    let mut by_app: HashMap<Uuid, Vec<Destination>> = HashMap::new();
+    let mut by_app: HashMap<AppId, Vec<Destination>> = HashMap::new();
     let mut batch = Vec::new();
     for e in &events {
         let dests = match by_app.entry(e.app_id) {
@@ -48,7 +49,7 @@ pub async fn fan_out(db: &impl Db, now: DateTime<Utc>, limit: i64) -> StoreResul
                     session_id, event_type, state, next_attempt_at, created_at, updated_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $8, $8)
                  ON CONFLICT (event_seq, destination_id) DO NOTHING",
-                Uuid::now_v7(),
+                DeliveryId::generate(),
                 e.app_id,
                 d.id,
                 e.seq,
@@ -102,7 +103,7 @@ pub async fn claim(db: &impl Db, q: &ClaimQuery) -> StoreResult<Vec<ClaimedDeliv
         q.limit.into(),
         (q.limit * 4).into(),
         q.lease_until.into(),
-        Param::Uuids(q.skip_destinations.clone()),
+        Param::ids(&q.skip_destinations),
     ];
     let mut claimed = db
         .query(Stmt::new(sql, params), |r| {
@@ -120,7 +121,7 @@ pub async fn claim(db: &impl Db, q: &ClaimQuery) -> StoreResult<Vec<ClaimedDeliv
         return Ok(Vec::new());
     }
     claimed.sort_by_key(|c| c.5);
-    let mut dest_ids: Vec<Uuid> = claimed.iter().map(|c| c.1).collect();
+    let mut dest_ids: Vec<DestinationId> = claimed.iter().map(|c| c.1).collect();
     dest_ids.sort();
     dest_ids.dedup();
     let seqs: Vec<i64> = claimed.iter().map(|c| c.2).collect();
@@ -132,7 +133,7 @@ pub async fn claim(db: &impl Db, q: &ClaimQuery) -> StoreResult<Vec<ClaimedDeliv
                     "SELECT * FROM webhook_destinations WHERE {}",
                     in_list(db, "id", 1)
                 ),
-                vec![Param::Uuids(dest_ids)],
+                vec![Param::ids(&dest_ids)],
             ),
             rows::destination,
         ),
@@ -148,7 +149,7 @@ pub async fn claim(db: &impl Db, q: &ClaimQuery) -> StoreResult<Vec<ClaimedDeliv
             rows::outbox_event,
         ),
     )?;
-    let dests: HashMap<Uuid, Destination> = dests.into_iter().map(|d| (d.id, d)).collect();
+    let dests: HashMap<DestinationId, Destination> = dests.into_iter().map(|d| (d.id, d)).collect();
     let events: HashMap<i64, OutboxEvent> = events.into_iter().map(|e| (e.seq, e)).collect();
     let missing = || StoreError::Internal("a claimed delivery's rows are missing".into());
     claimed
@@ -246,7 +247,7 @@ pub async fn record(
                  WHERE enabled = TRUE AND failing_since IS NOT NULL AND failing_since < $1",
                 now - disable_after
             ),
-            |r| Ok((r.uuid("id")?, r.time("failing_since")?)),
+            |r| Ok((r.uuid::<DestinationId>("id")?, r.time("failing_since")?)),
         )
         .await?;
     let mut batch = Vec::new();
@@ -281,8 +282,8 @@ pub async fn record(
 
 pub async fn list_deliveries(
     db: &impl Db,
-    app_id: Uuid,
-    dest: Uuid,
+    app_id: AppId,
+    dest: DestinationId,
     page: Page,
 ) -> StoreResult<(Vec<DeliveryRecord>, i64)> {
     let count = stmt!(
@@ -314,9 +315,9 @@ pub async fn list_deliveries(
 
 pub async fn get_delivery(
     db: &impl Db,
-    app_id: Uuid,
-    dest: Uuid,
-    id: Uuid,
+    app_id: AppId,
+    dest: DestinationId,
+    id: DeliveryId,
 ) -> StoreResult<Option<(DeliveryRecord, Vec<AttemptLog>)>> {
     let delivery = Stmt::new(
         sql_once!(
@@ -348,9 +349,9 @@ pub async fn get_delivery(
 /// Sends a delivery again now (same event, fresh signatures); a dropped one stays dropped.
 pub async fn resend(
     db: &impl Db,
-    app_id: Uuid,
-    dest: Uuid,
-    id: Uuid,
+    app_id: AppId,
+    dest: DestinationId,
+    id: DeliveryId,
     now: DateTime<Utc>,
 ) -> StoreResult<Option<DeliveryRecord>> {
     let n = db
@@ -373,8 +374,8 @@ pub async fn resend(
 /// Every delivery attempt for one session, newest first.
 pub async fn session_attempts(
     db: &impl Db,
-    app_id: Uuid,
-    session_id: Uuid,
+    app_id: AppId,
+    session_id: SessionId,
     page: Page,
 ) -> StoreResult<(Vec<AttemptLog>, i64)> {
     let count = stmt!(

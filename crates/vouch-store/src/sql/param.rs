@@ -27,6 +27,11 @@ impl Param {
         serde_json::to_value(v).map_or(Param::Null, Param::Json)
     }
 
+    /// A list of ids for `queries::queue::in_list`.
+    pub fn ids<T: Copy + Into<Uuid>>(ids: &[T]) -> Self {
+        Param::Uuids(ids.iter().map(|&i| i.into()).collect())
+    }
+
     /// A document column that may be NULL.
     pub fn opt_json(v: Option<&impl serde::Serialize>) -> Self {
         v.map_or(Param::Null, Param::json)
@@ -83,6 +88,25 @@ impl From<Uuid> for Param {
         Param::Uuid(v)
     }
 }
+/// Typed ids are stored as the UUIDs they wrap.
+macro_rules! as_uuid {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Param {
+            fn from(v: $t) -> Self {
+                Param::Uuid(v.uuid())
+            }
+        }
+    )*};
+}
+as_uuid!(
+    vouch_core::AppId,
+    vouch_core::KeyId,
+    vouch_core::WorkflowId,
+    vouch_core::SessionId,
+    vouch_core::DestinationId,
+    vouch_core::DeliveryId,
+    vouch_core::EventId
+);
 impl From<DateTime<Utc>> for Param {
     fn from(v: DateTime<Utc>) -> Self {
         Param::Time(v)

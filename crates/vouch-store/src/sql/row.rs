@@ -48,11 +48,12 @@ impl Row<'_> {
     pub fn bytes(&self, col: &str) -> StoreResult<Vec<u8>> {
         self.0.bytes(col)?.ok_or_else(|| null(col))
     }
-    pub fn uuid(&self, col: &str) -> StoreResult<Uuid> {
-        self.0.uuid(col)?.ok_or_else(|| null(col))
+    /// A UUID column, read as whichever id type the caller wants.
+    pub fn uuid<T: From<Uuid>>(&self, col: &str) -> StoreResult<T> {
+        self.0.uuid(col)?.map(T::from).ok_or_else(|| null(col))
     }
-    pub fn opt_uuid(&self, col: &str) -> StoreResult<Option<Uuid>> {
-        self.0.uuid(col)
+    pub fn opt_uuid<T: From<Uuid>>(&self, col: &str) -> StoreResult<Option<T>> {
+        Ok(self.0.uuid(col)?.map(T::from))
     }
     pub fn time(&self, col: &str) -> StoreResult<DateTime<Utc>> {
         self.0.time(col)?.ok_or_else(|| null(col))

@@ -11,11 +11,12 @@ mod webhook_store;
 mod writer;
 
 use std::path::{Path, PathBuf};
+use vouch_core::WorkflowId;
+use vouch_core::{AppId, KeyId, SessionId};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags};
-use uuid::Uuid;
 use vouch_core::review::{BrokenLink, Review};
 use vouch_core::session::Session;
 
@@ -153,7 +154,7 @@ impl Store for SqliteStore {
 
     async fn set_app_branding(
         &self,
-        app_id: Uuid,
+        app_id: AppId,
         sender_name: Option<String>,
         brand: Option<String>,
     ) -> StoreResult<()> {
@@ -168,13 +169,13 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn list_keys(&self, app_id: Uuid) -> StoreResult<Vec<ApiKey>> {
+    async fn list_keys(&self, app_id: AppId) -> StoreResult<Vec<ApiKey>> {
         self.readers
             .read(move |c| ready(catalog::list_keys(&Lite(c), app_id)))
             .await
     }
 
-    async fn revoke_key(&self, key_id: Uuid, now: DateTime<Utc>) -> StoreResult<bool> {
+    async fn revoke_key(&self, key_id: KeyId, now: DateTime<Utc>) -> StoreResult<bool> {
         self.writer
             .write(move |c| ready(catalog::revoke_key(&Lite(c), key_id, now)))
             .await
@@ -209,7 +210,7 @@ impl Store for SqliteStore {
 
     async fn list_workflows(
         &self,
-        app_id: Uuid,
+        app_id: AppId,
         page: Page,
     ) -> StoreResult<(Vec<WorkflowRecord>, i64)> {
         self.readers
@@ -217,7 +218,11 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn get_workflow(&self, app_id: Uuid, id: Uuid) -> StoreResult<Option<WorkflowRecord>> {
+    async fn get_workflow(
+        &self,
+        app_id: AppId,
+        id: WorkflowId,
+    ) -> StoreResult<Option<WorkflowRecord>> {
         self.readers
             .read(move |c| ready(catalog::current_workflow(&Lite(c), app_id, id)))
             .await
@@ -225,7 +230,7 @@ impl Store for SqliteStore {
 
     async fn get_workflow_version(
         &self,
-        id: Uuid,
+        id: WorkflowId,
         version: i64,
     ) -> StoreResult<Option<WorkflowRecord>> {
         self.readers
@@ -243,13 +248,17 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn get_session(&self, app_id: Uuid, id: Uuid) -> StoreResult<Option<Session>> {
+    async fn get_session(&self, app_id: AppId, id: SessionId) -> StoreResult<Option<Session>> {
         self.readers
             .read(move |c| ready(sessions::find(&Lite(c), app_id, id, false)))
             .await
     }
 
-    async fn session_bundle(&self, app_id: Uuid, id: Uuid) -> StoreResult<Option<SessionBundle>> {
+    async fn session_bundle(
+        &self,
+        app_id: AppId,
+        id: SessionId,
+    ) -> StoreResult<Option<SessionBundle>> {
         let workflows = self.workflows.clone();
         self.readers
             // A handful of indexed reads: cheaper on the calling thread than the two context
@@ -260,7 +269,7 @@ impl Store for SqliteStore {
 
     async fn list_sessions(
         &self,
-        app_id: Uuid,
+        app_id: AppId,
         filter: &SessionFilter,
         page: Page,
     ) -> StoreResult<(Vec<Session>, i64)> {
@@ -272,8 +281,8 @@ impl Store for SqliteStore {
 
     async fn delete_session(
         &self,
-        app_id: Uuid,
-        id: Uuid,
+        app_id: AppId,
+        id: SessionId,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
         self.writer
@@ -283,8 +292,8 @@ impl Store for SqliteStore {
 
     async fn modify_session(
         &self,
-        app_id: Uuid,
-        session_id: Uuid,
+        app_id: AppId,
+        session_id: SessionId,
         decide: Decide,
         idem: Option<Idem<()>>,
     ) -> StoreResult<Modified> {
@@ -335,7 +344,7 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn reviews(&self, session_id: Uuid) -> StoreResult<Vec<Review>> {
+    async fn reviews(&self, session_id: SessionId) -> StoreResult<Vec<Review>> {
         self.readers
             .read(move |c| ready(changes::reviews(&Lite(c), session_id)))
             .await
@@ -343,20 +352,20 @@ impl Store for SqliteStore {
 
     async fn verify_reviews(
         &self,
-        session_id: Option<Uuid>,
-    ) -> StoreResult<(usize, Vec<(Uuid, BrokenLink)>)> {
+        session_id: Option<SessionId>,
+    ) -> StoreResult<(usize, Vec<(SessionId, BrokenLink)>)> {
         self.readers
             .read(move |c| ready(changes::verify_reviews(&Lite(c), session_id)))
             .await
     }
 
-    async fn outbox_events(&self, session_id: Uuid) -> StoreResult<Vec<OutboxEvent>> {
+    async fn outbox_events(&self, session_id: SessionId) -> StoreResult<Vec<OutboxEvent>> {
         self.readers
             .read(move |c| ready(changes::outbox(&Lite(c), session_id)))
             .await
     }
 
-    async fn email_jobs(&self, session_id: Uuid) -> StoreResult<Vec<EmailJob>> {
+    async fn email_jobs(&self, session_id: SessionId) -> StoreResult<Vec<EmailJob>> {
         self.readers
             .read(move |c| ready(changes::email_jobs(&Lite(c), session_id)))
             .await

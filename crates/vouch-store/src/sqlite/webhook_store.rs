@@ -1,10 +1,10 @@
 //! `WebhookStore` for SQLite: writes through the group-committing writer, reads from the pool.
 
 use std::sync::Arc;
+use vouch_core::{AppId, DeliveryId, DestinationId, SessionId};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use super::driver::{ready, Lite};
 use super::SqliteStore;
@@ -23,7 +23,7 @@ impl WebhookStore for SqliteStore {
 
     async fn list_destinations(
         &self,
-        app_id: Uuid,
+        app_id: AppId,
         page: Page,
     ) -> StoreResult<(Vec<Destination>, i64)> {
         self.readers
@@ -31,7 +31,11 @@ impl WebhookStore for SqliteStore {
             .await
     }
 
-    async fn get_destination(&self, app_id: Uuid, id: Uuid) -> StoreResult<Option<Destination>> {
+    async fn get_destination(
+        &self,
+        app_id: AppId,
+        id: DestinationId,
+    ) -> StoreResult<Option<Destination>> {
         self.readers
             .read(move |c| ready(destinations::find(&Lite(c), app_id, id)))
             .await
@@ -39,8 +43,8 @@ impl WebhookStore for SqliteStore {
 
     async fn update_destination(
         &self,
-        app_id: Uuid,
-        id: Uuid,
+        app_id: AppId,
+        id: DestinationId,
         update: DestinationUpdate,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Destination>> {
@@ -51,8 +55,8 @@ impl WebhookStore for SqliteStore {
 
     async fn delete_destination(
         &self,
-        app_id: Uuid,
-        id: Uuid,
+        app_id: AppId,
+        id: DestinationId,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
         self.writer
@@ -89,7 +93,7 @@ impl WebhookStore for SqliteStore {
             .await
     }
 
-    async fn release_deliveries(&self, ids: Vec<Uuid>) -> StoreResult<usize> {
+    async fn release_deliveries(&self, ids: Vec<DeliveryId>) -> StoreResult<usize> {
         self.writer
             .write(move |c| ready(queue::release(&Lite(c), &queue::WEBHOOK_DELIVERIES, &ids)))
             .await
@@ -103,8 +107,8 @@ impl WebhookStore for SqliteStore {
 
     async fn list_deliveries(
         &self,
-        app_id: Uuid,
-        destination_id: Uuid,
+        app_id: AppId,
+        destination_id: DestinationId,
         page: Page,
     ) -> StoreResult<(Vec<DeliveryRecord>, i64)> {
         self.readers
@@ -121,9 +125,9 @@ impl WebhookStore for SqliteStore {
 
     async fn get_delivery(
         &self,
-        app_id: Uuid,
-        destination_id: Uuid,
-        delivery_id: Uuid,
+        app_id: AppId,
+        destination_id: DestinationId,
+        delivery_id: DeliveryId,
     ) -> StoreResult<Option<(DeliveryRecord, Vec<AttemptLog>)>> {
         self.readers
             .read(move |c| {
@@ -139,9 +143,9 @@ impl WebhookStore for SqliteStore {
 
     async fn resend_delivery(
         &self,
-        app_id: Uuid,
-        destination_id: Uuid,
-        delivery_id: Uuid,
+        app_id: AppId,
+        destination_id: DestinationId,
+        delivery_id: DeliveryId,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<DeliveryRecord>> {
         let r = self
@@ -164,8 +168,8 @@ impl WebhookStore for SqliteStore {
 
     async fn session_webhook_attempts(
         &self,
-        app_id: Uuid,
-        session_id: Uuid,
+        app_id: AppId,
+        session_id: SessionId,
         page: Page,
     ) -> StoreResult<(Vec<AttemptLog>, i64)> {
         self.readers

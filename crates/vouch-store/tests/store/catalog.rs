@@ -3,6 +3,8 @@ use crate::changes::*;
 use crate::fixtures::*;
 use crate::idempotency::*;
 use crate::sessions::*;
+use vouch_core::AppId;
+use vouch_core::{KeyId, WorkflowId};
 
 // --- 1. applications ---------------------------------------------------------------------------
 
@@ -11,7 +13,7 @@ pub(crate) async fn apps_are_created_listed_found_and_unique_by_name(db: Db) {
     let alpha = make_app(s, "alpha", t(0)).await;
     let beta = s
         .create_app(App {
-            id: Uuid::new_v4(),
+            id: AppId::random(),
             name: "beta".into(),
             mode: Environment::Sandbox,
             created_at: t(1),
@@ -49,7 +51,7 @@ pub(crate) async fn apps_are_created_listed_found_and_unique_by_name(db: Db) {
 
     let dup = s
         .create_app(App {
-            id: Uuid::new_v4(),
+            id: AppId::random(),
             name: "alpha".into(),
             mode: Environment::Sandbox,
             created_at: t(3),
@@ -64,9 +66,9 @@ pub(crate) async fn apps_are_created_listed_found_and_unique_by_name(db: Db) {
 
 // --- 2. API keys -------------------------------------------------------------------------------
 
-pub(crate) fn key(app_id: Uuid, hash: [u8; 32], created: DateTime<Utc>) -> ApiKey {
+pub(crate) fn key(app_id: AppId, hash: [u8; 32], created: DateTime<Utc>) -> ApiKey {
     ApiKey {
-        id: Uuid::new_v4(),
+        id: KeyId::random(),
         app_id,
         name: Some("ci".into()),
         key_hash: hash,
@@ -136,7 +138,7 @@ pub(crate) async fn keys_are_found_by_hash_prefix_and_revoked(db: Db) {
     assert!(s.revoke_key(k1.id, t(10)).await.unwrap());
     // Revoking again keeps the first revocation time.
     assert!(s.revoke_key(k1.id, t(20)).await.unwrap());
-    assert!(!s.revoke_key(Uuid::new_v4(), t(10)).await.unwrap());
+    assert!(!s.revoke_key(KeyId::random(), t(10)).await.unwrap());
 
     let keys = s.list_keys(app.id).await.unwrap();
     assert_eq!(keys[0].id, k1.id);
@@ -341,7 +343,7 @@ pub(crate) async fn workflow_versions_and_the_default(db: Db) {
     let missing = s
         .update_workflow(WorkflowUpdate {
             app_id: app.id,
-            id: Uuid::new_v4(),
+            id: WorkflowId::random(),
             label: Some("x".into()),
             status: None,
             is_default: None,

@@ -3,6 +3,7 @@ use crate::catalog::*;
 use crate::fixtures::*;
 use crate::idempotency::*;
 use crate::sessions::*;
+use vouch_core::SessionId;
 
 // --- 5. apply_session_change -------------------------------------------------------------------
 
@@ -201,7 +202,7 @@ pub(crate) fn resubmit_info(after_seq: i64) -> ResubmitInfo {
 }
 
 pub(crate) fn step_attempt(
-    session_id: Uuid,
+    session_id: SessionId,
     seq: i64,
     node_id: &str,
     feature: Feature,

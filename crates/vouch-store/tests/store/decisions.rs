@@ -7,6 +7,7 @@ use vouch_core::lifecycle::transition;
 use vouch_core::steps::{add_note, override_step, record_attempt, Actor, NewResult, Note};
 use vouch_core::update_status::{change as status_change, Reviewer};
 use vouch_core::Rejection;
+use vouch_core::SessionId;
 use vouch_store::{EventType, SessionState};
 
 const MAILING: Mailing<'static> = Mailing {
@@ -227,7 +228,7 @@ pub(crate) async fn core_rejections_write_nothing(db: Db) {
         "no rejection wrote anything"
     );
     let gone = s
-        .modify_session(app.id, Uuid::new_v4(), Box::new(|_| Ok(None)), None)
+        .modify_session(app.id, SessionId::random(), Box::new(|_| Ok(None)), None)
         .await
         .unwrap();
     assert_eq!(gone, Modified::NotFound);

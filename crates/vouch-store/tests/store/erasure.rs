@@ -4,6 +4,7 @@ use crate::changes::*;
 use crate::fixtures::*;
 use crate::idempotency::*;
 use crate::sessions::*;
+use vouch_core::SessionId;
 
 // --- 8. deletion -------------------------------------------------------------------------------
 
@@ -52,7 +53,7 @@ pub(crate) async fn deleting_a_session_erases_personal_data_and_keeps_the_chain(
         "already gone"
     );
     assert!(!s
-        .delete_session(app.id, Uuid::new_v4(), t(101))
+        .delete_session(app.id, SessionId::random(), t(101))
         .await
         .unwrap());
 

@@ -5,6 +5,8 @@
 pub use std::collections::HashSet;
 pub use std::path::{Path, PathBuf};
 pub use std::sync::Arc;
+use vouch_core::KeyId;
+use vouch_core::{AppId, EventId, SessionId, WorkflowId};
 
 pub use chrono::{DateTime, NaiveDate, Utc};
 pub use serde_json::json;
@@ -244,7 +246,7 @@ pub fn spec(features: &[&str]) -> WorkflowSpec {
 pub async fn make_app(store: &Arc<dyn Store>, name: &str, created: DateTime<Utc>) -> App {
     store
         .create_app(App {
-            id: Uuid::new_v4(),
+            id: AppId::random(),
             name: name.into(),
             mode: Environment::Live,
             created_at: created,
@@ -254,14 +256,14 @@ pub async fn make_app(store: &Arc<dyn Store>, name: &str, created: DateTime<Utc>
 }
 
 pub fn workflow_record(
-    app_id: Uuid,
+    app_id: AppId,
     label: &str,
     features: &[&str],
     is_default: bool,
     created: DateTime<Utc>,
 ) -> WorkflowRecord {
     WorkflowRecord {
-        id: Uuid::new_v4(),
+        id: WorkflowId::random(),
         version: 1,
         app_id,
         label: label.into(),
@@ -274,7 +276,7 @@ pub fn workflow_record(
 
 pub async fn make_workflow(
     store: &Arc<dyn Store>,
-    app_id: Uuid,
+    app_id: AppId,
     features: &[&str],
     is_default: bool,
     created: DateTime<Utc>,
@@ -290,12 +292,12 @@ pub async fn make_workflow(
 }
 
 pub fn new_session(
-    app_id: Uuid,
-    workflow_id: Option<Uuid>,
+    app_id: AppId,
+    workflow_id: Option<WorkflowId>,
     vendor_data: Option<&str>,
     now: DateTime<Utc>,
 ) -> NewSession {
-    let id = Uuid::new_v4();
+    let id = SessionId::random();
     NewSession {
         id,
         app_id,
@@ -329,7 +331,7 @@ pub async fn create(store: &Arc<dyn Store>, new: NewSession) -> Session {
     )
 }
 
-pub fn attempt(session_id: Uuid, seq: i64, now: DateTime<Utc>) -> Attempt {
+pub fn attempt(session_id: SessionId, seq: i64, now: DateTime<Utc>) -> Attempt {
     Attempt {
         id: Uuid::new_v4(),
         session_id,
@@ -362,7 +364,7 @@ pub fn review(
 
 pub fn event(status: SessionStatus, previous: Option<SessionStatus>) -> NewEvent {
     NewEvent {
-        event_id: Uuid::new_v4(),
+        event_id: EventId::random(),
         event_type: vouch_store::EventType::StatusUpdated,
         status,
         previous_status: previous,

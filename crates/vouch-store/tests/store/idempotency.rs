@@ -3,10 +3,11 @@ use crate::catalog::*;
 use crate::changes::*;
 use crate::fixtures::*;
 use crate::sessions::*;
+use vouch_core::AppId;
 
 // --- 7. idempotency ----------------------------------------------------------------------------
 
-pub(crate) fn idem_key(app_id: Uuid, fingerprint: &str, now: DateTime<Utc>) -> IdemKey {
+pub(crate) fn idem_key(app_id: AppId, fingerprint: &str, now: DateTime<Utc>) -> IdemKey {
     IdemKey {
         app_id,
         key: "create-once".into(),

@@ -3,6 +3,7 @@ use crate::catalog::*;
 use crate::changes::*;
 use crate::fixtures::*;
 use crate::idempotency::*;
+use vouch_core::WorkflowId;
 
 // --- 11. list filters --------------------------------------------------------------------------
 
@@ -15,7 +16,8 @@ pub(crate) async fn list_sessions_filters_and_pages(db: Db) {
     let kyb = make_workflow(s, app.id, &["KYB_REGISTRY"], false, t(1)).await;
     let owf = make_workflow(s, other.id, &["OCR"], true, t(1)).await;
 
-    let mk = |wf: Uuid, vd: &str, when: &str| new_session(app.id, Some(wf), Some(vd), at(when));
+    let mk =
+        |wf: WorkflowId, vd: &str, when: &str| new_session(app.id, Some(wf), Some(vd), at(when));
     let s1 = create(s, mk(wf.id, "alice-1", "2024-03-01T10:00:00Z")).await;
     let s2 = create(s, mk(wf.id, "alice-2", "2024-03-02T00:00:00Z")).await;
     let s3 = create(s, mk(wf2.id, "carol", "2024-03-03T23:59:59.999999Z")).await;

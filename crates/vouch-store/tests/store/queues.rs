@@ -1,6 +1,8 @@
 //! The two leased queues, through the Store trait only: webhook deliveries (fan-out, claims
 //! with per-destination limits and skips, leases, results, the disable rule, the log, resends)
 //! and email jobs (claims, leases, retries, results).
+use vouch_core::AppId;
+use vouch_core::DestinationId;
 use vouch_store::DeliveryState;
 
 use crate::fixtures::*;
@@ -9,13 +11,13 @@ use vouch_store::{
 };
 
 fn destination(
-    app_id: Uuid,
+    app_id: AppId,
     label: &str,
     events: Option<&[&str]>,
     now: DateTime<Utc>,
 ) -> Destination {
     Destination {
-        id: Uuid::now_v7(),
+        id: DestinationId::generate(),
         app_id,
         label: label.into(),
         url: format!("http://127.0.0.1:9/{label}"),
@@ -31,7 +33,7 @@ fn destination(
     }
 }
 
-fn claim_query(now: DateTime<Utc>, per_destination: i64, skip: Vec<Uuid>) -> ClaimQuery {
+fn claim_query(now: DateTime<Utc>, per_destination: i64, skip: Vec<DestinationId>) -> ClaimQuery {
     ClaimQuery {
         now,
         lease_until: now + chrono::Duration::seconds(45),

@@ -3,9 +3,9 @@
 use anyhow::{bail, Context};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
-use uuid::Uuid;
 use vouch_core::scopes::{Access, Scopes};
 use vouch_core::session::Environment;
+use vouch_core::AppId;
 use vouch_store::{App, Store};
 
 use super::{AppsCommand, KeysCommand};
@@ -48,7 +48,7 @@ pub(super) async fn apps(store: &dyn Store, c: AppsCommand) -> anyhow::Result<()
             }
             let app = store
                 .create_app(App {
-                    id: Uuid::new_v4(),
+                    id: AppId::random(),
                     name: name.trim().to_string(),
                     mode: if sandbox {
                         Environment::Sandbox

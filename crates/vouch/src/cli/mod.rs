@@ -3,10 +3,10 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use vouch_core::KeyId;
 
 use anyhow::bail;
 use clap::{Args, Parser, Subcommand};
-use uuid::Uuid;
 use vouch_core::scopes::Access;
 use vouch_store::Store;
 
@@ -159,7 +159,7 @@ pub enum KeysCommand {
         json: bool,
     },
     /// Revoke a key at once.
-    Revoke { key_id: Uuid },
+    Revoke { key_id: KeyId },
 }
 
 #[derive(Debug, Subcommand)]
@@ -167,7 +167,7 @@ pub enum AuditCommand {
     /// Recompute the review trail's hash chains and report the first broken link.
     Verify {
         #[arg(long)]
-        session: Option<Uuid>,
+        session: Option<vouch_core::SessionId>,
     },
 }
 

@@ -12,6 +12,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 use vouch_core::attempt::ActorType;
 use vouch_core::steps::NewResult;
+use vouch_core::SessionId;
 use vouch_core::{AttemptStatus, FieldErrors};
 use vouch_store::{Idem, Written};
 
@@ -55,7 +56,7 @@ pub struct AttemptBody {
 #[derive(Serialize, ToSchema)]
 pub struct AttemptCreated {
     attempt_id: Uuid,
-    session_id: Uuid,
+    session_id: SessionId,
     node_id: String,
     #[schema(value_type = String, example = "Approved")]
     status: AttemptStatus,
@@ -70,7 +71,7 @@ pub struct AttemptCreated {
 async fn create(
     State(state): State<AppState>,
     caller: Can<WriteDecisions>,
-    Id(session_id): Id,
+    Id(session_id): Id<SessionId>,
     headers: HeaderMap,
     Body(bytes): Body,
 ) -> ApiResult<Response> {

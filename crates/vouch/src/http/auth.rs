@@ -15,7 +15,7 @@ use crate::state::AppState;
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub app: App,
-    pub key_id: uuid::Uuid,
+    pub key_id: vouch_core::KeyId,
     pub key_display: String,
     pub scopes: Scopes,
 }
@@ -114,13 +114,18 @@ impl<P: Privilege + Send + Sync> FromRequestParts<AppState> for Can<P> {
     }
 }
 
-/// The path's `{id}` as a UUID; any other text is answered like an unknown id (`404`).
-pub struct Id(pub uuid::Uuid);
+/// The path's `{id}` as the id type `T` (`Id<SessionId>`, `Id<WorkflowId>` …); any other text is
+/// answered like an unknown id (`404`).
+pub struct Id<T>(pub T);
 
-/// The path's `{delivery}` as a UUID, likewise.
-pub struct DeliveryId(pub uuid::Uuid);
+/// The path's `{delivery}` as a delivery id, likewise.
+pub struct DeliveryPath(pub vouch_core::DeliveryId);
 
-async fn path_id(parts: &mut Parts, state: &AppState, name: &str) -> Result<uuid::Uuid, ApiError> {
+async fn path_id<T: From<uuid::Uuid>>(
+    parts: &mut Parts,
+    state: &AppState,
+    name: &str,
+) -> Result<T, ApiError> {
     let params = axum::extract::RawPathParams::from_request_parts(parts, state)
         .await
         .map_err(|_| ApiError::not_found())?;
@@ -128,10 +133,11 @@ async fn path_id(parts: &mut Parts, state: &AppState, name: &str) -> Result<uuid
         .iter()
         .find(|(k, _)| *k == name)
         .and_then(|(_, v)| uuid::Uuid::parse_str(v).ok())
+        .map(T::from)
         .ok_or_else(ApiError::not_found)
 }
 
-impl FromRequestParts<AppState> for Id {
+impl<T: From<uuid::Uuid> + Send> FromRequestParts<AppState> for Id<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
@@ -139,10 +145,10 @@ impl FromRequestParts<AppState> for Id {
     }
 }
 
-impl FromRequestParts<AppState> for DeliveryId {
+impl FromRequestParts<AppState> for DeliveryPath {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        path_id(parts, state, "delivery").await.map(DeliveryId)
+        path_id(parts, state, "delivery").await.map(DeliveryPath)
     }
 }

@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
+use vouch_core::{DestinationId, SessionId};
 use vouch_store::{AttemptLog, DeliveryRecord};
 
 use super::auth::*;
@@ -67,8 +68,8 @@ fn attempt_json(a: &AttemptLog) -> Value {
 async fn destination_id(
     state: &AppState,
     caller: &Caller,
-    id: uuid::Uuid,
-) -> Result<uuid::Uuid, ApiError> {
+    id: DestinationId,
+) -> Result<DestinationId, ApiError> {
     state
         .store
         .get_destination(caller.app.id, id)
@@ -88,7 +89,7 @@ async fn destination_id(
 async fn list(
     State(state): State<AppState>,
     caller: Can<ReadWebhooks>,
-    Id(id): Id,
+    Id(id): Id<DestinationId>,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Value>> {
     let q = PageQuery::parse(query.as_deref())?;
@@ -113,8 +114,8 @@ async fn list(
 async fn retrieve(
     State(state): State<AppState>,
     caller: Can<ReadWebhooks>,
-    Id(dest): Id,
-    DeliveryId(delivery): DeliveryId,
+    Id(dest): Id<DestinationId>,
+    DeliveryPath(delivery): DeliveryPath,
 ) -> ApiResult<Json<Value>> {
     let (d, attempts) = state
         .store
@@ -134,8 +135,8 @@ async fn retrieve(
 async fn resend(
     State(state): State<AppState>,
     caller: Can<WriteWebhooks>,
-    Id(dest): Id,
-    DeliveryId(delivery): DeliveryId,
+    Id(dest): Id<DestinationId>,
+    DeliveryPath(delivery): DeliveryPath,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let d = state
         .store
@@ -154,7 +155,7 @@ async fn resend(
 async fn session_log(
     State(state): State<AppState>,
     caller: Can<ReadWebhooks>,
-    Id(sid): Id,
+    Id(sid): Id<SessionId>,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Value>> {
     let q = PageQuery::parse(query.as_deref())?;

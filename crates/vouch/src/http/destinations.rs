@@ -11,9 +11,9 @@ use serde_json::{json, Value};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 use vouch_core::session::Environment;
 use vouch_core::time::WireTime;
+use vouch_core::DestinationId;
 use vouch_core::FieldErrors;
 use vouch_store::{Destination, DestinationUpdate};
 
@@ -61,7 +61,7 @@ create_and_update_bodies! {
 /// A destination. `secret_shared_key` signs every delivery.
 #[derive(Serialize, ToSchema)]
 pub struct DestinationResponse {
-    uuid: Uuid,
+    uuid: DestinationId,
     label: String,
     url: String,
     enabled: bool,
@@ -192,7 +192,7 @@ async fn create(
     let u = validate(&body, true, state.config.allow_private_destinations)?;
     let now = Utc::now();
     let d = Destination {
-        id: Uuid::now_v7(),
+        id: DestinationId::generate(),
         app_id: caller.app.id,
         label: u.label.unwrap_or_default(),
         url: u.url.unwrap_or_default(),
@@ -235,7 +235,11 @@ async fn list(
     ))
 }
 
-async fn find(state: &AppState, caller: &Caller, id: Uuid) -> Result<Destination, ApiError> {
+async fn find(
+    state: &AppState,
+    caller: &Caller,
+    id: DestinationId,
+) -> Result<Destination, ApiError> {
     state
         .store
         .get_destination(caller.app.id, id)
@@ -250,7 +254,7 @@ async fn find(state: &AppState, caller: &Caller, id: Uuid) -> Result<Destination
 async fn retrieve(
     State(state): State<AppState>,
     caller: Can<ReadWebhooks>,
-    Id(id): Id,
+    Id(id): Id<DestinationId>,
 ) -> ApiResult<Json<Value>> {
     let d = find(&state, &caller, id).await?;
     Ok(Json(destination_json(&d, Utc::now())))
@@ -264,7 +268,7 @@ async fn retrieve(
 async fn update(
     State(state): State<AppState>,
     caller: Can<WriteWebhooks>,
-    Id(id): Id,
+    Id(id): Id<DestinationId>,
     Body(bytes): Body,
 ) -> ApiResult<Json<Value>> {
     let body: DestinationBody = parse(&bytes)?;
@@ -285,7 +289,7 @@ async fn update(
 async fn remove(
     State(state): State<AppState>,
     caller: Can<WriteWebhooks>,
-    Id(id): Id,
+    Id(id): Id<DestinationId>,
 ) -> ApiResult<StatusCode> {
     if state
         .store
@@ -305,7 +309,7 @@ async fn remove(
 async fn rotate(
     State(state): State<AppState>,
     caller: Can<WriteWebhooks>,
-    Id(id): Id,
+    Id(id): Id<DestinationId>,
 ) -> ApiResult<Json<Value>> {
     let now = Utc::now();
     let u = DestinationUpdate {

@@ -5,7 +5,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
-use uuid::Uuid;
+use vouch_core::SessionId;
 use vouch_store::{EmailJob, NotSentReason};
 
 use super::auth::*;
@@ -96,7 +96,7 @@ impl From<Preview> for PreviewResponse {
 async fn run_preview(
     state: &AppState,
     caller: &Caller,
-    session_id: Uuid,
+    session_id: SessionId,
     body: Value,
 ) -> ApiResult<Json<PreviewResponse>> {
     let answer = preview(
@@ -122,7 +122,7 @@ async fn run_preview(
 async fn resubmission_preview(
     State(state): State<AppState>,
     caller: Can<WriteSessions>,
-    Id(id): Id,
+    Id(id): Id<SessionId>,
     Body(bytes): Body,
 ) -> ApiResult<Json<PreviewResponse>> {
     let b: ResubmissionPreviewBody = parse(&bytes)?;
@@ -143,7 +143,7 @@ async fn resubmission_preview(
 async fn decision_preview(
     State(state): State<AppState>,
     caller: Can<WriteSessions>,
-    Id(id): Id,
+    Id(id): Id<SessionId>,
     Body(bytes): Body,
 ) -> ApiResult<Json<PreviewResponse>> {
     let b: DecisionPreviewBody = parse(&bytes)?;
@@ -195,7 +195,7 @@ pub fn email_json(j: &EmailJob) -> Value {
 async fn list(
     State(state): State<AppState>,
     caller: Can<ReadSessions>,
-    Id(sid): Id,
+    Id(sid): Id<SessionId>,
 ) -> ApiResult<Json<Value>> {
     state
         .store

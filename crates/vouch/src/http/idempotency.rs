@@ -14,7 +14,7 @@ const MAX_LEN: usize = 255;
 /// route and body.
 pub fn key(
     headers: &HeaderMap,
-    app_id: uuid::Uuid,
+    app_id: vouch_core::AppId,
     route: &str,
     body: &[u8],
 ) -> Result<Option<IdemKey>, ApiError> {

@@ -9,8 +9,8 @@ use serde_json::{json, Value};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 use vouch_core::review::{review_json, ReviewRow};
+use vouch_core::SessionId;
 
 use super::auth::*;
 use super::error::{ApiError, ApiResult};
@@ -31,7 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// `200` answer of update-status.
 #[derive(Serialize, ToSchema)]
 pub struct SessionIdBody {
-    session_id: Uuid,
+    session_id: SessionId,
 }
 
 #[utoipa::path(patch, path = "/v3/session/{id}/update-status/", operation_id = "update_session_status", tag = "review",
@@ -44,7 +44,7 @@ pub struct SessionIdBody {
 async fn session_status(
     State(state): State<AppState>,
     caller: Can<WriteSessions>,
-    Id(session_id): Id,
+    Id(session_id): Id<SessionId>,
     Body(bytes): Body,
 ) -> ApiResult<Json<SessionIdBody>> {
     // Malformed JSON is judged by the core after the current status (§4.6's order).
@@ -75,7 +75,7 @@ async fn session_status(
 async fn step_status(
     State(state): State<AppState>,
     caller: Can<WriteSessions>,
-    Id(session_id): Id,
+    Id(session_id): Id<SessionId>,
     Path((_, node_id)): Path<(String, String)>,
     Body(bytes): Body,
 ) -> ApiResult<Json<Value>> {
@@ -103,7 +103,7 @@ async fn step_status(
 async fn list_reviews(
     State(state): State<AppState>,
     caller: Can<ReadSessions>,
-    Id(session_id): Id,
+    Id(session_id): Id<SessionId>,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Value>> {
     let q = PageQuery::parse(query.as_deref())?;
@@ -135,7 +135,7 @@ async fn list_reviews(
 async fn create_note(
     State(state): State<AppState>,
     caller: Can<WriteSessions>,
-    Id(session_id): Id,
+    Id(session_id): Id<SessionId>,
     Body(bytes): Body,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let body = json_value(&bytes)?;

@@ -11,11 +11,11 @@ use serde_json::{json, Value};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 use vouch_core::contact::is_valid_email;
 use vouch_core::decision_view::{decision_json, DecisionInputs};
 use vouch_core::session::{CallbackMethod, Session};
 use vouch_core::{FieldErrors, SessionStatus};
+use vouch_core::{SessionId, WorkflowId};
 use vouch_store::{Entity, Idem, KindFilter, NewSession, SessionFilter, StoreError, Written};
 
 use super::auth::*;
@@ -76,7 +76,7 @@ pub struct CreateSessionBody {
 /// `201` answer of `POST /v3/session/`.
 #[derive(Serialize, ToSchema)]
 pub struct CreatedSession {
-    session_id: Uuid,
+    session_id: SessionId,
     session_number: i64,
     session_token: String,
     /// The link to send the person to.
@@ -87,7 +87,7 @@ pub struct CreatedSession {
     #[schema(value_type = String, example = "Not Started")]
     status: SessionStatus,
     callback: Option<String>,
-    workflow_id: Uuid,
+    workflow_id: WorkflowId,
     workflow_version: i64,
     /// `user` or `business`.
     #[schema(value_type = String, example = "user")]
@@ -156,7 +156,7 @@ async fn create(
     let mut errors = FieldErrors::new();
     let workflow_id = match body.workflow_id.as_deref() {
         None | Some("") => None,
-        Some(s) => match Uuid::parse_str(s) {
+        Some(s) => match s.parse::<WorkflowId>() {
             Ok(id) => Some(id),
             Err(_) => {
                 errors.add("workflow_id", "Must be a valid UUID.");
@@ -197,7 +197,7 @@ async fn create(
 
     let now = Utc::now();
     let new = NewSession {
-        id: Uuid::new_v4(),
+        id: SessionId::random(),
         app_id: caller.app.id,
         token: Alphanumeric.sample_string(&mut rand::rng(), 32),
         workflow_id,
@@ -252,7 +252,7 @@ async fn create(
 async fn decision(
     State(state): State<AppState>,
     caller: Can<ReadSessions>,
-    Id(id): Id,
+    Id(id): Id<SessionId>,
 ) -> ApiResult<Json<Value>> {
     let b = state
         .store
@@ -277,7 +277,7 @@ async fn decision(
 async fn remove(
     State(state): State<AppState>,
     caller: Can<WriteSessions>,
-    Id(id): Id,
+    Id(id): Id<SessionId>,
 ) -> ApiResult<StatusCode> {
     if state
         .store
@@ -332,7 +332,7 @@ fn parse_filter(q: &PageQuery) -> Result<SessionFilter, ApiError> {
         }
     }
     for w in q.get("workflow_id").into_iter().flat_map(|v| v.split(',')) {
-        match Uuid::parse_str(w.trim()) {
+        match w.trim().parse::<WorkflowId>() {
             Ok(id) => f.workflow_ids.push(id),
             Err(_) => errors.add(
                 "workflow_id",

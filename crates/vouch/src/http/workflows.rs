@@ -10,9 +10,9 @@ use serde_json::{json, Value};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 use vouch_core::time::WireTime;
 use vouch_core::workflow::{validate_features, FeatureInput};
+use vouch_core::WorkflowId;
 use vouch_core::{FieldErrors, WorkflowKind};
 use vouch_store::{Idem, WorkflowRecord, WorkflowStatus, WorkflowUpdate, Written};
 
@@ -51,7 +51,7 @@ create_and_update_bodies! {
 /// A workflow version as answered by every workflow endpoint.
 #[derive(Serialize, ToSchema)]
 pub struct WorkflowResponse {
-    uuid: Uuid,
+    uuid: WorkflowId,
     workflow_label: String,
     /// `user` or `business`.
     #[schema(value_type = String, example = "user")]
@@ -176,7 +176,7 @@ async fn create(
         return Err(ApiError::field("features", "This field is required."));
     };
     let record = WorkflowRecord {
-        id: Uuid::new_v4(),
+        id: WorkflowId::random(),
         version: 1,
         app_id: caller.app.id,
         label: label.trim().to_string(),
@@ -226,7 +226,7 @@ async fn list(
 async fn retrieve(
     State(state): State<AppState>,
     caller: Can<ReadWorkflows>,
-    Id(id): Id,
+    Id(id): Id<WorkflowId>,
 ) -> ApiResult<Json<Value>> {
     let w = state
         .store
@@ -245,7 +245,7 @@ async fn retrieve(
 async fn update(
     State(state): State<AppState>,
     caller: Can<WriteWorkflows>,
-    Id(id): Id,
+    Id(id): Id<WorkflowId>,
     Body(bytes): Body,
 ) -> ApiResult<Json<Value>> {
     let body: WorkflowBody = parse(&bytes)?;

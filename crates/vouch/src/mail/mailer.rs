@@ -81,6 +81,8 @@ struct Emails {
 impl Queue for Emails {
     type Job = EmailJob;
     type Outcome = EmailResult;
+    type Id = Uuid;
+    type Lane = ();
 
     fn name(&self) -> &'static str {
         "emails"
@@ -91,7 +93,7 @@ impl Queue for Emails {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: i64,
-        _skip_lanes: Vec<Uuid>,
+        _skip_lanes: Vec<()>,
     ) -> StoreResult<Vec<EmailJob>> {
         self.store.claim_email_jobs(now, lease_until, limit).await
     }

@@ -120,7 +120,7 @@ pub async fn run(from: &str, to: &PgOptions, progress: bool) -> anyhow::Result<(
         .await?
     {
         tx.batch_execute(&vouch_store::postgres::number_sequence_sql(
-            row.get(0),
+            row.get::<_, uuid::Uuid>(0).into(),
             row.get(1),
         ))
         .await

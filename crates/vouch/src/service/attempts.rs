@@ -3,13 +3,14 @@
 use chrono::Utc;
 use uuid::Uuid;
 use vouch_core::steps::{record_attempt, NewResult};
+use vouch_core::{AppId, SessionId};
 use vouch_store::{Idem, Store, Written};
 
 use super::{modify, Failure};
 
 pub struct RecordAttempt {
-    pub app_id: Uuid,
-    pub session_id: Uuid,
+    pub app_id: AppId,
+    pub session_id: SessionId,
     /// Chosen by the caller, so that its answer (stored with an idempotency key) names it.
     pub attempt_id: Uuid,
     pub result: NewResult,

@@ -8,8 +8,8 @@ pub mod reviews;
 pub mod update_status;
 
 use std::sync::{Arc, Mutex};
+use vouch_core::{AppId, SessionId};
 
-use uuid::Uuid;
 use vouch_core::{FieldErrors, Rejection};
 use vouch_store::{Idem, Modified, SessionChange, SessionState, Store, StoreError, Written};
 
@@ -44,8 +44,8 @@ impl From<StoreError> for Failure {
 /// yields the answer; a session that is not the application's is `NotFound`.
 pub async fn modify<T: Send + 'static>(
     store: &dyn Store,
-    app_id: Uuid,
-    session_id: Uuid,
+    app_id: AppId,
+    session_id: SessionId,
     idem: Option<Idem<()>>,
     decide: impl FnOnce(&SessionState) -> Result<(Option<SessionChange>, T), Rejection> + Send + 'static,
 ) -> Result<Written<T>, Failure> {

@@ -2,10 +2,10 @@
 //! with a token binding it to those steps, that recipient and that language.
 
 use std::sync::Arc;
+use vouch_core::{AppId, SessionId};
 
 use chrono::Utc;
 use serde_json::{Map, Value};
-use uuid::Uuid;
 use vouch_core::email_plan::{claims, plan, EmailPlan, Mailing};
 use vouch_core::preview::issue;
 use vouch_core::update_status::{decide, Outcome, UpdateContext};
@@ -15,8 +15,8 @@ use vouch_store::{SessionState, Store};
 use super::Failure;
 
 pub struct PreviewRequest {
-    pub app_id: Uuid,
-    pub session_id: Uuid,
+    pub app_id: AppId,
+    pub session_id: SessionId,
     /// The update-status body to preview (`new_status` set by the endpoint).
     pub body: Value,
     pub public_url: String,

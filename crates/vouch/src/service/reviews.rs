@@ -8,13 +8,14 @@ use vouch_core::review::Review;
 use vouch_core::steps::{
     add_note as note_change, override_step, parse_note, parse_step_override, require_object, Actor,
 };
+use vouch_core::{AppId, SessionId};
 use vouch_store::{Store, StoreError};
 
 use super::{fresh, modify, Failure};
 
 pub struct StepUpdate {
-    pub app_id: Uuid,
-    pub session_id: Uuid,
+    pub app_id: AppId,
+    pub session_id: SessionId,
     pub node_id: String,
     pub body: Value,
     pub actor_display: String,
@@ -47,8 +48,8 @@ pub async fn update_step(store: &dyn Store, u: StepUpdate) -> Result<Value, Fail
 /// Appends a note to the trail; it never changes the status. Answers the new row.
 pub async fn add_note(
     store: &dyn Store,
-    app_id: Uuid,
-    session_id: Uuid,
+    app_id: AppId,
+    session_id: SessionId,
     body: &Value,
     actor_display: &str,
 ) -> Result<Review, Failure> {

@@ -1,10 +1,10 @@
 //! `PATCH /v3/session/{id}/update-status/` (§4.6): the core decides inside the write.
 
 use std::sync::Arc;
+use vouch_core::{AppId, SessionId};
 
 use chrono::{Duration, Utc};
 use serde_json::Value;
-use uuid::Uuid;
 use vouch_core::attempt::ActorType;
 use vouch_core::email_plan::Mailing;
 use vouch_core::update_status::{change, Reviewer};
@@ -14,8 +14,8 @@ use vouch_store::Store;
 use super::{fresh, modify, Failure};
 
 pub struct UpdateStatus {
-    pub app_id: Uuid,
-    pub session_id: Uuid,
+    pub app_id: AppId,
+    pub session_id: SessionId,
     /// The body as read; `Err` when it is not JSON (judged after the current status).
     pub body: Result<Value, Rejection>,
     pub actor_display: String,

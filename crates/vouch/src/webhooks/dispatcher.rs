@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tokio::sync::{watch, Notify};
-use uuid::Uuid;
+use vouch_core::{DeliveryId, DestinationId};
 use vouch_store::{AttemptResult, ClaimQuery, ClaimedDelivery, Store, StoreResult};
 
 use super::send::{timeout, Sender};
@@ -29,6 +29,8 @@ struct Deliveries {
 impl Queue for Deliveries {
     type Job = ClaimedDelivery;
     type Outcome = AttemptResult;
+    type Id = DeliveryId;
+    type Lane = DestinationId;
 
     fn name(&self) -> &'static str {
         "webhooks"
@@ -49,7 +51,7 @@ impl Queue for Deliveries {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: i64,
-        skip_lanes: Vec<Uuid>,
+        skip_lanes: Vec<DestinationId>,
     ) -> StoreResult<Vec<ClaimedDelivery>> {
         self.store
             .claim_deliveries(ClaimQuery {
@@ -62,11 +64,11 @@ impl Queue for Deliveries {
             .await
     }
 
-    fn id(&self, d: &ClaimedDelivery) -> Uuid {
+    fn id(&self, d: &ClaimedDelivery) -> DeliveryId {
         d.id
     }
 
-    fn lane(&self, d: &ClaimedDelivery) -> Option<Uuid> {
+    fn lane(&self, d: &ClaimedDelivery) -> Option<DestinationId> {
         Some(d.destination.id)
     }
 
@@ -85,7 +87,7 @@ impl Queue for Deliveries {
         self.store.next_delivery_due().await
     }
 
-    async fn release(&self, ids: Vec<Uuid>) -> StoreResult<usize> {
+    async fn release(&self, ids: Vec<DeliveryId>) -> StoreResult<usize> {
         self.store.release_deliveries(ids).await
     }
 

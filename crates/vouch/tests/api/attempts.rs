@@ -7,7 +7,7 @@ use uuid::Uuid;
 use crate::common::{status_json, TestServer};
 
 async fn trail(t: &TestServer, sid: &str) -> (Vec<(String, String)>, Vec<(String, String)>) {
-    let id = Uuid::parse_str(sid).unwrap();
+    let id: vouch_core::SessionId = sid.parse().unwrap();
     let reviews = t
         .store
         .reviews(id)
@@ -122,11 +122,7 @@ async fn attempts_on_decided_sessions_are_stored_but_change_nothing() {
     assert_eq!(reviews.len(), 2);
     assert_eq!(events.len(), 2);
     // The decision object changed outside the flow: one data.updated event, status unchanged.
-    let all = t
-        .store
-        .outbox_events(Uuid::parse_str(&sid).unwrap())
-        .await
-        .unwrap();
+    let all = t.store.outbox_events(sid.parse().unwrap()).await.unwrap();
     let data: Vec<_> = all
         .iter()
         .filter(|e| e.event_type.as_str() == "data.updated")
@@ -262,7 +258,7 @@ async fn a_retried_attempt_with_the_same_key_is_recorded_once() {
     );
     let bundle = t
         .store
-        .session_bundle(t.app.id, Uuid::parse_str(&sid).unwrap())
+        .session_bundle(t.app.id, sid.parse().unwrap())
         .await
         .unwrap()
         .unwrap();
@@ -282,7 +278,7 @@ async fn a_retried_attempt_with_the_same_key_is_recorded_once() {
     assert_eq!((s, b["code"].as_str()), (409, Some("idempotency_conflict")));
     let bundle = t
         .store
-        .session_bundle(t.app.id, Uuid::parse_str(&sid).unwrap())
+        .session_bundle(t.app.id, sid.parse().unwrap())
         .await
         .unwrap()
         .unwrap();

@@ -168,11 +168,7 @@ async fn selected_steps_follow_workflow_order_and_the_link_stays_valid() {
     assert!(info["requested_at"].is_string());
     assert_eq!(d["session_url"], before["session_url"], "same link");
     assert!(d["expires_at"].as_str().unwrap() >= before["expires_at"].as_str().unwrap());
-    let events = t
-        .store
-        .outbox_events(Uuid::parse_str(&sid).unwrap())
-        .await
-        .unwrap();
+    let events = t.store.outbox_events(sid.parse().unwrap()).await.unwrap();
     let last = events.last().unwrap();
     assert_eq!(last.status.as_str(), "Resubmitted");
     assert_eq!(last.resubmit_info.as_ref().unwrap()["nodes"], info["nodes"]);
@@ -250,7 +246,7 @@ async fn backend_only_resubmissions_send_nothing_and_are_rate_limited() {
     let body = json!({"new_status": "Resubmitted", "send_email": true, "email_address": "p@example.com",
         "nodes_to_resubmit": [{"node_id": "feature_aml_1", "feature": "AML"}]});
     assert_eq!(patch(&t, &sid, body.clone()).await.0, 200);
-    let id = Uuid::parse_str(&sid).unwrap();
+    let id: vouch_core::SessionId = sid.parse().unwrap();
     let jobs = t.store.email_jobs(id).await.unwrap();
     assert_eq!(jobs.len(), 1, "recorded, not sent: no user action");
     assert_eq!(
@@ -308,11 +304,7 @@ async fn resubmission_emails_carry_the_link_and_reasons() {
     let (s, _) = patch(&t, &sid, json!({"new_status": "Resubmitted", "send_email": true, "email_address": "p@example.com",
         "nodes_to_resubmit": [{"node_id": "feature_ocr_1", "feature": "OCR", "reason": "Glare on the photo"}]})).await;
     assert_eq!(s, 200);
-    let jobs = t
-        .store
-        .email_jobs(Uuid::parse_str(&sid).unwrap())
-        .await
-        .unwrap();
+    let jobs = t.store.email_jobs(sid.parse().unwrap()).await.unwrap();
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].kind.as_str(), "resubmission");
     assert_eq!(jobs[0].language, "en");

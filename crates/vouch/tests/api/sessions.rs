@@ -482,7 +482,7 @@ async fn deleted_sessions_disappear_and_their_data_is_erased() {
     let (_, list) = t.get("/v3/sessions/?search=Dora").await;
     assert_eq!(list["count"], 0);
     // Erased, not hidden: the database no longer holds the personal data.
-    let id = uuid::Uuid::parse_str(&sid).unwrap();
+    let id: vouch_core::SessionId = sid.parse().unwrap();
     let events = t.store.outbox_events(id).await.unwrap();
     assert!(!events.is_empty() && events.iter().all(|e| e.dropped));
     let row = vouch_store::testing::query_text(

@@ -50,7 +50,7 @@ async fn a_step_override_is_an_attempt_and_a_review_row() {
     assert_eq!(manual["metadata"]["new_step_status"], "In Review");
     let bundle = t
         .store
-        .session_bundle(t.app.id, Uuid::parse_str(&sid).unwrap())
+        .session_bundle(t.app.id, sid.parse().unwrap())
         .await
         .unwrap()
         .unwrap();
@@ -149,7 +149,7 @@ async fn notes_are_appended_and_never_change_the_status() {
     assert_eq!(t.status_of(&sid).await, "Not Started");
     assert!(
         t.store
-            .outbox_events(Uuid::parse_str(&sid).unwrap())
+            .outbox_events(sid.parse().unwrap())
             .await
             .unwrap()
             .is_empty(),
@@ -244,7 +244,7 @@ async fn lifecycle_timers_move_sessions_and_write_the_trail() {
         "a valid document keeps the approval"
     );
     for (sid, status) in &expected {
-        let id = Uuid::parse_str(sid).unwrap();
+        let id: vouch_core::SessionId = sid.parse().unwrap();
         let last_review = t.store.reviews(id).await.unwrap().pop().unwrap();
         assert_eq!(last_review.actor_type.as_str(), "SYSTEM");
         assert_eq!(last_review.new_status.unwrap().as_str(), *status);
@@ -299,7 +299,7 @@ async fn concurrent_reviews_serialize_into_one_gapless_chain() {
         codes.push(task.await.unwrap());
     }
     assert!(codes.iter().all(|c| *c == 200 || *c == 400), "{codes:?}");
-    let id = Uuid::parse_str(&sid).unwrap();
+    let id: vouch_core::SessionId = sid.parse().unwrap();
     let reviews = t.store.reviews(id).await.unwrap();
     let events = t.store.outbox_events(id).await.unwrap();
     assert_eq!(verify_chain(&reviews), Ok(()));

@@ -2,7 +2,6 @@
 
 use reqwest::Method;
 use serde_json::{json, Value};
-use uuid::Uuid;
 
 use crate::common::{status_json, TestServer};
 
@@ -26,7 +25,7 @@ pub async fn with_results(t: &TestServer, features: &[&str], results: &[(&str, &
 }
 
 pub async fn counts(t: &TestServer, sid: &str) -> (usize, usize, usize) {
-    let id = Uuid::parse_str(sid).unwrap();
+    let id: vouch_core::SessionId = sid.parse().unwrap();
     (
         t.store.reviews(id).await.unwrap().len(),
         t.store.outbox_events(id).await.unwrap().len(),
@@ -206,21 +205,13 @@ async fn email_rules() {
     );
     let (s, _) = patch(&t, &sid, json!({"new_status": "Declined", "send_email": true, "email_address": "p@example.com", "email_language": "fr"})).await;
     assert_eq!(s, 200);
-    let jobs = t
-        .store
-        .email_jobs(Uuid::parse_str(&sid).unwrap())
-        .await
-        .unwrap();
+    let jobs = t.store.email_jobs(sid.parse().unwrap()).await.unwrap();
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].recipient.as_deref(), Some("p@example.com"));
     assert_eq!(jobs[0].language, "fr");
     assert_eq!(jobs[0].status.as_str(), "Declined");
     assert_eq!(jobs[0].state.as_str(), "pending");
-    let reviews = t
-        .store
-        .reviews(Uuid::parse_str(&sid).unwrap())
-        .await
-        .unwrap();
+    let reviews = t.store.reviews(sid.parse().unwrap()).await.unwrap();
     assert_eq!(jobs[0].review_uuid, reviews.last().unwrap().uuid);
 }
 
@@ -301,11 +292,7 @@ async fn approved_and_declined_overturn_each_other_with_a_full_trail() {
     for f in ["uuid", "activity_type", "created_at"] {
         assert!(manual[f].is_string(), "{f}");
     }
-    let events = t
-        .store
-        .outbox_events(Uuid::parse_str(&sid).unwrap())
-        .await
-        .unwrap();
+    let events = t.store.outbox_events(sid.parse().unwrap()).await.unwrap();
     let statuses: Vec<&str> = events.iter().map(|e| e.status.as_str()).collect();
     assert_eq!(
         statuses,

@@ -4,11 +4,11 @@
 #![allow(dead_code)]
 
 use std::sync::Arc;
+use vouch_core::AppId;
 
 use chrono::Utc;
 use reqwest::{Client, Method, Response};
 use serde_json::{json, Value};
-use uuid::Uuid;
 use vouch::config::Config;
 use vouch::server;
 use vouch_core::scopes::{Access, Scopes};
@@ -187,7 +187,7 @@ pub async fn status_json(r: Response) -> (u16, Value) {
 pub async fn new_app(store: &dyn Store, name: &str) -> App {
     store
         .create_app(App {
-            id: Uuid::new_v4(),
+            id: AppId::random(),
             name: name.into(),
             mode: Environment::Live,
             created_at: Utc::now(),

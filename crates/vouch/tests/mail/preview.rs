@@ -116,7 +116,7 @@ async fn a_stale_or_altered_token_is_409_and_changes_nothing() {
         .await
         .unwrap();
     let claims = vouch_core::preview::PreviewClaims {
-        session_id: uuid::Uuid::parse_str(&sid).unwrap(),
+        session_id: sid.parse().unwrap(),
         status: "Declined".into(),
         steps: vec![],
         recipient: Some("p@example.com".into()),
@@ -204,7 +204,7 @@ async fn preview_tokens_are_signed_with_the_configured_key_file() {
     assert_eq!(s, 200, "{p}");
     let token = p["preview_token"].as_str().unwrap();
     let other = vouch_core::preview::PreviewClaims {
-        session_id: uuid::Uuid::nil(),
+        session_id: vouch_core::SessionId::nil(),
         status: "Approved".into(),
         steps: vec![],
         recipient: None,

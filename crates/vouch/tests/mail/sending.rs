@@ -322,7 +322,7 @@ async fn without_a_mail_server_or_in_sandbox_nothing_is_pretended_sent() {
     let app = t
         .store
         .create_app(vouch_store::App {
-            id: uuid::Uuid::new_v4(),
+            id: vouch_core::AppId::random(),
             name: "sbx".into(),
             mode: vouch_core::session::Environment::Sandbox,
             created_at: chrono::Utc::now(),

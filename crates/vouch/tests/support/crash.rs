@@ -5,12 +5,16 @@
 // Each crash test uses its own part of the harness.
 #![allow(dead_code)]
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use vouch_core::AppId;
 
 use reqwest::{Client, Method};
 use serde_json::Value;
-use uuid::Uuid;
 
 use super::binary::{cli_json, Server};
 
@@ -31,7 +35,7 @@ impl Answer {
 
 pub struct Crash {
     pub dir: PathBuf,
-    pub app_id: Uuid,
+    pub app_id: AppId,
     pub key: String,
     pub client: Client,
     env: Vec<(&'static str, String)>,
@@ -101,6 +105,79 @@ impl Crash {
         let log = format!("serve-{}.log", self.starts);
         self.server = Some(Server::start(&self.dir, &log, &self.env));
     }
+}
+
+/// One SIGKILL of a scenario: when it came and what the killed server logged.
+pub struct Kill {
+    pub at: Instant,
+    /// Since the load of this round began.
+    pub after_load: Duration,
+    pub log: String,
+}
+
+impl Crash {
+    /// The core of every crash scenario: `drivers` load the running server for `load_for`;
+    /// `just_before` takes the scenario's reading of the moment, then the server is SIGKILLed
+    /// (what is in flight stays in flight), `stop` tells the drivers to end, and the killed
+    /// server is reaped. The drivers must end within 15 s of the kill (a request to a dead
+    /// server must fail, not hang).
+    pub async fn kill_under_load<T>(
+        &mut self,
+        load_for: Duration,
+        stop: &AtomicBool,
+        drivers: Vec<tokio::task::JoinHandle<()>>,
+        just_before: impl FnOnce() -> T,
+    ) -> (Kill, T) {
+        let load_started = Instant::now();
+        tokio::time::sleep(load_for).await;
+        let reading = just_before();
+        let at = Instant::now();
+        self.sigkill();
+        stop.store(true, Ordering::SeqCst);
+        let log = self.reap();
+        for d in drivers {
+            tokio::time::timeout(Duration::from_secs(15), d)
+                .await
+                .expect("a load task hung after the kill")
+                .expect("load task");
+        }
+        let kill = Kill {
+            at,
+            after_load: at - load_started,
+            log,
+        };
+        (kill, reading)
+    }
+}
+
+/// Runs `f` over `items` with `workers` concurrent workers (checks after a restart).
+pub async fn in_parallel<T, R, F, Fut>(workers: usize, items: Vec<T>, f: F) -> Vec<R>
+where
+    T: Send + 'static,
+    R: Send + 'static,
+    F: Fn(T) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = R> + Send + 'static,
+{
+    let queue = Arc::new(Mutex::new(items));
+    let f = Arc::new(f);
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..workers {
+        let (queue, f) = (queue.clone(), f.clone());
+        set.spawn(async move {
+            let mut out = Vec::new();
+            loop {
+                let next = queue.lock().unwrap().pop();
+                let Some(item) = next else { break };
+                out.push(f(item).await);
+            }
+            out
+        });
+    }
+    let mut all = Vec::new();
+    while let Some(r) = set.join_next().await {
+        all.extend(r.expect("checker task"));
+    }
+    all
 }
 
 /// One request, usable from load tasks that hold only a client, a base and a key.
