@@ -37,6 +37,7 @@ pub async fn bare_http(binary: &Path, plan: Plan, sessions: usize) -> anyhow::Re
                 )
             })
             .collect(),
+        pages: Vec::new(),
     };
     let stats = load::run(
         &[server.addr],

@@ -177,6 +177,7 @@ async fn bench(args: Args) -> anyhow::Result<()> {
             Scenario::GetDecision,
             Scenario::CreateSession,
             Scenario::List,
+            Scenario::PersonPage,
         ]
     } else {
         args.scenario.clone()

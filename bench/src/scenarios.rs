@@ -14,7 +14,13 @@ pub struct Prepared {
     pub workflow_id: String,
     /// Decided sessions and their status (`Approved`/`Declined`).
     pub sessions: Vec<(String, String)>,
+    /// The `session_token`s of sessions half done (the document recorded, the selfie still to
+    /// do): the person's page of each shows its steps.
+    pub pages: Vec<String>,
 }
+
+/// Sessions being completed at once in the person-page scenario.
+const PAGE_SESSIONS: usize = 200;
 
 /// Creates a workflow and `n` decided sessions (half Approved, half Declined).
 pub async fn prepare(addr: SocketAddr, key: &str, n: usize) -> anyhow::Result<Prepared> {
@@ -60,9 +66,38 @@ pub async fn prepare(addr: SocketAddr, key: &str, n: usize) -> anyhow::Result<Pr
     for t in tasks {
         sessions.extend(t.await??);
     }
+    let mut pages = Vec::with_capacity(PAGE_SESSIONS);
+    for i in 0..PAGE_SESSIONS {
+        let (s, b) = c
+            .json(
+                Method::POST,
+                "/v3/session/",
+                Some(
+                    &json!({"workflow_id": workflow_id, "vendor_data": format!("bench-page-{i}")}),
+                ),
+            )
+            .await?;
+        ensure!(s == 201, "create session answered {s}: {b}");
+        let sid = b["session_id"].as_str().context("session_id")?;
+        let (s, a) = c
+            .json(
+                Method::POST,
+                &format!("/v3/session/{sid}/attempts/"),
+                Some(&json!({"node_id": "feature_ocr_1", "status": "Approved"})),
+            )
+            .await?;
+        ensure!(s == 201, "attempt answered {s}: {a}");
+        pages.push(
+            b["session_token"]
+                .as_str()
+                .context("session_token")?
+                .to_string(),
+        );
+    }
     Ok(Prepared {
         workflow_id,
         sessions,
+        pages,
     })
 }
 
@@ -128,6 +163,23 @@ impl Stream for Decision {
     }
 }
 
+/// The person's page of sessions being completed, each in turn.
+struct PersonPage {
+    tokens: Arc<Vec<String>>,
+    next: usize,
+}
+
+impl Stream for PersonPage {
+    fn next(&mut self) -> (Method, String, Option<Value>) {
+        self.next = (self.next + 31) % self.tokens.len();
+        (
+            Method::GET,
+            format!("/session/{}", self.tokens[self.next]),
+            None,
+        )
+    }
+}
+
 struct List;
 
 impl Stream for List {
@@ -149,6 +201,8 @@ pub enum Scenario {
     CreateSession,
     GetDecision,
     List,
+    /// The person's page (`GET /session/<token>`) of 200 sessions being completed.
+    PersonPage,
 }
 
 impl Scenario {
@@ -159,6 +213,7 @@ impl Scenario {
             Scenario::CreateSession => "create session",
             Scenario::GetDecision => "get decision",
             Scenario::List => "list sessions",
+            Scenario::PersonPage => "person's page",
         }
     }
 
@@ -171,6 +226,7 @@ impl Scenario {
                 .collect::<Vec<_>>(),
         );
         let wf = p.workflow_id.clone();
+        let pages = Arc::new(p.pages.clone());
         Arc::new(move |i, of| -> Box<dyn Stream> {
             match self {
                 Scenario::UpdateStatus | Scenario::UpdateStatusMix => Box::new(UpdateStatus {
@@ -193,6 +249,10 @@ impl Scenario {
                     next: i,
                 }),
                 Scenario::List => Box::new(List),
+                Scenario::PersonPage => Box::new(PersonPage {
+                    tokens: pages.clone(),
+                    next: i,
+                }),
             }
         })
     }

@@ -123,6 +123,8 @@ pub trait Store: WebhookStore + EmailStore + Send + Sync + 'static {
     ) -> StoreResult<Written<Session>>;
     /// A live (not deleted) session of the application, user table first.
     async fn get_session(&self, app_id: AppId, id: SessionId) -> StoreResult<Option<Session>>;
+    /// The session a person's link (`session_token`) names, deleted or not.
+    async fn session_by_token(&self, token: &str) -> StoreResult<Option<LinkTarget>>;
     /// The session with its pinned workflow, attempts and review trail.
     async fn session_bundle(
         &self,

@@ -85,6 +85,15 @@ impl NewSession {
     }
 }
 
+/// The session a person's link names. A deleted session is still answered, so that its page can
+/// say the link has ended rather than that it never existed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkTarget {
+    pub app_id: AppId,
+    pub session_id: SessionId,
+    pub deleted: bool,
+}
+
 /// Everything needed to decide about a session.
 #[derive(Debug, Clone)]
 pub struct SessionBundle {

@@ -3,6 +3,7 @@
 pub mod apikey;
 pub mod cli;
 pub mod config;
+pub mod hosted;
 pub mod http;
 pub mod jobs;
 pub mod mail;

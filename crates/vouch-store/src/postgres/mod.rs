@@ -297,6 +297,10 @@ impl Store for PgStore {
         sessions::find(&Pg(&self.conn().await?), app_id, id, false).await
     }
 
+    async fn session_by_token(&self, token: &str) -> StoreResult<Option<LinkTarget>> {
+        sessions::by_token(&Pg(&self.conn().await?), token).await
+    }
+
     async fn session_bundle(
         &self,
         app_id: AppId,

@@ -12,7 +12,7 @@ use vouch_core::session::{CallbackMethod, Environment, Session};
 
 use super::changes::{reviews, ChainTip};
 use super::locked;
-use crate::model::{NewSession, SessionBundle, SessionState, WorkflowRecord};
+use crate::model::{LinkTarget, NewSession, SessionBundle, SessionState, WorkflowRecord};
 use crate::rows::{self, session_columns};
 use crate::sql::{Db, Dialect, Param, Stmt};
 use crate::workflow_cache::WorkflowCache;
@@ -67,6 +67,24 @@ pub async fn find(
         })
         .await?;
     Ok(found.and_then(|(s, deleted)| (s.app_id == app_id && deleted.is_none()).then_some(s)))
+}
+
+/// The session of a person's link (`session_token`), deleted or not.
+pub async fn by_token(db: &impl Db, token: &str) -> StoreResult<Option<LinkTarget>> {
+    db.query_opt(
+        stmt!(
+            "SELECT app_id, id, deleted_at FROM sessions WHERE token = $1",
+            token
+        ),
+        |r| {
+            Ok(LinkTarget {
+                app_id: r.uuid("app_id")?,
+                session_id: r.uuid("id")?,
+                deleted: r.opt_time("deleted_at")?.is_some(),
+            })
+        },
+    )
+    .await
 }
 
 /// Creates the session, or reuses the unfinished one with the same `vendor_data` on the same

@@ -254,6 +254,13 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn session_by_token(&self, token: &str) -> StoreResult<Option<LinkTarget>> {
+        let token = token.to_string();
+        self.readers
+            .read_short(move |c| ready(sessions::by_token(&Lite(c), &token)))
+            .await
+    }
+
     async fn session_bundle(
         &self,
         app_id: AppId,

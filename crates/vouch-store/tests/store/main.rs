@@ -39,4 +39,5 @@ conformance!(
     sessions::unfinished_sessions_are_reused_by_vendor_data,
     sessions::business_sessions_are_stored_with_their_kind,
     sessions::sessions_need_a_published_workflow_of_their_application,
+    sessions::a_link_names_its_session_even_once_deleted,
 );

@@ -256,3 +256,32 @@ pub(crate) async fn sessions_need_a_published_workflow_of_their_application(db: 
     // Nothing was written by the refused creates: this is the application's first session.
     assert_eq!(sess.number, 1);
 }
+
+pub(crate) async fn a_link_names_its_session_even_once_deleted(db: Db) {
+    let s = &db.store;
+    let app = make_app(s, "alpha", t(0)).await;
+    let wf = make_workflow(s, app.id, &["OCR"], true, t(1)).await;
+    let a = create(s, new_session(app.id, Some(wf.id), Some("ann"), t(10))).await;
+    let b = create(s, new_session(app.id, Some(wf.id), Some("bob"), t(11))).await;
+    let target = |sess: &Session, deleted| vouch_store::LinkTarget {
+        app_id: app.id,
+        session_id: sess.id,
+        deleted,
+    };
+    assert_eq!(
+        s.session_by_token(&a.token).await.unwrap(),
+        Some(target(&a, false))
+    );
+    assert_eq!(
+        s.session_by_token(&b.token).await.unwrap(),
+        Some(target(&b, false))
+    );
+    assert_eq!(s.session_by_token("no-such-token").await.unwrap(), None);
+    assert_eq!(s.session_by_token("").await.unwrap(), None);
+    assert!(s.delete_session(app.id, a.id, t(20)).await.unwrap());
+    assert_eq!(
+        s.session_by_token(&a.token).await.unwrap(),
+        Some(target(&a, true)),
+        "a deleted session's link is known to have ended"
+    );
+}

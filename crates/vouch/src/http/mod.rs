@@ -76,10 +76,14 @@ fn matches_route(path: &str) -> bool {
     })
 }
 
+/// The API and the person's page.
 pub fn router(state: AppState) -> Router {
     let metrics = state.metrics.clone();
     let (api, _) = api().split_for_parts();
-    with_stack(api.with_state(state), metrics)
+    with_stack(
+        api.merge(crate::hosted::router()).with_state(state),
+        metrics,
+    )
 }
 
 /// A worker-only node's routes: health and metrics.
@@ -106,11 +110,23 @@ pub fn with_stack(routes: Router, metrics: Arc<Metrics>) -> Router {
                     .get("x-request-id")
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("");
-                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                tracing::info_span!("request", method = %req.method(), path = %loggable_path(req), request_id = %id)
             }),
         )
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// The path as logs may show it: a person's page is logged as its route's template, so that a
+/// `session_token` (the person's only credential) never reaches a log.
+fn loggable_path(req: &Request) -> String {
+    let path = req.uri().path();
+    if !path.starts_with("/session/") {
+        return path.to_string();
+    }
+    req.extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "/session/…".to_string(), |p| p.as_str().to_string())
 }
 
 /// The benchmark's ceiling: update-status's route through the same stack, answering without

@@ -7,6 +7,7 @@ mod common;
 mod attempts;
 mod auth;
 mod errors;
+mod hosted;
 mod resubmission;
 mod sessions;
 mod snapshots;

@@ -1,0 +1,333 @@
+//! The person's side: the page a session's `url` opens (`<public_url>/session/<session_token>`).
+//!
+//! Rendered on the server from templates compiled into the binary (askama, `templates/hosted/`)
+//! with one stylesheet served by vouch itself: no script, no font, no request to anyone else.
+//! What the page shows is decided by `vouch_core::person::screen`; this module only renders it in
+//! the person's language (`lang/`).
+
+pub mod lang;
+
+use std::sync::LazyLock;
+
+use askama::Template;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use sha2::{Digest, Sha256};
+use vouch_core::person::{screen, Ended, Screen, StepState};
+use vouch_core::session::Session;
+use vouch_core::SessionStatus;
+
+use crate::state::AppState;
+use lang::{Phrase, Text};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/session/{token}", get(page))
+        .route("/assets/hosted.css", get(stylesheet))
+}
+
+const CSS: &str = include_str!("../../assets/hosted.css");
+
+/// Changes whenever the stylesheet does, so that it can be cached for a year.
+static ASSET_VERSION: LazyLock<String> =
+    LazyLock::new(|| hex::encode(&Sha256::digest(CSS.as_bytes())[..6]));
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        CSS,
+    )
+        .into_response()
+}
+
+/// `?lang=` (the last one given), read leniently: a query the page cannot use is ignored.
+fn lang_param(query: Option<&str>) -> Option<String> {
+    url::form_urlencoded::parse(query?.as_bytes())
+        .filter(|(k, _)| k == "lang")
+        .map(|(_, v)| v.into_owned())
+        .last()
+}
+
+/// One language of the menu.
+struct LanguageChoice {
+    code: &'static str,
+    name: &'static str,
+}
+
+struct StepView {
+    name: &'static str,
+    state: Phrase,
+    class: &'static str,
+    reason: Option<String>,
+}
+
+struct Link {
+    href: String,
+    label: Phrase,
+}
+
+#[derive(Template)]
+#[template(path = "hosted/steps.html")]
+struct StepsPage<'a> {
+    t: &'a Text,
+    languages: Vec<LanguageChoice>,
+    asset_version: &'a str,
+    brand: &'a str,
+    heading: Phrase,
+    intro: Phrase,
+    steps: Vec<StepView>,
+}
+
+#[derive(Template)]
+#[template(path = "hosted/message.html")]
+struct MessagePage<'a> {
+    t: &'a Text,
+    languages: Vec<LanguageChoice>,
+    asset_version: &'a str,
+    brand: &'a str,
+    heading: Phrase,
+    body: Phrase,
+    back: Option<Link>,
+}
+
+fn languages() -> Vec<LanguageChoice> {
+    lang::ALL
+        .iter()
+        .map(|t| LanguageChoice {
+            code: t.code,
+            name: t.name,
+        })
+        .collect()
+}
+
+/// Tokens vouch hands out are 32 letters and digits; anything else names no session.
+fn plausible_token(token: &str) -> bool {
+    (16..=128).contains(&token.len()) && token.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+async fn page(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let lang = lang_param(query.as_deref());
+    let accept = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    let unknown = |t: &'static Text| {
+        message(
+            StatusCode::NOT_FOUND,
+            t,
+            "",
+            Phrase::plain(t.unknown_heading),
+            Phrase::plain(t.unknown_body),
+            None,
+        )
+    };
+    if !plausible_token(&token) {
+        return unknown(lang::choose(lang.as_deref(), None, accept));
+    }
+    let target = match state.store.session_by_token(&token).await {
+        Ok(t) => t,
+        Err(e) => return unavailable(&e, lang::choose(lang.as_deref(), None, accept)),
+    };
+    let Some(target) = target else {
+        return unknown(lang::choose(lang.as_deref(), None, accept));
+    };
+    if target.deleted {
+        let t = lang::choose(lang.as_deref(), None, accept);
+        let brand = match state.store.find_app(&target.app_id.to_string()).await {
+            Ok(Some(app)) => app.name,
+            _ => String::new(),
+        };
+        return ended(t, &brand, Ended::Deleted);
+    }
+    let bundle = match state
+        .store
+        .session_bundle(target.app_id, target.session_id)
+        .await
+    {
+        Ok(Some(b)) => b,
+        Ok(None) => return unknown(lang::choose(lang.as_deref(), None, accept)),
+        Err(e) => return unavailable(&e, lang::choose(lang.as_deref(), None, accept)),
+    };
+    let s = &bundle.session;
+    let t = lang::choose(lang.as_deref(), s.language.as_deref(), accept);
+    let brand = bundle.app_name.as_str();
+    match screen(s, &bundle.workflow.spec, &bundle.attempts, false) {
+        Screen::Steps(steps) => {
+            let resubmitted = s.status == SessionStatus::Resubmitted;
+            let view = StepsPage {
+                t,
+                languages: languages(),
+                asset_version: &ASSET_VERSION,
+                brand,
+                heading: Phrase::fill(
+                    if resubmitted {
+                        t.resubmitted_heading
+                    } else {
+                        t.start_heading
+                    },
+                    brand,
+                ),
+                intro: Phrase::plain(if resubmitted {
+                    t.resubmitted_intro
+                } else {
+                    t.start_intro
+                }),
+                steps: steps
+                    .into_iter()
+                    .map(|step| {
+                        let (state, class) = match step.state {
+                            StepState::ToDo => (Phrase::plain(t.todo), "todo"),
+                            StepState::Done => (Phrase::plain(t.done), "done"),
+                            StepState::Automatic => (Phrase::plain(t.automatic), "automatic"),
+                            StepState::NotAvailable => {
+                                (Phrase::fill(t.not_available, brand), "unavailable")
+                            }
+                        };
+                        StepView {
+                            name: (t.feature_name)(step.feature),
+                            state,
+                            class,
+                            reason: step.reason,
+                        }
+                    })
+                    .collect(),
+            };
+            html(StatusCode::OK, view.render())
+        }
+        Screen::Outcome(status) => {
+            let (heading, body) = match status {
+                SessionStatus::Approved => (t.approved_heading, t.approved_body),
+                SessionStatus::Declined => (t.declined_heading, t.declined_body),
+                SessionStatus::KycExpired => (t.kyc_expired_heading, t.kyc_expired_body),
+                _ => (t.in_review_heading, t.in_review_body),
+            };
+            let back = callback_link(s).map(|href| Link {
+                href,
+                label: Phrase::fill(t.back_to, brand),
+            });
+            message(
+                StatusCode::OK,
+                t,
+                brand,
+                Phrase::fill(heading, brand),
+                Phrase::fill(body, brand),
+                back,
+            )
+        }
+        Screen::Ended(why) => ended(t, brand, why),
+    }
+}
+
+/// The session's `callback` with `verificationSessionId` and `status` added, as Didit's hosted
+/// page returns the person.
+fn callback_link(s: &Session) -> Option<String> {
+    let mut url = url::Url::parse(s.callback.as_deref()?).ok()?;
+    url.query_pairs_mut()
+        .append_pair("verificationSessionId", &s.id.to_string())
+        .append_pair("status", s.status.as_str());
+    Some(url.into())
+}
+
+fn ended(t: &'static Text, brand: &str, why: Ended) -> Response {
+    let heading = match why {
+        Ended::Expired => t.expired_heading,
+        Ended::Abandoned => t.abandoned_heading,
+        Ended::Deleted => t.deleted_heading,
+    };
+    let body = if brand.is_empty() {
+        Phrase::plain(t.unknown_body)
+    } else {
+        Phrase::fill(t.ended_body, brand)
+    };
+    message(
+        StatusCode::GONE,
+        t,
+        brand,
+        Phrase::plain(heading),
+        body,
+        None,
+    )
+}
+
+fn unavailable(e: &vouch_store::StoreError, t: &'static Text) -> Response {
+    tracing::warn!(error = %e, "the person's page could not read the session");
+    let mut r = message(
+        StatusCode::SERVICE_UNAVAILABLE,
+        t,
+        "",
+        Phrase::plain(t.title),
+        Phrase::plain(t.unknown_body),
+        None,
+    );
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    r
+}
+
+fn message(
+    status: StatusCode,
+    t: &'static Text,
+    brand: &str,
+    heading: Phrase,
+    body: Phrase,
+    back: Option<Link>,
+) -> Response {
+    let view = MessagePage {
+        t,
+        languages: languages(),
+        asset_version: &ASSET_VERSION,
+        brand,
+        heading,
+        body,
+        back,
+    };
+    html(status, view.render())
+}
+
+/// A page with the headers every person-facing answer carries: nothing may run but what vouch
+/// serves, the page is never framed, the token in the URL never leaves in a `Referer`, and
+/// nothing personal is cached.
+fn html(status: StatusCode, rendered: askama::Result<String>) -> Response {
+    let body = match rendered {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::error!(error = %e, "rendering the person's page");
+            return (StatusCode::INTERNAL_SERVER_ERROR, "").into_response();
+        }
+    };
+    let mut r = (status, body).into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
+             base-uri 'none'; frame-ancestors 'none'",
+        ),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}

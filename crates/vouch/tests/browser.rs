@@ -1,0 +1,252 @@
+//! The person's page in a real headless Chromium (Debian's `chromium`, driven by playwright-core
+//! from `tests/browser/`): found by roles and labels, used by keyboard, with and without
+//! JavaScript, checked by axe-core in English and Arabic. Screenshots of every page are kept in
+//! `target/screenshots/hosted/`.
+//!
+//! `scripts/test.sh` installs Chromium and the Node packages. Without them the test is skipped
+//! with a message, except under `CI=true`, where that is a failure.
+
+#[path = "common/mod.rs"]
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use common::TestServer;
+
+fn browser_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
+}
+
+/// Whether the browser and the driver are installed; outside CI a missing one skips the test.
+fn browser_available() -> bool {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let missing: Vec<String> = [
+        (
+            std::path::Path::new(&chromium).exists(),
+            format!("Chromium at {chromium}"),
+        ),
+        (
+            browser_dir().join("node_modules/playwright-core").exists(),
+            "tests/browser/node_modules (npm ci)".to_string(),
+        ),
+    ]
+    .into_iter()
+    .filter(|(ok, _)| !ok)
+    .map(|(_, what)| what)
+    .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    assert!(
+        !ci,
+        "CI=true and the browser tests lack {missing:?}: run scripts/test.sh"
+    );
+    println!("skipping the browser tests: missing {missing:?} (scripts/test.sh installs them)");
+    false
+}
+
+fn page_path(created: &Value) -> String {
+    url::Url::parse(created["url"].as_str().unwrap())
+        .unwrap()
+        .path()
+        .to_string()
+}
+
+async fn create(t: &TestServer, features: &[&str], extra: Value) -> Value {
+    let wf = t.workflow(features).await;
+    let mut body = json!({"workflow_id": wf["uuid"]});
+    body.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    let (s, created) = t.post("/v3/session/", body).await;
+    assert_eq!(s, 201, "{created}");
+    created
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_persons_page_works_by_role_and_keyboard_and_passes_axe_in_english_and_arabic() {
+    if !browser_available() {
+        return;
+    }
+    let t = TestServer::start().await;
+    let kyc = create(
+        &t,
+        &["OCR", "LIVENESS", "FACE_MATCH", "EMAIL_VERIFICATION", "AML"],
+        json!({}),
+    )
+    .await;
+    let resubmitted = create(&t, &["OCR", "LIVENESS", "PROOF_OF_ADDRESS"], json!({})).await;
+    let rsid = resubmitted["session_id"].as_str().unwrap();
+    for node in [
+        "feature_ocr_1",
+        "feature_liveness_1",
+        "feature_proof_of_address_1",
+    ] {
+        assert_eq!(t.attempt(rsid, node, "Approved").await.0, 201);
+    }
+    let (s, b) = t
+        .call(
+            Method::PATCH,
+            &format!("/v3/session/{rsid}/update-status/"),
+            Some(json!({"new_status": "Resubmitted", "nodes_to_resubmit": [
+                {"node_id": "feature_proof_of_address_1", "feature": "PROOF_OF_ADDRESS",
+                 "reason": "The bill is older than three months."}]})),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let approved = create(
+        &t,
+        &["OCR"],
+        json!({"callback": "https://shop.example/done"}),
+    )
+    .await;
+    assert_eq!(
+        t.attempt(
+            approved["session_id"].as_str().unwrap(),
+            "feature_ocr_1",
+            "Approved"
+        )
+        .await
+        .0,
+        201
+    );
+
+    let en = |name: &str, path: String, status: u16, heading: &str, steps: &[&str]| {
+        json!({"name": name, "path": path, "status": status, "heading": heading, "steps": steps,
+               "skip_link": "Skip to content", "language_label": "Language"})
+    };
+    let ar = |name: &str, path: String, status: u16, heading: &str, steps: &[&str]| {
+        json!({"name": name, "path": format!("{path}?lang=ar"), "status": status, "heading": heading,
+               "steps": steps, "skip_link": "انتقل إلى المحتوى", "language_label": "اللغة"})
+    };
+    let mut start = en(
+        "start-en",
+        page_path(&kyc),
+        200,
+        "Verify your identity for test-app",
+        &[
+            "Identity document",
+            "Selfie video",
+            "Face match",
+            "Email address",
+            "Screening",
+        ],
+    );
+    start["switch_to"] = json!({"language": "Español", "button": "Change",
+                                "heading": "Verifique su identidad para test-app"});
+    let mut no_js = en(
+        "start-en-no-javascript",
+        page_path(&kyc),
+        200,
+        "Verify your identity for test-app",
+        &["Identity document"],
+    );
+    no_js["javascript"] = json!(false);
+    no_js["switch_to"] = json!({"language": "Deutsch", "button": "Change",
+                                "heading": "Bestätigen Sie Ihre Identität für test-app"});
+    let pages = vec![
+        start,
+        no_js,
+        ar(
+            "start-ar",
+            page_path(&kyc),
+            200,
+            "تحقّق من هويتك لدى test-app",
+            &["وثيقة الهوية", "فيديو سيلفي", "التدقيق في القوائم"],
+        ),
+        en(
+            "resubmitted-en",
+            page_path(&resubmitted),
+            200,
+            "Please redo a few steps for test-app",
+            &["Proof of address"],
+        ),
+        ar(
+            "resubmitted-ar",
+            page_path(&resubmitted),
+            200,
+            "يرجى إعادة بعض الخطوات لدى test-app",
+            &["إثبات العنوان"],
+        ),
+        en(
+            "approved-en",
+            page_path(&approved),
+            200,
+            "Your identity has been verified",
+            &[],
+        ),
+        ar(
+            "approved-ar",
+            page_path(&approved),
+            200,
+            "تم التحقق من هويتك",
+            &[],
+        ),
+        en(
+            "unknown-en",
+            "/session/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into(),
+            404,
+            "This link does not exist",
+            &[],
+        ),
+        ar(
+            "unknown-ar",
+            "/session/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into(),
+            404,
+            "هذا الرابط غير موجود",
+            &[],
+        ),
+    ];
+    let screenshots =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots/hosted");
+    let plan = json!({"base": t.base, "screenshots": screenshots, "pages": pages});
+    let plan_file = t.dir.path().join("plan.json");
+    std::fs::write(&plan_file, plan.to_string()).unwrap();
+
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(browser_dir().join("hosted.mjs"))
+            .arg(&plan_file)
+            .output()
+            .expect("node")
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the browser run failed: {stderr}");
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    let mut failures = Vec::new();
+    for p in report["pages"].as_array().unwrap() {
+        let name = p["name"].as_str().unwrap();
+        for problem in p["problems"].as_array().unwrap() {
+            failures.push(format!("{name}: {problem}"));
+        }
+        // axe runs where the page has JavaScript; there it must have checked something.
+        let js = !name.contains("no-javascript");
+        let passes = p["passes"].as_u64().unwrap_or(0);
+        if js && passes < 10 {
+            failures.push(format!(
+                "{name}: axe passed only {passes} rules: did it run?"
+            ));
+        }
+        println!("{name}: axe passed {passes} rules");
+        for v in p["violations"].as_array().unwrap() {
+            println!("{name}: axe {v}");
+            if matches!(v["impact"].as_str(), Some("serious" | "critical")) {
+                failures.push(format!("{name}: axe {v}"));
+            }
+        }
+    }
+    println!(
+        "{} pages driven in Chromium; screenshots in {}",
+        report["pages"].as_array().unwrap().len(),
+        screenshots.display()
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
