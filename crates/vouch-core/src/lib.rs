@@ -12,6 +12,7 @@ pub mod errors;
 pub mod feature;
 pub mod ids;
 pub mod lifecycle;
+pub mod otp;
 pub mod person;
 pub mod preview;
 pub mod progress;

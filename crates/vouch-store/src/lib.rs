@@ -123,6 +123,28 @@ pub trait Store: WebhookStore + EmailStore + Send + Sync + 'static {
     ) -> StoreResult<Written<Session>>;
     /// A live (not deleted) session of the application, user table first.
     async fn get_session(&self, app_id: AppId, id: SessionId) -> StoreResult<Option<Session>>;
+    // --- the person's one-time codes (vouch_core::otp) -------------------------------------
+    async fn person_code(
+        &self,
+        session_id: SessionId,
+        node_id: &str,
+    ) -> StoreResult<Option<vouch_core::otp::Challenge>>;
+    /// Stores a sent code if the step's sends are still `sends_before`; answers whether it was.
+    async fn put_person_code(
+        &self,
+        code: vouch_core::otp::Challenge,
+        sends_before: i64,
+    ) -> StoreResult<bool>;
+    /// Counts a try against the code sent at `sent_at` if fewer than `limit` were made; answers
+    /// the tries after it, or `None` when none was left.
+    async fn take_code_try(
+        &self,
+        session_id: SessionId,
+        node_id: &str,
+        sent_at: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Option<i64>>;
+
     /// The session a person's link (`session_token`) names, deleted or not.
     async fn session_by_token(&self, token: &str) -> StoreResult<Option<LinkTarget>>;
     /// The session with its pinned workflow, attempts and review trail.

@@ -8,6 +8,9 @@
 
 #[path = "common/mod.rs"]
 mod common;
+#[path = "mail/sink.rs"]
+#[allow(dead_code)]
+mod sink;
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -73,7 +76,13 @@ async fn the_persons_page_works_by_role_and_keyboard_and_passes_axe_in_english_a
     if !browser_available() {
         return;
     }
-    let t = TestServer::start().await;
+    let smtp = sink::Sink::start();
+    let smtp_url = smtp.url();
+    let t = TestServer::start_with(move |c| {
+        c.smtp_url = Some(smtp_url);
+        c.smtp_from = "Acme Verification <verify@acme.example>".into();
+    })
+    .await;
     let kyc = create(
         &t,
         &["OCR", "LIVENESS", "FACE_MATCH", "EMAIL_VERIFICATION", "AML"],
@@ -202,9 +211,37 @@ async fn the_persons_page_works_by_role_and_keyboard_and_passes_axe_in_english_a
             &[],
         ),
     ];
+    // An email step completed as a person would, the code read from the real SMTP server.
+    let emailed = create(
+        &t,
+        &["EMAIL_VERIFICATION", "OCR"],
+        json!({"contact_details": {"email": "ann@example.com"}}),
+    )
+    .await;
+    let flows = vec![json!({
+        "name": "email-flow", "path": page_path(&emailed), "sink_dir": smtp.dir,
+        "email_label": "Email address", "prefilled": "ann@example.com", "address": "ann.lee@example.com",
+        "send_button": "Send me a code", "sent_text": "We sent you a code",
+        "code_label": "Code", "wrong_text": "That code is not right",
+        "step_name": "Email address", "done_text": "Done"})];
+    let mut pages = pages;
+    pages.push(en(
+        "email-step-en",
+        page_path(&emailed),
+        200,
+        "Verify your identity for test-app",
+        &["Email address", "Identity document"],
+    ));
+    pages.push(ar(
+        "email-step-ar",
+        page_path(&emailed),
+        200,
+        "تحقّق من هويتك لدى test-app",
+        &["عنوان البريد الإلكتروني"],
+    ));
     let screenshots =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots/hosted");
-    let plan = json!({"base": t.base, "screenshots": screenshots, "pages": pages});
+    let plan = json!({"base": t.base, "screenshots": screenshots, "pages": pages, "flows": flows});
     let plan_file = t.dir.path().join("plan.json");
     std::fs::write(&plan_file, plan.to_string()).unwrap();
 
@@ -228,7 +265,7 @@ async fn the_persons_page_works_by_role_and_keyboard_and_passes_axe_in_english_a
             failures.push(format!("{name}: {problem}"));
         }
         // axe runs where the page has JavaScript; there it must have checked something.
-        let js = !name.contains("no-javascript");
+        let js = !name.contains("no-javascript") && p["passes"].as_i64() != Some(-1);
         let passes = p["passes"].as_u64().unwrap_or(0);
         if js && passes < 10 {
             failures.push(format!(

@@ -12,6 +12,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         2,
         include_str!("../../migrations/postgres/0002_sessions.sql"),
     ),
+    (
+        3,
+        include_str!("../../migrations/postgres/0003_person_codes.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.

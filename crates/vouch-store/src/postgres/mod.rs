@@ -38,7 +38,7 @@ use vouch_core::review::{BrokenLink, Review};
 use vouch_core::session::Session;
 
 use crate::model::*;
-use crate::queries::{self, catalog, changes, idempotency, session_list, sessions};
+use crate::queries::{self, catalog, changes, codes, idempotency, session_list, sessions};
 use crate::workflow_cache::WorkflowCache;
 use crate::{Store, StoreError, StoreResult};
 use driver::Pg;
@@ -295,6 +295,39 @@ impl Store for PgStore {
 
     async fn get_session(&self, app_id: AppId, id: SessionId) -> StoreResult<Option<Session>> {
         sessions::find(&Pg(&self.conn().await?), app_id, id, false).await
+    }
+
+    async fn person_code(
+        &self,
+        session_id: SessionId,
+        node_id: &str,
+    ) -> StoreResult<Option<vouch_core::otp::Challenge>> {
+        codes::get(&Pg(&self.conn().await?), session_id, node_id).await
+    }
+
+    async fn put_person_code(
+        &self,
+        code: vouch_core::otp::Challenge,
+        sends_before: i64,
+    ) -> StoreResult<bool> {
+        codes::put(&Pg(&self.conn().await?), &code, sends_before).await
+    }
+
+    async fn take_code_try(
+        &self,
+        session_id: SessionId,
+        node_id: &str,
+        sent_at: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Option<i64>> {
+        codes::take_try(
+            &Pg(&self.conn().await?),
+            session_id,
+            node_id,
+            sent_at,
+            limit,
+        )
+        .await
     }
 
     async fn session_by_token(&self, token: &str) -> StoreResult<Option<LinkTarget>> {

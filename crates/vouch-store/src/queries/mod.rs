@@ -4,6 +4,7 @@
 
 pub mod catalog;
 pub mod changes;
+pub mod codes;
 pub mod destinations;
 pub mod emails;
 pub mod idempotency;

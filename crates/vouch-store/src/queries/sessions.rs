@@ -420,6 +420,7 @@ pub async fn delete(
             now,
             id
         ),
+        stmt!("DELETE FROM person_codes WHERE session_id = $1", id),
         stmt!(
             "UPDATE email_jobs SET recipient = NULL, payload = '{}',
                 state = CASE WHEN state = 'pending' THEN 'dropped' ELSE state END

@@ -12,6 +12,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../../migrations/sqlite/0003_webhooks.sql")),
     (4, include_str!("../../migrations/sqlite/0004_settings.sql")),
     (5, include_str!("../../migrations/sqlite/0005_sessions.sql")),
+    (
+        6,
+        include_str!("../../migrations/sqlite/0006_person_codes.sql"),
+    ),
 ];
 
 /// The schema version a database has once every migration ran.

@@ -21,7 +21,7 @@ use vouch_core::review::{BrokenLink, Review};
 use vouch_core::session::Session;
 
 use crate::model::*;
-use crate::queries::{self, catalog, changes, session_list, sessions};
+use crate::queries::{self, catalog, changes, codes, session_list, sessions};
 use crate::workflow_cache::WorkflowCache;
 use crate::{Store, StoreError, StoreResult};
 use driver::{ready, Lite};
@@ -251,6 +251,48 @@ impl Store for SqliteStore {
     async fn get_session(&self, app_id: AppId, id: SessionId) -> StoreResult<Option<Session>> {
         self.readers
             .read(move |c| ready(sessions::find(&Lite(c), app_id, id, false)))
+            .await
+    }
+
+    async fn person_code(
+        &self,
+        session_id: SessionId,
+        node_id: &str,
+    ) -> StoreResult<Option<vouch_core::otp::Challenge>> {
+        let node_id = node_id.to_string();
+        self.readers
+            .read_short(move |c| ready(codes::get(&Lite(c), session_id, &node_id)))
+            .await
+    }
+
+    async fn put_person_code(
+        &self,
+        code: vouch_core::otp::Challenge,
+        sends_before: i64,
+    ) -> StoreResult<bool> {
+        self.writer
+            .write(move |c| ready(codes::put(&Lite(c), &code, sends_before)))
+            .await
+    }
+
+    async fn take_code_try(
+        &self,
+        session_id: SessionId,
+        node_id: &str,
+        sent_at: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Option<i64>> {
+        let node_id = node_id.to_string();
+        self.writer
+            .write(move |c| {
+                ready(codes::take_try(
+                    &Lite(c),
+                    session_id,
+                    &node_id,
+                    sent_at,
+                    limit,
+                ))
+            })
             .await
     }
 

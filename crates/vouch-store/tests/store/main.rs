@@ -40,4 +40,5 @@ conformance!(
     sessions::business_sessions_are_stored_with_their_kind,
     sessions::sessions_need_a_published_workflow_of_their_application,
     sessions::a_link_names_its_session_even_once_deleted,
+    sessions::one_time_codes_are_counted_replaced_and_erased,
 );

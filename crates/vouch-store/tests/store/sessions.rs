@@ -285,3 +285,64 @@ pub(crate) async fn a_link_names_its_session_even_once_deleted(db: Db) {
         "a deleted session's link is known to have ended"
     );
 }
+
+pub(crate) async fn one_time_codes_are_counted_replaced_and_erased(db: Db) {
+    use vouch_core::otp::Challenge;
+    let s = &db.store;
+    let app = make_app(s, "alpha", t(0)).await;
+    let wf = make_workflow(s, app.id, &["EMAIL_VERIFICATION"], true, t(1)).await;
+    let sess = create(s, new_session(app.id, Some(wf.id), Some("ann"), t(10))).await;
+    let node = "feature_email_verification_1";
+    let code = |hash: &str, at, sends| Challenge {
+        session_id: sess.id,
+        node_id: node.into(),
+        destination: "ann@example.com".into(),
+        code_hash: hash.into(),
+        sent_at: at,
+        tries: 0,
+        sends,
+    };
+    assert_eq!(s.person_code(sess.id, node).await.unwrap(), None);
+    assert!(s.put_person_code(code("h1", t(20), 1), 0).await.unwrap());
+    assert!(
+        !s.put_person_code(code("h1b", t(20), 1), 0).await.unwrap(),
+        "a second first send loses the race"
+    );
+    assert_eq!(
+        s.person_code(sess.id, node).await.unwrap(),
+        Some(code("h1", t(20), 1))
+    );
+    for want in 1..=3 {
+        assert_eq!(
+            s.take_code_try(sess.id, node, t(20), 3).await.unwrap(),
+            Some(want)
+        );
+    }
+    assert_eq!(
+        s.take_code_try(sess.id, node, t(20), 3).await.unwrap(),
+        None,
+        "no fourth try"
+    );
+    // A resend replaces the code and its tries, once; a try against the old code counts nothing.
+    assert!(s.put_person_code(code("h2", t(60), 2), 1).await.unwrap());
+    assert!(!s.put_person_code(code("h3", t(90), 3), 1).await.unwrap());
+    assert_eq!(
+        s.take_code_try(sess.id, node, t(20), 3).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        s.take_code_try(sess.id, node, t(60), 3).await.unwrap(),
+        Some(1)
+    );
+    let stored = s.person_code(sess.id, node).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.code_hash.as_str(), stored.tries, stored.sends),
+        ("h2", 1, 2)
+    );
+    assert!(s.delete_session(app.id, sess.id, t(100)).await.unwrap());
+    assert_eq!(
+        s.person_code(sess.id, node).await.unwrap(),
+        None,
+        "erased with the session"
+    );
+}

@@ -5,6 +5,7 @@
 //! What the page shows is decided by `vouch_core::person::screen`; this module only renders it in
 //! the person's language (`lang/`).
 
+pub mod codes;
 pub mod lang;
 
 use std::sync::LazyLock;
@@ -13,7 +14,7 @@ use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use sha2::{Digest, Sha256};
 use vouch_core::person::{screen, Ended, Screen, StepState};
@@ -26,6 +27,8 @@ use lang::{Phrase, Text};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/session/{token}", get(page))
+        .route("/session/{token}/steps/{node}/code", post(codes::send))
+        .route("/session/{token}/steps/{node}/verify", post(codes::verify))
         .route("/assets/hosted.css", get(stylesheet))
 }
 
@@ -47,12 +50,18 @@ async fn stylesheet() -> Response {
         .into_response()
 }
 
-/// `?lang=` (the last one given), read leniently: a query the page cannot use is ignored.
-fn lang_param(query: Option<&str>) -> Option<String> {
+/// A query parameter (the last one given), read leniently: a query the page cannot use is
+/// ignored.
+fn param(query: Option<&str>, name: &str) -> Option<String> {
     url::form_urlencoded::parse(query?.as_bytes())
-        .filter(|(k, _)| k == "lang")
+        .filter(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
         .last()
+}
+
+/// `?lang=`.
+fn lang_param(query: Option<&str>) -> Option<String> {
+    param(query, "lang")
 }
 
 /// One language of the menu.
@@ -62,10 +71,21 @@ struct LanguageChoice {
 }
 
 struct StepView {
+    node_id: String,
     name: &'static str,
     state: Phrase,
     class: &'static str,
     reason: Option<String>,
+    /// The email step's forms, when it is to do.
+    email: Option<EmailForm>,
+}
+
+struct EmailForm {
+    send_action: String,
+    verify_action: String,
+    address: String,
+    /// A code was sent: the field to enter it is shown.
+    code_sent: bool,
 }
 
 struct Link {
@@ -83,6 +103,9 @@ struct StepsPage<'a> {
     heading: Phrase,
     intro: Phrase,
     steps: Vec<StepView>,
+    /// What the last form did.
+    notice: Option<Phrase>,
+    notice_is_problem: bool,
 }
 
 #[derive(Template)]
@@ -119,6 +142,7 @@ async fn page(
     headers: HeaderMap,
 ) -> Response {
     let lang = lang_param(query.as_deref());
+    let notice = param(query.as_deref(), "notice").and_then(|n| codes::Notice::parse(&n));
     let accept = headers
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok());
@@ -165,6 +189,57 @@ async fn page(
     match screen(s, &bundle.workflow.spec, &bundle.attempts, false) {
         Screen::Steps(steps) => {
             let resubmitted = s.status == SessionStatus::Resubmitted;
+            let keep_lang = lang
+                .as_deref()
+                .and_then(lang::find)
+                .map(|l| format!("?lang={}", l.code))
+                .unwrap_or_default();
+            let mut views = Vec::with_capacity(steps.len());
+            for step in steps {
+                let (state_text, class) = match step.state {
+                    StepState::ToDo => (Phrase::plain(t.todo), "todo"),
+                    StepState::Done => (Phrase::plain(t.done), "done"),
+                    StepState::Automatic => (Phrase::plain(t.automatic), "automatic"),
+                    StepState::NotAvailable => {
+                        (Phrase::fill(t.not_available, brand), "unavailable")
+                    }
+                };
+                let email = if step.state == StepState::ToDo
+                    && step.feature == vouch_core::feature::Feature::EmailVerification
+                {
+                    let sent = state
+                        .store
+                        .person_code(s.id, &step.node_id)
+                        .await
+                        .ok()
+                        .flatten();
+                    let base = format!("/session/{token}/steps/{}", step.node_id);
+                    Some(EmailForm {
+                        send_action: format!("{base}/code{keep_lang}"),
+                        verify_action: format!("{base}/verify{keep_lang}"),
+                        address: sent.as_ref().map_or_else(
+                            || {
+                                s.contact_details["email"]
+                                    .as_str()
+                                    .unwrap_or("")
+                                    .to_string()
+                            },
+                            |c| c.destination.clone(),
+                        ),
+                        code_sent: sent.is_some(),
+                    })
+                } else {
+                    None
+                };
+                views.push(StepView {
+                    node_id: step.node_id,
+                    name: (t.feature_name)(step.feature),
+                    state: state_text,
+                    class,
+                    reason: step.reason,
+                    email,
+                });
+            }
             let view = StepsPage {
                 t,
                 languages: languages(),
@@ -183,25 +258,9 @@ async fn page(
                 } else {
                     t.start_intro
                 }),
-                steps: steps
-                    .into_iter()
-                    .map(|step| {
-                        let (state, class) = match step.state {
-                            StepState::ToDo => (Phrase::plain(t.todo), "todo"),
-                            StepState::Done => (Phrase::plain(t.done), "done"),
-                            StepState::Automatic => (Phrase::plain(t.automatic), "automatic"),
-                            StepState::NotAvailable => {
-                                (Phrase::fill(t.not_available, brand), "unavailable")
-                            }
-                        };
-                        StepView {
-                            name: (t.feature_name)(step.feature),
-                            state,
-                            class,
-                            reason: step.reason,
-                        }
-                    })
-                    .collect(),
+                steps: views,
+                notice: notice.map(|n| n.text(t, brand)),
+                notice_is_problem: notice.is_some_and(codes::Notice::is_problem),
             };
             html(StatusCode::OK, view.render())
         }

@@ -9,7 +9,7 @@
 // Prints one JSON object: {"pages": [{"name", "problems": ["…"], "violations": [...],
 // "passes": <axe rules passed>}]}.
 
-import { readFileSync, mkdirSync } from 'node:fs';
+import { readFileSync, readdirSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -24,6 +24,60 @@ const browser = await chromium.launch({
   args: ['--no-sandbox'],
 });
 const results = [];
+
+// The newest message's code, read from the SMTP sink's folder (one .eml file per message).
+async function codeFromSink(dir, count) {
+  for (let i = 0; i < 200; i++) {
+    let files = [];
+    try { files = readdirSync(dir).filter((f) => f.endsWith('.eml')).sort(); } catch { files = []; }
+    if (files.length >= count) {
+      const raw = readFileSync(join(dir, files[count - 1]), 'utf8').replace(/=\r?\n/g, '');
+      const m = raw.match(/Your code is (\d{6})/);
+      if (m) return m[1];
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`no code arrived in ${dir}`);
+}
+
+// A person completing the email step: the address, the button, the code from the mailbox, the
+// field, Enter. Answers the problems seen.
+async function emailFlow(page, f) {
+  const problems = [];
+  await page.goto(plan.base + f.path);
+  const address = page.getByRole('textbox', { name: f.email_label, exact: true });
+  if (await address.inputValue() !== f.prefilled) problems.push(`address field holds ${await address.inputValue()}`);
+  await address.fill(f.address);
+  await page.getByRole('button', { name: f.send_button, exact: true }).click();
+  await page.waitForLoadState();
+  const status = page.getByRole('status');
+  if (await status.count() !== 1 || !(await status.innerText()).includes(f.sent_text)) {
+    problems.push(`after sending, at ${page.url()}: ${(await page.content()).slice(0, 600)}`);
+    return problems;
+  }
+  await page.screenshot({ path: join(plan.screenshots, 'email-code-sent.png'), fullPage: true });
+  const code = await codeFromSink(f.sink_dir, 1);
+  const field = page.getByRole('textbox', { name: f.code_label, exact: true });
+  if (await field.getAttribute('autocomplete') !== 'one-time-code') problems.push('the code field is not autocomplete=one-time-code');
+  await field.fill('000000' === code ? '111111' : '000000');
+  await field.press('Enter');
+  await page.waitForLoadState();
+  const alert = page.getByRole('alert');
+  if (await alert.count() !== 1 || !(await alert.innerText()).includes(f.wrong_text)) {
+    problems.push(`after a wrong code, at ${page.url()}: ${await page.locator('main').innerText()}`);
+    return problems;
+  }
+  await page.screenshot({ path: join(plan.screenshots, 'email-code-wrong.png'), fullPage: true });
+  const again = page.getByRole('textbox', { name: f.code_label, exact: true });
+  await again.fill(code);
+  await again.press('Enter');
+  await page.waitForLoadState();
+  const step = page.getByRole('listitem').filter({ hasText: f.step_name });
+  if (!(await step.innerText()).includes(f.done_text)) problems.push(`after the right code the step reads ${await step.innerText()}`);
+  await page.screenshot({ path: join(plan.screenshots, 'email-code-verified.png'), fullPage: true });
+  return problems;
+}
+
 try {
   for (const p of plan.pages) {
     const problems = [];
@@ -82,6 +136,14 @@ try {
     }
     if (outside.length) problems.push(`requests outside vouch: ${outside.join(', ')}`);
     results.push({ name: p.name, problems, violations, passes });
+    await context.close();
+  }
+  for (const f of plan.flows || []) {
+    const context = await browser.newContext({ viewport: { width: 420, height: 900 } });
+    const page = await context.newPage();
+    let problems;
+    try { problems = await emailFlow(page, f); } catch (e) { problems = [String(e)]; }
+    results.push({ name: f.name, problems, violations: [], passes: -1 });
     await context.close();
   }
 } finally {

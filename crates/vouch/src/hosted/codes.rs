@@ -1,0 +1,347 @@
+//! The email step of the person's page: a one-time code sent through vouch's SMTP mailer and
+//! entered on the page (`vouch_core::otp` decides; this module sends, counts and records). A
+//! verified code is recorded as the step's result through the same path as
+//! `POST /v3/session/{id}/attempts/`.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Form;
+use chrono::Utc;
+use hmac::{Hmac, Mac};
+use rand::Rng;
+use serde_json::json;
+use sha2::Sha256;
+use vouch_core::attempt::ActorType;
+use vouch_core::feature::Feature;
+use vouch_core::otp::{self, Challenge, Checked, SendRefused};
+use vouch_core::person::{screen, Screen, StepState};
+use vouch_core::steps::NewResult;
+use vouch_core::AttemptStatus;
+use vouch_store::SessionBundle;
+
+use super::lang::{self, Phrase, Text};
+use crate::mail::smtp;
+use crate::service::attempts::{record, RecordAttempt};
+use crate::state::AppState;
+
+/// What the page says after a form: one of a closed list, carried in the redirect's query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    CodeSent,
+    CodeWrong,
+    CodeMalformed,
+    CodeExpired,
+    CodeNoTries,
+    CodeNoMoreSends,
+    CodeWait,
+    EmailInvalid,
+    CodeSendFailed,
+    EmailUnavailable,
+}
+
+const NOTICES: [(Notice, &str); 10] = [
+    (Notice::CodeSent, "code_sent"),
+    (Notice::CodeWrong, "code_wrong"),
+    (Notice::CodeMalformed, "code_malformed"),
+    (Notice::CodeExpired, "code_expired"),
+    (Notice::CodeNoTries, "code_no_tries"),
+    (Notice::CodeNoMoreSends, "code_no_more_sends"),
+    (Notice::CodeWait, "code_wait"),
+    (Notice::EmailInvalid, "email_invalid"),
+    (Notice::CodeSendFailed, "code_send_failed"),
+    (Notice::EmailUnavailable, "email_unavailable"),
+];
+
+impl Notice {
+    pub fn parse(s: &str) -> Option<Notice> {
+        NOTICES.iter().find(|(_, k)| *k == s).map(|(n, _)| *n)
+    }
+
+    fn key(self) -> &'static str {
+        NOTICES
+            .iter()
+            .find(|(n, _)| *n == self)
+            .map_or("", |(_, k)| k)
+    }
+
+    /// Whether it reports a problem (shown as an alert rather than a status).
+    pub fn is_problem(self) -> bool {
+        !matches!(self, Notice::CodeSent)
+    }
+
+    pub fn text(self, t: &Text, brand: &str) -> Phrase {
+        let s = match self {
+            Notice::CodeSent => t.code_sent,
+            Notice::CodeWrong => t.code_wrong,
+            Notice::CodeMalformed => t.code_malformed,
+            Notice::CodeExpired => t.code_expired,
+            Notice::CodeNoTries => t.code_no_tries,
+            Notice::CodeNoMoreSends => t.code_no_more_sends,
+            Notice::CodeWait => t.code_wait,
+            Notice::EmailInvalid => t.email_invalid,
+            Notice::CodeSendFailed => t.code_send_failed,
+            Notice::EmailUnavailable => t.email_unavailable,
+        };
+        Phrase::fill(s, brand)
+    }
+}
+
+/// The key codes are hashed with: derived from the server-wide secret, for this use only.
+fn code_key(state: &AppState) -> Vec<u8> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(&state.preview_key).expect("any key length");
+    mac.update(b"vouch person codes v1");
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// A form posted from elsewhere is refused. Browsers say where a request comes from:
+/// `Sec-Fetch-Site` decides when present (every current browser sends it); otherwise an `Origin`
+/// must be this server's. (With `Referrer-Policy: no-referrer` a browser sends `Origin: null`
+/// for the page's own forms, so `null` alone proves nothing either way; the token in the path
+/// is still needed to post at all.)
+fn same_origin(headers: &HeaderMap, public_url: &str) -> bool {
+    let value = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = value("sec-fetch-site") {
+        return matches!(site, "same-origin" | "none");
+    }
+    let Some(origin) = value("origin").filter(|o| *o != "null") else {
+        return true;
+    };
+    let public = url::Url::parse(public_url)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_default();
+    let host = value("host").unwrap_or("");
+    origin == public || origin == format!("http://{host}") || origin == format!("https://{host}")
+}
+
+/// Back to the page (303), with a notice and the step in view.
+fn back(token: &str, lang: Option<&str>, notice: Option<Notice>, node_id: &str) -> Response {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    if let Some(l) = lang {
+        query.append_pair("lang", l);
+    }
+    if let Some(n) = notice {
+        query.append_pair("notice", n.key());
+    }
+    let q = query.finish();
+    let location = format!(
+        "/session/{token}{}{q}#step-{node_id}",
+        if q.is_empty() { "" } else { "?" }
+    );
+    (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
+}
+
+/// The session of the link if `node_id` is one of its email steps still to do.
+async fn email_step(state: &AppState, token: &str, node_id: &str) -> Option<SessionBundle> {
+    let target = state.store.session_by_token(token).await.ok()??;
+    if target.deleted {
+        return None;
+    }
+    let bundle = state
+        .store
+        .session_bundle(target.app_id, target.session_id)
+        .await
+        .ok()??;
+    let Screen::Steps(steps) = screen(
+        &bundle.session,
+        &bundle.workflow.spec,
+        &bundle.attempts,
+        false,
+    ) else {
+        return None;
+    };
+    steps
+        .iter()
+        .any(|s| {
+            s.node_id == node_id
+                && s.feature == Feature::EmailVerification
+                && s.state == StepState::ToDo
+        })
+        .then_some(bundle)
+}
+
+pub async fn send(
+    State(state): State<AppState>,
+    Path((token, node_id)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let lang = super::lang_param(query.as_deref());
+    if !same_origin(&headers, &state.config.public_url) {
+        return StatusCode::FORBIDDEN.into_response();
+    }
+    let Some(bundle) = email_step(&state, &token, &node_id).await else {
+        return back(&token, lang.as_deref(), None, &node_id);
+    };
+    let notice = send_code(&state, &bundle, &node_id, &form, lang.as_deref()).await;
+    back(&token, lang.as_deref(), Some(notice), &node_id)
+}
+
+async fn send_code(
+    state: &AppState,
+    bundle: &SessionBundle,
+    node_id: &str,
+    form: &HashMap<String, String>,
+    lang: Option<&str>,
+) -> Notice {
+    let s = &bundle.session;
+    let address = form.get("email").map(|e| e.trim()).unwrap_or("");
+    if address.len() > 254 || !vouch_core::contact::is_valid_email(address) {
+        return Notice::EmailInvalid;
+    }
+    let transport = match smtp::transport(&state.config) {
+        Ok(Some(t)) => t,
+        Ok(None) => return Notice::EmailUnavailable,
+        Err(e) => {
+            tracing::warn!(error = %e, "the person's page cannot build the SMTP transport");
+            return Notice::EmailUnavailable;
+        }
+    };
+    let now = Utc::now();
+    let existing = match state.store.person_code(s.id, node_id).await {
+        Ok(c) => c,
+        Err(_) => return Notice::CodeSendFailed,
+    };
+    let sends = match otp::may_send(existing.as_ref(), now) {
+        Ok(n) => n,
+        Err(SendRefused::Wait(_)) => return Notice::CodeWait,
+        Err(SendRefused::NoMoreSends) => return Notice::CodeNoMoreSends,
+    };
+    let code = format!("{:06}", rand::rng().random_range(0..1_000_000u32));
+    let challenge = Challenge {
+        session_id: s.id,
+        node_id: node_id.to_string(),
+        destination: address.to_string(),
+        code_hash: otp::hash(&code_key(state), s.id, node_id, &code),
+        sent_at: now,
+        tries: 0,
+        sends,
+    };
+    let sends_before = existing.as_ref().map_or(0, |c| c.sends);
+    match state.store.put_person_code(challenge, sends_before).await {
+        Ok(true) => {}
+        Ok(false) => return Notice::CodeWait,
+        Err(_) => return Notice::CodeSendFailed,
+    }
+    let t = lang::choose(lang, s.language.as_deref(), None);
+    let brand = bundle.app_name.as_str();
+    let text = Phrase::fill(t.code_body, brand)
+        .text()
+        .replace("{code}", &code);
+    let rendered = smtp::Rendered {
+        subject: Phrase::fill(t.code_subject, brand).text(),
+        html: format!(
+            "<!doctype html><html lang=\"{}\" dir=\"{}\"><body><p>{}</p></body></html>",
+            t.code,
+            t.dir.as_str(),
+            vouch_core::email::escape_html(&text)
+        ),
+        text,
+        language: t.code.to_string(),
+        from_name: bundle.email_sender_name.clone(),
+    };
+    let from = match smtp::sender(&state.config) {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::warn!(error = %e, "the person's page has no sender address");
+            return Notice::EmailUnavailable;
+        }
+    };
+    let message_id = format!("<code-{}@vouch>", uuid::Uuid::now_v7());
+    let message = match smtp::message(&from, address, &message_id, &rendered) {
+        Ok(m) => m,
+        Err(_) => return Notice::EmailInvalid,
+    };
+    use lettre::AsyncTransport;
+    match transport.send(message).await {
+        Ok(_) => Notice::CodeSent,
+        Err(e) => {
+            tracing::warn!(error = %e, "sending a one-time code failed");
+            Notice::CodeSendFailed
+        }
+    }
+}
+
+pub async fn verify(
+    State(state): State<AppState>,
+    Path((token, node_id)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let lang = super::lang_param(query.as_deref());
+    if !same_origin(&headers, &state.config.public_url) {
+        return StatusCode::FORBIDDEN.into_response();
+    }
+    let Some(bundle) = email_step(&state, &token, &node_id).await else {
+        return back(&token, lang.as_deref(), None, &node_id);
+    };
+    let entered = form.get("code").map(String::as_str).unwrap_or("");
+    let notice = check_code(&state, &bundle, &node_id, entered).await;
+    back(&token, lang.as_deref(), notice, &node_id)
+}
+
+/// `None` when the code was right (the step is done).
+async fn check_code(
+    state: &AppState,
+    bundle: &SessionBundle,
+    node_id: &str,
+    entered: &str,
+) -> Option<Notice> {
+    let s = &bundle.session;
+    let now = Utc::now();
+    let Ok(challenge) = state.store.person_code(s.id, node_id).await else {
+        return Some(Notice::CodeSendFailed);
+    };
+    let verdict = match otp::precheck(challenge.as_ref(), entered, now) {
+        Some(v) => v,
+        None => {
+            let c = challenge.as_ref()?;
+            match state
+                .store
+                .take_code_try(s.id, node_id, c.sent_at, otp::TRIES)
+                .await
+            {
+                Ok(Some(tries)) => otp::verify(&code_key(state), c, entered, tries),
+                Ok(None) => Checked::NoTriesLeft,
+                Err(_) => return Some(Notice::CodeSendFailed),
+            }
+        }
+    };
+    match verdict {
+        Checked::Verified => {
+            let c = challenge?;
+            let recorded = record(
+                state.store.as_ref(),
+                RecordAttempt {
+                    app_id: s.app_id,
+                    session_id: s.id,
+                    attempt_id: uuid::Uuid::now_v7(),
+                    result: NewResult {
+                        node_id: node_id.to_string(),
+                        status: AttemptStatus::Approved,
+                        data: json!({"email": c.destination, "verified_by": "one-time code"}),
+                        warnings: json!([]),
+                        actor: ActorType::System,
+                    },
+                },
+                None,
+            )
+            .await;
+            if let Err(e) = recorded {
+                tracing::warn!(error = ?e, "recording a verified email failed");
+                return Some(Notice::CodeSendFailed);
+            }
+            None
+        }
+        Checked::Wrong(0) => Some(Notice::CodeNoTries),
+        Checked::Wrong(_) => Some(Notice::CodeWrong),
+        Checked::Malformed => Some(Notice::CodeMalformed),
+        Checked::Expired => Some(Notice::CodeExpired),
+        Checked::NoTriesLeft => Some(Notice::CodeNoTries),
+        Checked::NoCode => Some(Notice::CodeExpired),
+    }
+}

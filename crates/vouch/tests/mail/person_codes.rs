@@ -1,0 +1,307 @@
+//! The email step of the person's page: a one-time code through a real SMTP server, entered on
+//! the page, recorded as the step's result.
+
+use reqwest::header::HeaderMap;
+use serde_json::{json, Value};
+
+use crate::common::TestServer;
+use crate::sending::server;
+use crate::sink::{decoded, header, Sink};
+
+const NODE: &str = "feature_email_verification_1";
+
+/// A session with an email step (and a document step after it), for `ann@example.com`.
+async fn session(t: &TestServer) -> Value {
+    let wf = t.workflow(&["EMAIL_VERIFICATION", "OCR"]).await;
+    let (s, created) = t
+        .post(
+            "/v3/session/",
+            json!({"workflow_id": wf["uuid"], "contact_details": {"email": "ann@example.com"}}),
+        )
+        .await;
+    assert_eq!(s, 201, "{created}");
+    created
+}
+
+fn page_path(created: &Value) -> String {
+    format!("/session/{}", created["session_token"].as_str().unwrap())
+}
+
+async fn page(t: &TestServer, path: &str) -> String {
+    let r = t
+        .client
+        .get(format!("{}{path}", t.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.text().await.unwrap()
+}
+
+/// Posts a form of the page as the page's own browser would; answers (status, Location).
+async fn post_form(
+    t: &TestServer,
+    path: &str,
+    fields: &[(&str, &str)],
+    extra: &[(&str, &str)],
+) -> (u16, String) {
+    // What a browser sends with a form of the page itself, unless `extra` says otherwise (an
+    // empty value leaves the header out).
+    let mut headers = vec![
+        ("origin", t.base.as_str()),
+        ("sec-fetch-site", "same-origin"),
+    ];
+    for (k, v) in extra {
+        headers.retain(|(name, _)| name != k);
+        if !v.is_empty() {
+            headers.push((k, v));
+        }
+    }
+    let mut req = t.client.post(format!("{}{path}", t.base)).form(fields);
+    for (k, v) in headers {
+        req = req.header(k, v);
+    }
+    let r = req.send().await.unwrap();
+    let h: HeaderMap = r.headers().clone();
+    let location = h
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    (r.status().as_u16(), location)
+}
+
+fn notice(location: &str) -> Option<String> {
+    let url = url::Url::parse(&format!("http://x{location}")).unwrap();
+    url.query_pairs()
+        .find(|(k, _)| k == "notice")
+        .map(|(_, v)| v.into_owned())
+}
+
+/// The six digits in the message's text.
+fn code_in(raw: &str) -> String {
+    let text = decoded(raw);
+    let at = text.find("Your code is ").expect("the code sentence") + "Your code is ".len();
+    let code: String = text[at..].chars().take(6).collect();
+    assert!(code.chars().all(|c| c.is_ascii_digit()), "{text}");
+    code
+}
+
+#[tokio::test]
+async fn an_email_code_proves_the_address_and_completes_the_step() {
+    let sink = Sink::start();
+    let t = server(Some(&sink)).await;
+    let created = session(&t).await;
+    let sid = created["session_id"].as_str().unwrap();
+    let path = page_path(&created);
+    let html = page(&t, &path).await;
+    assert!(
+        html.contains(r#"value="ann@example.com""#),
+        "pre-filled: {html}"
+    );
+    assert!(html.contains(">Send me a code</button>"));
+    assert!(
+        !html.contains("one-time-code"),
+        "no code field before a code is sent"
+    );
+
+    // A form posted from another site is refused and sends nothing.
+    let (s, _) = post_form(
+        &t,
+        &format!("{path}/steps/{NODE}/code"),
+        &[("email", "ann@example.com")],
+        &[("sec-fetch-site", "cross-site")],
+    )
+    .await;
+    assert_eq!(s, 403);
+    let (s, _) = post_form(
+        &t,
+        &format!("{path}/steps/{NODE}/code"),
+        &[("email", "ann@example.com")],
+        &[("origin", "https://evil.example"), ("sec-fetch-site", "")],
+    )
+    .await;
+    assert_eq!(s, 403);
+    // What Chromium sends for the page's own form under `Referrer-Policy: no-referrer`.
+    let (s, location) = post_form(
+        &t,
+        &format!("{path}/steps/{NODE}/email-not-a-route"),
+        &[("email", "ann@example.com")],
+        &[("origin", "null")],
+    )
+    .await;
+    assert_eq!(
+        (s, location.as_str()),
+        (404, ""),
+        "unknown form routes are 404"
+    );
+    assert!(sink.messages().is_empty());
+
+    let (s, location) = post_form(
+        &t,
+        &format!("{path}/steps/{NODE}/code"),
+        &[("email", "ann@example.com")],
+        &[],
+    )
+    .await;
+    assert_eq!(s, 303);
+    assert_eq!(notice(&location).as_deref(), Some("code_sent"));
+    assert!(location.ends_with(&format!("#step-{NODE}")), "{location}");
+    let mail = sink.wait_for(1).await.remove(0);
+    assert_eq!(
+        header(&mail, "Subject").as_deref(),
+        Some("Your code for test-app")
+    );
+    assert!(header(&mail, "To").unwrap().contains("ann@example.com"));
+    let code = code_in(&mail);
+
+    let html = page(&t, &location).await;
+    assert!(
+        html.contains(r#"role="status">We sent you a code. It is valid for 5 minutes.</p>"#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"autocomplete="one-time-code""#) && html.contains(r#"inputmode="numeric""#)
+    );
+
+    // A resend comes no sooner than 30 s after the code: refused, nothing sent.
+    let (_, location) = post_form(
+        &t,
+        &format!("{path}/steps/{NODE}/code"),
+        &[("email", "ann@example.com")],
+        &[],
+    )
+    .await;
+    assert_eq!(notice(&location).as_deref(), Some("code_wait"));
+    assert_eq!(sink.messages().len(), 1);
+
+    let verify = format!("{path}/steps/{NODE}/verify");
+    let wrong = format!("{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000);
+    let (_, location) = post_form(&t, &verify, &[("code", &wrong)], &[]).await;
+    assert_eq!(notice(&location).as_deref(), Some("code_wrong"));
+    let (_, location) = post_form(&t, &verify, &[("code", "12")], &[]).await;
+    assert_eq!(
+        notice(&location).as_deref(),
+        Some("code_malformed"),
+        "not a try"
+    );
+    let spaced = format!("{} {}", &code[..3], &code[3..]);
+    let (s, location) = post_form(&t, &verify, &[("code", &spaced)], &[]).await;
+    assert_eq!(s, 303);
+    assert_eq!(notice(&location), None, "verified: {location}");
+
+    // Recorded as the step's result, as an engine's would be; the step is done on the page.
+    let (s, d) = t.get(&format!("/v3/session/{sid}/decision/")).await;
+    assert_eq!(s, 200);
+    assert_eq!(d["status"], "In Progress", "{d}");
+    assert_eq!(d["email_verifications"][0]["status"], "Approved", "{d}");
+    assert_eq!(d["email_verifications"][0]["node_id"], NODE);
+    let html = page(&t, &path).await;
+    assert!(
+        !html.contains("one-time-code") && !html.contains("Send me a code"),
+        "{html}"
+    );
+    // The code cannot be used again, and the step cannot be redone.
+    let (_, location) = post_form(&t, &verify, &[("code", &code)], &[]).await;
+    assert_eq!(notice(&location), None);
+    assert_eq!(
+        t.get(&format!("/v3/session/{sid}/decision/")).await.1["email_verifications"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn three_wrong_codes_use_a_code_up() {
+    let sink = Sink::start();
+    let t = server(Some(&sink)).await;
+    let created = session(&t).await;
+    let sid = created["session_id"].as_str().unwrap();
+    let path = page_path(&created);
+    let (_, location) = post_form(
+        &t,
+        &format!("{path}/steps/{NODE}/code"),
+        &[("email", "bob@example.com")],
+        &[],
+    )
+    .await;
+    assert_eq!(notice(&location).as_deref(), Some("code_sent"));
+    let code = code_in(&sink.wait_for(1).await[0]);
+    let wrong = format!("{:06}", (code.parse::<u32>().unwrap() + 7) % 1_000_000);
+    let verify = format!("{path}/steps/{NODE}/verify");
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        let (_, location) = post_form(&t, &verify, &[("code", &wrong)], &[]).await;
+        seen.push(notice(&location).unwrap_or_default());
+    }
+    assert_eq!(
+        seen,
+        ["code_wrong", "code_wrong", "code_no_tries", "code_no_tries"]
+    );
+    let (_, location) = post_form(&t, &verify, &[("code", &code)], &[]).await;
+    assert_eq!(
+        notice(&location).as_deref(),
+        Some("code_no_tries"),
+        "the right code, too late"
+    );
+    let (_, d) = t.get(&format!("/v3/session/{sid}/decision/")).await;
+    assert!(
+        d["email_verifications"]
+            .as_array()
+            .is_none_or(|a| a.is_empty()),
+        "{d}"
+    );
+    assert_eq!(d["status"], "Not Started");
+}
+
+#[tokio::test]
+async fn without_smtp_or_with_a_bad_address_nothing_is_sent() {
+    let t = server(None).await;
+    let created = session(&t).await;
+    let path = page_path(&created);
+    let (_, location) = post_form(
+        &t,
+        &format!("{path}/steps/{NODE}/code"),
+        &[("email", "ann@example.com")],
+        &[],
+    )
+    .await;
+    assert_eq!(notice(&location).as_deref(), Some("email_unavailable"));
+    let html = page(&t, &location).await;
+    assert!(html.contains(r#"role="alert">Codes by email are not available right now. Contact <bdi>test-app</bdi>.</p>"#), "{html}");
+    let sink = Sink::start();
+    let t = server(Some(&sink)).await;
+    let created = session(&t).await;
+    let path = page_path(&created);
+    for bad in [
+        "not an address",
+        "",
+        "a@b",
+        &format!("{}@example.com", "a".repeat(260)),
+    ] {
+        let (_, location) = post_form(
+            &t,
+            &format!("{path}/steps/{NODE}/code"),
+            &[("email", bad)],
+            &[],
+        )
+        .await;
+        assert_eq!(
+            notice(&location).as_deref(),
+            Some("email_invalid"),
+            "{bad:?}"
+        );
+    }
+    // A step that is not an email step, or not this session's, has no code to send.
+    let (s, location) = post_form(
+        &t,
+        &format!("{path}/steps/feature_ocr_1/code"),
+        &[("email", "ann@example.com")],
+        &[],
+    )
+    .await;
+    assert_eq!((s, notice(&location)), (303, None));
+    assert!(sink.messages().is_empty());
+}
