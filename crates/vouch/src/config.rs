@@ -41,6 +41,28 @@ pub struct Config {
     pub email_preview_key_file: Option<PathBuf>,
     pub mailer: MailerConfig,
     pub workers: WorkersConfig,
+    pub sms: SmsConfig,
+}
+
+/// The gateway one-time codes for phone steps are sent through.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SmsConfig {
+    pub gateway_url: Option<String>,
+    pub secret: Option<String>,
+    pub secret_file: Option<PathBuf>,
+    #[serde(with = "human")]
+    pub timeout: Duration,
+}
+
+impl SmsConfig {
+    /// The signing secret (from `secret_file` when set).
+    pub fn signing_secret(&self) -> anyhow::Result<String> {
+        match (&self.secret_file, &self.secret) {
+            (Some(f), _) => read_secret("sms.secret_file", f),
+            (None, Some(s)) => Ok(s.clone()),
+            (None, None) => Ok(String::new()),
+        }
+    }
 }
 
 /// The background workers (webhook dispatcher, mailer).
@@ -216,6 +238,18 @@ impl Config {
             !cfg.mailer.retry_schedule.is_empty() && cfg.mailer.batch > 0,
             "configuration: mailer needs a non-empty retry schedule and a positive batch"
         );
+        if let Some(url) = &cfg.sms.gateway_url {
+            let u = url::Url::parse(url)
+                .map_err(|e| anyhow::anyhow!("configuration: sms.gateway_url {url}: {e}"))?;
+            anyhow::ensure!(
+                matches!(u.scheme(), "http" | "https"),
+                "configuration: sms.gateway_url must be an http:// or https:// URL"
+            );
+            anyhow::ensure!(
+                !cfg.sms.signing_secret()?.is_empty(),
+                "configuration: sms.gateway_url needs sms.secret or sms.secret_file (VOUCH_SMS__SECRET)"
+            );
+        }
         if let Some(f) = &cfg.smtp_password_file {
             anyhow::ensure!(
                 f.is_file(),
@@ -344,6 +378,29 @@ mod tests {
         let file = dir.path().join("vouch.toml");
         std::fs::write(&file, toml).unwrap();
         Config::load(Some(&file))
+    }
+
+    #[test]
+    fn an_sms_gateway_needs_a_secret_which_may_come_from_a_file() {
+        let e = load_with("[sms]\ngateway_url = \"https://sms.example/send\"")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("sms.secret"), "{e}");
+        let e = load_with("[sms]\ngateway_url = \"ftp://sms.example\"\nsecret = \"s\"")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("sms.gateway_url"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("sms_secret");
+        std::fs::write(&secret, "from-a-file\n").unwrap();
+        let cfg = load_with(&format!(
+            "[sms]\ngateway_url = \"https://sms.example/send\"\nsecret_file = \"{}\"",
+            secret.display()
+        ))
+        .unwrap();
+        assert_eq!(cfg.sms.signing_secret().unwrap(), "from-a-file");
+        assert_eq!(cfg.sms.timeout, Duration::from_secs(10));
+        assert!(load_with("").unwrap().sms.gateway_url.is_none());
     }
 
     #[test]

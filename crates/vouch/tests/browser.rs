@@ -224,7 +224,27 @@ async fn the_persons_page_works_by_role_and_keyboard_and_passes_axe_in_english_a
         "send_button": "Send me a code", "sent_text": "We sent you a code",
         "code_label": "Code", "wrong_text": "That code is not right",
         "step_name": "Email address", "done_text": "Done"})];
+    let phoned = create(
+        &t,
+        &["PHONE_VERIFICATION"],
+        json!({"contact_details": {"phone": "+34 612 34 56 78"}}),
+    )
+    .await;
     let mut pages = pages;
+    pages.push(en(
+        "phone-step-en",
+        page_path(&phoned),
+        200,
+        "Verify your identity for test-app",
+        &["Phone number"],
+    ));
+    pages.push(ar(
+        "phone-step-ar",
+        page_path(&phoned),
+        200,
+        "تحقّق من هويتك لدى test-app",
+        &["رقم الهاتف"],
+    ));
     pages.push(en(
         "email-step-en",
         page_path(&emailed),

@@ -1,7 +1,7 @@
-//! The email step of the person's page: a one-time code sent through vouch's SMTP mailer and
-//! entered on the page (`vouch_core::otp` decides; this module sends, counts and records). A
-//! verified code is recorded as the step's result through the same path as
-//! `POST /v3/session/{id}/attempts/`.
+//! The email and phone steps of the person's page: a one-time code sent through vouch's SMTP
+//! mailer or the configured SMS gateway, and entered on the page (`vouch_core::otp` decides;
+//! this module sends, counts and records). A verified code is recorded as the step's result
+//! through the same path as `POST /v3/session/{id}/attempts/`.
 
 use std::collections::HashMap;
 
@@ -40,9 +40,11 @@ pub enum Notice {
     EmailInvalid,
     CodeSendFailed,
     EmailUnavailable,
+    PhoneInvalid,
+    SmsUnavailable,
 }
 
-const NOTICES: [(Notice, &str); 10] = [
+const NOTICES: [(Notice, &str); 12] = [
     (Notice::CodeSent, "code_sent"),
     (Notice::CodeWrong, "code_wrong"),
     (Notice::CodeMalformed, "code_malformed"),
@@ -53,6 +55,8 @@ const NOTICES: [(Notice, &str); 10] = [
     (Notice::EmailInvalid, "email_invalid"),
     (Notice::CodeSendFailed, "code_send_failed"),
     (Notice::EmailUnavailable, "email_unavailable"),
+    (Notice::PhoneInvalid, "phone_invalid"),
+    (Notice::SmsUnavailable, "sms_unavailable"),
 ];
 
 impl Notice {
@@ -84,6 +88,8 @@ impl Notice {
             Notice::EmailInvalid => t.email_invalid,
             Notice::CodeSendFailed => t.code_send_failed,
             Notice::EmailUnavailable => t.email_unavailable,
+            Notice::PhoneInvalid => t.phone_invalid,
+            Notice::SmsUnavailable => t.sms_unavailable,
         };
         Phrase::fill(s, brand)
     }
@@ -133,8 +139,41 @@ fn back(token: &str, lang: Option<&str>, notice: Option<Notice>, node_id: &str) 
     (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
 }
 
-/// The session of the link if `node_id` is one of its email steps still to do.
-async fn email_step(state: &AppState, token: &str, node_id: &str) -> Option<SessionBundle> {
+/// How a step's code travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    Email,
+    Sms,
+}
+
+impl Channel {
+    pub fn of(feature: Feature) -> Option<Channel> {
+        match feature {
+            Feature::EmailVerification => Some(Channel::Email),
+            Feature::PhoneVerification => Some(Channel::Sms),
+            _ => None,
+        }
+    }
+}
+
+/// A phone number as entered, in E.164 (`+34612345678`) if libphonenumber's metadata says it
+/// is a valid number; the country code is required.
+pub fn phone_e164(entered: &str) -> Option<String> {
+    let entered = entered.trim();
+    if entered.len() > 32 || !entered.starts_with('+') {
+        return None;
+    }
+    let n = phonenumber::parse(None, entered).ok()?;
+    phonenumber::is_valid(&n).then(|| n.format().mode(phonenumber::Mode::E164).to_string())
+}
+
+/// The session of the link and the step's channel, if `node_id` is one of its code steps
+/// still to do.
+async fn code_step(
+    state: &AppState,
+    token: &str,
+    node_id: &str,
+) -> Option<(SessionBundle, Channel)> {
     let target = state.store.session_by_token(token).await.ok()??;
     if target.deleted {
         return None;
@@ -152,14 +191,11 @@ async fn email_step(state: &AppState, token: &str, node_id: &str) -> Option<Sess
     ) else {
         return None;
     };
-    steps
+    let channel = steps
         .iter()
-        .any(|s| {
-            s.node_id == node_id
-                && s.feature == Feature::EmailVerification
-                && s.state == StepState::ToDo
-        })
-        .then_some(bundle)
+        .find(|s| s.node_id == node_id && s.state == StepState::ToDo)
+        .and_then(|s| Channel::of(s.feature))?;
+    Some((bundle, channel))
 }
 
 pub async fn send(
@@ -173,32 +209,47 @@ pub async fn send(
     if !same_origin(&headers, &state.config.public_url) {
         return StatusCode::FORBIDDEN.into_response();
     }
-    let Some(bundle) = email_step(&state, &token, &node_id).await else {
+    let Some((bundle, channel)) = code_step(&state, &token, &node_id).await else {
         return back(&token, lang.as_deref(), None, &node_id);
     };
-    let notice = send_code(&state, &bundle, &node_id, &form, lang.as_deref()).await;
+    let notice = send_code(&state, &bundle, channel, &node_id, &form, lang.as_deref()).await;
     back(&token, lang.as_deref(), Some(notice), &node_id)
 }
 
 async fn send_code(
     state: &AppState,
     bundle: &SessionBundle,
+    channel: Channel,
     node_id: &str,
     form: &HashMap<String, String>,
     lang: Option<&str>,
 ) -> Notice {
     let s = &bundle.session;
-    let address = form.get("email").map(|e| e.trim()).unwrap_or("");
-    if address.len() > 254 || !vouch_core::contact::is_valid_email(address) {
-        return Notice::EmailInvalid;
-    }
-    let transport = match smtp::transport(&state.config) {
-        Ok(Some(t)) => t,
-        Ok(None) => return Notice::EmailUnavailable,
-        Err(e) => {
-            tracing::warn!(error = %e, "the person's page cannot build the SMTP transport");
-            return Notice::EmailUnavailable;
+    let address = match channel {
+        Channel::Email => {
+            let a = form.get("email").map(|e| e.trim()).unwrap_or("");
+            if a.len() > 254 || !vouch_core::contact::is_valid_email(a) {
+                return Notice::EmailInvalid;
+            }
+            a.to_string()
         }
+        Channel::Sms => match phone_e164(form.get("phone").map(String::as_str).unwrap_or("")) {
+            Some(p) => p,
+            None => return Notice::PhoneInvalid,
+        },
+    };
+    let address = address.as_str();
+    let transport = match channel {
+        Channel::Email => match smtp::transport(&state.config) {
+            Ok(Some(t)) => Some(t),
+            Ok(None) => return Notice::EmailUnavailable,
+            Err(e) => {
+                tracing::warn!(error = %e, "the person's page cannot build the SMTP transport");
+                return Notice::EmailUnavailable;
+            }
+        },
+        Channel::Sms if state.config.sms.gateway_url.is_none() => return Notice::SmsUnavailable,
+        Channel::Sms => None,
     };
     let now = Utc::now();
     let existing = match state.store.person_code(s.id, node_id).await {
@@ -228,6 +279,9 @@ async fn send_code(
     }
     let t = lang::choose(lang, s.language.as_deref(), None);
     let brand = bundle.app_name.as_str();
+    let Some(transport) = transport else {
+        return send_sms(state, bundle, t, node_id, address, &code).await;
+    };
     let text = Phrase::fill(t.code_body, brand)
         .text()
         .replace("{code}", &code);
@@ -265,6 +319,72 @@ async fn send_code(
     }
 }
 
+/// The code as a text message through the gateway: a signed JSON `POST`, like a webhook.
+async fn send_sms(
+    state: &AppState,
+    bundle: &SessionBundle,
+    t: &Text,
+    node_id: &str,
+    to: &str,
+    code: &str,
+) -> Notice {
+    let Some(url) = &state.config.sms.gateway_url else {
+        return Notice::SmsUnavailable;
+    };
+    let secret = match state.config.sms.signing_secret() {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "the SMS gateway's secret cannot be read");
+            return Notice::SmsUnavailable;
+        }
+    };
+    let message = Phrase::fill(t.sms_body, &bundle.app_name)
+        .text()
+        .replace("{code}", code);
+    let body = json!({
+        "to": to,
+        "message": message,
+        "code": code,
+        "language": t.code,
+        "session_id": bundle.session.id,
+        "node_id": node_id,
+    })
+    .to_string();
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(body.as_bytes());
+    let signature = hex::encode(mac.finalize().into_bytes());
+    let client = match reqwest::Client::builder()
+        .timeout(state.config.sms.timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+    {
+        Ok(c) => c,
+        Err(_) => return Notice::CodeSendFailed,
+    };
+    let sent = client
+        .post(url)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("x-signature", signature)
+        .header("x-timestamp", Utc::now().timestamp().to_string())
+        .body(body)
+        .send()
+        .await;
+    match sent {
+        Ok(r) if r.status().is_success() => Notice::CodeSent,
+        Ok(r) => {
+            tracing::warn!(
+                status = r.status().as_u16(),
+                "the SMS gateway refused a code"
+            );
+            Notice::CodeSendFailed
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "the SMS gateway could not be reached");
+            Notice::CodeSendFailed
+        }
+    }
+}
+
 pub async fn verify(
     State(state): State<AppState>,
     Path((token, node_id)): Path<(String, String)>,
@@ -276,11 +396,11 @@ pub async fn verify(
     if !same_origin(&headers, &state.config.public_url) {
         return StatusCode::FORBIDDEN.into_response();
     }
-    let Some(bundle) = email_step(&state, &token, &node_id).await else {
+    let Some((bundle, channel)) = code_step(&state, &token, &node_id).await else {
         return back(&token, lang.as_deref(), None, &node_id);
     };
     let entered = form.get("code").map(String::as_str).unwrap_or("");
-    let notice = check_code(&state, &bundle, &node_id, entered).await;
+    let notice = check_code(&state, &bundle, channel, &node_id, entered).await;
     back(&token, lang.as_deref(), notice, &node_id)
 }
 
@@ -288,6 +408,7 @@ pub async fn verify(
 async fn check_code(
     state: &AppState,
     bundle: &SessionBundle,
+    channel: Channel,
     node_id: &str,
     entered: &str,
 ) -> Option<Notice> {
@@ -323,7 +444,15 @@ async fn check_code(
                     result: NewResult {
                         node_id: node_id.to_string(),
                         status: AttemptStatus::Approved,
-                        data: json!({"email": c.destination, "verified_by": "one-time code"}),
+                        data: match channel {
+                            Channel::Email => {
+                                json!({"email": c.destination, "verified_by": "one-time code"})
+                            }
+                            Channel::Sms => json!({
+                                "phone_number": c.destination,
+                                "verified_by": "one-time code"
+                            }),
+                        },
                         warnings: json!([]),
                         actor: ActorType::System,
                     },

@@ -76,13 +76,19 @@ struct StepView {
     state: Phrase,
     class: &'static str,
     reason: Option<String>,
-    /// The email step's forms, when it is to do.
-    email: Option<EmailForm>,
+    /// The email or phone step's forms, when it is to do.
+    code: Option<CodeForm>,
 }
 
-struct EmailForm {
+struct CodeForm {
     send_action: String,
     verify_action: String,
+    /// The address field: `email` or `phone`, its input type, label and autocomplete token.
+    field: &'static str,
+    input_type: &'static str,
+    label: &'static str,
+    autocomplete: &'static str,
+    hint: &'static str,
     address: String,
     /// A code was sent: the field to enter it is shown.
     code_sent: bool,
@@ -204,9 +210,17 @@ async fn page(
                         (Phrase::fill(t.not_available, brand), "unavailable")
                     }
                 };
-                let email = if step.state == StepState::ToDo
-                    && step.feature == vouch_core::feature::Feature::EmailVerification
-                {
+                let channel =
+                    codes::Channel::of(step.feature).filter(|_| step.state == StepState::ToDo);
+                let code = if let Some(channel) = channel {
+                    let (field, input_type, label, autocomplete, hint) = match channel {
+                        codes::Channel::Email => {
+                            ("email", "email", t.email_label, "email", t.code_hint)
+                        }
+                        codes::Channel::Sms => {
+                            ("phone", "tel", t.phone_label, "tel", t.code_hint_sms)
+                        }
+                    };
                     let sent = state
                         .store
                         .person_code(s.id, &step.node_id)
@@ -214,16 +228,16 @@ async fn page(
                         .ok()
                         .flatten();
                     let base = format!("/session/{token}/steps/{}", step.node_id);
-                    Some(EmailForm {
+                    Some(CodeForm {
                         send_action: format!("{base}/code{keep_lang}"),
                         verify_action: format!("{base}/verify{keep_lang}"),
+                        field,
+                        input_type,
+                        label,
+                        autocomplete,
+                        hint,
                         address: sent.as_ref().map_or_else(
-                            || {
-                                s.contact_details["email"]
-                                    .as_str()
-                                    .unwrap_or("")
-                                    .to_string()
-                            },
+                            || s.contact_details[field].as_str().unwrap_or("").to_string(),
                             |c| c.destination.clone(),
                         ),
                         code_sent: sent.is_some(),
@@ -237,7 +251,7 @@ async fn page(
                     state: state_text,
                     class,
                     reason: step.reason,
-                    email,
+                    code,
                 });
             }
             let view = StepsPage {

@@ -55,6 +55,11 @@ pub(super) const TEXT: Text = Text {
     email_unavailable: "Codes per E-Mail sind gerade nicht verfügbar. Wenden Sie sich an {brand}.",
     code_subject: "Ihr Code für {brand}",
     code_body: "Ihr Code lautet {code}. Er ist 5 Minuten gültig. Wenn Sie ihn nicht angefordert haben, können Sie diese E-Mail ignorieren.",
+    phone_label: "Telefonnummer (mit Ländervorwahl, z. B. +49…)",
+    code_hint_sms: "Die 6 Ziffern, die wir Ihnen per SMS geschickt haben",
+    phone_invalid: "Geben Sie eine gültige Telefonnummer mit Ländervorwahl ein, z. B. +49 1512 3456789.",
+    sms_unavailable: "Codes per SMS sind gerade nicht verfügbar. Wenden Sie sich an {brand}.",
+    sms_body: "{brand}: Ihr Code lautet {code}. Er ist 5 Minuten gültig.",
     feature_name,
 };
 

@@ -55,6 +55,11 @@ pub(super) const TEXT: Text = Text {
     email_unavailable: "Codes by email are not available right now. Contact {brand}.",
     code_subject: "Your code for {brand}",
     code_body: "Your code is {code}. It is valid for 5 minutes. If you did not ask for it, you can ignore this email.",
+    phone_label: "Phone number (with country code, e.g. +44…)",
+    code_hint_sms: "The 6 digits we sent you by text message",
+    phone_invalid: "Enter a valid phone number with its country code, e.g. +44 7700 900123.",
+    sms_unavailable: "Codes by text message are not available right now. Contact {brand}.",
+    sms_body: "{brand}: your code is {code}. It is valid for 5 minutes.",
     feature_name,
 };
 

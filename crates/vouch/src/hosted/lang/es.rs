@@ -54,6 +54,11 @@ pub(super) const TEXT: Text = Text {
     email_unavailable: "Los códigos por correo no están disponibles ahora. Póngase en contacto con {brand}.",
     code_subject: "Su código para {brand}",
     code_body: "Su código es {code}. Es válido durante 5 minutos. Si no lo ha pedido, puede ignorar este mensaje.",
+    phone_label: "Número de teléfono (con prefijo del país, p. ej. +34…)",
+    code_hint_sms: "Los 6 dígitos que le hemos enviado por SMS",
+    phone_invalid: "Introduzca un número de teléfono válido con el prefijo del país, p. ej. +34 612 345 678.",
+    sms_unavailable: "Los códigos por SMS no están disponibles ahora. Póngase en contacto con {brand}.",
+    sms_body: "{brand}: su código es {code}. Es válido durante 5 minutos.",
     feature_name,
 };
 

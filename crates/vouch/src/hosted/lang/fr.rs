@@ -56,6 +56,11 @@ pub(super) const TEXT: Text = Text {
     email_unavailable: "Les codes par e-mail ne sont pas disponibles pour le moment. Contactez {brand}.",
     code_subject: "Votre code pour {brand}",
     code_body: "Votre code est {code}. Il est valable 5 minutes. Si vous ne l’avez pas demandé, ignorez cet e-mail.",
+    phone_label: "Numéro de téléphone (avec l’indicatif du pays, p. ex. +33…)",
+    code_hint_sms: "Les 6 chiffres que nous vous avons envoyés par SMS",
+    phone_invalid: "Saisissez un numéro de téléphone valide avec l’indicatif du pays, p. ex. +33 6 12 34 56 78.",
+    sms_unavailable: "Les codes par SMS ne sont pas disponibles pour le moment. Contactez {brand}.",
+    sms_body: "{brand} : votre code est {code}. Il est valable 5 minutes.",
     feature_name,
 };
 

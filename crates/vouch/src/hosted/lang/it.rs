@@ -54,6 +54,11 @@ pub(super) const TEXT: Text = Text {
     email_unavailable: "I codici via email non sono disponibili al momento. Contatta {brand}.",
     code_subject: "Il tuo codice per {brand}",
     code_body: "Il tuo codice è {code}. È valido per 5 minuti. Se non l’hai richiesto, puoi ignorare questa email.",
+    phone_label: "Numero di telefono (con prefisso internazionale, ad es. +39…)",
+    code_hint_sms: "Le 6 cifre che ti abbiamo inviato via SMS",
+    phone_invalid: "Inserisci un numero di telefono valido con il prefisso internazionale, ad es. +39 312 345 6789.",
+    sms_unavailable: "I codici via SMS non sono disponibili al momento. Contatta {brand}.",
+    sms_body: "{brand}: il tuo codice è {code}. È valido per 5 minuti.",
     feature_name,
 };
 

@@ -82,6 +82,12 @@ pub struct Text {
     pub email_unavailable: &'static str,
     pub code_subject: &'static str,
     pub code_body: &'static str,
+    // The phone code step and its text message (`{code}` in `sms_body`).
+    pub phone_label: &'static str,
+    pub code_hint_sms: &'static str,
+    pub phone_invalid: &'static str,
+    pub sms_unavailable: &'static str,
+    pub sms_body: &'static str,
     /// The person's name for a step.
     pub feature_name: fn(Feature) -> &'static str,
 }

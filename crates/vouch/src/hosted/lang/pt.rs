@@ -54,6 +54,11 @@ pub(super) const TEXT: Text = Text {
     email_unavailable: "Os códigos por email não estão disponíveis de momento. Contacte {brand}.",
     code_subject: "O seu código para {brand}",
     code_body: "O seu código é {code}. É válido durante 5 minutos. Se não o pediu, pode ignorar este email.",
+    phone_label: "Número de telefone (com o indicativo do país, p. ex. +351…)",
+    code_hint_sms: "Os 6 dígitos que lhe enviámos por SMS",
+    phone_invalid: "Introduza um número de telefone válido com o indicativo do país, p. ex. +351 912 345 678.",
+    sms_unavailable: "Os códigos por SMS não estão disponíveis de momento. Contacte {brand}.",
+    sms_body: "{brand}: o seu código é {code}. É válido durante 5 minutos.",
     feature_name,
 };
 
