@@ -60,17 +60,6 @@ fn page_path(created: &Value) -> String {
         .to_string()
 }
 
-async fn create(t: &TestServer, features: &[&str], extra: Value) -> Value {
-    let wf = t.workflow(features).await;
-    let mut body = json!({"workflow_id": wf["uuid"]});
-    body.as_object_mut()
-        .unwrap()
-        .extend(extra.as_object().unwrap().clone());
-    let (s, created) = t.post("/v3/session/", body).await;
-    assert_eq!(s, 201, "{created}");
-    created
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_persons_page_works_by_role_and_keyboard_and_passes_axe_in_english_and_arabic() {
     if !browser_available() {
@@ -83,13 +72,15 @@ async fn the_persons_page_works_by_role_and_keyboard_and_passes_axe_in_english_a
         c.smtp_from = "Acme Verification <verify@acme.example>".into();
     })
     .await;
-    let kyc = create(
-        &t,
-        &["OCR", "LIVENESS", "FACE_MATCH", "EMAIL_VERIFICATION", "AML"],
-        json!({}),
-    )
-    .await;
-    let resubmitted = create(&t, &["OCR", "LIVENESS", "PROOF_OF_ADDRESS"], json!({})).await;
+    let kyc = t
+        .session_with(
+            &["OCR", "LIVENESS", "FACE_MATCH", "EMAIL_VERIFICATION", "AML"],
+            json!({}),
+        )
+        .await;
+    let resubmitted = t
+        .session_with(&["OCR", "LIVENESS", "PROOF_OF_ADDRESS"], json!({}))
+        .await;
     let rsid = resubmitted["session_id"].as_str().unwrap();
     for node in [
         "feature_ocr_1",
@@ -108,12 +99,9 @@ async fn the_persons_page_works_by_role_and_keyboard_and_passes_axe_in_english_a
         )
         .await;
     assert_eq!(s, 200, "{b}");
-    let approved = create(
-        &t,
-        &["OCR"],
-        json!({"callback": "https://shop.example/done"}),
-    )
-    .await;
+    let approved = t
+        .session_with(&["OCR"], json!({"callback": "https://shop.example/done"}))
+        .await;
     assert_eq!(
         t.attempt(
             approved["session_id"].as_str().unwrap(),
@@ -212,24 +200,24 @@ async fn the_persons_page_works_by_role_and_keyboard_and_passes_axe_in_english_a
         ),
     ];
     // An email step completed as a person would, the code read from the real SMTP server.
-    let emailed = create(
-        &t,
-        &["EMAIL_VERIFICATION", "OCR"],
-        json!({"contact_details": {"email": "ann@example.com"}}),
-    )
-    .await;
+    let emailed = t
+        .session_with(
+            &["EMAIL_VERIFICATION", "OCR"],
+            json!({"contact_details": {"email": "ann@example.com"}}),
+        )
+        .await;
     let flows = vec![json!({
         "name": "email-flow", "path": page_path(&emailed), "sink_dir": smtp.dir,
         "email_label": "Email address", "prefilled": "ann@example.com", "address": "ann.lee@example.com",
         "send_button": "Send me a code", "sent_text": "We sent you a code",
         "code_label": "Code", "wrong_text": "That code is not right",
         "step_name": "Email address", "done_text": "Done"})];
-    let phoned = create(
-        &t,
-        &["PHONE_VERIFICATION"],
-        json!({"contact_details": {"phone": "+34 612 34 56 78"}}),
-    )
-    .await;
+    let phoned = t
+        .session_with(
+            &["PHONE_VERIFICATION"],
+            json!({"contact_details": {"phone": "+34 612 34 56 78"}}),
+        )
+        .await;
     let mut pages = pages;
     pages.push(en(
         "phone-step-en",

@@ -198,7 +198,39 @@ async fn code_step(
     Some((bundle, channel))
 }
 
+/// The page's two forms of a code step.
+#[derive(Debug, Clone, Copy)]
+enum Action {
+    /// Send a code to the address in the form.
+    Send,
+    /// Check the code in the form.
+    Verify,
+}
+
 pub async fn send(
+    state: State<AppState>,
+    path: Path<(String, String)>,
+    query: RawQuery,
+    headers: HeaderMap,
+    form: Form<HashMap<String, String>>,
+) -> Response {
+    handle(Action::Send, state, path, query, headers, form).await
+}
+
+pub async fn verify(
+    state: State<AppState>,
+    path: Path<(String, String)>,
+    query: RawQuery,
+    headers: HeaderMap,
+    form: Form<HashMap<String, String>>,
+) -> Response {
+    handle(Action::Verify, state, path, query, headers, form).await
+}
+
+/// Either form: refused from another site; a step that is not a code step still to do goes
+/// back to the page unchanged; otherwise back to the page with what happened.
+async fn handle(
+    action: Action,
     State(state): State<AppState>,
     Path((token, node_id)): Path<(String, String)>,
     RawQuery(query): RawQuery,
@@ -212,8 +244,16 @@ pub async fn send(
     let Some((bundle, channel)) = code_step(&state, &token, &node_id).await else {
         return back(&token, lang.as_deref(), None, &node_id);
     };
-    let notice = send_code(&state, &bundle, channel, &node_id, &form, lang.as_deref()).await;
-    back(&token, lang.as_deref(), Some(notice), &node_id)
+    let notice = match action {
+        Action::Send => {
+            Some(send_code(&state, &bundle, channel, &node_id, &form, lang.as_deref()).await)
+        }
+        Action::Verify => {
+            let entered = form.get("code").map(String::as_str).unwrap_or("");
+            check_code(&state, &bundle, channel, &node_id, entered).await
+        }
+    };
+    back(&token, lang.as_deref(), notice, &node_id)
 }
 
 async fn send_code(
@@ -383,25 +423,6 @@ async fn send_sms(
             Notice::CodeSendFailed
         }
     }
-}
-
-pub async fn verify(
-    State(state): State<AppState>,
-    Path((token, node_id)): Path<(String, String)>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    Form(form): Form<HashMap<String, String>>,
-) -> Response {
-    let lang = super::lang_param(query.as_deref());
-    if !same_origin(&headers, &state.config.public_url) {
-        return StatusCode::FORBIDDEN.into_response();
-    }
-    let Some((bundle, channel)) = code_step(&state, &token, &node_id).await else {
-        return back(&token, lang.as_deref(), None, &node_id);
-    };
-    let entered = form.get("code").map(String::as_str).unwrap_or("");
-    let notice = check_code(&state, &bundle, channel, &node_id, entered).await;
-    back(&token, lang.as_deref(), notice, &node_id)
 }
 
 /// `None` when the code was right (the step is done).

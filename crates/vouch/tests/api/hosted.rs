@@ -8,16 +8,8 @@ use serde_json::{json, Value};
 
 use crate::common::TestServer;
 
-/// A session created with these options on a new workflow; answers its create body.
 async fn session_with(t: &TestServer, features: &[&str], extra: Value) -> Value {
-    let wf = t.workflow(features).await;
-    let mut body = json!({"workflow_id": wf["uuid"]});
-    body.as_object_mut()
-        .unwrap()
-        .extend(extra.as_object().unwrap().clone());
-    let (s, created) = t.post("/v3/session/", body).await;
-    assert_eq!(s, 201, "{created}");
-    created
+    t.session_with(features, extra).await
 }
 
 /// The page of a session's `url` (its path on this server), with optional request headers.
@@ -360,26 +352,7 @@ async fn post_page_form(
     path: &str,
     fields: &[(&str, &str)],
 ) -> (u16, Option<String>) {
-    let r = t
-        .client
-        .post(format!("{}{path}", t.base))
-        .header("sec-fetch-site", "same-origin")
-        .form(fields)
-        .send()
-        .await
-        .unwrap();
-    let location = r
-        .headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
-    let notice = url::Url::parse(&format!("http://x{location}"))
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "notice")
-        .map(|(_, v)| v.into_owned());
-    (r.status().as_u16(), notice)
+    t.post_page_form(path, fields, &[]).await
 }
 
 #[tokio::test]

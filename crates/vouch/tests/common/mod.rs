@@ -166,6 +166,62 @@ impl TestServer {
         .await
     }
 
+    /// Creates a session on a new workflow with these features and extra create fields;
+    /// answers the create body.
+    pub async fn session_with(&self, features: &[&str], extra: Value) -> Value {
+        let wf = self.workflow(features).await;
+        let mut body = json!({"workflow_id": wf["uuid"]});
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            b.extend(e.clone());
+        }
+        let (s, created) = self.post("/v3/session/", body).await;
+        assert_eq!(s, 201, "{created}");
+        created
+    }
+
+    /// Posts a form of the person's page as the page's own browser would (`Sec-Fetch-Site:
+    /// same-origin`, `Origin` this server) unless `headers` say otherwise (an empty value leaves
+    /// a header out); answers the status and the redirect's `notice`, if any.
+    pub async fn post_page_form(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> (u16, Option<String>) {
+        let mut sent = vec![
+            ("origin", self.base.as_str()),
+            ("sec-fetch-site", "same-origin"),
+        ];
+        for (k, v) in headers {
+            sent.retain(|(name, _)| name != k);
+            if !v.is_empty() {
+                sent.push((k, v));
+            }
+        }
+        let mut req = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .form(fields);
+        for (k, v) in sent {
+            req = req.header(k, v);
+        }
+        let r = req.send().await.expect("request");
+        let location = r
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let notice = url::Url::parse(&format!("http://x{location}"))
+            .ok()
+            .and_then(|u| {
+                u.query_pairs()
+                    .find(|(k, _)| k == "notice")
+                    .map(|(_, v)| v.into_owned())
+            });
+        (r.status().as_u16(), notice)
+    }
+
     pub async fn status_of(&self, session: &str) -> String {
         let (s, d) = self.get(&format!("/v3/session/{session}/decision/")).await;
         assert_eq!(s, 200, "{d}");

@@ -1,7 +1,6 @@
 //! The email step of the person's page: a one-time code through a real SMTP server, entered on
 //! the page, recorded as the step's result.
 
-use reqwest::header::HeaderMap;
 use serde_json::{json, Value};
 
 use crate::common::TestServer;
@@ -38,44 +37,30 @@ async fn page(t: &TestServer, path: &str) -> String {
     r.text().await.unwrap()
 }
 
-/// Posts a form of the page as the page's own browser would; answers (status, Location).
-async fn post_form(
-    t: &TestServer,
-    path: &str,
-    fields: &[(&str, &str)],
-    extra: &[(&str, &str)],
-) -> (u16, String) {
-    // What a browser sends with a form of the page itself, unless `extra` says otherwise (an
-    // empty value leaves the header out).
-    let mut headers = vec![
-        ("origin", t.base.as_str()),
-        ("sec-fetch-site", "same-origin"),
-    ];
-    for (k, v) in extra {
-        headers.retain(|(name, _)| name != k);
-        if !v.is_empty() {
-            headers.push((k, v));
-        }
-    }
-    let mut req = t.client.post(format!("{}{path}", t.base)).form(fields);
-    for (k, v) in headers {
-        req = req.header(k, v);
-    }
-    let r = req.send().await.unwrap();
-    let h: HeaderMap = r.headers().clone();
-    let location = h
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
-    (r.status().as_u16(), location)
+/// Asks for a code to `address`; answers the redirect's notice.
+async fn ask(t: &TestServer, path: &str, address: &str) -> Option<String> {
+    let (s, notice) = t
+        .post_page_form(
+            &format!("{path}/steps/{NODE}/code"),
+            &[("email", address)],
+            &[],
+        )
+        .await;
+    assert_eq!(s, 303);
+    notice
 }
 
-fn notice(location: &str) -> Option<String> {
-    let url = url::Url::parse(&format!("http://x{location}")).unwrap();
-    url.query_pairs()
-        .find(|(k, _)| k == "notice")
-        .map(|(_, v)| v.into_owned())
+/// Enters `code`; answers the redirect's notice (`None`: verified, or nothing to do).
+async fn enter(t: &TestServer, path: &str, code: &str) -> Option<String> {
+    let (s, notice) = t
+        .post_page_form(
+            &format!("{path}/steps/{NODE}/verify"),
+            &[("code", code)],
+            &[],
+        )
+        .await;
+    assert_eq!(s, 303);
+    notice
 }
 
 /// The six digits in the message's text.
@@ -106,47 +91,35 @@ async fn an_email_code_proves_the_address_and_completes_the_step() {
     );
 
     // A form posted from another site is refused and sends nothing.
-    let (s, _) = post_form(
-        &t,
-        &format!("{path}/steps/{NODE}/code"),
-        &[("email", "ann@example.com")],
-        &[("sec-fetch-site", "cross-site")],
-    )
-    .await;
-    assert_eq!(s, 403);
-    let (s, _) = post_form(
-        &t,
-        &format!("{path}/steps/{NODE}/code"),
-        &[("email", "ann@example.com")],
-        &[("origin", "https://evil.example"), ("sec-fetch-site", "")],
-    )
-    .await;
-    assert_eq!(s, 403);
-    // What Chromium sends for the page's own form under `Referrer-Policy: no-referrer`.
-    let (s, location) = post_form(
-        &t,
-        &format!("{path}/steps/{NODE}/email-not-a-route"),
-        &[("email", "ann@example.com")],
-        &[("origin", "null")],
-    )
-    .await;
-    assert_eq!(
-        (s, location.as_str()),
-        (404, ""),
-        "unknown form routes are 404"
-    );
+    let code_form = format!("{path}/steps/{NODE}/code");
+    let fields = [("email", "ann@example.com")];
+    for headers in [
+        [
+            ("sec-fetch-site", "cross-site"),
+            ("origin", "https://evil.example"),
+        ],
+        [("sec-fetch-site", ""), ("origin", "https://evil.example")],
+    ] {
+        assert_eq!(
+            t.post_page_form(&code_form, &fields, &headers).await.0,
+            403,
+            "{headers:?}"
+        );
+    }
     assert!(sink.messages().is_empty());
 
-    let (s, location) = post_form(
-        &t,
-        &format!("{path}/steps/{NODE}/code"),
-        &[("email", "ann@example.com")],
-        &[],
-    )
-    .await;
-    assert_eq!(s, 303);
-    assert_eq!(notice(&location).as_deref(), Some("code_sent"));
-    assert!(location.ends_with(&format!("#step-{NODE}")), "{location}");
+    // The answer goes back to the step on the page.
+    let r = t
+        .client
+        .post(format!("{}{code_form}", t.base))
+        .header("sec-fetch-site", "same-origin")
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let location = r.headers()["location"].to_str().unwrap().to_string();
+    assert_eq!(location, format!("{path}?notice=code_sent#step-{NODE}"));
     let mail = sink.wait_for(1).await.remove(0);
     assert_eq!(
         header(&mail, "Subject").as_deref(),
@@ -165,30 +138,24 @@ async fn an_email_code_proves_the_address_and_completes_the_step() {
     );
 
     // A resend comes no sooner than 30 s after the code: refused, nothing sent.
-    let (_, location) = post_form(
-        &t,
-        &format!("{path}/steps/{NODE}/code"),
-        &[("email", "ann@example.com")],
-        &[],
-    )
-    .await;
-    assert_eq!(notice(&location).as_deref(), Some("code_wait"));
+    assert_eq!(
+        ask(&t, &path, "ann@example.com").await.as_deref(),
+        Some("code_wait")
+    );
     assert_eq!(sink.messages().len(), 1);
 
-    let verify = format!("{path}/steps/{NODE}/verify");
     let wrong = format!("{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000);
-    let (_, location) = post_form(&t, &verify, &[("code", &wrong)], &[]).await;
-    assert_eq!(notice(&location).as_deref(), Some("code_wrong"));
-    let (_, location) = post_form(&t, &verify, &[("code", "12")], &[]).await;
     assert_eq!(
-        notice(&location).as_deref(),
+        enter(&t, &path, &wrong).await.as_deref(),
+        Some("code_wrong")
+    );
+    assert_eq!(
+        enter(&t, &path, "12").await.as_deref(),
         Some("code_malformed"),
         "not a try"
     );
     let spaced = format!("{} {}", &code[..3], &code[3..]);
-    let (s, location) = post_form(&t, &verify, &[("code", &spaced)], &[]).await;
-    assert_eq!(s, 303);
-    assert_eq!(notice(&location), None, "verified: {location}");
+    assert_eq!(enter(&t, &path, &spaced).await, None, "verified");
 
     // Recorded as the step's result, as an engine's would be; the step is done on the page.
     let (s, d) = t.get(&format!("/v3/session/{sid}/decision/")).await;
@@ -202,15 +169,9 @@ async fn an_email_code_proves_the_address_and_completes_the_step() {
         "{html}"
     );
     // The code cannot be used again, and the step cannot be redone.
-    let (_, location) = post_form(&t, &verify, &[("code", &code)], &[]).await;
-    assert_eq!(notice(&location), None);
-    assert_eq!(
-        t.get(&format!("/v3/session/{sid}/decision/")).await.1["email_verifications"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(enter(&t, &path, &code).await, None);
+    let (_, d) = t.get(&format!("/v3/session/{sid}/decision/")).await;
+    assert_eq!(d["email_verifications"].as_array().unwrap().len(), 1);
 }
 
 #[tokio::test]
@@ -220,29 +181,22 @@ async fn three_wrong_codes_use_a_code_up() {
     let created = session(&t).await;
     let sid = created["session_id"].as_str().unwrap();
     let path = page_path(&created);
-    let (_, location) = post_form(
-        &t,
-        &format!("{path}/steps/{NODE}/code"),
-        &[("email", "bob@example.com")],
-        &[],
-    )
-    .await;
-    assert_eq!(notice(&location).as_deref(), Some("code_sent"));
+    assert_eq!(
+        ask(&t, &path, "bob@example.com").await.as_deref(),
+        Some("code_sent")
+    );
     let code = code_in(&sink.wait_for(1).await[0]);
     let wrong = format!("{:06}", (code.parse::<u32>().unwrap() + 7) % 1_000_000);
-    let verify = format!("{path}/steps/{NODE}/verify");
     let mut seen = Vec::new();
     for _ in 0..4 {
-        let (_, location) = post_form(&t, &verify, &[("code", &wrong)], &[]).await;
-        seen.push(notice(&location).unwrap_or_default());
+        seen.push(enter(&t, &path, &wrong).await.unwrap_or_default());
     }
     assert_eq!(
         seen,
         ["code_wrong", "code_wrong", "code_no_tries", "code_no_tries"]
     );
-    let (_, location) = post_form(&t, &verify, &[("code", &code)], &[]).await;
     assert_eq!(
-        notice(&location).as_deref(),
+        enter(&t, &path, &code).await.as_deref(),
         Some("code_no_tries"),
         "the right code, too late"
     );
@@ -261,16 +215,15 @@ async fn without_smtp_or_with_a_bad_address_nothing_is_sent() {
     let t = server(None).await;
     let created = session(&t).await;
     let path = page_path(&created);
-    let (_, location) = post_form(
-        &t,
-        &format!("{path}/steps/{NODE}/code"),
-        &[("email", "ann@example.com")],
-        &[],
-    )
-    .await;
-    assert_eq!(notice(&location).as_deref(), Some("email_unavailable"));
-    let html = page(&t, &location).await;
-    assert!(html.contains(r#"role="alert">Codes by email are not available right now. Contact <bdi>test-app</bdi>.</p>"#), "{html}");
+    assert_eq!(
+        ask(&t, &path, "ann@example.com").await.as_deref(),
+        Some("email_unavailable")
+    );
+    let html = page(&t, &format!("{path}?notice=email_unavailable")).await;
+    assert!(
+        html.contains(r#"role="alert">Codes by email are not available right now. Contact <bdi>test-app</bdi>.</p>"#),
+        "{html}"
+    );
     let sink = Sink::start();
     let t = server(Some(&sink)).await;
     let created = session(&t).await;
@@ -281,27 +234,28 @@ async fn without_smtp_or_with_a_bad_address_nothing_is_sent() {
         "a@b",
         &format!("{}@example.com", "a".repeat(260)),
     ] {
-        let (_, location) = post_form(
-            &t,
-            &format!("{path}/steps/{NODE}/code"),
-            &[("email", bad)],
-            &[],
-        )
-        .await;
         assert_eq!(
-            notice(&location).as_deref(),
+            ask(&t, &path, bad).await.as_deref(),
             Some("email_invalid"),
             "{bad:?}"
         );
     }
-    // A step that is not an email step, or not this session's, has no code to send.
-    let (s, location) = post_form(
-        &t,
-        &format!("{path}/steps/feature_ocr_1/code"),
-        &[("email", "ann@example.com")],
-        &[],
-    )
-    .await;
-    assert_eq!((s, notice(&location)), (303, None));
+    // A step that is not a code step has no code to send; an unknown form is 404.
+    let (s, notice) = t
+        .post_page_form(
+            &format!("{path}/steps/feature_ocr_1/code"),
+            &[("email", "ann@example.com")],
+            &[],
+        )
+        .await;
+    assert_eq!((s, notice), (303, None));
+    let (s, _) = t
+        .post_page_form(
+            &format!("{path}/steps/{NODE}/email-not-a-route"),
+            &[],
+            &[("origin", "null")],
+        )
+        .await;
+    assert_eq!(s, 404);
     assert!(sink.messages().is_empty());
 }
