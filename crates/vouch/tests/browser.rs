@@ -206,12 +206,38 @@ async fn the_persons_page_works_by_role_and_keyboard_and_passes_axe_in_english_a
             json!({"contact_details": {"email": "ann@example.com"}}),
         )
         .await;
-    let flows = vec![json!({
+    // The service the person returns to: a real server, so that the browser really lands.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let shop = format!("http://{}/back", listener.local_addr().unwrap());
+    let shop_app = axum::Router::new().route(
+        "/back",
+        axum::routing::get(|| async { axum::response::Html("<!doctype html><title>shop</title>") }),
+    );
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, shop_app).await;
+    });
+    let finishing = t
+        .session_with(
+            &["EMAIL_VERIFICATION"],
+            json!({"contact_details": {"email": "bo@example.com"}, "callback": shop}),
+        )
+        .await;
+    let flows = vec![
+        json!({
         "name": "email-flow", "path": page_path(&emailed), "sink_dir": smtp.dir,
         "email_label": "Email address", "prefilled": "ann@example.com", "address": "ann.lee@example.com",
         "send_button": "Send me a code", "sent_text": "We sent you a code",
         "code_label": "Code", "wrong_text": "That code is not right",
-        "step_name": "Email address", "done_text": "Done"})];
+        "step_name": "Email address", "done_text": "Done"}),
+        json!({
+        "name": "email-flow-last-step", "path": page_path(&finishing), "sink_dir": smtp.dir,
+        "mail_number": 2,
+        "email_label": "Email address", "prefilled": "bo@example.com", "address": "bo@example.com",
+        "send_button": "Send me a code", "sent_text": "We sent you a code",
+        "code_label": "Code", "wrong_text": "That code is not right",
+        "callback_prefix": format!("{shop}?verificationSessionId={}&status=Approved",
+                                   finishing["session_id"].as_str().unwrap())}),
+    ];
     let phoned = t
         .session_with(
             &["PHONE_VERIFICATION"],

@@ -124,12 +124,27 @@ fn same_origin(headers: &HeaderMap, public_url: &str) -> bool {
 
 /// Back to the page (303), with a notice and the step in view.
 fn back(token: &str, lang: Option<&str>, notice: Option<Notice>, node_id: &str) -> Response {
+    back_to(token, lang, notice, node_id, false)
+}
+
+/// `done`: a step was just completed, so that the page returns the person to the `callback` if
+/// nothing is left for them to do.
+fn back_to(
+    token: &str,
+    lang: Option<&str>,
+    notice: Option<Notice>,
+    node_id: &str,
+    done: bool,
+) -> Response {
     let mut query = url::form_urlencoded::Serializer::new(String::new());
     if let Some(l) = lang {
         query.append_pair("lang", l);
     }
     if let Some(n) = notice {
         query.append_pair("notice", n.key());
+    }
+    if done {
+        query.append_pair("done", "1");
     }
     let q = query.finish();
     let location = format!(
@@ -244,16 +259,18 @@ async fn handle(
     let Some((bundle, channel)) = code_step(&state, &token, &node_id).await else {
         return back(&token, lang.as_deref(), None, &node_id);
     };
-    let notice = match action {
-        Action::Send => {
-            Some(send_code(&state, &bundle, channel, &node_id, &form, lang.as_deref()).await)
-        }
+    let (notice, done) = match action {
+        Action::Send => (
+            Some(send_code(&state, &bundle, channel, &node_id, &form, lang.as_deref()).await),
+            false,
+        ),
         Action::Verify => {
             let entered = form.get("code").map(String::as_str).unwrap_or("");
-            check_code(&state, &bundle, channel, &node_id, entered).await
+            let notice = check_code(&state, &bundle, channel, &node_id, entered).await;
+            (notice, notice.is_none())
         }
     };
-    back(&token, lang.as_deref(), notice, &node_id)
+    back_to(&token, lang.as_deref(), notice, &node_id, done)
 }
 
 async fn send_code(

@@ -112,6 +112,8 @@ struct StepsPage<'a> {
     /// What the last form did.
     notice: Option<Phrase>,
     notice_is_problem: bool,
+    /// Nothing is left for the person: the way back to the `callback`.
+    back: Option<Link>,
 }
 
 #[derive(Template)]
@@ -149,6 +151,8 @@ async fn page(
 ) -> Response {
     let lang = lang_param(query.as_deref());
     let notice = param(query.as_deref(), "notice").and_then(|n| codes::Notice::parse(&n));
+    // Set by the redirect after the person completed a step.
+    let just_done = param(query.as_deref(), "done").is_some();
     let accept = headers
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok());
@@ -200,6 +204,12 @@ async fn page(
                 .and_then(lang::find)
                 .map(|l| format!("?lang={}", l.code))
                 .unwrap_or_default();
+            let finished = steps.iter().all(|s| s.state != StepState::ToDo);
+            let back = callback_link(s).filter(|_| finished).map(|href| Link {
+                href,
+                label: Phrase::fill(t.back_to, brand),
+            });
+            let refresh = back.as_ref().filter(|_| just_done).map(|l| l.href.clone());
             let mut views = Vec::with_capacity(steps.len());
             for step in steps {
                 let (state_text, class) = match step.state {
@@ -275,8 +285,13 @@ async fn page(
                 steps: views,
                 notice: notice.map(|n| n.text(t, brand)),
                 notice_is_problem: notice.is_some_and(codes::Notice::is_problem),
+                back,
             };
-            html(StatusCode::OK, view.render())
+            let r = html(StatusCode::OK, view.render());
+            match refresh {
+                Some(to) => redirecting(r, &to),
+                None => r,
+            }
         }
         Screen::Outcome(status) => {
             let (heading, body) = match status {
@@ -289,14 +304,19 @@ async fn page(
                 href,
                 label: Phrase::fill(t.back_to, brand),
             });
-            message(
+            let refresh = back.as_ref().filter(|_| just_done).map(|l| l.href.clone());
+            let mut r = message(
                 StatusCode::OK,
                 t,
                 brand,
                 Phrase::fill(heading, brand),
                 Phrase::fill(body, brand),
                 back,
-            )
+            );
+            if let Some(to) = refresh {
+                r = redirecting(r, &to);
+            }
+            r
         }
         Screen::Ended(why) => ended(t, brand, why),
     }
@@ -366,6 +386,19 @@ fn message(
         back,
     };
     html(status, view.render())
+}
+
+/// The page, and at once the `callback` after it (`Refresh: 0`, which browsers treat as an
+/// immediate `<meta http-equiv="refresh">`): the person's last step is done and the service
+/// that sent them waits. A new navigation, not a redirect of the form that finished the step,
+/// so the page's `form-action 'self'` does not stand in its way; the link on the page remains
+/// for a browser that does not follow it.
+fn redirecting(mut r: Response, to: &str) -> Response {
+    if let Ok(v) = HeaderValue::from_str(&format!("0; url={to}")) {
+        r.headers_mut()
+            .insert(header::HeaderName::from_static("refresh"), v);
+    }
+    r
 }
 
 /// A page with the headers every person-facing answer carries: nothing may run but what vouch

@@ -55,8 +55,8 @@ async function emailFlow(page, f) {
     problems.push(`after sending, at ${page.url()}: ${(await page.content()).slice(0, 600)}`);
     return problems;
   }
-  await page.screenshot({ path: join(plan.screenshots, 'email-code-sent.png'), fullPage: true });
-  const code = await codeFromSink(f.sink_dir, 1);
+  await page.screenshot({ path: join(plan.screenshots, `${f.name}-sent.png`), fullPage: true });
+  const code = await codeFromSink(f.sink_dir, f.mail_number || 1);
   const field = page.getByRole('textbox', { name: f.code_label, exact: true });
   if (await field.getAttribute('autocomplete') !== 'one-time-code') problems.push('the code field is not autocomplete=one-time-code');
   await field.fill('000000' === code ? '111111' : '000000');
@@ -67,14 +67,23 @@ async function emailFlow(page, f) {
     problems.push(`after a wrong code, at ${page.url()}: ${await page.locator('main').innerText()}`);
     return problems;
   }
-  await page.screenshot({ path: join(plan.screenshots, 'email-code-wrong.png'), fullPage: true });
+  await page.screenshot({ path: join(plan.screenshots, `${f.name}-wrong.png`), fullPage: true });
   const again = page.getByRole('textbox', { name: f.code_label, exact: true });
   await again.fill(code);
   await again.press('Enter');
   await page.waitForLoadState();
+  if (f.callback_prefix) {
+    // The last step done: the browser is sent back to the service, with the session's status.
+    try {
+      await page.waitForURL((u) => u.href.startsWith(f.callback_prefix), { timeout: 10000 });
+    } catch (e) {
+      problems.push(`not sent back to the callback; at ${page.url()}`);
+    }
+    return problems;
+  }
   const step = page.getByRole('listitem').filter({ hasText: f.step_name });
   if (!(await step.innerText()).includes(f.done_text)) problems.push(`after the right code the step reads ${await step.innerText()}`);
-  await page.screenshot({ path: join(plan.screenshots, 'email-code-verified.png'), fullPage: true });
+  await page.screenshot({ path: join(plan.screenshots, `${f.name}-verified.png`), fullPage: true });
   return problems;
 }
 

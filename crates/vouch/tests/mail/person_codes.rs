@@ -259,3 +259,72 @@ async fn without_smtp_or_with_a_bad_address_nothing_is_sent() {
     assert_eq!(s, 404);
     assert!(sink.messages().is_empty());
 }
+
+#[tokio::test]
+async fn the_last_step_done_returns_the_person_to_the_callback() {
+    let sink = Sink::start();
+    let t = server(Some(&sink)).await;
+    let created = t
+        .session_with(
+            &["EMAIL_VERIFICATION"],
+            json!({"contact_details": {"email": "ann@example.com"},
+                   "callback": "https://shop.example/back?order=7"}),
+        )
+        .await;
+    let sid = created["session_id"].as_str().unwrap();
+    let path = page_path(&created);
+    let r = t
+        .client
+        .get(format!("{}{path}", t.base))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get("refresh").is_none(), "nothing done yet");
+    assert_eq!(
+        ask(&t, &path, "ann@example.com").await.as_deref(),
+        Some("code_sent")
+    );
+    let code = code_in(&sink.wait_for(1).await[0]);
+    let r = t
+        .client
+        .post(format!("{}{path}/steps/{NODE}/verify", t.base))
+        .header("sec-fetch-site", "same-origin")
+        .form(&[("code", code.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let location = r.headers()["location"].to_str().unwrap().to_string();
+    assert_eq!(location, format!("{path}?done=1#step-{NODE}"));
+    let r = t
+        .client
+        .get(format!("{}{location}", t.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let back =
+        format!("https://shop.example/back?order=7&verificationSessionId={sid}&status=Approved");
+    assert_eq!(
+        r.headers()["refresh"].to_str().unwrap(),
+        format!("0; url={back}"),
+        "sent back at once"
+    );
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("<h1>Your identity has been verified</h1>"),
+        "{html}"
+    );
+    assert!(
+        html.contains(">Return to <bdi>test-app</bdi></a>"),
+        "the link stays: {html}"
+    );
+    // Opened again later, the page shows the outcome without sending the person away.
+    let r = t
+        .client
+        .get(format!("{}{path}", t.base))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get("refresh").is_none());
+}
