@@ -109,7 +109,8 @@ pub fn decision_json(i: &DecisionInputs<'_>) -> Value {
             v.push(entry);
         }
     }
-    // An array whose nodes have no attempt yet is null.
+    // An array whose nodes have no attempt yet is empty: never null (API.md §4.2; the Python
+    // SDK's models reject null there).
     for node in &i.workflow.nodes {
         let key = node.feature.decision_array();
         let attempted =
@@ -117,7 +118,7 @@ pub fn decision_json(i: &DecisionInputs<'_>) -> Value {
                 n.feature.decision_array() == key && latest.contains_key(n.node_id.as_str())
             });
         if !attempted {
-            out.insert(key.into(), Value::Null);
+            out.insert(key.into(), Value::Array(Vec::new()));
         }
     }
     out.insert(
@@ -126,4 +127,56 @@ pub fn decision_json(i: &DecisionInputs<'_>) -> Value {
     );
     out.insert("warnings".into(), Value::Array(warnings));
     Value::Object(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workflow::{validate_features, FeatureInput};
+    use chrono::TimeZone;
+
+    #[test]
+    fn feature_arrays_are_empty_before_a_first_attempt_and_absent_outside_the_workflow() {
+        let inputs: Vec<FeatureInput> = ["OCR", "LIVENESS", "AML"]
+            .iter()
+            .map(|f| serde_json::from_value(json!({ "feature": f })).unwrap())
+            .collect();
+        let spec = validate_features(&inputs).unwrap();
+        let t = chrono::Utc.timestamp_opt(1_700_000_000, 0).unwrap();
+        let session = Session {
+            id: crate::SessionId::from_u128(1),
+            app_id: crate::AppId::from_u128(2),
+            number: 1,
+            kind: crate::WorkflowKind::User,
+            token: "t".into(),
+            status: crate::SessionStatus::Abandoned,
+            workflow_id: crate::WorkflowId::from_u128(3),
+            workflow_version: 1,
+            vendor_data: None,
+            metadata: json!({}),
+            callback: None,
+            callback_method: None,
+            language: None,
+            contact_details: json!({}),
+            expected_details: json!({}),
+            resubmit_info: None,
+            version: 1,
+            created_at: t,
+            updated_at: t,
+            expires_at: t,
+        };
+        let d = decision_json(&DecisionInputs {
+            session: &session,
+            environment: Environment::Live,
+            workflow: &spec,
+            attempts: &[],
+            reviews: &[],
+            public_base_url: "http://localhost",
+        });
+        for key in ["id_verifications", "liveness_checks", "aml_screenings"] {
+            assert_eq!(d[key], json!([]), "{key}: {d}");
+        }
+        assert!(d.get("face_matches").is_none(), "{d}");
+        assert!(d.get("email_verifications").is_none(), "{d}");
+    }
 }

@@ -23,6 +23,25 @@ fn expected(name: &str) -> Value {
     serde_json::from_str(&text).expect("fixture JSON")
 }
 
+/// The previous release's decision with the contract changes decided since applied, and nothing
+/// else: a feature array of the workflow is `[]` before its first attempt, never `null`
+/// (API.md §4.2).
+fn as_the_contract_now_says(recorded: &Value) -> Value {
+    let mut d = recorded.clone();
+    let arrays: Vec<&str> = vouch_core::feature::Feature::ALL
+        .iter()
+        .map(|f| f.decision_array())
+        .collect();
+    if let Some(obj) = d.as_object_mut() {
+        for (key, value) in obj.iter_mut() {
+            if arrays.contains(&key.as_str()) && value.is_null() {
+                *value = Value::Array(Vec::new());
+            }
+        }
+    }
+    d
+}
+
 /// Starts this build on `cfg` (migrating the database) and asks it everything the previous
 /// release answered.
 async fn answers_as_before(cfg: Config, want: &Value) -> Arc<dyn Store> {
@@ -52,7 +71,8 @@ async fn answers_as_before(cfg: Config, want: &Value) -> Arc<dyn Store> {
         let (status, body) = get(format!("/v3/session/{id}/decision/")).await;
         assert_eq!(u64::from(status), s["status"], "{name}: decision status");
         assert_eq!(
-            body, s["decision"],
+            body,
+            as_the_contract_now_says(&s["decision"]),
             "{name}: the decision as the previous release gave it"
         );
         let (status, body) = get(format!("/v3/sessions/{id}/reviews/")).await;

@@ -225,9 +225,21 @@ async fn decision_has_every_field_and_null_arrays_until_attempted() {
         d["features"],
         json!(["ID_VERIFICATION", "LIVENESS", "AGE_ESTIMATION", "AML"])
     );
-    assert_eq!(d["id_verifications"], Value::Null);
-    assert_eq!(d["liveness_checks"], Value::Null);
-    assert_eq!(d["aml_screenings"], Value::Null);
+    assert_eq!(
+        d["id_verifications"],
+        json!([]),
+        "[] before a first attempt, never null"
+    );
+    assert_eq!(
+        d["liveness_checks"],
+        json!([]),
+        "[] before a first attempt, never null"
+    );
+    assert_eq!(
+        d["aml_screenings"],
+        json!([]),
+        "[] before a first attempt, never null"
+    );
     assert!(
         d.get("face_matches").is_none(),
         "features outside the workflow are absent"
@@ -264,7 +276,7 @@ async fn decision_has_every_field_and_null_arrays_until_attempted() {
     );
     assert_eq!(live[1]["node_id"], "feature_age_estimation_1");
     assert_eq!(live[1]["age_estimation"], 31.5);
-    assert_eq!(d["id_verifications"], Value::Null);
+    assert_eq!(d["id_verifications"], json!([]));
     assert_eq!(d["status"], "In Progress");
 }
 
@@ -274,7 +286,7 @@ async fn business_sessions_are_resolved_by_every_endpoint() {
     let (sid, _) = t.session(&["KYB_REGISTRY", "KYB_DOCUMENTS"]).await;
     let (_, d) = t.get(&format!("/v3/session/{sid}/decision/")).await;
     assert_eq!(d["session_kind"], "business");
-    assert_eq!(d["registry_checks"], Value::Null);
+    assert_eq!(d["registry_checks"], json!([]));
     t.attempt(&sid, "feature_kyb_registry_1", "Approved").await;
     t.attempt(&sid, "feature_kyb_documents_1", "Declined").await;
     assert_eq!(t.status_of(&sid).await, "Declined");
