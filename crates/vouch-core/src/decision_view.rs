@@ -143,28 +143,7 @@ mod tests {
             .collect();
         let spec = validate_features(&inputs).unwrap();
         let t = chrono::Utc.timestamp_opt(1_700_000_000, 0).unwrap();
-        let session = Session {
-            id: crate::SessionId::from_u128(1),
-            app_id: crate::AppId::from_u128(2),
-            number: 1,
-            kind: crate::WorkflowKind::User,
-            token: "t".into(),
-            status: crate::SessionStatus::Abandoned,
-            workflow_id: crate::WorkflowId::from_u128(3),
-            workflow_version: 1,
-            vendor_data: None,
-            metadata: json!({}),
-            callback: None,
-            callback_method: None,
-            language: None,
-            contact_details: json!({}),
-            expected_details: json!({}),
-            resubmit_info: None,
-            version: 1,
-            created_at: t,
-            updated_at: t,
-            expires_at: t,
-        };
+        let session = crate::session::test_session(crate::SessionStatus::Abandoned, t);
         let d = decision_json(&DecisionInputs {
             session: &session,
             environment: Environment::Live,

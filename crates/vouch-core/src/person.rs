@@ -157,29 +157,7 @@ mod tests {
     }
 
     fn session(status: SessionStatus) -> Session {
-        let t = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
-        Session {
-            id: crate::SessionId::from_u128(1),
-            app_id: crate::AppId::from_u128(2),
-            number: 1,
-            kind: crate::WorkflowKind::User,
-            token: "t".into(),
-            status,
-            workflow_id: crate::WorkflowId::from_u128(3),
-            workflow_version: 1,
-            vendor_data: None,
-            metadata: serde_json::Value::Null,
-            callback: None,
-            callback_method: None,
-            language: None,
-            contact_details: serde_json::Value::Null,
-            expected_details: serde_json::Value::Null,
-            resubmit_info: None,
-            version: 1,
-            created_at: t,
-            updated_at: t,
-            expires_at: t,
-        }
+        crate::session::test_session(status, Utc.timestamp_opt(1_700_000_000, 0).unwrap())
     }
 
     fn attempt(node: &str, seq: i64, status: AttemptStatus) -> Attempt {

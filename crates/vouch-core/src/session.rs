@@ -95,3 +95,31 @@ impl Session {
         )
     }
 }
+
+/// A session for core's unit tests: ids 1 (session), 2 (application), 3 (workflow), times at
+/// `at`, everything optional unset.
+#[cfg(test)]
+pub(crate) fn test_session(status: crate::SessionStatus, at: DateTime<Utc>) -> Session {
+    Session {
+        id: SessionId::from_u128(1),
+        app_id: AppId::from_u128(2),
+        number: 1,
+        kind: crate::WorkflowKind::User,
+        token: "t".into(),
+        status,
+        workflow_id: WorkflowId::from_u128(3),
+        workflow_version: 1,
+        vendor_data: None,
+        metadata: Value::Object(Default::default()),
+        callback: None,
+        callback_method: None,
+        language: None,
+        contact_details: Value::Object(Default::default()),
+        expected_details: Value::Object(Default::default()),
+        resubmit_info: None,
+        version: 1,
+        created_at: at,
+        updated_at: at,
+        expires_at: at,
+    }
+}

@@ -53,34 +53,15 @@ pub fn at_send_time(mut stored: Value, now: DateTime<Utc>) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::feature::WorkflowKind;
-    use crate::WorkflowId;
-    use crate::{AppId, SessionId};
+
     use chrono::TimeZone;
 
     fn session() -> Session {
         let t = Utc.timestamp_opt(1_764_115_200, 0).unwrap();
         Session {
-            id: SessionId::from_u128(1),
-            app_id: AppId::from_u128(2),
-            number: 1,
-            kind: WorkflowKind::User,
-            token: "t".into(),
-            status: SessionStatus::Approved,
-            workflow_id: WorkflowId::from_u128(3),
-            workflow_version: 1,
             vendor_data: Some("user-123".into()),
             metadata: json!({"k": 1}),
-            callback: None,
-            callback_method: None,
-            language: None,
-            contact_details: json!({}),
-            expected_details: json!({}),
-            resubmit_info: None,
-            version: 1,
-            created_at: t,
-            updated_at: t,
-            expires_at: t,
+            ..crate::session::test_session(SessionStatus::Approved, t)
         }
     }
 

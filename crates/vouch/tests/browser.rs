@@ -273,6 +273,43 @@ async fn the_persons_page_works_by_role_and_keyboard_and_passes_axe_in_english_a
         "تحقّق من هويتك لدى test-app",
         &["عنوان البريد الإلكتروني"],
     ));
+    // Every other language at phone width, with axe, so that each is looked at as well.
+    for (code, heading, skip, label) in [
+        (
+            "es",
+            "Verifique su identidad para test-app",
+            "Saltar al contenido",
+            "Idioma",
+        ),
+        (
+            "fr",
+            "Vérifiez votre identité pour test-app",
+            "Aller au contenu",
+            "Langue",
+        ),
+        (
+            "de",
+            "Bestätigen Sie Ihre Identität für test-app",
+            "Zum Inhalt springen",
+            "Sprache",
+        ),
+        (
+            "pt",
+            "Verifique a sua identidade para test-app",
+            "Ir para o conteúdo",
+            "Idioma",
+        ),
+        (
+            "it",
+            "Verifica la tua identità per test-app",
+            "Vai al contenuto",
+            "Lingua",
+        ),
+    ] {
+        pages.push(json!({"name": format!("email-step-{code}"),
+            "path": format!("{}?lang={code}", page_path(&emailed)), "status": 200,
+            "heading": heading, "steps": [], "skip_link": skip, "language_label": label}));
+    }
     let screenshots =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots/hosted");
     let plan = json!({"base": t.base, "screenshots": screenshots, "pages": pages, "flows": flows});

@@ -7,6 +7,7 @@
 
 pub mod codes;
 pub mod lang;
+mod send;
 
 use std::sync::LazyLock;
 
@@ -64,12 +65,6 @@ fn lang_param(query: Option<&str>) -> Option<String> {
     param(query, "lang")
 }
 
-/// One language of the menu.
-struct LanguageChoice {
-    code: &'static str,
-    name: &'static str,
-}
-
 struct StepView {
     node_id: String,
     name: &'static str,
@@ -103,7 +98,7 @@ struct Link {
 #[template(path = "hosted/steps.html")]
 struct StepsPage<'a> {
     t: &'a Text,
-    languages: Vec<LanguageChoice>,
+    languages: &'static [&'static Text],
     asset_version: &'a str,
     brand: &'a str,
     heading: Phrase,
@@ -120,22 +115,12 @@ struct StepsPage<'a> {
 #[template(path = "hosted/message.html")]
 struct MessagePage<'a> {
     t: &'a Text,
-    languages: Vec<LanguageChoice>,
+    languages: &'static [&'static Text],
     asset_version: &'a str,
     brand: &'a str,
     heading: Phrase,
     body: Phrase,
     back: Option<Link>,
-}
-
-fn languages() -> Vec<LanguageChoice> {
-    lang::ALL
-        .iter()
-        .map(|t| LanguageChoice {
-            code: t.code,
-            name: t.name,
-        })
-        .collect()
 }
 
 /// Tokens vouch hands out are 32 letters and digits; anything else names no session.
@@ -266,7 +251,7 @@ async fn page(
             }
             let view = StepsPage {
                 t,
-                languages: languages(),
+                languages: &lang::ALL,
                 asset_version: &ASSET_VERSION,
                 brand,
                 heading: Phrase::fill(
@@ -378,7 +363,7 @@ fn message(
 ) -> Response {
     let view = MessagePage {
         t,
-        languages: languages(),
+        languages: &lang::ALL,
         asset_version: &ASSET_VERSION,
         brand,
         heading,

@@ -8,6 +8,7 @@ mod attempts;
 mod auth;
 mod errors;
 mod hosted;
+mod hosted_phone;
 mod resubmission;
 mod sessions;
 mod snapshots;

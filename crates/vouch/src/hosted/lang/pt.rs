@@ -36,7 +36,7 @@ pub(super) const TEXT: Text = Text {
     unknown_body: "Verifique o endereço ou peça um novo link ao serviço que o enviou.",
     language_label: "Idioma",
     language_submit: "Mudar",
-    email_label: "Endereço de email",
+    email_label: "Endereço de e-mail",
     send_code: "Enviar-me um código",
     code_label: "Código",
     code_hint: "Os 6 dígitos que lhe enviámos por email",
