@@ -133,6 +133,10 @@ pub struct SessionChange {
     pub reviews: Vec<NewReview>,
     pub events: Vec<NewEvent>,
     pub emails: Vec<NewEmailJob>,
+    /// Files the person's page captured for this change.
+    pub media: Vec<crate::engine::NewMedia>,
+    /// Steps handed to verification engines.
+    pub engine_jobs: Vec<crate::engine::NewEngineJob>,
 }
 
 impl SessionChange {
@@ -155,6 +159,8 @@ impl SessionChange {
             reviews: Vec::new(),
             events: Vec::new(),
             emails: Vec::new(),
+            media: Vec::new(),
+            engine_jobs: Vec::new(),
         }
     }
 }

@@ -80,6 +80,9 @@ pub enum Rejection {
     TooSoon {
         retry_after_secs: i64,
     },
+    /// The person's page was out of date: the step was submitted already (a form sent twice),
+    /// or the session moved on since the page was shown.
+    Stale,
     /// The quoted email preview does not describe this change's email.
     Preview(crate::preview::PreviewError),
 }

@@ -87,6 +87,10 @@ ids! {
     DeliveryId;
     /// An event; every delivery of it carries the same id.
     EventId;
+    /// One stored file the person captured (an image side, a selfie, a document).
+    MediaId;
+    /// One engine job: a submitted step on its way to a verification engine.
+    EngineJobId;
 }
 
 #[cfg(test)]

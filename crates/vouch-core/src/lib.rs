@@ -2,16 +2,19 @@
 //! the API contract can be tested without a database, a clock or a network.
 
 pub mod attempt;
+pub mod capture;
 pub mod change;
 pub mod contact;
 pub mod decision_view;
 pub mod delivery;
 pub mod email;
 pub mod email_plan;
+pub mod engine;
 pub mod errors;
 pub mod feature;
 pub mod ids;
 pub mod lifecycle;
+pub mod media;
 pub mod otp;
 pub mod person;
 pub mod preview;
@@ -30,5 +33,7 @@ pub mod workflow;
 
 pub use errors::{FieldErrors, Rejection};
 pub use feature::{Feature, FeatureRef, WorkflowKind};
-pub use ids::{AppId, DeliveryId, DestinationId, EventId, KeyId, SessionId, WorkflowId};
+pub use ids::{
+    AppId, DeliveryId, DestinationId, EngineJobId, EventId, KeyId, MediaId, SessionId, WorkflowId,
+};
 pub use status::{AttemptStatus, SessionStatus};

@@ -41,6 +41,8 @@ pub struct FlowStep {
 pub enum StepState {
     /// The person has this to do.
     ToDo,
+    /// Submitted; an engine is checking it.
+    Checking,
     /// Done; it cannot be redone from the page.
     Done,
     /// Runs by itself once the person has finished (screening, data and connection checks).
@@ -78,11 +80,27 @@ pub fn capture_of(feature: Feature, spec: &WorkflowSpec) -> StepState {
     }
 }
 
-/// The screen for a session (`deleted`: the session was erased).
+/// A step's state from its latest counting attempt and whether an engine job is pending on it.
+fn state_of(
+    node: &crate::workflow::Node,
+    latest: Option<&&Attempt>,
+    checking: &[String],
+    spec: &WorkflowSpec,
+) -> StepState {
+    match latest {
+        Some(a) if a.status != AttemptStatus::NotFinished => StepState::Done,
+        _ if checking.contains(&node.node_id) => StepState::Checking,
+        _ => capture_of(node.feature, spec),
+    }
+}
+
+/// The screen for a session (`checking`: the nodes with an engine job pending; `deleted`: the
+/// session was erased).
 pub fn screen(
     session: &Session,
     spec: &WorkflowSpec,
     attempts: &[Attempt],
+    checking: &[String],
     deleted: bool,
 ) -> Screen {
     if deleted {
@@ -106,10 +124,7 @@ pub fn screen(
                 .iter()
                 .filter_map(|n| {
                     let asked = info.steps.iter().find(|s| s.node_id == n.node_id)?;
-                    let state = match latest.get(n.node_id.as_str()) {
-                        Some(a) if a.status != AttemptStatus::NotFinished => StepState::Done,
-                        _ => capture_of(n.feature, spec),
-                    };
+                    let state = state_of(n, latest.get(n.node_id.as_str()), checking, spec);
                     Some(FlowStep {
                         node_id: n.node_id.clone(),
                         feature: n.feature,
@@ -128,10 +143,7 @@ pub fn screen(
                 .map(|n| FlowStep {
                     node_id: n.node_id.clone(),
                     feature: n.feature,
-                    state: match latest.get(n.node_id.as_str()) {
-                        Some(a) if a.status != AttemptStatus::NotFinished => StepState::Done,
-                        _ => capture_of(n.feature, spec),
-                    },
+                    state: state_of(n, latest.get(n.node_id.as_str()), checking, spec),
                     reason: None,
                 })
                 .collect();
@@ -188,7 +200,7 @@ mod tests {
     #[test]
     fn a_new_session_shows_every_step_in_workflow_order() {
         let wf = spec(&["OCR", "LIVENESS", "FACE_MATCH", "EMAIL_VERIFICATION", "AML"]);
-        let s = screen(&session(SessionStatus::NotStarted), &wf, &[], false);
+        let s = screen(&session(SessionStatus::NotStarted), &wf, &[], &[], false);
         let got = states(&s);
         let order: Vec<&str> = got.iter().map(|g| g.0.as_str()).collect();
         let want: Vec<&str> = wf.nodes.iter().map(|n| n.node_id.as_str()).collect();
@@ -210,7 +222,7 @@ mod tests {
     #[test]
     fn face_match_captures_a_selfie_when_there_is_no_liveness_step() {
         let wf = spec(&["OCR", "FACE_MATCH"]);
-        let s = screen(&session(SessionStatus::NotStarted), &wf, &[], false);
+        let s = screen(&session(SessionStatus::NotStarted), &wf, &[], &[], false);
         assert_eq!(states(&s)[1].1, StepState::ToDo);
     }
 
@@ -222,6 +234,7 @@ mod tests {
             &session(SessionStatus::InProgress),
             &wf,
             &[attempt(&ocr, 1, AttemptStatus::Approved)],
+            &[],
             false,
         );
         let got: Vec<StepState> = states(&s).iter().map(|g| g.1).collect();
@@ -264,7 +277,7 @@ mod tests {
             // The document again, after the resubmission: done.
             attempt(&ocr, 4, AttemptStatus::Approved),
         ];
-        let got = states(&screen(&s, &wf, &attempts, false));
+        let got = states(&screen(&s, &wf, &attempts, &[], false));
         assert_eq!(
             got,
             vec![
@@ -292,18 +305,21 @@ mod tests {
             SessionStatus::Declined,
             SessionStatus::KycExpired,
         ] {
-            assert_eq!(screen(&session(st), &wf, &[], false), Screen::Outcome(st));
+            assert_eq!(
+                screen(&session(st), &wf, &[], &[], false),
+                Screen::Outcome(st)
+            );
         }
         assert_eq!(
-            screen(&session(SessionStatus::Expired), &wf, &[], false),
+            screen(&session(SessionStatus::Expired), &wf, &[], &[], false),
             Screen::Ended(Ended::Expired)
         );
         assert_eq!(
-            screen(&session(SessionStatus::Abandoned), &wf, &[], false),
+            screen(&session(SessionStatus::Abandoned), &wf, &[], &[], false),
             Screen::Ended(Ended::Abandoned)
         );
         assert_eq!(
-            screen(&session(SessionStatus::InProgress), &wf, &[], true),
+            screen(&session(SessionStatus::InProgress), &wf, &[], &[], true),
             Screen::Ended(Ended::Deleted)
         );
     }

@@ -35,6 +35,8 @@ pub enum Resource {
     Decisions,
     Webhooks,
     Workflows,
+    /// Captured images and documents: `read` puts signed URLs to them in decisions.
+    Media,
 }
 
 /// What a key may do, per resource. `write` implies `read`.
@@ -44,6 +46,8 @@ pub struct Scopes {
     pub decisions: Access,
     pub webhooks: Access,
     pub workflows: Access,
+    /// `none` or `read`.
+    pub media: Access,
 }
 
 impl Scopes {
@@ -53,6 +57,7 @@ impl Scopes {
             decisions: access,
             webhooks: access,
             workflows: access,
+            media: access.min(Access::Read),
         }
     }
 
@@ -62,6 +67,7 @@ impl Scopes {
             Resource::Decisions => self.decisions,
             Resource::Webhooks => self.webhooks,
             Resource::Workflows => self.workflows,
+            Resource::Media => self.media,
         }
     }
 
@@ -82,6 +88,7 @@ mod tests {
             decisions: Access::Read,
             webhooks: Access::None,
             workflows: Access::None,
+            media: Access::None,
         };
         assert!(s.allows(Resource::Sessions, Access::Read));
         assert!(s.allows(Resource::Sessions, Access::Write));

@@ -3,6 +3,7 @@
 //! type leaks out of a backend.
 
 pub mod emails;
+pub mod engines;
 pub mod model;
 pub mod postgres;
 pub mod queries;
@@ -20,6 +21,7 @@ use vouch_core::session::Session;
 use vouch_core::{AppId, KeyId, SessionId, WorkflowId};
 
 pub use emails::*;
+pub use engines::*;
 pub use model::*;
 pub use webhooks::*;
 
@@ -65,7 +67,7 @@ impl std::fmt::Display for Entity {
 }
 
 #[async_trait]
-pub trait Store: WebhookStore + EmailStore + Send + Sync + 'static {
+pub trait Store: WebhookStore + EmailStore + EngineStore + Send + Sync + 'static {
     // --- applications and keys -------------------------------------------------------------
     async fn create_app(&self, app: App) -> StoreResult<App>;
     async fn list_apps(&self) -> StoreResult<Vec<App>>;
@@ -144,6 +146,20 @@ pub trait Store: WebhookStore + EmailStore + Send + Sync + 'static {
         sent_at: DateTime<Utc>,
         limit: i64,
     ) -> StoreResult<Option<i64>>;
+
+    // --- what the person's page captured ----------------------------------------------------
+    /// The session's wrapped media key, `fresh` stored first if it has none.
+    async fn media_key(
+        &self,
+        session_id: SessionId,
+        fresh: String,
+        now: DateTime<Utc>,
+    ) -> StoreResult<String>;
+    /// A stored file with its session's wrapped key; none once the session is erased.
+    async fn media(&self, id: vouch_core::MediaId) -> StoreResult<Option<(MediaRecord, String)>>;
+    async fn session_media(&self, session_id: SessionId) -> StoreResult<Vec<MediaRecord>>;
+    /// The nodes of a session an engine is still checking.
+    async fn checking_steps(&self, session_id: SessionId) -> StoreResult<Vec<String>>;
 
     /// The session a person's link (`session_token`) names, deleted or not.
     async fn session_by_token(&self, token: &str) -> StoreResult<Option<LinkTarget>>;

@@ -230,3 +230,32 @@ pub struct SessionFilter {
     /// Prefix of `vendor_data` or of the name read from the document.
     pub search: Option<String>,
 }
+
+/// One stored file the person captured (`vouch_core::engine::NewMedia` once written).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MediaRecord {
+    pub id: vouch_core::MediaId,
+    pub session_id: SessionId,
+    pub node_id: String,
+    pub slot: vouch_core::engine::Slot,
+    pub media_type: vouch_core::media::MediaType,
+    pub bytes: i64,
+    pub width: i64,
+    pub height: i64,
+    pub sha256: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A submitted step leased to the runner that sends it to its engine.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EngineJob {
+    pub id: vouch_core::EngineJobId,
+    pub app_id: AppId,
+    pub session_id: SessionId,
+    pub node_id: String,
+    pub feature: vouch_core::Feature,
+    pub engine: vouch_core::engine::Engine,
+    pub input: Value,
+    pub attempts: i64,
+    pub created_at: DateTime<Utc>,
+}

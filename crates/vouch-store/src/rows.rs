@@ -52,6 +52,7 @@ pub fn api_key(r: &Row) -> StoreResult<ApiKey> {
             decisions: r.parse("decisions", Access::parse)?,
             webhooks: r.parse("webhooks", Access::parse)?,
             workflows: r.parse("workflows", Access::parse)?,
+            media: r.parse("media", Access::parse)?,
         },
         expires_at: r.opt_time("expires_at")?,
         revoked_at: r.opt_time("revoked_at")?,

@@ -42,6 +42,22 @@ pub struct Config {
     pub mailer: MailerConfig,
     pub workers: WorkersConfig,
     pub sms: SmsConfig,
+    pub media: MediaConfig,
+}
+
+/// Files the person's page captures.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MediaConfig {
+    /// Where the encrypted files are kept; unset: `<data_dir>/media`.
+    pub dir: Option<PathBuf>,
+    /// Largest file accepted, in bytes.
+    pub max_bytes: usize,
+    /// The master key (64 hex digits or base64 of 32 bytes) that wraps each session's key.
+    pub master_key: Option<String>,
+    pub master_key_file: Option<PathBuf>,
+    /// How long a signed media URL in a decision works.
+    #[serde(with = "human")]
+    pub url_ttl: Duration,
 }
 
 /// The gateway one-time codes for phone steps are sent through.
@@ -250,6 +266,14 @@ impl Config {
                 "configuration: sms.gateway_url needs sms.secret or sms.secret_file (VOUCH_SMS__SECRET)"
             );
         }
+        anyhow::ensure!(
+            (1024..=100 * 1024 * 1024).contains(&cfg.media.max_bytes),
+            "configuration: media.max_bytes must be between 1024 and 104857600"
+        );
+        anyhow::ensure!(
+            !cfg.media.url_ttl.is_zero(),
+            "configuration: media.url_ttl must be positive"
+        );
         if let Some(f) = &cfg.smtp_password_file {
             anyhow::ensure!(
                 f.is_file(),

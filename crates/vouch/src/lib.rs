@@ -3,10 +3,12 @@
 pub mod apikey;
 pub mod cli;
 pub mod config;
+pub mod engines;
 pub mod hosted;
 pub mod http;
 pub mod jobs;
 pub mod mail;
+pub mod media;
 pub mod metrics;
 pub mod migrate_data;
 pub mod server;

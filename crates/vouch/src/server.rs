@@ -176,8 +176,9 @@ pub async fn start_with_roles(
             store.clone(),
             &cfg,
             metrics.clone(),
-            stopping,
+            stopping.clone(),
         )?);
+        runners.push(crate::engines::spawn(store.clone(), &cfg, stopping));
     }
     let preview_key = Arc::new(
         match &cfg.email_preview_key_file {
@@ -189,11 +190,13 @@ pub async fn start_with_roles(
         }
         .into_bytes(),
     );
+    let media = Arc::new(crate::media::Media::from_config(&cfg, &*store).await?);
     let state = AppState {
         store,
         config: Arc::new(cfg),
         metrics,
         preview_key,
+        media,
     };
     let app = if roles.api {
         crate::http::router(state)

@@ -14,4 +14,6 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Signs email preview tokens; shared through the database by every node.
     pub preview_key: Arc<Vec<u8>>,
+    /// Captured files: their encryption, storage and signed URLs.
+    pub media: Arc<crate::media::Media>,
 }

@@ -16,6 +16,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         3,
         include_str!("../../migrations/postgres/0003_person_codes.sql"),
     ),
+    (4, include_str!("../../migrations/postgres/0004_media.sql")),
 ];
 
 /// The newest schema version this build knows.

@@ -18,6 +18,7 @@ macro_rules! in_tx {
 }
 
 pub(crate) mod driver;
+mod engine_queue;
 pub mod migrate;
 mod notify;
 pub(crate) mod rows;
@@ -38,7 +39,9 @@ use vouch_core::review::{BrokenLink, Review};
 use vouch_core::session::Session;
 
 use crate::model::*;
-use crate::queries::{self, catalog, changes, codes, idempotency, session_list, sessions};
+use crate::queries::{
+    self, catalog, changes, codes, engines, idempotency, media, session_list, sessions,
+};
 use crate::workflow_cache::WorkflowCache;
 use crate::{Store, StoreError, StoreResult};
 use driver::Pg;
@@ -79,6 +82,7 @@ pub struct PgStore {
     workflows: WorkflowCache,
     signal: Arc<Notify>,
     mail_signal: Arc<Notify>,
+    engine_signal: Arc<Notify>,
     notifier: notify::Notifier,
     schema: String,
     listener: tokio::task::JoinHandle<()>,
@@ -157,6 +161,7 @@ impl PgStore {
             workflows: WorkflowCache::default(),
             signal,
             mail_signal,
+            engine_signal: Arc::new(Notify::new()),
             notifier,
             schema,
             listener,
@@ -305,6 +310,27 @@ impl Store for PgStore {
         codes::get(&Pg(&self.conn().await?), session_id, node_id).await
     }
 
+    async fn media_key(
+        &self,
+        session_id: SessionId,
+        fresh: String,
+        now: DateTime<Utc>,
+    ) -> StoreResult<String> {
+        media::key(&Pg(&self.conn().await?), session_id, fresh, now).await
+    }
+
+    async fn media(&self, id: vouch_core::MediaId) -> StoreResult<Option<(MediaRecord, String)>> {
+        media::get(&Pg(&self.conn().await?), id).await
+    }
+
+    async fn session_media(&self, session_id: SessionId) -> StoreResult<Vec<MediaRecord>> {
+        media::of_session(&Pg(&self.conn().await?), session_id).await
+    }
+
+    async fn checking_steps(&self, session_id: SessionId) -> StoreResult<Vec<String>> {
+        engines::checking(&Pg(&self.conn().await?), session_id).await
+    }
+
     async fn put_person_code(
         &self,
         code: vouch_core::otp::Challenge,
@@ -387,10 +413,14 @@ impl Store for PgStore {
         };
         let events = !change.events.is_empty();
         let emails = !change.emails.is_empty();
+        let engines = !change.engine_jobs.is_empty();
         changes::apply(&db, change, tip).await?;
         idempotency::finish(&db, idem, ()).await?;
         tx.commit().await.map_err(db_err)?;
         self.wake(events, emails);
+        if engines {
+            self.engine_signal.notify_one();
+        }
         Ok(Modified::Applied)
     }
 

@@ -79,8 +79,8 @@ pub async fn set_branding(
 pub async fn insert_key(db: &impl Db, k: &ApiKey) -> StoreResult<()> {
     db.execute(stmt!(
         "INSERT INTO api_keys (id, app_id, name, key_hash, prefix, last4, sessions, decisions,
-            webhooks, workflows, expires_at, revoked_at, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            webhooks, workflows, media, expires_at, revoked_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         k.id,
         k.app_id,
         k.name.clone(),
@@ -91,6 +91,7 @@ pub async fn insert_key(db: &impl Db, k: &ApiKey) -> StoreResult<()> {
         k.scopes.decisions.as_str(),
         k.scopes.webhooks.as_str(),
         k.scopes.workflows.as_str(),
+        k.scopes.media.as_str(),
         k.expires_at,
         k.revoked_at,
         k.created_at

@@ -109,6 +109,36 @@ pub async fn apply(db: &impl Db, ch: SessionChange, tip: ChainTip) -> StoreResul
             ch.now
         ));
     }
+    for m in &ch.media {
+        batch.push(stmt!(
+            "INSERT INTO media (id, session_id, node_id, slot, media_type, bytes, width, height,
+                sha256, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            m.id,
+            sid,
+            &m.node_id,
+            m.slot.as_str(),
+            m.media_type.mime(),
+            m.bytes,
+            m.width,
+            m.height,
+            &m.sha256,
+            ch.now
+        ));
+    }
+    for j in &ch.engine_jobs {
+        batch.push(stmt!(
+            "INSERT INTO engine_jobs (id, app_id, session_id, node_id, feature, engine, input,
+                next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+            j.id,
+            ch.app_id,
+            sid,
+            &j.node_id,
+            j.feature.name(),
+            j.engine.as_str(),
+            &j.input,
+            ch.now
+        ));
+    }
     let done = db.execute_all(batch).await.map_err(|e| match e {
         // Only an attempt's (session, seq) can collide: written by a concurrent change.
         StoreError::Duplicate(_) => StoreError::VersionConflict,

@@ -1,4 +1,4 @@
-//! What every leased job table shares (webhook deliveries, email jobs): rows `pending` until
+//! What every leased job table shares (webhook deliveries, email jobs, engine jobs): rows `pending` until
 //! done, each due at `next_attempt_at` and held by whoever claimed it until `locked_until`.
 
 use chrono::{DateTime, Utc};
@@ -27,6 +27,7 @@ impl Queue {
 
 pub static WEBHOOK_DELIVERIES: Queue = Queue::new("webhook_deliveries");
 pub static EMAIL_JOBS: Queue = Queue::new("email_jobs");
+pub static ENGINE_JOBS: Queue = Queue::new("engine_jobs");
 
 /// `col` is one of the list in parameter `$n` (`Param::Uuids` or `Param::Ints`): one statement
 /// text whatever the list's length, so it is prepared once.

@@ -421,6 +421,14 @@ pub async fn delete(
             id
         ),
         stmt!("DELETE FROM person_codes WHERE session_id = $1", id),
+        // Crypto-shredding: without its key no copy of a file can be read again.
+        stmt!("DELETE FROM media WHERE session_id = $1", id),
+        stmt!("DELETE FROM media_keys WHERE session_id = $1", id),
+        stmt!(
+            "UPDATE engine_jobs SET state = 'dropped', input = '{}', locked_until = NULL
+             WHERE session_id = $1 AND state = 'pending'",
+            id
+        ),
         stmt!(
             "UPDATE email_jobs SET recipient = NULL, payload = '{}',
                 state = CASE WHEN state = 'pending' THEN 'dropped' ELSE state END

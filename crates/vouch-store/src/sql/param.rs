@@ -105,7 +105,9 @@ as_uuid!(
     vouch_core::SessionId,
     vouch_core::DestinationId,
     vouch_core::DeliveryId,
-    vouch_core::EventId
+    vouch_core::EventId,
+    vouch_core::MediaId,
+    vouch_core::EngineJobId
 );
 impl From<DateTime<Utc>> for Param {
     fn from(v: DateTime<Utc>) -> Self {

@@ -16,6 +16,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         6,
         include_str!("../../migrations/sqlite/0006_person_codes.sql"),
     ),
+    (7, include_str!("../../migrations/sqlite/0007_media.sql")),
 ];
 
 /// The schema version a database has once every migration ran.

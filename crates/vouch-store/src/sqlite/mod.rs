@@ -4,6 +4,7 @@
 mod checkpoint;
 pub(crate) mod driver;
 mod email_queue;
+mod engine_queue;
 mod idempotency;
 pub mod migrate;
 mod pool;
@@ -21,7 +22,7 @@ use vouch_core::review::{BrokenLink, Review};
 use vouch_core::session::Session;
 
 use crate::model::*;
-use crate::queries::{self, catalog, changes, codes, session_list, sessions};
+use crate::queries::{self, catalog, changes, codes, engines, media, session_list, sessions};
 use crate::workflow_cache::WorkflowCache;
 use crate::{Store, StoreError, StoreResult};
 use driver::{ready, Lite};
@@ -31,6 +32,7 @@ use writer::Writer;
 pub struct SqliteStore {
     signal: std::sync::Arc<tokio::sync::Notify>,
     mail_signal: std::sync::Arc<tokio::sync::Notify>,
+    engine_signal: std::sync::Arc<tokio::sync::Notify>,
     workflows: WorkflowCache,
     writer: Writer,
     readers: ReadPool,
@@ -101,6 +103,7 @@ impl SqliteStore {
         Ok(Self {
             signal: Default::default(),
             mail_signal: Default::default(),
+            engine_signal: Default::default(),
             workflows: WorkflowCache::default(),
             writer,
             readers: ReadPool::new(pool),
@@ -265,6 +268,35 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn media_key(
+        &self,
+        session_id: SessionId,
+        fresh: String,
+        now: DateTime<Utc>,
+    ) -> StoreResult<String> {
+        self.writer
+            .write(move |c| ready(media::key(&Lite(c), session_id, fresh, now)))
+            .await
+    }
+
+    async fn media(&self, id: vouch_core::MediaId) -> StoreResult<Option<(MediaRecord, String)>> {
+        self.readers
+            .read_short(move |c| ready(media::get(&Lite(c), id)))
+            .await
+    }
+
+    async fn session_media(&self, session_id: SessionId) -> StoreResult<Vec<MediaRecord>> {
+        self.readers
+            .read_short(move |c| ready(media::of_session(&Lite(c), session_id)))
+            .await
+    }
+
+    async fn checking_steps(&self, session_id: SessionId) -> StoreResult<Vec<String>> {
+        self.readers
+            .read_short(move |c| ready(engines::checking(&Lite(c), session_id)))
+            .await
+    }
+
     async fn put_person_code(
         &self,
         code: vouch_core::otp::Challenge,
@@ -347,7 +379,7 @@ impl Store for SqliteStore {
         idem: Option<Idem<()>>,
     ) -> StoreResult<Modified> {
         let workflows = self.workflows.clone();
-        let (modified, events, emails) = self
+        let (modified, events, emails, engines) = self
             .writer
             .write(move |c| {
                 let db = Lite(c);
@@ -355,30 +387,42 @@ impl Store for SqliteStore {
                     if let Some(Written::Replayed { status_code, body }) =
                         idempotency::lookup(c, &i.key)?
                     {
-                        return Ok((Modified::Replayed { status_code, body }, false, false));
+                        return Ok((
+                            Modified::Replayed { status_code, body },
+                            false,
+                            false,
+                            false,
+                        ));
                     }
                 }
                 let Some((state, tip)) =
                     ready(sessions::state(&db, &workflows, app_id, session_id))?
                 else {
-                    return Ok((Modified::NotFound, false, false));
+                    return Ok((Modified::NotFound, false, false, false));
                 };
                 let change = match decide(&state) {
                     Ok(Some(change)) => change,
-                    Ok(None) => return Ok((Modified::Unchanged, false, false)),
-                    Err(r) => return Ok((Modified::Rejected(r), false, false)),
+                    Ok(None) => return Ok((Modified::Unchanged, false, false, false)),
+                    Err(r) => return Ok((Modified::Rejected(r), false, false, false)),
                 };
                 let events = !change.events.is_empty();
                 let emails = !change.emails.is_empty();
+                let engines = !change.engine_jobs.is_empty();
                 match idempotency::run(c, idem, || ready(changes::apply(&db, change, tip)))? {
-                    Written::Fresh(()) => Ok((Modified::Applied, events, emails)),
-                    Written::Replayed { status_code, body } => {
-                        Ok((Modified::Replayed { status_code, body }, false, false))
-                    }
+                    Written::Fresh(()) => Ok((Modified::Applied, events, emails, engines)),
+                    Written::Replayed { status_code, body } => Ok((
+                        Modified::Replayed { status_code, body },
+                        false,
+                        false,
+                        false,
+                    )),
                 }
             })
             .await?;
         self.wake(events, emails);
+        if engines {
+            self.engine_signal.notify_one();
+        }
         Ok(modified)
     }
 

@@ -79,6 +79,7 @@ pub(crate) fn key(app_id: AppId, hash: [u8; 32], created: DateTime<Utc>) -> ApiK
             decisions: Access::Read,
             webhooks: Access::None,
             workflows: Access::Write,
+            media: Access::Read,
         },
         expires_at: Some(t(86_400)),
         revoked_at: None,

@@ -110,7 +110,7 @@ pub(super) async fn apps(store: &dyn Store, c: AppsCommand) -> anyhow::Result<()
 }
 
 fn scopes_json(s: &Scopes) -> serde_json::Value {
-    json!({"sessions": s.sessions, "decisions": s.decisions, "webhooks": s.webhooks, "workflows": s.workflows})
+    json!({"sessions": s.sessions, "decisions": s.decisions, "webhooks": s.webhooks, "workflows": s.workflows, "media": s.media})
 }
 
 pub(super) async fn keys(store: &dyn Store, c: KeysCommand) -> anyhow::Result<()> {
@@ -129,7 +129,11 @@ pub(super) async fn keys(store: &dyn Store, c: KeysCommand) -> anyhow::Result<()
                 decisions: scopes.decisions.unwrap_or(base),
                 webhooks: scopes.webhooks.unwrap_or(base),
                 workflows: scopes.workflows.unwrap_or(base),
+                media: scopes.media.unwrap_or(base.min(Access::Read)),
             };
+            if s.media == Access::Write {
+                bail!("--media is none or read: media cannot be written with a key");
+            }
             if s == Scopes::all(Access::None) {
                 bail!("grant at least one privilege, e.g. --all write or --sessions read");
             }

@@ -131,6 +131,10 @@ pub struct KeyScopes {
     webhooks: Option<Access>,
     #[arg(long, value_parser = parse_access)]
     workflows: Option<Access>,
+    /// `none` or `read`: whether decisions carry signed URLs to the captured images and
+    /// documents (`--all read` or `--all write` grant `read`).
+    #[arg(long, value_parser = parse_access)]
+    media: Option<Access>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -15,6 +15,7 @@ use serde_json::json;
 use sha2::Sha256;
 use vouch_core::attempt::ActorType;
 use vouch_core::feature::Feature;
+use vouch_core::media::Refusal;
 use vouch_core::otp::{self, Checked};
 use vouch_core::person::{screen, Screen, StepState};
 use vouch_core::steps::NewResult;
@@ -22,8 +23,10 @@ use vouch_core::AttemptStatus;
 use vouch_store::SessionBundle;
 
 use super::lang::{Phrase, Text};
-use crate::service::attempts::{record, RecordAttempt};
+use crate::service::modify;
 use crate::state::AppState;
+use vouch_core::capture::after_person_step;
+use vouch_core::steps::record_attempt;
 
 /// What the page says after a form: one of a closed list, carried in the redirect's query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,9 +43,21 @@ pub enum Notice {
     EmailUnavailable,
     PhoneInvalid,
     SmsUnavailable,
+    /// A capture was received and goes to its engine.
+    Submitted,
+    /// A file was refused, for this reason.
+    Media(Refusal),
+    /// No document type (or one the step does not take) was chosen.
+    DocumentType,
+    /// A two-sided document without its back.
+    BackNeeded,
+    /// The files could not be stored (storage or database unavailable).
+    MediaUnavailable,
+    /// The form was sent twice, or from a page the session has moved on from.
+    Stale,
 }
 
-const NOTICES: [(Notice, &str); 12] = [
+const NOTICES: [(Notice, &str); 23] = [
     (Notice::CodeSent, "code_sent"),
     (Notice::CodeWrong, "code_wrong"),
     (Notice::CodeMalformed, "code_malformed"),
@@ -55,14 +70,34 @@ const NOTICES: [(Notice, &str); 12] = [
     (Notice::EmailUnavailable, "email_unavailable"),
     (Notice::PhoneInvalid, "phone_invalid"),
     (Notice::SmsUnavailable, "sms_unavailable"),
+    (Notice::Submitted, "submitted"),
+    (Notice::Media(Refusal::Empty), "media_empty"),
+    (Notice::Media(Refusal::TooLarge), "media_too_large"),
+    (Notice::Media(Refusal::Unsupported), "media_unsupported"),
+    (Notice::Media(Refusal::WrongKind), "media_wrong_kind"),
+    (Notice::Media(Refusal::Damaged), "media_damaged"),
+    (
+        Notice::Media(Refusal::TooManyPixels),
+        "media_too_many_pixels",
+    ),
+    (Notice::Media(Refusal::TooSmall), "media_too_small"),
+    (Notice::DocumentType, "document_type"),
+    (Notice::BackNeeded, "back_needed"),
+    (Notice::MediaUnavailable, "media_unavailable"),
 ];
 
 impl Notice {
     pub fn parse(s: &str) -> Option<Notice> {
+        if s == "stale" {
+            return Some(Notice::Stale);
+        }
         NOTICES.iter().find(|(_, k)| *k == s).map(|(n, _)| *n)
     }
 
     fn key(self) -> &'static str {
+        if self == Notice::Stale {
+            return "stale";
+        }
         NOTICES
             .iter()
             .find(|(n, _)| *n == self)
@@ -71,7 +106,7 @@ impl Notice {
 
     /// Whether it reports a problem (shown as an alert rather than a status).
     pub fn is_problem(self) -> bool {
-        !matches!(self, Notice::CodeSent)
+        !matches!(self, Notice::CodeSent | Notice::Submitted)
     }
 
     pub fn text(self, t: &Text, brand: &str) -> Phrase {
@@ -88,6 +123,20 @@ impl Notice {
             Notice::EmailUnavailable => t.email_unavailable,
             Notice::PhoneInvalid => t.phone_invalid,
             Notice::SmsUnavailable => t.sms_unavailable,
+            Notice::Submitted => t.c.submitted,
+            Notice::Media(r) => match r {
+                Refusal::Empty => t.c.media_empty,
+                Refusal::TooLarge => t.c.media_too_large,
+                Refusal::Unsupported => t.c.media_unsupported,
+                Refusal::WrongKind => t.c.media_wrong_kind,
+                Refusal::Damaged => t.c.media_damaged,
+                Refusal::TooManyPixels => t.c.media_too_many_pixels,
+                Refusal::TooSmall => t.c.media_too_small,
+            },
+            Notice::DocumentType => t.c.document_type_missing,
+            Notice::BackNeeded => t.c.back_needed,
+            Notice::MediaUnavailable => t.c.media_unavailable,
+            Notice::Stale => t.c.stale,
         };
         Phrase::fill(s, brand)
     }
@@ -105,7 +154,7 @@ pub(super) fn code_key(state: &AppState) -> Vec<u8> {
 /// must be this server's. (With `Referrer-Policy: no-referrer` a browser sends `Origin: null`
 /// for the page's own forms, so `null` alone proves nothing either way; the token in the path
 /// is still needed to post at all.)
-fn same_origin(headers: &HeaderMap, public_url: &str) -> bool {
+pub(super) fn same_origin(headers: &HeaderMap, public_url: &str) -> bool {
     let value = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     if let Some(site) = value("sec-fetch-site") {
         return matches!(site, "same-origin" | "none");
@@ -121,13 +170,18 @@ fn same_origin(headers: &HeaderMap, public_url: &str) -> bool {
 }
 
 /// Back to the page (303), with a notice and the step in view.
-fn back(token: &str, lang: Option<&str>, notice: Option<Notice>, node_id: &str) -> Response {
+pub(super) fn back(
+    token: &str,
+    lang: Option<&str>,
+    notice: Option<Notice>,
+    node_id: &str,
+) -> Response {
     back_to(token, lang, notice, node_id, false)
 }
 
 /// `done`: a step was just completed, so that the page returns the person to the `callback` if
 /// nothing is left for them to do.
-fn back_to(
+pub(super) fn back_to(
     token: &str,
     lang: Option<&str>,
     notice: Option<Notice>,
@@ -200,6 +254,7 @@ async fn code_step(
         &bundle.session,
         &bundle.workflow.spec,
         &bundle.attempts,
+        &[],
         false,
     ) else {
         return None;
@@ -305,30 +360,29 @@ async fn check_code(
     match verdict {
         Checked::Verified => {
             let c = challenge?;
-            let recorded = record(
-                state.store.as_ref(),
-                RecordAttempt {
-                    app_id: s.app_id,
-                    session_id: s.id,
-                    attempt_id: uuid::Uuid::now_v7(),
-                    result: NewResult {
-                        node_id: node_id.to_string(),
-                        status: AttemptStatus::Approved,
-                        data: match channel {
-                            Channel::Email => {
-                                json!({"email": c.destination, "verified_by": "one-time code"})
-                            }
-                            Channel::Sms => json!({
-                                "phone_number": c.destination,
-                                "verified_by": "one-time code"
-                            }),
-                        },
-                        warnings: json!([]),
-                        actor: ActorType::System,
-                    },
+            let result = NewResult {
+                node_id: node_id.to_string(),
+                status: AttemptStatus::Approved,
+                data: match channel {
+                    Channel::Email => {
+                        json!({"email": c.destination, "verified_by": "one-time code"})
+                    }
+                    Channel::Sms => json!({
+                        "phone_number": c.destination,
+                        "verified_by": "one-time code"
+                    }),
                 },
-                None,
-            )
+                warnings: json!([]),
+                actor: ActorType::System,
+            };
+            let checking = state.store.checking_steps(s.id).await.unwrap_or_default();
+            let node = node_id.to_string();
+            // The attempt, and the automatic steps when this was the person's last one.
+            let recorded = modify(state.store.as_ref(), s.app_id, s.id, None, move |st| {
+                let mut change = record_attempt(st, &result, uuid::Uuid::now_v7(), Utc::now())?;
+                after_person_step(st, &mut change, &node, &checking);
+                Ok((Some(change), ()))
+            })
             .await;
             if let Err(e) = recorded {
                 tracing::warn!(error = ?e, "recording a verified email failed");

@@ -5,14 +5,16 @@
 //! What the page shows is decided by `vouch_core::person::screen`; this module only renders it in
 //! the person's language (`lang/`).
 
+pub mod capture;
 pub mod codes;
 pub mod lang;
+mod media;
 mod send;
 
 use std::sync::LazyLock;
 
 use askama::Template;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -25,11 +27,18 @@ use vouch_core::SessionStatus;
 use crate::state::AppState;
 use lang::{Phrase, Text};
 
-pub fn router() -> Router<AppState> {
+/// A capture form carries at most two files (a document's sides) and a few fields.
+pub fn router(max_file_bytes: usize) -> Router<AppState> {
+    let capture_body_limit = 2 * max_file_bytes + 64 * 1024;
     Router::new()
         .route("/session/{token}", get(page))
         .route("/session/{token}/steps/{node}/code", post(codes::send))
         .route("/session/{token}/steps/{node}/verify", post(codes::verify))
+        .route(
+            "/session/{token}/steps/{node}/capture",
+            post(capture::post).layer(DefaultBodyLimit::max(capture_body_limit)),
+        )
+        .route("/media/{id}/{variant}", get(media::get))
         .route("/assets/hosted.css", get(stylesheet))
 }
 
@@ -73,6 +82,8 @@ struct StepView {
     reason: Option<String>,
     /// The email or phone step's forms, when it is to do.
     code: Option<CodeForm>,
+    /// The capture step's form, when it is to do.
+    capture: Option<capture::CaptureForm>,
 }
 
 struct CodeForm {
@@ -109,6 +120,8 @@ struct StepsPage<'a> {
     notice_is_problem: bool,
     /// Nothing is left for the person: the way back to the `callback`.
     back: Option<Link>,
+    /// Steps are being checked: the page reloads itself to show their results.
+    checking: bool,
 }
 
 #[derive(Template)]
@@ -181,7 +194,11 @@ async fn page(
     let s = &bundle.session;
     let t = lang::choose(lang.as_deref(), s.language.as_deref(), accept);
     let brand = bundle.app_name.as_str();
-    match screen(s, &bundle.workflow.spec, &bundle.attempts, false) {
+    let checking = match state.store.checking_steps(s.id).await {
+        Ok(c) => c,
+        Err(e) => return unavailable(&e, t),
+    };
+    match screen(s, &bundle.workflow.spec, &bundle.attempts, &checking, false) {
         Screen::Steps(steps) => {
             let resubmitted = s.status == SessionStatus::Resubmitted;
             let keep_lang = lang
@@ -189,7 +206,10 @@ async fn page(
                 .and_then(lang::find)
                 .map(|l| format!("?lang={}", l.code))
                 .unwrap_or_default();
-            let finished = steps.iter().all(|s| s.state != StepState::ToDo);
+            let finished = steps
+                .iter()
+                .all(|s| !matches!(s.state, StepState::ToDo | StepState::Checking));
+            let being_checked = steps.iter().any(|s| s.state == StepState::Checking);
             let back = callback_link(s).filter(|_| finished).map(|href| Link {
                 href,
                 label: Phrase::fill(t.back_to, brand),
@@ -200,6 +220,7 @@ async fn page(
                 let (state_text, class) = match step.state {
                     StepState::ToDo => (Phrase::plain(t.todo), "todo"),
                     StepState::Done => (Phrase::plain(t.done), "done"),
+                    StepState::Checking => (Phrase::plain(t.c.checking), "checking"),
                     StepState::Automatic => (Phrase::plain(t.automatic), "automatic"),
                     StepState::NotAvailable => {
                         (Phrase::fill(t.not_available, brand), "unavailable")
@@ -240,6 +261,19 @@ async fn page(
                 } else {
                     None
                 };
+                let capture = if step.state == StepState::ToDo {
+                    let config = bundle
+                        .workflow
+                        .spec
+                        .node(&step.node_id)
+                        .map(|n| n.config.clone())
+                        .unwrap_or_default();
+                    let action =
+                        format!("/session/{token}/steps/{}/capture{keep_lang}", step.node_id);
+                    capture::form(t, step.feature, &config, action, s.version)
+                } else {
+                    None
+                };
                 views.push(StepView {
                     node_id: step.node_id,
                     name: (t.feature_name)(step.feature),
@@ -247,6 +281,7 @@ async fn page(
                     class,
                     reason: step.reason,
                     code,
+                    capture,
                 });
             }
             let view = StepsPage {
@@ -271,10 +306,13 @@ async fn page(
                 notice: notice.map(|n| n.text(t, brand)),
                 notice_is_problem: notice.is_some_and(codes::Notice::is_problem),
                 back,
+                checking: being_checked,
             };
             let r = html(StatusCode::OK, view.render());
             match refresh {
                 Some(to) => redirecting(r, &to),
+                // Polled without script: the page asks to be reloaded while engines work.
+                None if being_checked => reloading(r, &token, query.as_deref()),
                 None => r,
             }
         }
@@ -380,6 +418,25 @@ fn message(
 /// for a browser that does not follow it.
 fn redirecting(mut r: Response, to: &str) -> Response {
     if let Ok(v) = HeaderValue::from_str(&format!("0; url={to}")) {
+        r.headers_mut()
+            .insert(header::HeaderName::from_static("refresh"), v);
+    }
+    r
+}
+
+/// The page, reloaded by the browser in 3 seconds (`Refresh: 3`) with the same language and
+/// without the one-off notice.
+fn reloading(mut r: Response, token: &str, query: Option<&str>) -> Response {
+    let mut keep = url::form_urlencoded::Serializer::new(String::new());
+    if let Some(l) = lang_param(query).and_then(|l| lang::find(&l)) {
+        keep.append_pair("lang", l.code);
+    }
+    if param(query, "done").is_some() {
+        keep.append_pair("done", "1");
+    }
+    let q = keep.finish();
+    let sep = if q.is_empty() { "" } else { "?" };
+    if let Ok(v) = HeaderValue::from_str(&format!("3; url=/session/{token}{sep}{q}")) {
         r.headers_mut()
             .insert(header::HeaderName::from_static("refresh"), v);
     }

@@ -131,6 +131,11 @@ impl From<Rejection> for ApiError {
                 "Wrong Current Status",
             ),
             Rejection::Fields(f) => ApiError::Fields(f),
+            Rejection::Stale => ApiError::detail(
+                StatusCode::CONFLICT,
+                "stale",
+                "The session changed since this was sent.",
+            ),
             Rejection::SameStatus => ApiError::same_status(),
             Rejection::NothingToResubmit => ApiError::detail(
                 StatusCode::BAD_REQUEST,

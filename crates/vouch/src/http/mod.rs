@@ -79,9 +79,10 @@ fn matches_route(path: &str) -> bool {
 /// The API and the person's page.
 pub fn router(state: AppState) -> Router {
     let metrics = state.metrics.clone();
+    let max_file = state.config.media.max_bytes;
     let (api, _) = api().split_for_parts();
     with_stack(
-        api.merge(crate::hosted::router()).with_state(state),
+        api.merge(crate::hosted::router(max_file)).with_state(state),
         metrics,
     )
 }

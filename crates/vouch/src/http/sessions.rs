@@ -13,6 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vouch_core::contact::is_valid_email;
 use vouch_core::decision_view::{decision_json, DecisionInputs};
+use vouch_core::scopes::{Access, Resource};
 use vouch_core::session::{CallbackMethod, Session};
 use vouch_core::{FieldErrors, SessionStatus};
 use vouch_core::{SessionId, WorkflowId};
@@ -259,14 +260,27 @@ async fn decision(
         .session_bundle(caller.app.id, id)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    Ok(Json(decision_json(&DecisionInputs {
+    let mut d = decision_json(&DecisionInputs {
         session: &b.session,
         environment: b.environment,
         workflow: &b.workflow.spec,
         attempts: &b.attempts,
         reviews: &b.reviews,
         public_base_url: &state.config.public_url,
-    })))
+    });
+    let records = state.store.session_media(id).await?;
+    if !records.is_empty() {
+        crate::media::urls::attach(
+            &mut d,
+            &b.workflow.spec,
+            &records,
+            caller.scopes.allows(Resource::Media, Access::Read),
+            &state.media,
+            &state.config.public_url,
+            Utc::now(),
+        );
+    }
+    Ok(Json(d))
 }
 
 #[utoipa::path(delete, path = "/v3/session/{id}/delete/", operation_id = "delete_session", tag = "sessions",
@@ -284,6 +298,8 @@ async fn remove(
         .delete_session(caller.app.id, id, Utc::now())
         .await?
     {
+        // The key went with the erasure; the files follow.
+        state.media.erase(id).await;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found())

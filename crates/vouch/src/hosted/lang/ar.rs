@@ -1,7 +1,7 @@
 //! Arabic (العربية), written right to left: every sentence of the person's page. Emails have no
 //! Arabic yet, so this file names the steps itself.
 
-use super::{Dir, Text};
+use super::{Capture, Dir, Text};
 use vouch_core::feature::Feature;
 
 pub(super) const TEXT: Text = Text {
@@ -60,6 +60,36 @@ pub(super) const TEXT: Text = Text {
     phone_invalid: "أدخل رقم هاتف صالحًا مع رمز الدولة، مثل +971 50 123 4567.",
     sms_unavailable: "الرموز عبر الرسائل النصية غير متاحة حاليًا. تواصل مع {brand}.",
     sms_body: "{brand}: رمزك هو {code}. وهو صالح لمدة 5 دقائق.",
+    c: Capture {
+        checking: "تم الاستلام: قيد التحقق",
+        checking_note: "نتحقق مما أرسلته. تتحدث هذه الصفحة من تلقاء نفسها.",
+        document_type_label: "نوع الوثيقة",
+        doc_passport: "جواز سفر",
+        doc_id_card: "بطاقة هوية",
+        doc_driving_licence: "رخصة قيادة",
+        doc_residence_permit: "تصريح إقامة",
+        front_label: "صورة الوجه الأمامي لوثيقتك",
+        back_label: "صورة الوجه الخلفي لوثيقتك",
+        back_hint: "غير مطلوبة لجواز السفر.",
+        selfie_label: "صورة لوجهك",
+        selfie_hint: "انظر إلى الكاميرا في إضاءة جيدة، من دون نظارات أو قبعة أو كمامة.",
+        poa_label: "فاتورة حديثة أو كشف حساب مصرفي يظهر فيه اسمك وعنوانك",
+        poa_hint: "صورة أو ملف PDF لا يتجاوز عمره ثلاثة أشهر.",
+        file_hint: "واضحة، جيدة الإضاءة، تظهر فيها الزوايا الأربع. JPEG أو PNG أو WebP، حتى 15 ميغابايت.",
+        send_files: "إرسال",
+        submitted: "تم الاستلام. نتحقق منه الآن.",
+        media_empty: "اختر ملفًا لإرساله.",
+        media_too_large: "هذا الملف كبير جدًا. أرسل ملفًا لا يتجاوز 15 ميغابايت.",
+        media_unsupported: "لا يمكن استخدام هذا النوع من الملفات. أرسل صورة JPEG أو PNG أو WebP (أو ملف PDF لإثبات العنوان).",
+        media_wrong_kind: "تتطلب هذه الخطوة صورة وليس مستندًا. أرسل صورة JPEG أو PNG أو WebP.",
+        media_damaged: "هذا الملف تالف أو غير مكتمل. التقط الصورة مرة أخرى وأرسلها.",
+        media_too_many_pixels: "هذه الصورة كبيرة جدًا بحيث لا يمكن معالجتها. أرسل صورة لا تتجاوز 50 ميغابكسل.",
+        media_too_small: "هذه الصورة صغيرة جدًا بحيث لا يمكن قراءتها. التقط الصورة من مسافة أقرب وبأعلى دقة.",
+        document_type_missing: "اختر نوع وثيقتك.",
+        back_needed: "لهذه الوثيقة وجهان: أضف صورة للوجه الخلفي.",
+        media_unavailable: "تعذر حفظ ملفك الآن. حاول مرة أخرى بعد قليل.",
+        stale: "سبق إرسال هذه الخطوة، أو كانت الصفحة قديمة. هذه هي الصفحة الحالية.",
+    },
     feature_name,
 };
 

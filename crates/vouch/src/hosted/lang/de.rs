@@ -1,6 +1,6 @@
 //! German (Deutsch): every sentence of the person's page.
 
-use super::{Dir, Text};
+use super::{Capture, Dir, Text};
 use vouch_core::feature::Feature;
 
 pub(super) const TEXT: Text = Text {
@@ -60,6 +60,36 @@ pub(super) const TEXT: Text = Text {
     phone_invalid: "Geben Sie eine gültige Telefonnummer mit Ländervorwahl ein, z. B. +49 1512 3456789.",
     sms_unavailable: "Codes per SMS sind gerade nicht verfügbar. Wenden Sie sich an {brand}.",
     sms_body: "{brand}: Ihr Code lautet {code}. Er ist 5 Minuten gültig.",
+    c: Capture {
+        checking: "Erhalten: wird geprüft",
+        checking_note: "Wir prüfen, was Sie gesendet haben. Diese Seite aktualisiert sich von selbst.",
+        document_type_label: "Art des Dokuments",
+        doc_passport: "Reisepass",
+        doc_id_card: "Personalausweis",
+        doc_driving_licence: "Führerschein",
+        doc_residence_permit: "Aufenthaltstitel",
+        front_label: "Foto der Vorderseite Ihres Dokuments",
+        back_label: "Foto der Rückseite Ihres Dokuments",
+        back_hint: "Für einen Reisepass nicht nötig.",
+        selfie_label: "Ein Foto Ihres Gesichts",
+        selfie_hint: "Blicken Sie bei gutem Licht in die Kamera, ohne Brille, Mütze oder Maske.",
+        poa_label: "Eine aktuelle Rechnung oder ein Kontoauszug mit Ihrem Namen und Ihrer Adresse",
+        poa_hint: "Ein Foto oder ein PDF, höchstens drei Monate alt.",
+        file_hint: "Scharf, gut beleuchtet, alle vier Ecken sichtbar. JPEG, PNG oder WebP, bis 15 MB.",
+        send_files: "Senden",
+        submitted: "Erhalten. Wir prüfen es jetzt.",
+        media_empty: "Wählen Sie eine Datei aus.",
+        media_too_large: "Diese Datei ist zu groß. Senden Sie eine von höchstens 15 MB.",
+        media_unsupported: "Diese Dateiart kann nicht verwendet werden. Senden Sie ein JPEG-, PNG- oder WebP-Foto (oder ein PDF für den Adressnachweis).",
+        media_wrong_kind: "Für diesen Schritt ist ein Foto nötig, kein Dokument. Senden Sie ein JPEG-, PNG- oder WebP-Foto.",
+        media_damaged: "Diese Datei ist beschädigt oder unvollständig. Nehmen Sie das Foto neu auf und senden Sie es.",
+        media_too_many_pixels: "Dieses Bild ist zu groß für die Verarbeitung. Senden Sie ein Foto mit höchstens 50 Megapixeln.",
+        media_too_small: "Dieses Bild ist zu klein zum Lesen. Nehmen Sie das Foto näher und in voller Auflösung auf.",
+        document_type_missing: "Wählen Sie die Art Ihres Dokuments.",
+        back_needed: "Dieses Dokument hat zwei Seiten: Fügen Sie ein Foto der Rückseite hinzu.",
+        media_unavailable: "Ihre Datei konnte gerade nicht gespeichert werden. Versuchen Sie es gleich noch einmal.",
+        stale: "Dieser Schritt wurde schon gesendet, oder die Seite war nicht mehr aktuell. Hier ist die aktuelle Seite.",
+    },
     feature_name,
 };
 

@@ -1,6 +1,6 @@
 //! English: every sentence of the person's page.
 
-use super::{Dir, Text};
+use super::{Capture, Dir, Text};
 use vouch_core::feature::Feature;
 
 pub(super) const TEXT: Text = Text {
@@ -60,6 +60,36 @@ pub(super) const TEXT: Text = Text {
     phone_invalid: "Enter a valid phone number with its country code, e.g. +44 7700 900123.",
     sms_unavailable: "Codes by text message are not available right now. Contact {brand}.",
     sms_body: "{brand}: your code is {code}. It is valid for 5 minutes.",
+    c: Capture {
+        checking: "Received: being checked",
+        checking_note: "We are checking what you sent. This page updates by itself.",
+        document_type_label: "Document type",
+        doc_passport: "Passport",
+        doc_id_card: "Identity card",
+        doc_driving_licence: "Driving licence",
+        doc_residence_permit: "Residence permit",
+        front_label: "Photo of the front of your document",
+        back_label: "Photo of the back of your document",
+        back_hint: "Not needed for a passport.",
+        selfie_label: "A photo of your face",
+        selfie_hint: "Face the camera in good light, without glasses, hat or mask.",
+        poa_label: "A recent bill or bank statement showing your name and address",
+        poa_hint: "A photo or a PDF, less than three months old.",
+        file_hint: "Sharp, well lit, all four corners visible. JPEG, PNG or WebP, up to 15 MB.",
+        send_files: "Send",
+        submitted: "Received. We are checking it now.",
+        media_empty: "Choose a file to send.",
+        media_too_large: "This file is too large. Send one of at most 15 MB.",
+        media_unsupported: "This type of file cannot be used. Send a JPEG, PNG or WebP photo (or a PDF for the proof of address).",
+        media_wrong_kind: "This step needs a photo, not a document file. Send a JPEG, PNG or WebP photo.",
+        media_damaged: "This file is damaged or incomplete. Take the photo again and send it.",
+        media_too_many_pixels: "This image is too large to process. Send a photo of at most 50 megapixels.",
+        media_too_small: "This image is too small to read. Take the photo closer, at full resolution.",
+        document_type_missing: "Choose the type of your document.",
+        back_needed: "This document has two sides: add a photo of the back.",
+        media_unavailable: "Your file could not be saved right now. Try again in a moment.",
+        stale: "This step was already sent, or the page was out of date. Here is the current page.",
+    },
     feature_name,
 };
 

@@ -1,6 +1,6 @@
 //! Spanish (español): every sentence of the person's page.
 
-use super::{Dir, Text};
+use super::{Capture, Dir, Text};
 use vouch_core::feature::Feature;
 
 pub(super) const TEXT: Text = Text {
@@ -59,6 +59,36 @@ pub(super) const TEXT: Text = Text {
     phone_invalid: "Introduzca un número de teléfono válido con el prefijo del país, p. ej. +34 612 345 678.",
     sms_unavailable: "Los códigos por SMS no están disponibles ahora. Póngase en contacto con {brand}.",
     sms_body: "{brand}: su código es {code}. Es válido durante 5 minutos.",
+    c: Capture {
+        checking: "Recibido: en revisión",
+        checking_note: "Estamos revisando lo que nos has enviado. Esta página se actualiza sola.",
+        document_type_label: "Tipo de documento",
+        doc_passport: "Pasaporte",
+        doc_id_card: "Documento de identidad",
+        doc_driving_licence: "Permiso de conducir",
+        doc_residence_permit: "Permiso de residencia",
+        front_label: "Foto del anverso de tu documento",
+        back_label: "Foto del reverso de tu documento",
+        back_hint: "No es necesaria para un pasaporte.",
+        selfie_label: "Una foto de tu cara",
+        selfie_hint: "Mira a la cámara con buena luz, sin gafas, gorra ni mascarilla.",
+        poa_label: "Una factura o un extracto bancario reciente con tu nombre y dirección",
+        poa_hint: "Una foto o un PDF de menos de tres meses.",
+        file_hint: "Nítida, bien iluminada, con las cuatro esquinas visibles. JPEG, PNG o WebP, hasta 15 MB.",
+        send_files: "Enviar",
+        submitted: "Recibido. Lo estamos revisando.",
+        media_empty: "Elige un archivo para enviar.",
+        media_too_large: "Este archivo es demasiado grande. Envía uno de 15 MB como máximo.",
+        media_unsupported: "Este tipo de archivo no sirve. Envía una foto JPEG, PNG o WebP (o un PDF para el justificante de domicilio).",
+        media_wrong_kind: "Este paso necesita una foto, no un documento. Envía una foto JPEG, PNG o WebP.",
+        media_damaged: "Este archivo está dañado o incompleto. Vuelve a hacer la foto y envíala.",
+        media_too_many_pixels: "Esta imagen es demasiado grande para procesarla. Envía una foto de 50 megapíxeles como máximo.",
+        media_too_small: "Esta imagen es demasiado pequeña para leerla. Haz la foto más cerca y con la máxima resolución.",
+        document_type_missing: "Elige el tipo de tu documento.",
+        back_needed: "Este documento tiene dos caras: añade una foto del reverso.",
+        media_unavailable: "No hemos podido guardar tu archivo. Inténtalo de nuevo en un momento.",
+        stale: "Este paso ya se había enviado o la página estaba desactualizada. Esta es la página actual.",
+    },
     feature_name,
 };
 

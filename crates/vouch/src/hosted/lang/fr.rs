@@ -1,6 +1,6 @@
 //! French (français): every sentence of the person's page.
 
-use super::{Dir, Text};
+use super::{Capture, Dir, Text};
 use vouch_core::feature::Feature;
 
 pub(super) const TEXT: Text = Text {
@@ -61,6 +61,36 @@ pub(super) const TEXT: Text = Text {
     phone_invalid: "Saisissez un numéro de téléphone valide avec l’indicatif du pays, p. ex. +33 6 12 34 56 78.",
     sms_unavailable: "Les codes par SMS ne sont pas disponibles pour le moment. Contactez {brand}.",
     sms_body: "{brand} : votre code est {code}. Il est valable 5 minutes.",
+    c: Capture {
+        checking: "Reçu : en cours de vérification",
+        checking_note: "Nous vérifions ce que vous avez envoyé. Cette page se met à jour toute seule.",
+        document_type_label: "Type de document",
+        doc_passport: "Passeport",
+        doc_id_card: "Carte d’identité",
+        doc_driving_licence: "Permis de conduire",
+        doc_residence_permit: "Titre de séjour",
+        front_label: "Photo du recto de votre document",
+        back_label: "Photo du verso de votre document",
+        back_hint: "Inutile pour un passeport.",
+        selfie_label: "Une photo de votre visage",
+        selfie_hint: "Face à l’appareil, bien éclairé, sans lunettes, chapeau ni masque.",
+        poa_label: "Une facture ou un relevé bancaire récent avec votre nom et votre adresse",
+        poa_hint: "Une photo ou un PDF de moins de trois mois.",
+        file_hint: "Nette, bien éclairée, les quatre coins visibles. JPEG, PNG ou WebP, jusqu’à 15 Mo.",
+        send_files: "Envoyer",
+        submitted: "Reçu. Nous le vérifions maintenant.",
+        media_empty: "Choisissez un fichier à envoyer.",
+        media_too_large: "Ce fichier est trop volumineux. Envoyez-en un de 15 Mo au plus.",
+        media_unsupported: "Ce type de fichier ne peut pas être utilisé. Envoyez une photo JPEG, PNG ou WebP (ou un PDF pour le justificatif de domicile).",
+        media_wrong_kind: "Cette étape demande une photo, pas un document. Envoyez une photo JPEG, PNG ou WebP.",
+        media_damaged: "Ce fichier est endommagé ou incomplet. Reprenez la photo et envoyez-la.",
+        media_too_many_pixels: "Cette image est trop grande pour être traitée. Envoyez une photo de 50 mégapixels au plus.",
+        media_too_small: "Cette image est trop petite pour être lue. Prenez la photo de plus près, en pleine résolution.",
+        document_type_missing: "Choisissez le type de votre document.",
+        back_needed: "Ce document a deux faces : ajoutez une photo du verso.",
+        media_unavailable: "Votre fichier n’a pas pu être enregistré. Réessayez dans un instant.",
+        stale: "Cette étape avait déjà été envoyée, ou la page n’était plus à jour. Voici la page actuelle.",
+    },
     feature_name,
 };
 

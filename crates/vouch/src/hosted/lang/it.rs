@@ -1,6 +1,6 @@
 //! Italian (italiano): every sentence of the person's page.
 
-use super::{Dir, Text};
+use super::{Capture, Dir, Text};
 use vouch_core::feature::Feature;
 
 pub(super) const TEXT: Text = Text {
@@ -59,6 +59,36 @@ pub(super) const TEXT: Text = Text {
     phone_invalid: "Inserisci un numero di telefono valido con il prefisso internazionale, ad es. +39 312 345 6789.",
     sms_unavailable: "I codici via SMS non sono disponibili al momento. Contatta {brand}.",
     sms_body: "{brand}: il tuo codice è {code}. È valido per 5 minuti.",
+    c: Capture {
+        checking: "Ricevuto: in verifica",
+        checking_note: "Stiamo verificando ciò che hai inviato. Questa pagina si aggiorna da sola.",
+        document_type_label: "Tipo di documento",
+        doc_passport: "Passaporto",
+        doc_id_card: "Carta d’identità",
+        doc_driving_licence: "Patente di guida",
+        doc_residence_permit: "Permesso di soggiorno",
+        front_label: "Foto del fronte del tuo documento",
+        back_label: "Foto del retro del tuo documento",
+        back_hint: "Non serve per un passaporto.",
+        selfie_label: "Una foto del tuo viso",
+        selfie_hint: "Guarda la fotocamera con buona luce, senza occhiali, cappello o mascherina.",
+        poa_label: "Una bolletta o un estratto conto recente con il tuo nome e indirizzo",
+        poa_hint: "Una foto o un PDF di meno di tre mesi.",
+        file_hint: "Nitida, ben illuminata, con i quattro angoli visibili. JPEG, PNG o WebP, fino a 15 MB.",
+        send_files: "Invia",
+        submitted: "Ricevuto. Lo stiamo verificando.",
+        media_empty: "Scegli un file da inviare.",
+        media_too_large: "Questo file è troppo grande. Invia un file di massimo 15 MB.",
+        media_unsupported: "Questo tipo di file non può essere usato. Invia una foto JPEG, PNG o WebP (o un PDF per la prova di residenza).",
+        media_wrong_kind: "Questo passaggio richiede una foto, non un documento. Invia una foto JPEG, PNG o WebP.",
+        media_damaged: "Questo file è danneggiato o incompleto. Scatta di nuovo la foto e inviala.",
+        media_too_many_pixels: "Questa immagine è troppo grande da elaborare. Invia una foto di massimo 50 megapixel.",
+        media_too_small: "Questa immagine è troppo piccola per essere letta. Scatta la foto più da vicino, alla massima risoluzione.",
+        document_type_missing: "Scegli il tipo del tuo documento.",
+        back_needed: "Questo documento ha due lati: aggiungi una foto del retro.",
+        media_unavailable: "Non è stato possibile salvare il tuo file. Riprova tra un momento.",
+        stale: "Questo passaggio era già stato inviato, o la pagina non era aggiornata. Ecco la pagina attuale.",
+    },
     feature_name,
 };
 

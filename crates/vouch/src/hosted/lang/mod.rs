@@ -88,8 +88,54 @@ pub struct Text {
     pub phone_invalid: &'static str,
     pub sms_unavailable: &'static str,
     pub sms_body: &'static str,
+    /// The capture steps (document, selfie, proof of address).
+    pub c: Capture,
     /// The person's name for a step.
     pub feature_name: fn(Feature) -> &'static str,
+}
+
+/// The capture steps' sentences. The size limit in `file_hint` is the default one.
+pub struct Capture {
+    pub checking: &'static str,
+    pub checking_note: &'static str,
+    pub document_type_label: &'static str,
+    pub doc_passport: &'static str,
+    pub doc_id_card: &'static str,
+    pub doc_driving_licence: &'static str,
+    pub doc_residence_permit: &'static str,
+    pub front_label: &'static str,
+    pub back_label: &'static str,
+    pub back_hint: &'static str,
+    pub selfie_label: &'static str,
+    pub selfie_hint: &'static str,
+    pub poa_label: &'static str,
+    pub poa_hint: &'static str,
+    pub file_hint: &'static str,
+    pub send_files: &'static str,
+    pub submitted: &'static str,
+    pub media_empty: &'static str,
+    pub media_too_large: &'static str,
+    pub media_unsupported: &'static str,
+    pub media_wrong_kind: &'static str,
+    pub media_damaged: &'static str,
+    pub media_too_many_pixels: &'static str,
+    pub media_too_small: &'static str,
+    pub document_type_missing: &'static str,
+    pub back_needed: &'static str,
+    pub media_unavailable: &'static str,
+    pub stale: &'static str,
+}
+
+impl Capture {
+    /// A document type's name (ICAO 9303 code).
+    pub fn document(&self, code: &str) -> &'static str {
+        match code {
+            "P" => self.doc_passport,
+            "ID" => self.doc_id_card,
+            "DL" => self.doc_driving_licence,
+            _ => self.doc_residence_permit,
+        }
+    }
 }
 
 /// The registry; the first is the fallback.

@@ -1,6 +1,6 @@
 //! Portuguese (português): every sentence of the person's page.
 
-use super::{Dir, Text};
+use super::{Capture, Dir, Text};
 use vouch_core::feature::Feature;
 
 pub(super) const TEXT: Text = Text {
@@ -59,6 +59,36 @@ pub(super) const TEXT: Text = Text {
     phone_invalid: "Introduza um número de telefone válido com o indicativo do país, p. ex. +351 912 345 678.",
     sms_unavailable: "Os códigos por SMS não estão disponíveis de momento. Contacte {brand}.",
     sms_body: "{brand}: o seu código é {code}. É válido durante 5 minutos.",
+    c: Capture {
+        checking: "Recebido: em verificação",
+        checking_note: "Estamos a verificar o que enviou. Esta página atualiza-se sozinha.",
+        document_type_label: "Tipo de documento",
+        doc_passport: "Passaporte",
+        doc_id_card: "Cartão de identidade",
+        doc_driving_licence: "Carta de condução",
+        doc_residence_permit: "Autorização de residência",
+        front_label: "Foto da frente do seu documento",
+        back_label: "Foto do verso do seu documento",
+        back_hint: "Não é necessária para um passaporte.",
+        selfie_label: "Uma foto do seu rosto",
+        selfie_hint: "Olhe para a câmara com boa luz, sem óculos, chapéu nem máscara.",
+        poa_label: "Uma fatura ou um extrato bancário recente com o seu nome e morada",
+        poa_hint: "Uma foto ou um PDF com menos de três meses.",
+        file_hint: "Nítida, bem iluminada, com os quatro cantos visíveis. JPEG, PNG ou WebP, até 15 MB.",
+        send_files: "Enviar",
+        submitted: "Recebido. Estamos a verificá-lo.",
+        media_empty: "Escolha um ficheiro para enviar.",
+        media_too_large: "Este ficheiro é demasiado grande. Envie um com 15 MB no máximo.",
+        media_unsupported: "Este tipo de ficheiro não pode ser usado. Envie uma foto JPEG, PNG ou WebP (ou um PDF para o comprovativo de morada).",
+        media_wrong_kind: "Este passo precisa de uma foto, não de um documento. Envie uma foto JPEG, PNG ou WebP.",
+        media_damaged: "Este ficheiro está danificado ou incompleto. Tire a foto de novo e envie-a.",
+        media_too_many_pixels: "Esta imagem é demasiado grande para ser processada. Envie uma foto com 50 megapíxeis no máximo.",
+        media_too_small: "Esta imagem é demasiado pequena para ser lida. Tire a foto mais de perto, em resolução máxima.",
+        document_type_missing: "Escolha o tipo do seu documento.",
+        back_needed: "Este documento tem dois lados: junte uma foto do verso.",
+        media_unavailable: "Não foi possível guardar o seu ficheiro. Tente de novo dentro de momentos.",
+        stale: "Este passo já tinha sido enviado, ou a página estava desatualizada. Esta é a página atual.",
+    },
     feature_name,
 };
 

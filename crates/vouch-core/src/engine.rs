@@ -1,0 +1,234 @@
+//! How a submitted step reaches a verification engine, and what the built-in engines answer.
+//!
+//! A step the person submits on the page becomes an engine job (queued in the same transaction
+//! as the submission); the job's result enters through the same core function as a result
+//! posted to `POST /v3/session/{id}/attempts/` (`steps::record_attempt`). What a result says it
+//! checked is exactly what was checked: the sandbox checks nothing and says so; the manual
+//! engine hands the step to a reviewer.
+
+use serde_json::{json, Map, Value};
+
+use crate::attempt::ActorType;
+use crate::feature::Feature;
+use crate::ids::{EngineJobId, MediaId};
+use crate::session::Environment;
+use crate::steps::NewResult;
+use crate::AttemptStatus;
+
+/// Where a node's submissions go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// Deterministic outcomes for sandbox applications; verifies nothing.
+    Sandbox,
+    /// The step goes to `In Review` with its captured media, for a reviewer to judge.
+    Manual,
+}
+
+impl Engine {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Engine::Sandbox => "sandbox",
+            Engine::Manual => "manual",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "sandbox" => Some(Engine::Sandbox),
+            "manual" => Some(Engine::Manual),
+            _ => None,
+        }
+    }
+
+    /// The node's `config.engine`, else the application's default: sandbox applications get
+    /// the sandbox, live ones a reviewer. A live application never gets sandbox outcomes.
+    pub fn for_node(config: &Map<String, Value>, environment: Environment) -> Self {
+        let asked = config
+            .get("engine")
+            .and_then(Value::as_str)
+            .and_then(Self::parse);
+        match (environment, asked) {
+            (Environment::Live, Some(Engine::Sandbox)) | (Environment::Live, None) => {
+                Engine::Manual
+            }
+            (Environment::Sandbox, None) => Engine::Sandbox,
+            (_, Some(e)) => e,
+        }
+    }
+}
+
+/// Where a captured file sits in its step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Slot {
+    /// A document's front.
+    Front,
+    Back,
+    Selfie,
+    /// A proof-of-address document.
+    Document,
+}
+
+impl Slot {
+    pub const ALL: [Slot; 4] = [Slot::Front, Slot::Back, Slot::Selfie, Slot::Document];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Slot::Front => "front",
+            Slot::Back => "back",
+            Slot::Selfie => "selfie",
+            Slot::Document => "document",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    /// The field of the decision's feature entry that carries the file's URL, as Didit names
+    /// it.
+    pub fn decision_field(self, feature: Feature) -> &'static str {
+        match (self, feature) {
+            (Slot::Front, _) => "front_image",
+            (Slot::Back, _) => "back_image",
+            (Slot::Selfie, Feature::FaceMatch) => "target_image",
+            (Slot::Selfie, _) => "selfie_image",
+            (Slot::Document, _) => "poa_document",
+        }
+    }
+}
+
+/// A stored file, recorded with the submission that brought it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewMedia {
+    pub id: MediaId,
+    pub node_id: String,
+    pub slot: Slot,
+    pub media_type: crate::media::MediaType,
+    pub bytes: i64,
+    pub width: i64,
+    pub height: i64,
+    /// Of the original, hex.
+    pub sha256: String,
+}
+
+/// A job queued for an engine.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEngineJob {
+    pub id: EngineJobId,
+    pub node_id: String,
+    pub feature: Feature,
+    pub engine: Engine,
+    /// What the engine works from: `{"media": {slot: id}, "fields": {...}}`.
+    pub input: Value,
+}
+
+/// The result an engine gives a job.
+pub fn result(engine: Engine, node_id: &str, feature: Feature, input: &Value) -> NewResult {
+    let (status, data, warnings) = match engine {
+        Engine::Sandbox => (
+            AttemptStatus::Approved,
+            sandbox_data(feature, input),
+            json!([]),
+        ),
+        Engine::Manual => (
+            AttemptStatus::InReview,
+            json!({ "engine": "manual", "checks": [] }),
+            json!([{
+                "risk": "MANUAL_REVIEW_REQUIRED",
+                "feature": feature.name(),
+                "short_description": "A reviewer is to judge this step",
+                "long_description": "No automatic check ran on this step: its captured media wait for a reviewer's decision.",
+                "log_type": "information",
+            }]),
+        ),
+    };
+    NewResult {
+        node_id: node_id.to_string(),
+        status,
+        data,
+        warnings,
+        actor: ActorType::System,
+    }
+}
+
+/// The sandbox's answer: the ICAO specimen person for a document (expiry moved into the
+/// future), plainly marked as not verified.
+fn sandbox_data(feature: Feature, input: &Value) -> Value {
+    let mut d = match feature {
+        Feature::Ocr => json!({
+            "document_type": input["fields"]["document_type"].as_str().unwrap_or("P"),
+            "issuing_state": "UTO",
+            "first_name": "ANNA MARIA",
+            "last_name": "ERIKSSON",
+            "full_name": "ANNA MARIA ERIKSSON",
+            "document_number": "L898902C3",
+            "date_of_birth": "1974-08-12",
+            "expiration_date": "2034-04-15",
+            "gender": "F",
+            "nationality": "UTO",
+        }),
+        Feature::FaceMatch => json!({ "score": 100 }),
+        Feature::Liveness => json!({ "score": 100, "method": "PASSIVE" }),
+        Feature::ProofOfAddress => json!({
+            "document_type": "UTILITY_BILL",
+            "issuing_state": "UTO",
+            "name_on_document": "ANNA MARIA ERIKSSON",
+            "address": "1 SPECIMEN STREET, UTOPIA",
+        }),
+        Feature::Aml => json!({ "total_hits": 0, "hits": [], "score": 0 }),
+        _ => json!({}),
+    };
+    if let Value::Object(m) = &mut d {
+        m.insert("engine".into(), json!("sandbox"));
+        m.insert(
+            "checks".into(),
+            json!(["sandbox outcome: nothing was verified"]),
+        );
+    }
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn live_applications_never_get_sandbox_outcomes() {
+        let asks = |e: &str| {
+            let mut m = Map::new();
+            m.insert("engine".into(), json!(e));
+            m
+        };
+        assert_eq!(
+            Engine::for_node(&asks("sandbox"), Environment::Live),
+            Engine::Manual
+        );
+        assert_eq!(
+            Engine::for_node(&Map::new(), Environment::Sandbox),
+            Engine::Sandbox
+        );
+        assert_eq!(
+            Engine::for_node(&asks("manual"), Environment::Sandbox),
+            Engine::Manual
+        );
+        assert_eq!(
+            Engine::for_node(&asks("nonsense"), Environment::Live),
+            Engine::Manual
+        );
+    }
+
+    #[test]
+    fn results_say_what_was_checked() {
+        let r = result(Engine::Sandbox, "ocr", Feature::Ocr, &json!({}));
+        assert_eq!(r.status, AttemptStatus::Approved);
+        assert_eq!(
+            r.data["checks"],
+            json!(["sandbox outcome: nothing was verified"])
+        );
+        assert_eq!(r.data["document_number"], "L898902C3");
+        let m = result(Engine::Manual, "live", Feature::Liveness, &json!({}));
+        assert_eq!(m.status, AttemptStatus::InReview);
+        assert_eq!(m.data["checks"], json!([]));
+        assert_eq!(m.warnings[0]["risk"], "MANUAL_REVIEW_REQUIRED");
+    }
+}
