@@ -6,6 +6,7 @@ mod common;
 
 mod attempts;
 mod auth;
+mod capture;
 mod errors;
 mod hosted;
 mod hosted_phone;
