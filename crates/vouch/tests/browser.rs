@@ -6,8 +6,13 @@
 //! `scripts/test.sh` installs Chromium and the Node packages. Without them the test is skipped
 //! with a message, except under `CI=true`, where that is a failure.
 
+#[path = "support/capture_plan.rs"]
+mod capture_plan;
 #[path = "common/mod.rs"]
 mod common;
+#[path = "webhooks/receiver.rs"]
+#[allow(dead_code)]
+mod receiver;
 #[path = "mail/sink.rs"]
 #[allow(dead_code)]
 mod sink;
@@ -70,6 +75,8 @@ async fn the_persons_page_works_by_role_and_keyboard_and_passes_axe_in_english_a
     let t = TestServer::start_with(move |c| {
         c.smtp_url = Some(smtp_url);
         c.smtp_from = "Acme Verification <verify@acme.example>".into();
+        c.allow_private_destinations = true;
+        c.webhooks.poll_interval = std::time::Duration::from_millis(100);
     })
     .await;
     let kyc = t
@@ -312,7 +319,11 @@ async fn the_persons_page_works_by_role_and_keyboard_and_passes_axe_in_english_a
     }
     let screenshots =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots/hosted");
-    let plan = json!({"base": t.base, "screenshots": screenshots, "pages": pages, "flows": flows});
+    // Three sandbox KYC sessions completed through the page: the first code emails after the
+    // two of the email flows.
+    let (captures, camera) = capture_plan::prepare(&t, t.dir.path(), &smtp.dir, &shop, 3).await;
+    let plan = json!({"base": t.base, "screenshots": screenshots, "pages": pages, "flows": flows,
+                      "captures": captures.flows, "camera_file": camera});
     let plan_file = t.dir.path().join("plan.json");
     std::fs::write(&plan_file, plan.to_string()).unwrap();
 
@@ -356,5 +367,6 @@ async fn the_persons_page_works_by_role_and_keyboard_and_passes_axe_in_english_a
         report["pages"].as_array().unwrap().len(),
         screenshots.display()
     );
+    failures.extend(capture_plan::check(&t, &captures).await);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

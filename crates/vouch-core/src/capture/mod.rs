@@ -15,9 +15,9 @@ use crate::{Rejection, SessionStatus};
 #[derive(Debug, Clone)]
 pub struct Submission {
     pub node_id: String,
-    /// The session's version when the page was shown: a form sent twice, or from a page the
-    /// session has moved on from, is refused.
-    pub seen_version: i64,
+    /// The form's own id, rendered with the page: the engine job's id, so that the same form
+    /// sent twice is refused by the store (its job exists already), however close together.
+    pub id: EngineJobId,
     pub media: Vec<NewMedia>,
     /// Choices made on the page (the document type).
     pub fields: Map<String, Value>,
@@ -45,9 +45,6 @@ pub fn submit(
     checking: &[String],
     now: DateTime<Utc>,
 ) -> Result<SessionChange, Rejection> {
-    if state.session.version != sub.seen_version {
-        return Err(Rejection::Stale);
-    }
     let steps = steps(state, checking)?;
     let step = steps
         .iter()
@@ -60,11 +57,13 @@ pub fn submit(
         .iter()
         .map(|m| (m.slot.as_str().to_string(), json!(m.id)))
         .collect();
-    change.engine_jobs.push(job(
+    let mut first = job(
         state,
         &step.node_id,
         json!({ "media": media, "fields": sub.fields }),
-    ));
+    );
+    first.id = sub.id;
+    change.engine_jobs.push(first);
     change.media = sub.media;
     then_automatic(state, &mut change, &steps, &step.node_id);
     Ok(change)

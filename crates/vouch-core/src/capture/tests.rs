@@ -6,7 +6,7 @@ use serde_json::json;
 use super::*;
 use crate::engine::Slot;
 use crate::feature::Feature;
-use crate::ids::{AppId, MediaId, WorkflowId};
+use crate::ids::{AppId, EngineJobId, MediaId, WorkflowId};
 use crate::media::MediaType;
 use crate::session::Environment;
 use crate::workflow::{validate_features, FeatureInput, WorkflowRecord, WorkflowStatus};
@@ -52,10 +52,10 @@ fn node(s: &SessionState, f: Feature) -> String {
         .clone()
 }
 
-fn sub(s: &SessionState, node_id: &str, slot: Slot) -> Submission {
+fn sub(node_id: &str, slot: Slot) -> Submission {
     Submission {
         node_id: node_id.into(),
-        seen_version: s.session.version,
+        id: EngineJobId::from_u128(77),
         media: vec![NewMedia {
             id: MediaId::from_u128(9),
             node_id: node_id.into(),
@@ -78,7 +78,7 @@ fn the_first_submission_starts_the_session_and_queues_its_engine() {
         Environment::Sandbox,
     );
     let ocr = node(&s, Feature::Ocr);
-    let ch = submit(&s, sub(&s, &ocr, Slot::Front), &[], now()).unwrap();
+    let ch = submit(&s, sub(&ocr, Slot::Front), &[], now()).unwrap();
     assert_eq!(ch.status, Some(SessionStatus::InProgress));
     assert_eq!(
         ch.events.len(),
@@ -105,7 +105,7 @@ fn the_last_step_of_the_person_sends_the_automatic_steps_to_their_engines() {
     let (ocr, live) = (node(&s, Feature::Ocr), node(&s, Feature::Liveness));
     let ch = submit(
         &s,
-        sub(&s, &live, Slot::Selfie),
+        sub(&live, Slot::Selfie),
         std::slice::from_ref(&ocr),
         now(),
     )
@@ -129,18 +129,18 @@ fn the_last_step_of_the_person_sends_the_automatic_steps_to_their_engines() {
 }
 
 #[test]
-fn a_form_sent_twice_or_from_an_old_page_is_refused() {
+fn a_step_no_longer_to_do_is_refused_and_the_form_names_its_job() {
     let s = state(
         &["OCR", "LIVENESS"],
         SessionStatus::InProgress,
         Environment::Sandbox,
     );
     let ocr = node(&s, Feature::Ocr);
-    let mut old = sub(&s, &ocr, Slot::Front);
-    old.seen_version -= 1;
-    assert_eq!(submit(&s, old, &[], now()).unwrap_err(), Rejection::Stale);
+    // The form's id names the engine job (the store refuses a second job of that id).
+    let ch = submit(&s, sub(&ocr, Slot::Front), &[], now()).unwrap();
+    assert_eq!(ch.engine_jobs[0].id, EngineJobId::from_u128(77));
     // Being checked already: the step is no longer to do.
-    let again = sub(&s, &ocr, Slot::Front);
+    let again = sub(&ocr, Slot::Front);
     assert_eq!(
         submit(&s, again, std::slice::from_ref(&ocr), now()).unwrap_err(),
         Rejection::Stale
@@ -148,7 +148,7 @@ fn a_form_sent_twice_or_from_an_old_page_is_refused() {
     let decided = state(&["OCR"], SessionStatus::InReview, Environment::Sandbox);
     let n = node(&decided, Feature::Ocr);
     assert_eq!(
-        submit(&decided, sub(&decided, &n, Slot::Front), &[], now()).unwrap_err(),
+        submit(&decided, sub(&n, Slot::Front), &[], now()).unwrap_err(),
         Rejection::Stale
     );
 }

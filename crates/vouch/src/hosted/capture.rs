@@ -14,7 +14,7 @@ use vouch_core::capture::{submit, Submission};
 use vouch_core::engine::{NewMedia, Slot};
 use vouch_core::media::{inspect, without_metadata, MediaType, Refusal};
 use vouch_core::person::{screen, Screen, StepState};
-use vouch_core::{Feature, MediaId, Rejection};
+use vouch_core::{EngineJobId, Feature, MediaId, Rejection};
 use vouch_store::SessionBundle;
 
 use super::codes::{back, back_to, same_origin, Notice};
@@ -59,14 +59,14 @@ pub fn slots(feature: Feature) -> &'static [(Slot, &'static [MediaType])] {
 struct Sent {
     files: Vec<(Slot, Vec<u8>)>,
     document_type: Option<String>,
-    version: Option<i64>,
+    submission: Option<EngineJobId>,
 }
 
 async fn read_form(mut form: Multipart) -> Result<Sent, Refusal> {
     let mut sent = Sent {
         files: Vec::new(),
         document_type: None,
-        version: None,
+        submission: None,
     };
     // A body over the route's limit ends here: the file was too large.
     while let Some(field) = form.next_field().await.map_err(|_| Refusal::TooLarge)? {
@@ -81,7 +81,13 @@ async fn read_form(mut form: Multipart) -> Result<Sent, Refusal> {
             let text = field.text().await.map_err(|_| Refusal::Damaged)?;
             match name.as_str() {
                 "document_type" => sent.document_type = Some(text),
-                "v" => sent.version = text.trim().parse().ok(),
+                "submission" => {
+                    sent.submission = text
+                        .trim()
+                        .parse::<uuid::Uuid>()
+                        .ok()
+                        .map(EngineJobId::from)
+                }
                 _ => {}
             }
         }
@@ -145,7 +151,7 @@ pub async fn post(
         Ok(s) => s,
         Err(r) => return back(&token, lang, Some(refusal_notice(r)), &node_id),
     };
-    let Some(version) = sent.version else {
+    let Some(submission) = sent.submission else {
         return back(&token, lang, Some(Notice::Stale), &node_id);
     };
     let node = bundle
@@ -212,7 +218,7 @@ pub async fn post(
     }
     let submission = Submission {
         node_id: node_id.clone(),
-        seen_version: version,
+        id: submission,
         media: media.clone(),
         fields,
     };
@@ -230,6 +236,8 @@ pub async fn post(
             discard(&state, session_id, &media).await;
             let notice = match f {
                 Failure::Rejected(Rejection::Stale | Rejection::NotFound) => Notice::Stale,
+                // The form's job exists already: the same form sent twice.
+                Failure::Store(vouch_store::StoreError::VersionConflict) => Notice::Stale,
                 Failure::Rejected(r) => {
                     tracing::warn!(rejection = ?r, "a capture was refused");
                     Notice::Stale
@@ -265,8 +273,8 @@ pub struct FileField {
 /// A capture step's form, as the page shows it.
 pub struct CaptureForm {
     pub action: String,
-    /// The session's version, sent back so that a form sent twice is refused.
-    pub version: i64,
+    /// The form's id, sent back so that the same form sent twice is refused.
+    pub submission: EngineJobId,
     /// The document types offered (code, name); one alone is sent without a choice.
     pub document_types: Vec<(&'static str, &'static str)>,
     pub files: Vec<FileField>,
@@ -277,7 +285,6 @@ pub fn form(
     feature: Feature,
     config: &Map<String, Value>,
     action: String,
-    version: i64,
 ) -> Option<CaptureForm> {
     let c = &t.c;
     let files = slots(feature)
@@ -313,7 +320,7 @@ pub fn form(
     };
     Some(CaptureForm {
         action,
-        version,
+        submission: EngineJobId::random(),
         document_types,
         files,
     })

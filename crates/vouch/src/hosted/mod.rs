@@ -40,24 +40,39 @@ pub fn router(max_file_bytes: usize) -> Router<AppState> {
         )
         .route("/media/{id}/{variant}", get(media::get))
         .route("/assets/hosted.css", get(stylesheet))
+        .route("/assets/hosted.js", get(script))
 }
 
 const CSS: &str = include_str!("../../assets/hosted.css");
+/// The camera for capture steps; the page works without it.
+const JS: &str = include_str!("../../assets/hosted.js");
 
-/// Changes whenever the stylesheet does, so that it can be cached for a year.
-static ASSET_VERSION: LazyLock<String> =
-    LazyLock::new(|| hex::encode(&Sha256::digest(CSS.as_bytes())[..6]));
+/// Changes whenever the stylesheet or the script does, so that both can be cached for a year.
+static ASSET_VERSION: LazyLock<String> = LazyLock::new(|| {
+    let mut h = Sha256::new();
+    h.update(CSS.as_bytes());
+    h.update(JS.as_bytes());
+    hex::encode(&h.finalize()[..6])
+});
 
-async fn stylesheet() -> Response {
+fn asset(content_type: &'static str, body: &'static str) -> Response {
     (
         [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CONTENT_TYPE, content_type),
             (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         ],
-        CSS,
+        body,
     )
         .into_response()
+}
+
+async fn stylesheet() -> Response {
+    asset("text/css; charset=utf-8", CSS)
+}
+
+async fn script() -> Response {
+    asset("text/javascript; charset=utf-8", JS)
 }
 
 /// A query parameter (the last one given), read leniently: a query the page cannot use is
@@ -122,6 +137,9 @@ struct StepsPage<'a> {
     back: Option<Link>,
     /// Steps are being checked: the page reloads itself to show their results.
     checking: bool,
+    /// A capture form is on the page: the camera script is loaded, with this response's nonce.
+    has_capture: bool,
+    nonce: String,
 }
 
 #[derive(Template)]
@@ -270,7 +288,7 @@ async fn page(
                         .unwrap_or_default();
                     let action =
                         format!("/session/{token}/steps/{}/capture{keep_lang}", step.node_id);
-                    capture::form(t, step.feature, &config, action, s.version)
+                    capture::form(t, step.feature, &config, action)
                 } else {
                     None
                 };
@@ -284,6 +302,13 @@ async fn page(
                     capture,
                 });
             }
+            let has_capture = views.iter().any(|v| v.capture.is_some());
+            let nonce = {
+                use rand::RngCore;
+                let mut b = [0u8; 16];
+                rand::rng().fill_bytes(&mut b);
+                hex::encode(b)
+            };
             let view = StepsPage {
                 t,
                 languages: &lang::ALL,
@@ -307,8 +332,10 @@ async fn page(
                 notice_is_problem: notice.is_some_and(codes::Notice::is_problem),
                 back,
                 checking: being_checked,
+                has_capture,
+                nonce: nonce.clone(),
             };
-            let r = html(StatusCode::OK, view.render());
+            let r = html_with(StatusCode::OK, view.render(), Some(&nonce));
             match refresh {
                 Some(to) => redirecting(r, &to),
                 // Polled without script: the page asks to be reloaded while engines work.
@@ -447,6 +474,15 @@ fn reloading(mut r: Response, token: &str, query: Option<&str>) -> Response {
 /// serves, the page is never framed, the token in the URL never leaves in a `Referer`, and
 /// nothing personal is cached.
 fn html(status: StatusCode, rendered: askama::Result<String>) -> Response {
+    html_with(status, rendered, None)
+}
+
+/// As `html`, allowing the one script tag that carries `nonce`.
+fn html_with(
+    status: StatusCode,
+    rendered: askama::Result<String>,
+    nonce: Option<&str>,
+) -> Response {
     let body = match rendered {
         Ok(b) => b,
         Err(e) => {
@@ -460,12 +496,18 @@ fn html(status: StatusCode, rendered: askama::Result<String>) -> Response {
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
+    let script = nonce.map_or(String::new(), |n| format!("script-src 'nonce-{n}'; "));
+    let csp = format!(
+        "default-src 'none'; {script}style-src 'self'; img-src 'self' blob:; form-action 'self'; \
+         base-uri 'none'; frame-ancestors 'none'"
+    );
     h.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
-             base-uri 'none'; frame-ancestors 'none'",
-        ),
+        HeaderValue::from_str(&csp).expect("a nonce is hex"),
+    );
+    h.insert(
+        header::HeaderName::from_static("permissions-policy"),
+        HeaderValue::from_static("camera=(self), microphone=(), geolocation=()"),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(

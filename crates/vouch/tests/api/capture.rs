@@ -113,7 +113,7 @@ async fn page(t: &TestServer, created: &Value) -> (String, String) {
         .await
         .unwrap();
     let v = html
-        .split("name=\"v\" value=\"")
+        .split("name=\"submission\" value=\"")
         .nth(1)
         .and_then(|r| r.split('"').next())
         .unwrap_or("")
@@ -139,7 +139,7 @@ pub(crate) async fn capture(
     fields: &[(&str, &str)],
     files: Vec<(&str, &str, &str, Vec<u8>)>,
 ) -> (u16, String) {
-    let mut form = Form::new().text("v", version.to_string());
+    let mut form = Form::new().text("submission", version.to_string());
     for (k, v) in fields {
         form = form.text(k.to_string(), v.to_string());
     }
@@ -518,7 +518,7 @@ async fn each_bad_file_gets_its_own_answer_and_stores_nothing() {
             path_of(&created)
         ))
         .header("sec-fetch-site", "cross-site")
-        .multipart(Form::new().text("v", v.clone()))
+        .multipart(Form::new().text("submission", v.clone()))
         .send()
         .await
         .unwrap();

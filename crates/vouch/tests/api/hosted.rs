@@ -112,9 +112,32 @@ async fn the_link_opens_the_persons_page_with_every_step_in_order() {
     assert_eq!(header(&head, "x-frame-options"), "DENY");
     assert_eq!(header(&head, "cache-control"), "no-store");
     // Nothing is loaded from anywhere else.
-    for outside in ["http://", "https://", "//cdn", "<script"] {
+    for outside in ["http://", "https://", "//cdn"] {
         assert!(!html.contains(outside), "{outside} in the page");
     }
+    // One script, vouch's own, allowed by this answer's nonce alone; none inline.
+    assert_eq!(html.matches("<script").count(), 1, "{html}");
+    let nonce = csp
+        .split("script-src 'nonce-")
+        .nth(1)
+        .and_then(|r| r.split('\'').next())
+        .expect("a script nonce in the CSP");
+    assert!(nonce.len() >= 32, "{nonce}");
+    let tag = format!("nonce=\"{nonce}\" defer></script>");
+    assert!(html.contains(&tag), "{html}");
+    assert!(
+        html.contains("<script src=\"/assets/hosted.js?v="),
+        "{html}"
+    );
+    let (_, _, again) = open(&t, &created, "", None).await;
+    assert!(
+        !header(&again, "content-security-policy").contains(nonce),
+        "a fresh nonce per answer"
+    );
+    assert_eq!(
+        header(&head, "permissions-policy"),
+        "camera=(self), microphone=(), geolocation=()"
+    );
 }
 
 #[tokio::test]
@@ -264,7 +287,7 @@ async fn unknown_and_ended_links_get_a_clear_page_never_an_error() {
 }
 
 #[tokio::test]
-async fn the_stylesheet_is_served_by_vouch_small_and_cacheable() {
+async fn the_stylesheet_and_the_script_are_served_by_vouch_small_and_cacheable() {
     let t = TestServer::start().await;
     let created = session_with(&t, &["OCR"], json!({})).await;
     let (_, html, _) = open(&t, &created, "", None).await;
@@ -285,10 +308,29 @@ async fn the_stylesheet_is_served_by_vouch_small_and_cacheable() {
     );
     assert!(header(r.headers(), "cache-control").contains("immutable"));
     let css = r.text().await.unwrap();
+    let start = html.find("/assets/hosted.js?v=").expect("the script");
+    let src = &html[start..html[start..].find('"').unwrap() + start];
+    let r = t
+        .client
+        .get(format!("{}{src}", t.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        header(r.headers(), "content-type"),
+        "text/javascript; charset=utf-8"
+    );
+    assert!(header(r.headers(), "cache-control").contains("immutable"));
+    let js = r.text().await.unwrap();
     assert!(
-        css.len() < 150 * 1024,
+        js.len() + css.len() < 150 * 1024,
         "JS + CSS under 150 KB: {} bytes",
-        css.len()
+        js.len() + css.len()
+    );
+    assert!(
+        !js.contains("http://") && !js.contains("https://") && !js.contains("fetch("),
+        "the script asks nothing of anyone"
     );
     assert!(
         !css.contains("url(") && !css.contains("@import"),

@@ -2,6 +2,11 @@
 // by keyboard, with and without JavaScript. Checks each page with axe-core (WCAG 2.2 A and AA
 // rules) and keeps a screenshot of it.
 //
+// Capture flows ("captures" in the plan) complete a sandbox KYC session through the page: the
+// document and the selfie taken with Chromium's fake camera (a .y4m file the test wrote), or
+// uploaded after the camera was refused, or uploaded with JavaScript off; then the email code
+// from the SMTP sink; then the return to the callback.
+//
 // Usage: node hosted.mjs <plan.json>
 //   plan: {"base": "http://127.0.0.1:port", "screenshots": "<dir>", "pages": [
 //     {"name", "path", "heading", "status", "steps": ["…"], "javascript": true|false,
@@ -24,6 +29,12 @@ const browser = await chromium.launch({
   args: ['--no-sandbox'],
 });
 const results = [];
+// A second browser for the capture flows, with a fake camera that shows the test's video file.
+const cameraBrowser = plan.camera_file ? await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--use-fake-device-for-media-stream',
+    `--use-file-for-fake-video-capture=${plan.camera_file}`],
+}) : null;
 
 // The newest message's code, read from the SMTP sink's folder (one .eml file per message).
 async function codeFromSink(dir, count) {
@@ -50,8 +61,9 @@ async function emailFlow(page, f) {
   await address.fill(f.address);
   await page.getByRole('button', { name: f.send_button, exact: true }).click();
   await page.waitForLoadState();
-  const status = page.getByRole('status');
-  if (await status.count() !== 1 || !(await status.innerText()).includes(f.sent_text)) {
+  // (Capture forms each keep an empty live region for the camera's announcements.)
+  const status = page.getByRole('status').filter({ hasText: f.sent_text });
+  if (await status.count() !== 1) {
     problems.push(`after sending, at ${page.url()}: ${(await page.content()).slice(0, 600)}`);
     return problems;
   }
@@ -84,6 +96,90 @@ async function emailFlow(page, f) {
   const step = page.getByRole('listitem').filter({ hasText: f.step_name });
   if (!(await step.innerText()).includes(f.done_text)) problems.push(`after the right code the step reads ${await step.innerText()}`);
   await page.screenshot({ path: join(plan.screenshots, `${f.name}-verified.png`), fullPage: true });
+  return problems;
+}
+
+// The list item of a step, by its visible name.
+function stepItem(page, name) {
+  return page.getByRole('listitem').filter({ has: page.getByText(name, { exact: true }) });
+}
+
+// Waits (the page reloads itself while engines check) until the step's state reads `state`.
+async function waitForStep(page, name, state, problems) {
+  for (let i = 0; i < 100; i++) {
+    const item = stepItem(page, name);
+    if (await item.count() === 1 && (await item.innerText()).includes(state)) return true;
+    await page.waitForTimeout(200);
+  }
+  problems.push(`step ${name} never read "${state}": ${await page.locator('main').innerText()}`);
+  return false;
+}
+
+// One file of a capture step, as the flow's person provides it.
+async function provide(page, f, step, label, file, problems) {
+  const item = stepItem(page, step);
+  if (f.mode === 'camera' || f.mode === 'refused') {
+    const open = item.getByRole('button', { name: f.camera_open, exact: true }).first();
+    await open.click();
+    if (f.mode === 'camera') {
+      const take = item.getByRole('button', { name: f.camera_take, exact: true });
+      await take.waitFor({ state: 'visible' });
+      // Let the fake camera deliver frames before taking the photo.
+      await page.waitForFunction(() => [...document.querySelectorAll('video')].some((v) => v.videoWidth > 0));
+      await page.screenshot({ path: join(plan.screenshots, `${f.name}-${step}-camera.png`), fullPage: true });
+      await take.click();
+      const status = item.getByRole('status');
+      await status.filter({ hasText: f.taken_text }).waitFor({ timeout: 5000 }).catch(() => {
+        problems.push(`${step}: no "${f.taken_text}" after taking the photo`);
+      });
+      const chosen = await item.getByLabel(label, { exact: true }).evaluate((i) => i.files.length);
+      if (chosen !== 1) problems.push(`${step}: the photo taken is not in the file field`);
+      return;
+    }
+    await item.getByRole('status').filter({ hasText: f.refused_text }).waitFor({ timeout: 5000 }).catch(() => {
+      problems.push(`${step}: the refused camera was not announced`);
+    });
+  }
+  await item.getByLabel(label, { exact: true }).setInputFiles(file);
+}
+
+async function captureFlow(page, f) {
+  const problems = [];
+  const shot = (what) => page.screenshot({ path: join(plan.screenshots, `${f.name}-${what}.png`), fullPage: true });
+  await page.goto(plan.base + f.path);
+  await shot('1-start');
+  // The document: its type, its front (a passport has no back).
+  await stepItem(page, f.document_step).getByLabel(f.document_type_label, { exact: true })
+    .selectOption({ label: f.document_type });
+  await provide(page, f, f.document_step, f.front_label, f.front_file, problems);
+  await shot('2-document-ready');
+  await stepItem(page, f.document_step).getByRole('button', { name: f.send, exact: true }).click();
+  await page.waitForLoadState();
+  const received = page.getByRole('status').filter({ hasText: f.received_text });
+  if (await received.count() < 1) problems.push(`after sending the document: ${await page.locator('main').innerText()}`);
+  await shot('3-document-sent');
+  await waitForStep(page, f.document_step, f.done_text, problems);
+  // The selfie.
+  await provide(page, f, f.selfie_step, f.selfie_label, f.selfie_file, problems);
+  await shot('4-selfie-ready');
+  await stepItem(page, f.selfie_step).getByRole('button', { name: f.send, exact: true }).click();
+  await page.waitForLoadState();
+  await waitForStep(page, f.selfie_step, f.done_text, problems);
+  await shot('5-selfie-done');
+  // The email code, from the mailbox.
+  await page.getByRole('button', { name: f.send_code, exact: true }).click();
+  await page.waitForLoadState();
+  const code = await codeFromSink(f.sink_dir, f.mail_number);
+  const field = page.getByRole('textbox', { name: f.code_label, exact: true });
+  await field.fill(code);
+  await shot('6-code');
+  await field.press('Enter');
+  // Then the automatic steps, the page reloading itself, and the way back to the service.
+  try {
+    await page.waitForURL((u) => u.href.startsWith(f.callback_prefix), { timeout: 20000 });
+  } catch (e) {
+    problems.push(`not sent back to the callback; at ${page.url()}: ${await page.locator('body').innerText()}`);
+  }
   return problems;
 }
 
@@ -155,7 +251,27 @@ try {
     results.push({ name: f.name, problems, violations: [], passes: -1 });
     await context.close();
   }
+  for (const f of plan.captures || []) {
+    const context = await cameraBrowser.newContext({
+      viewport: { width: 420, height: 900 },
+      javaScriptEnabled: f.mode !== 'nojs',
+      permissions: f.mode === 'camera' ? ['camera'] : [],
+    });
+    const page = await context.newPage();
+    const outside = [];
+    page.on('request', (r) => {
+      const u = r.url();
+      const own = u.startsWith(plan.base) || u.startsWith(`blob:${plan.base}`) || u.startsWith(f.callback_prefix.split('?')[0]);
+      if (!own) outside.push(u);
+    });
+    let problems;
+    try { problems = await captureFlow(page, f); } catch (e) { problems = [String(e)]; }
+    if (outside.length) problems.push(`requests outside vouch: ${outside.join(', ')}`);
+    results.push({ name: f.name, problems, violations: [], passes: -1 });
+    await context.close();
+  }
 } finally {
   await browser.close();
+  if (cameraBrowser) await cameraBrowser.close();
 }
 console.log(JSON.stringify({ pages: results }));

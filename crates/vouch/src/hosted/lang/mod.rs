@@ -124,6 +124,17 @@ pub struct Capture {
     pub back_needed: &'static str,
     pub media_unavailable: &'static str,
     pub stale: &'static str,
+    // The camera, when the page has script (`assets/hosted.js` reads these from the form).
+    pub camera_open: &'static str,
+    pub camera_view: &'static str,
+    pub camera_take: &'static str,
+    pub camera_switch: &'static str,
+    pub camera_cancel: &'static str,
+    pub camera_preview: &'static str,
+    pub camera_refused: &'static str,
+    pub camera_taken: &'static str,
+    pub camera_dark: &'static str,
+    pub camera_again: &'static str,
 }
 
 impl Capture {
