@@ -12,6 +12,7 @@ mod erasure;
 mod fixtures;
 mod idempotency;
 mod lists;
+mod media;
 mod queues;
 mod sessions;
 
@@ -33,6 +34,7 @@ conformance!(
     idempotency::concurrent_idempotent_creates_write_once,
     idempotency::idempotent_changes_apply_once,
     lists::list_sessions_filters_and_pages,
+    media::captured_files_and_engine_jobs_are_written_claimed_and_erased,
     queues::deliveries_are_fanned_out_claimed_with_leases_and_recorded,
     queues::email_jobs_are_claimed_with_leases_and_recorded,
     sessions::session_numbers_are_per_application,
