@@ -54,6 +54,33 @@ impl Conn {
         Ok((status, body))
     }
 
+    /// Posts a form body as the person's page does; answers the status and `Location`.
+    pub async fn send_form(
+        &mut self,
+        path: &str,
+        content_type: &str,
+        body: Bytes,
+    ) -> anyhow::Result<(u16, String)> {
+        self.sender.ready().await?;
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header("host", self.addr.to_string())
+            .header("content-type", content_type)
+            .header("sec-fetch-site", "same-origin")
+            .body(Full::new(body))?;
+        let resp = self.sender.send_request(req).await?;
+        let status = resp.status().as_u16();
+        let location = resp
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        resp.into_body().collect().await?;
+        Ok((status, location))
+    }
+
     pub async fn json(
         &mut self,
         method: Method,

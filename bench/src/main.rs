@@ -8,6 +8,7 @@ mod load;
 mod pg;
 mod scenarios;
 mod server;
+mod uploads;
 mod webhooks;
 
 use std::fmt::Write as _;
@@ -70,6 +71,10 @@ struct Args {
     /// Measure webhook delivery instead: update-status load with one subscribed destination.
     #[arg(long)]
     webhooks: bool,
+    /// Measure uploads to the person's page instead: a 12-megapixel JPEG per request, each to a
+    /// session of its own (`--connections` uploads at once; 8 is a sane number).
+    #[arg(long)]
+    uploads: bool,
     /// Skip the ceilings (bare HTTP stack, bare storage transaction) measured after the scenarios.
     #[arg(long)]
     no_ceilings: bool,
@@ -222,6 +227,37 @@ async fn bench(args: Args) -> anyhow::Result<()> {
     };
     let head = header(&backend, database_url.as_deref(), args.nodes, pool);
     eprint!("{head}");
+    if args.uploads {
+        let (url, schema) = backend.fresh().await?;
+        let figures = uploads::run(
+            &binary,
+            url.as_deref(),
+            &env,
+            args.connections,
+            plan.duration,
+        )
+        .await;
+        backend.finish(schema).await;
+        let f = figures?;
+        let ms = |q: f64| f.latency_us.value_at_quantile(q) as f64 / 1000.0;
+        let out = format!(
+            "{head}| uploads ({:.1} MB, 4000×3000 JPEG) | conns | uploads | refused | uploads/s | p50 ms | p99 ms | peak RSS MB | ceiling: file work on one core, uploads/s |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n| closed loop | {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.0} | {:.1} |\n",
+            f.file_bytes as f64 / 1_000_000.0,
+            args.connections,
+            f.uploads,
+            f.refused,
+            f.per_sec,
+            ms(0.5),
+            ms(0.99),
+            f.peak_rss_mb,
+            f.ceiling_per_sec,
+        );
+        println!("{out}");
+        if let Some(path) = &args.out {
+            std::fs::write(path, &out)?;
+        }
+        return Ok(());
+    }
     if args.webhooks {
         // On SQLite, always a fresh file: the delivery lags are read from it afterwards.
         let (url, schema) = match backend {

@@ -97,6 +97,10 @@ impl Server {
         self._dir.path().join("vouch.db")
     }
 
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     pub async fn stop(mut self) {
         let _ = self.child.kill().await;
     }

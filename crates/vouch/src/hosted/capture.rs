@@ -57,7 +57,7 @@ pub fn slots(feature: Feature) -> &'static [(Slot, &'static [MediaType])] {
 
 /// What the form sent.
 struct Sent {
-    files: Vec<(Slot, Vec<u8>)>,
+    files: Vec<(Slot, axum::body::Bytes)>,
     document_type: Option<String>,
     submission: Option<EngineJobId>,
 }
@@ -75,7 +75,7 @@ async fn read_form(mut form: Multipart) -> Result<Sent, Refusal> {
             let bytes = field.bytes().await.map_err(|_| Refusal::TooLarge)?;
             // An empty file input is sent as a part with no bytes: nothing chosen.
             if !bytes.is_empty() {
-                sent.files.push((slot, bytes.to_vec()));
+                sent.files.push((slot, bytes));
             }
         } else {
             let text = field.text().await.map_err(|_| Refusal::Damaged)?;
@@ -200,7 +200,11 @@ pub async fn post(
     for (slot, bytes, i) in checked {
         let id = MediaId::generate();
         let display = without_metadata(bytes, i.media_type);
-        if let Err(e) = state.media.put(&key, session_id, id, bytes, &display).await {
+        if let Err(e) = state
+            .media
+            .put(&key, session_id, id, bytes.clone(), display)
+            .await
+        {
             tracing::warn!(error = %e, "the person's files could not be stored");
             discard(&state, session_id, &media).await;
             return back(&token, lang, Some(Notice::MediaUnavailable), &node_id);

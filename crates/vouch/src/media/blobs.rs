@@ -56,7 +56,9 @@ impl Blobs for FsBlobs {
             std::fs::create_dir_all(dir)?;
             // Written whole under a temporary name, synced, then renamed: a reader never sees
             // half a file, and a crash leaves at worst a temporary file.
-            let tmp = path.with_extension("tmp");
+            let mut tmp = path.clone().into_os_string();
+            tmp.push(".tmp");
+            let tmp = PathBuf::from(tmp);
             let mut f = std::fs::File::create(&tmp)?;
             f.write_all(&bytes)?;
             f.sync_all()?;

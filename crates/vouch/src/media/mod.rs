@@ -184,12 +184,18 @@ impl Media {
         key: &SessionKey,
         session_id: SessionId,
         id: MediaId,
-        original: &[u8],
-        display: &[u8],
+        original: axum::body::Bytes,
+        display: Vec<u8>,
     ) -> std::io::Result<()> {
         let cipher = XChaCha20Poly1305::new(&key.0);
+        let display = axum::body::Bytes::from(display);
+        // One copy at a time, so that an upload holds at most one sealed copy; sealing
+        // megabytes is work, done off the request threads.
         for (v, plain) in [(Variant::Original, original), (Variant::Display, display)] {
-            let sealed = seal(&cipher, &aad(id, v), plain);
+            let cipher = cipher.clone();
+            let sealed = tokio::task::spawn_blocking(move || seal(&cipher, &aad(id, v), &plain))
+                .await
+                .map_err(std::io::Error::other)?;
             self.blobs.put(&blob_key(session_id, id, v), sealed).await?;
         }
         Ok(())
