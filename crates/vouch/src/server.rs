@@ -197,6 +197,7 @@ pub async fn start_with_roles(
         metrics,
         preview_key,
         media,
+        person_limits: Default::default(),
     };
     let app = if roles.api {
         crate::http::router(state)

@@ -16,4 +16,6 @@ pub struct AppState {
     pub preview_key: Arc<Vec<u8>>,
     /// Captured files: their encryption, storage and signed URLs.
     pub media: Arc<crate::media::Media>,
+    /// Per-session limits of the person's forms.
+    pub person_limits: Arc<crate::hosted::limits::Limits>,
 }

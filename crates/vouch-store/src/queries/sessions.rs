@@ -69,22 +69,35 @@ pub async fn find(
     Ok(found.and_then(|(s, deleted)| (s.app_id == app_id && deleted.is_none()).then_some(s)))
 }
 
-/// The session of a person's link (`session_token`), deleted or not.
+/// The session of a person's link (`session_token`), deleted or not. The index finds the
+/// tokens sharing the first 8 characters; the whole token is compared in constant time.
 pub async fn by_token(db: &impl Db, token: &str) -> StoreResult<Option<LinkTarget>> {
-    db.query_opt(
-        stmt!(
-            "SELECT app_id, id, deleted_at FROM sessions WHERE token = $1",
-            token
-        ),
-        |r| {
-            Ok(LinkTarget {
-                app_id: r.uuid("app_id")?,
-                session_id: r.uuid("id")?,
-                deleted: r.opt_time("deleted_at")?.is_some(),
-            })
-        },
-    )
-    .await
+    use subtle::ConstantTimeEq;
+    let Some(prefix) = token.get(..8) else {
+        return Ok(None);
+    };
+    let candidates = db
+        .query(
+            stmt!(
+                "SELECT app_id, id, deleted_at, token FROM sessions WHERE substr(token, 1, 8) = $1",
+                prefix
+            ),
+            |r| {
+                Ok((
+                    r.text("token")?,
+                    LinkTarget {
+                        app_id: r.uuid("app_id")?,
+                        session_id: r.uuid("id")?,
+                        deleted: r.opt_time("deleted_at")?.is_some(),
+                    },
+                ))
+            },
+        )
+        .await?;
+    Ok(candidates
+        .into_iter()
+        .find(|(t, _)| bool::from(t.as_bytes().ct_eq(token.as_bytes())))
+        .map(|(_, target)| target))
 }
 
 /// Creates the session, or reuses the unfinished one with the same `vendor_data` on the same

@@ -147,6 +147,14 @@ pub async fn post(
     let Some((bundle, checking, feature)) = capture_step(&state, &token, &node_id).await else {
         return back(&token, lang, Some(Notice::Stale), &node_id);
     };
+    let limited = state.person_limits.take(
+        bundle.session.id,
+        super::limits::Kind::Capture,
+        std::time::Instant::now(),
+    );
+    if let Err(wait) = limited {
+        return super::too_many(lang, wait);
+    }
     let sent = match read_form(form).await {
         Ok(s) => s,
         Err(r) => return back(&token, lang, Some(refusal_notice(r)), &node_id),

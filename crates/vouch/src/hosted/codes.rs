@@ -312,6 +312,14 @@ async fn handle(
     let Some((bundle, channel)) = code_step(&state, &token, &node_id).await else {
         return back(&token, lang.as_deref(), None, &node_id);
     };
+    let limited = state.person_limits.take(
+        bundle.session.id,
+        super::limits::Kind::Code,
+        std::time::Instant::now(),
+    );
+    if let Err(wait) = limited {
+        return super::too_many(lang.as_deref(), wait);
+    }
     let (notice, done) = match action {
         Action::Send => (
             Some(

@@ -8,6 +8,7 @@
 pub mod capture;
 pub mod codes;
 pub mod lang;
+pub mod limits;
 mod media;
 mod send;
 
@@ -401,6 +402,23 @@ fn ended(t: &'static Text, brand: &str, why: Ended) -> Response {
         body,
         None,
     )
+}
+
+/// A form over its session's limit: `429` with a page saying when to try again.
+pub(super) fn too_many(lang: Option<&str>, retry_after_secs: u64) -> Response {
+    let t = lang::choose(lang, None, None);
+    let mut r = message(
+        StatusCode::TOO_MANY_REQUESTS,
+        t,
+        "",
+        Phrase::plain(t.c.too_many_heading),
+        Phrase::plain(t.c.too_many_body),
+        None,
+    );
+    if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    r
 }
 
 fn unavailable(e: &vouch_store::StoreError, t: &'static Text) -> Response {

@@ -555,3 +555,42 @@ async fn a_signed_url_stops_working_at_its_expiry() {
     tokio::time::sleep(Duration::from_millis(2100)).await;
     assert_eq!(t.client.get(&url).send().await.unwrap().status(), 403);
 }
+
+#[tokio::test]
+async fn a_flood_of_forms_on_one_session_is_refused_with_429() {
+    let t = TestServer::start().await;
+    let key = sandbox_key(&t).await;
+    let created = session(&t, &key, &["LIVENESS"]).await;
+    let other = session(&t, &key, &["LIVENESS"]).await;
+    let (html, v) = page(&t, &created).await;
+    let live = capture_nodes(&html).remove(0);
+    for _ in 0..20 {
+        let (s, notice) = capture(&t, &created, &live, &v, &[], vec![]).await;
+        assert_eq!((s, notice.as_str()), (303, "media_empty"));
+    }
+    let r = t
+        .client
+        .post(format!(
+            "{}{}/steps/{live}/capture?lang=es",
+            t.base,
+            path_of(&created)
+        ))
+        .header("sec-fetch-site", "same-origin")
+        .multipart(Form::new().text("submission", v.clone()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    let wait: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=600).contains(&wait), "{wait}");
+    let body = r.text().await.unwrap();
+    assert!(body.contains("Demasiados intentos"), "{body}");
+    // Another session is not held back.
+    let (html, v) = page(&t, &other).await;
+    let n = capture_nodes(&html).remove(0);
+    assert_eq!(capture(&t, &other, &n, &v, &[], vec![]).await.0, 303);
+}

@@ -99,6 +99,8 @@ pub(super) const TEXT: Text = Text {
         camera_taken: "Foto aufgenommen. Prüfen Sie es und senden Sie dann den Schritt.",
         camera_dark: "Es wirkt dunkel: Nehmen Sie es wenn möglich bei besserem Licht neu auf.",
         camera_again: "Neu aufnehmen",
+        too_many_heading: "Zu viele Versuche",
+        too_many_body: "Dieser Schritt wurde in kurzer Zeit zu oft versucht. Warten Sie einige Minuten und versuchen Sie es dann erneut.",
     },
     feature_name,
 };

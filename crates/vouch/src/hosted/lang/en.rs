@@ -99,6 +99,8 @@ pub(super) const TEXT: Text = Text {
         camera_taken: "Photo taken. Check it, then send the step.",
         camera_dark: "It looks dark: take it again in better light if you can.",
         camera_again: "Take it again",
+        too_many_heading: "Too many attempts",
+        too_many_body: "This step was tried too many times in a short while. Wait a few minutes, then try again.",
     },
     feature_name,
 };

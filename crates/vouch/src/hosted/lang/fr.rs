@@ -100,6 +100,8 @@ pub(super) const TEXT: Text = Text {
         camera_taken: "Photo prise. Vérifiez-la, puis envoyez l’étape.",
         camera_dark: "Elle semble sombre : reprenez-la avec plus de lumière si vous le pouvez.",
         camera_again: "Reprendre la photo",
+        too_many_heading: "Trop de tentatives",
+        too_many_body: "Cette étape a été tentée trop de fois en peu de temps. Attendez quelques minutes, puis réessayez.",
     },
     feature_name,
 };

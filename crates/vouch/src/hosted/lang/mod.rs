@@ -135,6 +135,9 @@ pub struct Capture {
     pub camera_taken: &'static str,
     pub camera_dark: &'static str,
     pub camera_again: &'static str,
+    /// A session's forms over their limit (`429`).
+    pub too_many_heading: &'static str,
+    pub too_many_body: &'static str,
 }
 
 impl Capture {
