@@ -158,6 +158,7 @@ pub async fn bare_storage(
                             expected_details: json!({}),
                             now,
                             expires_at: now + chrono::Duration::days(7),
+                            sandbox_scenario: None,
                         },
                         None,
                     )

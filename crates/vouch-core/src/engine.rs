@@ -122,14 +122,20 @@ pub struct NewEngineJob {
     pub input: Value,
 }
 
-/// The result an engine gives a job.
-pub fn result(engine: Engine, node_id: &str, feature: Feature, input: &Value) -> NewResult {
+/// The result an engine gives a job; the sandbox's follows the session's plan (`armed`, its
+/// `scenario`: `sandbox::result`).
+pub fn result(
+    engine: Engine,
+    node_id: &str,
+    feature: Feature,
+    input: &Value,
+    armed: Option<&Value>,
+    scenario: Option<&crate::sandbox::Scenario>,
+) -> NewResult {
     let (status, data, warnings) = match engine {
-        Engine::Sandbox => (
-            AttemptStatus::Approved,
-            sandbox_data(feature, input),
-            json!([]),
-        ),
+        Engine::Sandbox => {
+            return crate::sandbox::result(node_id, feature, input, armed, scenario);
+        }
         Engine::Manual => (
             AttemptStatus::InReview,
             json!({ "engine": "manual", "checks": [] }),
@@ -149,43 +155,6 @@ pub fn result(engine: Engine, node_id: &str, feature: Feature, input: &Value) ->
         warnings,
         actor: ActorType::System,
     }
-}
-
-/// The sandbox's answer: the ICAO specimen person for a document (expiry moved into the
-/// future), plainly marked as not verified.
-fn sandbox_data(feature: Feature, input: &Value) -> Value {
-    let mut d = match feature {
-        Feature::Ocr => json!({
-            "document_type": input["fields"]["document_type"].as_str().unwrap_or("P"),
-            "issuing_state": "UTO",
-            "first_name": "ANNA MARIA",
-            "last_name": "ERIKSSON",
-            "full_name": "ANNA MARIA ERIKSSON",
-            "document_number": "L898902C3",
-            "date_of_birth": "1974-08-12",
-            "expiration_date": "2034-04-15",
-            "gender": "F",
-            "nationality": "UTO",
-        }),
-        Feature::FaceMatch => json!({ "score": 100 }),
-        Feature::Liveness => json!({ "score": 100, "method": "PASSIVE" }),
-        Feature::ProofOfAddress => json!({
-            "document_type": "UTILITY_BILL",
-            "issuing_state": "UTO",
-            "name_on_document": "ANNA MARIA ERIKSSON",
-            "address": "1 SPECIMEN STREET, UTOPIA",
-        }),
-        Feature::Aml => json!({ "total_hits": 0, "hits": [], "score": 0 }),
-        _ => json!({}),
-    };
-    if let Value::Object(m) = &mut d {
-        m.insert("engine".into(), json!("sandbox"));
-        m.insert(
-            "checks".into(),
-            json!(["sandbox outcome: nothing was verified"]),
-        );
-    }
-    d
 }
 
 #[cfg(test)]
@@ -219,14 +188,21 @@ mod tests {
 
     #[test]
     fn results_say_what_was_checked() {
-        let r = result(Engine::Sandbox, "ocr", Feature::Ocr, &json!({}));
+        let r = result(Engine::Sandbox, "ocr", Feature::Ocr, &json!({}), None, None);
         assert_eq!(r.status, AttemptStatus::Approved);
         assert_eq!(
             r.data["checks"],
             json!(["sandbox outcome: nothing was verified"])
         );
         assert_eq!(r.data["document_number"], "L898902C3");
-        let m = result(Engine::Manual, "live", Feature::Liveness, &json!({}));
+        let m = result(
+            Engine::Manual,
+            "live",
+            Feature::Liveness,
+            &json!({}),
+            None,
+            None,
+        );
         assert_eq!(m.status, AttemptStatus::InReview);
         assert_eq!(m.data["checks"], json!([]));
         assert_eq!(m.warnings[0]["risk"], "MANUAL_REVIEW_REQUIRED");

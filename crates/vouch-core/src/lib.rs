@@ -21,6 +21,7 @@ pub mod preview;
 pub mod progress;
 pub mod resubmission;
 pub mod review;
+pub mod sandbox;
 pub mod scopes;
 pub mod session;
 pub mod status;

@@ -158,6 +158,15 @@ pub trait Store: WebhookStore + EmailStore + EngineStore + Send + Sync + 'static
     /// A stored file with its session's wrapped key; none once the session is erased.
     async fn media(&self, id: vouch_core::MediaId) -> StoreResult<Option<(MediaRecord, String)>>;
     async fn session_media(&self, session_id: SessionId) -> StoreResult<Vec<MediaRecord>>;
+    /// A sandbox session's scenario and armed outcomes (empty for any other session).
+    async fn sandbox_plan(&self, session_id: SessionId) -> StoreResult<SandboxPlan>;
+    /// Arms (`Some`) or disarms one step's next outcome in the sandbox.
+    async fn arm_sandbox(
+        &self,
+        session_id: SessionId,
+        node_id: String,
+        outcome: Option<serde_json::Value>,
+    ) -> StoreResult<()>;
     /// The nodes of a session an engine is still checking.
     async fn checking_steps(&self, session_id: SessionId) -> StoreResult<Vec<String>>;
 

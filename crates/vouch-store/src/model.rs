@@ -55,6 +55,8 @@ pub struct NewSession {
     pub expected_details: Value,
     pub now: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    /// A sandbox application's scenario for the session (`vouch_core::sandbox`).
+    pub sandbox_scenario: Option<String>,
 }
 
 impl NewSession {
@@ -258,4 +260,12 @@ pub struct EngineJob {
     pub input: Value,
     pub attempts: i64,
     pub created_at: DateTime<Utc>,
+}
+
+/// A sandbox session's plan: its scenario and the outcomes armed for its steps.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SandboxPlan {
+    pub scenario: Option<String>,
+    /// node id -> `{"status", "data", "warnings"}`.
+    pub arms: serde_json::Map<String, Value>,
 }

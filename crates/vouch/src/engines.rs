@@ -10,10 +10,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tokio::sync::{watch, Notify};
-use vouch_core::engine;
+use vouch_core::engine::{self, Engine};
+use vouch_core::sandbox;
 use vouch_core::steps::record_attempt;
 use vouch_core::{EngineJobId, Rejection};
-use vouch_store::{EngineJob, EngineOutcome, EngineResult, Store, StoreResult};
+use vouch_store::{EngineJob, EngineOutcome, EngineResult, SandboxPlan, Store, StoreResult};
 
 use crate::config::Config;
 use crate::jobs::{self, Limits, Queue};
@@ -35,19 +36,42 @@ const RETRY_SCHEDULE: [Duration; 6] = [
     Duration::from_secs(3600),
 ];
 
-/// Records the engine's result on the session, once.
+/// Records the engine's result on the session, once. A sandbox result follows the session's
+/// plan (an armed outcome, its scenario, a magic `vendor_data`); an armed outcome is used once.
 async fn apply(store: &dyn Store, job: &EngineJob) -> Result<(), Failure> {
-    let result = engine::result(job.engine, &job.node_id, job.feature, &job.input);
+    let plan = if job.engine == Engine::Sandbox {
+        store.sandbox_plan(job.session_id).await?
+    } else {
+        SandboxPlan::default()
+    };
+    let armed = plan.arms.get(&job.node_id).cloned();
     let attempt_id = job.id.uuid();
+    let (engine, node_id, feature, input) = (
+        job.engine,
+        job.node_id.clone(),
+        job.feature,
+        job.input.clone(),
+    );
+    let scenario = plan.scenario.clone();
     modify(store, job.app_id, job.session_id, None, move |state| {
         if state.attempts.iter().any(|a| a.id == attempt_id) {
             return Ok((None, ()));
         }
+        let scenario = scenario
+            .as_deref()
+            .and_then(sandbox::find)
+            .or_else(|| sandbox::magic(state.session.vendor_data.as_deref()));
+        let result = engine::result(engine, &node_id, feature, &input, armed.as_ref(), scenario);
         let change = record_attempt(state, &result, attempt_id, Utc::now())?;
         Ok((Some(change), ()))
     })
-    .await
-    .map(|_| ())
+    .await?;
+    if plan.arms.contains_key(&job.node_id) {
+        store
+            .arm_sandbox(job.session_id, job.node_id.clone(), None)
+            .await?;
+    }
+    Ok(())
 }
 
 #[async_trait]

@@ -52,3 +52,11 @@ ALTER TABLE api_keys ADD COLUMN media text NOT NULL DEFAULT 'none';
 -- A person's link is found by the first 8 characters of its token and then compared whole in
 -- constant time by vouch, so that the lookup's timing says nothing about the rest of it.
 CREATE INDEX sessions_token_prefix ON sessions(substr(token, 1, 8));
+
+-- A sandbox session's plan: the scenario it was created with, and the outcomes armed for its
+-- steps' next results (node id -> {"status", "data", "warnings"}).
+CREATE TABLE sandbox_sessions (
+    session_id  uuid PRIMARY KEY REFERENCES sessions(id),
+    scenario    text,
+    arms        json NOT NULL
+);

@@ -40,7 +40,7 @@ use vouch_core::session::Session;
 
 use crate::model::*;
 use crate::queries::{
-    self, catalog, changes, codes, engines, idempotency, media, session_list, sessions,
+    self, catalog, changes, codes, engines, idempotency, media, sandbox, session_list, sessions,
 };
 use crate::workflow_cache::WorkflowCache;
 use crate::{Store, StoreError, StoreResult};
@@ -325,6 +325,25 @@ impl Store for PgStore {
 
     async fn session_media(&self, session_id: SessionId) -> StoreResult<Vec<MediaRecord>> {
         media::of_session(&Pg(&self.conn().await?), session_id).await
+    }
+
+    async fn sandbox_plan(&self, session_id: SessionId) -> StoreResult<SandboxPlan> {
+        sandbox::plan(&Pg(&self.conn().await?), session_id).await
+    }
+
+    async fn arm_sandbox(
+        &self,
+        session_id: SessionId,
+        node_id: String,
+        outcome: Option<serde_json::Value>,
+    ) -> StoreResult<()> {
+        in_tx!(self, tx => {
+            let db = Pg(&tx);
+            // The plan's row, locked while it is read and rewritten.
+            sandbox::lock(&db, session_id).await?;
+            sandbox::arm(&db, session_id, &node_id, outcome).await?;
+        });
+        Ok(())
     }
 
     async fn checking_steps(&self, session_id: SessionId) -> StoreResult<Vec<String>> {

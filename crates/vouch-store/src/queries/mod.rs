@@ -11,6 +11,7 @@ pub mod engines;
 pub mod idempotency;
 pub mod media;
 pub mod queue;
+pub mod sandbox;
 pub mod session_list;
 pub mod sessions;
 pub mod webhooks;

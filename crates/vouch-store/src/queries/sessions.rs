@@ -126,8 +126,12 @@ pub async fn create(db: &impl Db, mut new: NewSession) -> StoreResult<Session> {
         .await?
         .ok_or(StoreError::NotFound(Entity::PublishedWorkflow))?;
 
+    let scenario = new.sandbox_scenario.clone();
     if let Some(vd) = &new.vendor_data {
         if let Some(s) = reuse(db, &new, vd, &wf).await? {
+            if scenario.is_some() {
+                super::sandbox::set_scenario(db, s.id, scenario).await?;
+            }
             return Ok(s);
         }
     }
@@ -198,6 +202,9 @@ pub async fn create(db: &impl Db, mut new: NewSession) -> StoreResult<Session> {
             n
         }
     };
+    if scenario.is_some() {
+        super::sandbox::set_scenario(db, s.id, scenario).await?;
+    }
     Ok(s)
 }
 
@@ -437,6 +444,7 @@ pub async fn delete(
         // Crypto-shredding: without its key no copy of a file can be read again.
         stmt!("DELETE FROM media WHERE session_id = $1", id),
         stmt!("DELETE FROM media_keys WHERE session_id = $1", id),
+        stmt!("DELETE FROM sandbox_sessions WHERE session_id = $1", id),
         stmt!(
             "UPDATE engine_jobs SET state = 'dropped', input = '{}', locked_until = NULL
              WHERE session_id = $1 AND state = 'pending'",

@@ -22,7 +22,9 @@ use vouch_core::review::{BrokenLink, Review};
 use vouch_core::session::Session;
 
 use crate::model::*;
-use crate::queries::{self, catalog, changes, codes, engines, media, session_list, sessions};
+use crate::queries::{
+    self, catalog, changes, codes, engines, media, sandbox, session_list, sessions,
+};
 use crate::workflow_cache::WorkflowCache;
 use crate::{Store, StoreError, StoreResult};
 use driver::{ready, Lite};
@@ -288,6 +290,23 @@ impl Store for SqliteStore {
     async fn session_media(&self, session_id: SessionId) -> StoreResult<Vec<MediaRecord>> {
         self.readers
             .read_short(move |c| ready(media::of_session(&Lite(c), session_id)))
+            .await
+    }
+
+    async fn sandbox_plan(&self, session_id: SessionId) -> StoreResult<SandboxPlan> {
+        self.readers
+            .read_short(move |c| ready(sandbox::plan(&Lite(c), session_id)))
+            .await
+    }
+
+    async fn arm_sandbox(
+        &self,
+        session_id: SessionId,
+        node_id: String,
+        outcome: Option<serde_json::Value>,
+    ) -> StoreResult<()> {
+        self.writer
+            .write(move |c| ready(sandbox::arm(&Lite(c), session_id, &node_id, outcome)))
             .await
     }
 

@@ -312,6 +312,7 @@ pub fn new_session(
         expected_details: json!({}),
         now,
         expires_at: now + chrono::Duration::days(7),
+        sandbox_scenario: None,
     }
 }
 

@@ -11,6 +11,7 @@ pub mod json;
 pub mod openapi;
 pub mod pagination;
 pub mod review;
+pub mod sandbox;
 pub mod sessions;
 pub mod system;
 pub mod workflows;
@@ -47,6 +48,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(destinations::router())
         .merge(deliveries::router())
         .merge(emails::router())
+        .merge(sandbox::router())
         .merge(system::router())
 }
 

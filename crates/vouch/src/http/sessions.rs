@@ -72,6 +72,10 @@ pub struct CreateSessionBody {
     contact_details: Option<ContactDetails>,
     #[schema(value_type = Option<Object>)]
     expected_details: Option<Value>,
+    /// Sandbox applications only: the scenario whose outcomes the session's steps get (see
+    /// `GET /v1/sandbox/scenarios/`).
+    #[schema(max_length = 64)]
+    sandbox_scenario: Option<String>,
 }
 
 /// `201` answer of `POST /v3/session/`.
@@ -194,6 +198,19 @@ async fn create(
         16,
         &mut errors,
     );
+    if let Some(sc) = &body.sandbox_scenario {
+        if caller.app.mode != vouch_core::session::Environment::Sandbox {
+            errors.add(
+                "sandbox_scenario",
+                "Only sessions of sandbox applications have a scenario.",
+            );
+        } else if vouch_core::sandbox::find(sc).is_none() {
+            errors.add(
+                "sandbox_scenario",
+                format!("\"{sc}\" is not a scenario (GET /v1/sandbox/scenarios/)."),
+            );
+        }
+    }
     errors.into_result()?;
 
     let now = Utc::now();
@@ -217,6 +234,7 @@ async fn create(
         now,
         expires_at: now
             + Duration::from_std(state.config.sessions.link_ttl).unwrap_or(Duration::MAX),
+        sandbox_scenario: body.sandbox_scenario,
     };
     let public_url = state.config.public_url.clone();
     let idem = idem.map(|key| Idem {

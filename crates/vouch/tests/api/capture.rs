@@ -53,7 +53,7 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 }
 
 /// A sandbox application of the test server, with a full key (media included).
-async fn sandbox_key(t: &TestServer) -> String {
+pub(crate) async fn sandbox_key(t: &TestServer) -> String {
     let app = t
         .store
         .create_app(App {
@@ -75,6 +75,16 @@ async fn call(t: &TestServer, key: &str, m: Method, path: &str, body: Option<Val
 
 /// A session of a new workflow of the key's application; answers the create body.
 pub(crate) async fn session(t: &TestServer, key: &str, features: &[&str]) -> Value {
+    session_on(t, key, features, json!({})).await
+}
+
+/// As `session`, with extra create fields.
+pub(crate) async fn session_on(
+    t: &TestServer,
+    key: &str,
+    features: &[&str],
+    extra: Value,
+) -> Value {
     let features: Vec<Value> = features.iter().map(|f| json!({ "feature": f })).collect();
     let wf = call(
         t,
@@ -84,14 +94,11 @@ pub(crate) async fn session(t: &TestServer, key: &str, features: &[&str]) -> Val
         Some(json!({"workflow_label": "kyc", "features": features})),
     )
     .await;
-    call(
-        t,
-        key,
-        Method::POST,
-        "/v3/session/",
-        Some(json!({"workflow_id": wf["uuid"], "callback": "https://shop.example/done"})),
-    )
-    .await
+    let mut body = json!({"workflow_id": wf["uuid"], "callback": "https://shop.example/done"});
+    if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+        b.extend(e.clone());
+    }
+    call(t, key, Method::POST, "/v3/session/", Some(body)).await
 }
 
 fn path_of(created: &Value) -> String {
@@ -102,7 +109,7 @@ fn path_of(created: &Value) -> String {
 }
 
 /// The page, and the version its capture forms carry.
-async fn page(t: &TestServer, created: &Value) -> (String, String) {
+pub(crate) async fn page(t: &TestServer, created: &Value) -> (String, String) {
     let html = t
         .client
         .get(format!("{}{}", t.base, path_of(created)))
@@ -122,7 +129,7 @@ async fn page(t: &TestServer, created: &Value) -> (String, String) {
 }
 
 /// The nodes of the page's capture forms, in the page's order.
-fn capture_nodes(html: &str) -> Vec<String> {
+pub(crate) fn capture_nodes(html: &str) -> Vec<String> {
     html.split("/steps/")
         .skip(1)
         .filter_map(|rest| rest.split_once("/capture").map(|(n, _)| n.to_string()))

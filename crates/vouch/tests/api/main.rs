@@ -11,6 +11,7 @@ mod errors;
 mod hosted;
 mod hosted_phone;
 mod resubmission;
+mod sandbox;
 mod sessions;
 mod snapshots;
 mod trail;

@@ -1,0 +1,93 @@
+//! A sandbox session's plan: the scenario chosen at creation and the outcomes armed for its
+//! steps (`vouch_core::sandbox` decides what they mean).
+
+use serde_json::{Map, Value};
+use vouch_core::SessionId;
+
+use crate::model::SandboxPlan;
+use crate::sql::Db;
+use crate::{stmt, StoreResult};
+
+pub async fn set_scenario(
+    db: &impl Db,
+    session_id: SessionId,
+    scenario: Option<String>,
+) -> StoreResult<()> {
+    db.execute(stmt!(
+        "INSERT INTO sandbox_sessions (session_id, scenario, arms) VALUES ($1, $2, '{}')
+         ON CONFLICT (session_id) DO UPDATE SET scenario = $2",
+        session_id,
+        scenario
+    ))
+    .await
+    .map(|_| ())
+}
+
+pub async fn plan(db: &impl Db, session_id: SessionId) -> StoreResult<SandboxPlan> {
+    let found = db
+        .query_opt(
+            stmt!(
+                "SELECT scenario, arms FROM sandbox_sessions WHERE session_id = $1",
+                session_id
+            ),
+            |r| Ok((r.opt_text("scenario")?, r.json("arms")?)),
+        )
+        .await?;
+    Ok(
+        found.map_or_else(SandboxPlan::default, |(scenario, arms)| SandboxPlan {
+            scenario,
+            arms: match arms {
+                Value::Object(m) => m,
+                _ => Map::new(),
+            },
+        }),
+    )
+}
+
+/// Arms (`Some`) or disarms (`None`) one step's next outcome.
+pub async fn arm(
+    db: &impl Db,
+    session_id: SessionId,
+    node_id: &str,
+    outcome: Option<Value>,
+) -> StoreResult<()> {
+    let mut current = plan(db, session_id).await?;
+    match outcome {
+        Some(o) => {
+            current.arms.insert(node_id.to_string(), o);
+        }
+        None => {
+            current.arms.remove(node_id);
+        }
+    }
+    db.execute(stmt!(
+        "INSERT INTO sandbox_sessions (session_id, scenario, arms) VALUES ($1, NULL, $2)
+         ON CONFLICT (session_id) DO UPDATE SET arms = $2",
+        session_id,
+        Value::Object(current.arms)
+    ))
+    .await
+    .map(|_| ())
+}
+
+/// Makes the plan's row exist and, on PostgreSQL, locks it for the rest of the transaction, so
+/// that two arms racing on other nodes rewrite it one after the other.
+pub async fn lock(db: &impl Db, session_id: SessionId) -> StoreResult<()> {
+    db.execute(stmt!(
+        "INSERT INTO sandbox_sessions (session_id, scenario, arms) VALUES ($1, NULL, '{}')
+         ON CONFLICT (session_id) DO NOTHING",
+        session_id
+    ))
+    .await?;
+    if super::is_postgres(db) {
+        db.query_opt(
+            stmt!(
+                "SELECT session_id FROM sandbox_sessions WHERE session_id = $1 FOR UPDATE",
+                session_id
+            ),
+            |_| Ok(()),
+        )
+        .await?;
+    }
+    Ok(())
+}

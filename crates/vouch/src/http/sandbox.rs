@@ -1,0 +1,210 @@
+//! The sandbox's own API (`/v1/sandbox/…`): the catalog of scenarios, arming one step's next
+//! outcome, and completing a session headlessly with its plan. Only sandbox applications may
+//! arm or complete; the rules are `vouch_core::sandbox`, results enter through the attempts
+//! path (`steps::record_attempt`).
+
+use axum::extract::State;
+use axum::Json;
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+use vouch_core::engine::Engine;
+use vouch_core::person::{capture_of, StepState};
+use vouch_core::progress::latest_counting;
+use vouch_core::sandbox;
+use vouch_core::session::Environment;
+use vouch_core::steps::record_attempt;
+use vouch_core::{AttemptStatus, FieldErrors, SessionId, SessionStatus};
+
+use super::auth::*;
+use super::error::{ApiError, ApiResult};
+use super::json::{parse, Body};
+use super::openapi::{ErrorAnswer, ErrorBody};
+use crate::service::modify;
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(scenarios))
+        .routes(routes!(arm))
+        .routes(routes!(complete))
+}
+
+fn sandbox_only(caller: &Caller) -> ApiResult<()> {
+    if caller.app.mode == Environment::Sandbox {
+        Ok(())
+    } else {
+        Err(ApiError::detail(
+            axum::http::StatusCode::FORBIDDEN,
+            "sandbox_only",
+            "Only sandbox applications can arm or complete sessions.",
+        ))
+    }
+}
+
+#[utoipa::path(get, path = "/v1/sandbox/scenarios/", operation_id = "list_sandbox_scenarios", tag = "sandbox",
+    responses((status = 200, description = "Each scenario with its per-feature outcomes, warnings and the specimen data"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("api_key" = [])))]
+async fn scenarios(_caller: Can<ReadSessions>) -> Json<Value> {
+    Json(sandbox::catalog_json())
+}
+
+/// Body of `POST /v1/sandbox/sessions/{id}/arm/`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ArmBody {
+    /// A node of the session's workflow.
+    #[schema(required = true, min_length = 1, example = "feature_ocr_1")]
+    node_id: Option<String>,
+    #[schema(required = true, pattern = "^(Approved|Declined|In Review)$")]
+    status: Option<String>,
+    /// Fields merged over the specimen data of the step's result.
+    #[schema(value_type = Option<Object>)]
+    data: Option<Value>,
+    #[schema(value_type = Option<Vec<Object>>)]
+    warnings: Option<Value>,
+}
+
+#[utoipa::path(post, path = "/v1/sandbox/sessions/{id}/arm/", operation_id = "arm_sandbox_step", tag = "sandbox", request_body = ArmBody,
+    params(("id" = String, Path)),
+    responses((status = 200, description = "The step's next sandbox result is armed"), (status = 400, body = ErrorAnswer),
+        (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("api_key" = [])))]
+async fn arm(
+    State(state): State<AppState>,
+    caller: Can<WriteSessions>,
+    Id(id): Id<SessionId>,
+    Body(bytes): Body,
+) -> ApiResult<Json<Value>> {
+    let bundle = state
+        .store
+        .session_bundle(caller.app.id, id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    sandbox_only(&caller)?;
+    let body: ArmBody = parse(&bytes)?;
+    let mut errors = FieldErrors::new();
+    let node = body.node_id.as_deref().filter(|n| !n.is_empty());
+    match node {
+        None => errors.add("node_id", "This field is required."),
+        Some(n) if bundle.workflow.spec.node(n).is_none() => errors.add(
+            "node_id",
+            format!("\"{n}\" is not a node of this session's workflow."),
+        ),
+        _ => {}
+    }
+    let status = match body.status.as_deref().map(AttemptStatus::parse) {
+        None => {
+            errors.add("status", "This field is required.");
+            None
+        }
+        Some(Some(
+            s @ (AttemptStatus::Approved | AttemptStatus::Declined | AttemptStatus::InReview),
+        )) => Some(s),
+        Some(_) => {
+            errors.add("status", "Must be Approved, Declined or In Review.");
+            None
+        }
+    };
+    if !matches!(body.data, None | Some(Value::Object(_))) {
+        errors.add("data", "Must be a JSON object.");
+    }
+    if !matches!(body.warnings, None | Some(Value::Array(_))) {
+        errors.add("warnings", "Must be a list.");
+    }
+    errors.into_result()?;
+    let (Some(node), Some(status)) = (node, status) else {
+        return Err(FieldErrors::single("node_id", "This field is required.").into());
+    };
+    let armed = sandbox::armed(status, body.data.as_ref(), body.warnings.as_ref());
+    state
+        .store
+        .arm_sandbox(id, node.to_string(), Some(armed.clone()))
+        .await?;
+    Ok(Json(
+        json!({"session_id": id, "node_id": node, "armed": armed}),
+    ))
+}
+
+#[utoipa::path(post, path = "/v1/sandbox/sessions/{id}/complete/", operation_id = "complete_sandbox_session", tag = "sandbox",
+    params(("id" = String, Path)),
+    responses((status = 200, description = "Every step without a result got its sandbox result; the session's status after them"),
+        (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("api_key" = [])))]
+async fn complete(
+    State(state): State<AppState>,
+    caller: Can<WriteSessions>,
+    Id(id): Id<SessionId>,
+) -> ApiResult<Json<Value>> {
+    let bundle = state
+        .store
+        .session_bundle(caller.app.id, id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    sandbox_only(&caller)?;
+    let plan = state.store.sandbox_plan(id).await?;
+    // Steps an engine is checking finish by themselves.
+    let checking = state.store.checking_steps(id).await?;
+    let latest = latest_counting(&bundle.attempts, bundle.session.resubmit_info.as_ref());
+    let open: Vec<_> = bundle
+        .workflow
+        .spec
+        .nodes
+        .iter()
+        .filter(|n| {
+            !checking.contains(&n.node_id)
+                && !latest
+                    .get(n.node_id.as_str())
+                    .is_some_and(|a| a.status != AttemptStatus::NotFinished)
+                && capture_of(n.feature, &bundle.workflow.spec) != StepState::NotAvailable
+        })
+        .map(|n| (n.node_id.clone(), n.feature))
+        .collect();
+    let mut recorded = Vec::new();
+    for (node_id, feature) in open {
+        let armed = plan.arms.get(&node_id).cloned();
+        let scenario = plan.scenario.clone();
+        let node = node_id.clone();
+        let written = modify(&*state.store, caller.app.id, id, None, move |st| {
+            if matches!(
+                st.session.status,
+                SessionStatus::Approved | SessionStatus::Declined | SessionStatus::KycExpired
+            ) {
+                return Ok((None, ()));
+            }
+            let scenario = scenario
+                .as_deref()
+                .and_then(sandbox::find)
+                .or_else(|| sandbox::magic(st.session.vendor_data.as_deref()));
+            let result = vouch_core::engine::result(
+                Engine::Sandbox,
+                &node,
+                feature,
+                &json!({}),
+                armed.as_ref(),
+                scenario,
+            );
+            let change = record_attempt(st, &result, Uuid::now_v7(), Utc::now())?;
+            Ok((Some(change), ()))
+        })
+        .await;
+        written.map_err(ApiError::from)?;
+        if plan.arms.contains_key(&node_id) {
+            state.store.arm_sandbox(id, node_id.clone(), None).await?;
+        }
+        recorded.push(node_id);
+    }
+    let status = state
+        .store
+        .get_session(caller.app.id, id)
+        .await?
+        .map(|s| s.status)
+        .ok_or_else(ApiError::not_found)?;
+    Ok(Json(
+        json!({"session_id": id, "status": status, "completed_nodes": recorded}),
+    ))
+}
