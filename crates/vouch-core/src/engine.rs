@@ -22,6 +22,9 @@ pub enum Engine {
     Sandbox,
     /// The step goes to `In Review` with its captured media, for a reviewer to judge.
     Manual,
+    /// An outside engine: vouch POSTs it a signed job and records its reply (or the engine
+    /// reports later through the attempts API with its own key).
+    Http,
 }
 
 impl Engine {
@@ -29,6 +32,7 @@ impl Engine {
         match self {
             Engine::Sandbox => "sandbox",
             Engine::Manual => "manual",
+            Engine::Http => "http",
         }
     }
 
@@ -36,6 +40,7 @@ impl Engine {
         match s {
             "sandbox" => Some(Engine::Sandbox),
             "manual" => Some(Engine::Manual),
+            "http" => Some(Engine::Http),
             _ => None,
         }
     }
@@ -136,6 +141,7 @@ pub fn result(
         Engine::Sandbox => {
             return crate::sandbox::result(node_id, feature, input, armed, scenario);
         }
+        Engine::Http => return unavailable(node_id, feature, "its reply is recorded instead"),
         Engine::Manual => (
             AttemptStatus::InReview,
             json!({ "engine": "manual", "checks": [] }),
@@ -155,6 +161,59 @@ pub fn result(
         warnings,
         actor: ActorType::System,
     }
+}
+
+/// The step handed to a reviewer because its engine gave no result (not configured, or no
+/// answer after every retry): said so in a warning.
+pub fn unavailable(node_id: &str, feature: Feature, why: &str) -> NewResult {
+    NewResult {
+        node_id: node_id.to_string(),
+        status: AttemptStatus::InReview,
+        data: json!({ "engine": "http", "checks": [] }),
+        warnings: json!([{
+            "risk": "ENGINE_UNAVAILABLE",
+            "feature": feature.name(),
+            "short_description": "The verification engine gave no result",
+            "long_description": format!("No engine result for this step ({why}): a reviewer is to judge it."),
+            "log_type": "warning",
+        }]),
+        actor: ActorType::System,
+    }
+}
+
+/// An outside engine's reply, read as strictly as `POST /v3/session/{id}/attempts/` reads a
+/// result: `status` (Approved, Declined, In Review), `data` an object, `warnings` a list.
+pub fn parse_reply(node_id: &str, reply: &Value) -> Result<NewResult, String> {
+    let status = match reply.get("status").and_then(Value::as_str) {
+        Some(s) => match AttemptStatus::parse(s) {
+            Some(
+                st @ (AttemptStatus::Approved | AttemptStatus::Declined | AttemptStatus::InReview),
+            ) => st,
+            _ => {
+                return Err(format!(
+                    "status {s:?} is not Approved, Declined or In Review"
+                ))
+            }
+        },
+        None => return Err("the reply has no status".into()),
+    };
+    let data = match reply.get("data") {
+        None | Some(Value::Null) => json!({}),
+        Some(v @ Value::Object(_)) => v.clone(),
+        Some(_) => return Err("data is not an object".into()),
+    };
+    let warnings = match reply.get("warnings") {
+        None | Some(Value::Null) => json!([]),
+        Some(v @ Value::Array(_)) => v.clone(),
+        Some(_) => return Err("warnings is not a list".into()),
+    };
+    Ok(NewResult {
+        node_id: node_id.to_string(),
+        status,
+        data,
+        warnings,
+        actor: ActorType::System,
+    })
 }
 
 #[cfg(test)]
@@ -184,6 +243,31 @@ mod tests {
             Engine::for_node(&asks("nonsense"), Environment::Live),
             Engine::Manual
         );
+    }
+
+    #[test]
+    fn an_outside_engines_reply_is_read_strictly() {
+        let ok = parse_reply("n", &json!({"status": "Declined", "data": {"x": 1}})).unwrap();
+        assert_eq!(
+            (ok.status, ok.data["x"].as_i64()),
+            (AttemptStatus::Declined, Some(1))
+        );
+        for bad in [
+            json!({}),
+            json!({"status": "Expired"}),
+            json!({"status": "Approved", "data": 3}),
+            json!({"status": "Approved", "warnings": {}}),
+        ] {
+            assert!(parse_reply("n", &bad).is_err(), "{bad}");
+        }
+        let u = unavailable("n", Feature::Ocr, "no answer");
+        assert_eq!(
+            (u.status, u.warnings[0]["risk"].as_str()),
+            (AttemptStatus::InReview, Some("ENGINE_UNAVAILABLE"))
+        );
+        let mut http = Map::new();
+        http.insert("engine".into(), json!("http"));
+        assert_eq!(Engine::for_node(&http, Environment::Live), Engine::Http);
     }
 
     #[test]

@@ -43,6 +43,28 @@ pub struct Config {
     pub workers: WorkersConfig,
     pub sms: SmsConfig,
     pub media: MediaConfig,
+    pub engines: EnginesConfig,
+}
+
+/// The outside engine of nodes whose `config.engine` is `"http"`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct EnginesConfig {
+    pub http_url: Option<String>,
+    pub http_secret: Option<String>,
+    pub http_secret_file: Option<PathBuf>,
+    #[serde(with = "human")]
+    pub http_timeout: Duration,
+}
+
+impl EnginesConfig {
+    /// The signing secret (from `http_secret_file` when set).
+    pub fn signing_secret(&self) -> anyhow::Result<String> {
+        match (&self.http_secret_file, &self.http_secret) {
+            (Some(f), _) => read_secret("engines.http_secret_file", f),
+            (None, Some(s)) => Ok(s.clone()),
+            (None, None) => Ok(String::new()),
+        }
+    }
 }
 
 /// Files the person's page captures.
@@ -270,6 +292,18 @@ impl Config {
             (1024..=100 * 1024 * 1024).contains(&cfg.media.max_bytes),
             "configuration: media.max_bytes must be between 1024 and 104857600"
         );
+        if let Some(url) = &cfg.engines.http_url {
+            let u = url::Url::parse(url)
+                .map_err(|e| anyhow::anyhow!("configuration: engines.http_url {url}: {e}"))?;
+            anyhow::ensure!(
+                matches!(u.scheme(), "http" | "https"),
+                "configuration: engines.http_url must be an http:// or https:// URL"
+            );
+            anyhow::ensure!(
+                !cfg.engines.signing_secret()?.is_empty(),
+                "configuration: engines.http_url needs engines.http_secret or engines.http_secret_file"
+            );
+        }
         anyhow::ensure!(
             !cfg.media.url_ttl.is_zero(),
             "configuration: media.url_ttl must be positive"

@@ -160,6 +160,7 @@ pub async fn start_with_roles(
     let metrics = Arc::new(Metrics::default());
     // Turned true once the HTTP server has stopped: the queue runners drain and return.
     let (stop, stopping) = tokio::sync::watch::channel(false);
+    let media = Arc::new(crate::media::Media::from_config(&cfg, &*store).await?);
     let mut scheduler = None;
     let mut runners = Vec::new();
     if roles.workers {
@@ -178,7 +179,12 @@ pub async fn start_with_roles(
             metrics.clone(),
             stopping.clone(),
         )?);
-        runners.push(crate::engines::spawn(store.clone(), &cfg, stopping));
+        runners.push(crate::engines::spawn(
+            store.clone(),
+            &cfg,
+            media.clone(),
+            stopping,
+        )?);
     }
     let preview_key = Arc::new(
         match &cfg.email_preview_key_file {
@@ -190,7 +196,6 @@ pub async fn start_with_roles(
         }
         .into_bytes(),
     );
-    let media = Arc::new(crate::media::Media::from_config(&cfg, &*store).await?);
     let state = AppState {
         store,
         config: Arc::new(cfg),

@@ -194,8 +194,18 @@ pub(crate) async fn until(
     id: &str,
     done: impl Fn(&Value) -> bool,
 ) -> Value {
+    until_for(t, key, id, Duration::from_secs(10), done).await
+}
+
+pub(crate) async fn until_for(
+    t: &TestServer,
+    key: &str,
+    id: &str,
+    limit: Duration,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
     let path = format!("/v3/session/{id}/decision/");
-    for _ in 0..200 {
+    for _ in 0..limit.as_millis() / 50 {
         let d = call(t, key, Method::GET, &path, None).await;
         if done(&d) {
             return d;

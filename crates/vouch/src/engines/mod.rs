@@ -4,6 +4,8 @@
 //! job's id as the attempt's id, so a job run twice (a crash after the result, before the job
 //! was marked done) records its result once.
 
+mod http;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,11 +24,12 @@ use crate::service::{modify, Failure};
 
 struct Engines {
     store: Arc<dyn Store>,
+    http: Option<http::HttpEngine>,
 }
 
-/// Waits before each retry of a job whose result could not be recorded (the database was
-/// unavailable); after the last, the job is failed and the step stays "being checked" for a
-/// reviewer to see.
+/// Waits before each retry of a job whose result could not be had (the outside engine failed)
+/// or recorded (the database was unavailable). After the last, an outside engine's step goes to
+/// a reviewer with a warning saying why; a job that cannot be recorded is failed.
 const RETRY_SCHEDULE: [Duration; 6] = [
     Duration::from_secs(1),
     Duration::from_secs(5),
@@ -36,9 +39,14 @@ const RETRY_SCHEDULE: [Duration; 6] = [
     Duration::from_secs(3600),
 ];
 
-/// Records the engine's result on the session, once. A sandbox result follows the session's
-/// plan (an armed outcome, its scenario, a magic `vendor_data`); an armed outcome is used once.
-async fn apply(store: &dyn Store, job: &EngineJob) -> Result<(), Failure> {
+/// Records the engine's result on the session, once: `given` (an outside engine's), else the
+/// built-in engine's. A sandbox result follows the session's plan (an armed outcome, its
+/// scenario, a magic `vendor_data`); an armed outcome is used once.
+async fn apply(
+    store: &dyn Store,
+    job: &EngineJob,
+    given: Option<vouch_core::steps::NewResult>,
+) -> Result<(), Failure> {
     let plan = if job.engine == Engine::Sandbox {
         store.sandbox_plan(job.session_id).await?
     } else {
@@ -61,7 +69,10 @@ async fn apply(store: &dyn Store, job: &EngineJob) -> Result<(), Failure> {
             .as_deref()
             .and_then(sandbox::find)
             .or_else(|| sandbox::magic(state.session.vendor_data.as_deref()));
-        let result = engine::result(engine, &node_id, feature, &input, armed.as_ref(), scenario);
+        let result = match given {
+            Some(r) => r,
+            None => engine::result(engine, &node_id, feature, &input, armed.as_ref(), scenario),
+        };
         let change = record_attempt(state, &result, attempt_id, Utc::now())?;
         Ok((Some(change), ()))
     })
@@ -101,7 +112,40 @@ impl Queue for Engines {
 
     async fn run(&self, job: EngineJob) -> EngineResult {
         let attempts = job.attempts + 1;
-        let outcome = match apply(&*self.store, &job).await {
+        let given = match (job.engine, &self.http) {
+            (Engine::Http, None) => Some(engine::unavailable(
+                &job.node_id,
+                job.feature,
+                "no engines.http_url is configured",
+            )),
+            (Engine::Http, Some(h)) => match h.ask(&job).await {
+                Ok(http::Reply::Result(r)) => Some(r),
+                Ok(http::Reply::Later) => {
+                    return EngineResult {
+                        id: job.id,
+                        attempts,
+                        outcome: EngineOutcome::Done,
+                    }
+                }
+                Err(e) => match RETRY_SCHEDULE.get(job.attempts as usize) {
+                    Some(wait) => {
+                        tracing::warn!(job = %job.id, error = %e, "the http engine failed; retrying");
+                        return EngineResult {
+                            id: job.id,
+                            attempts,
+                            outcome: EngineOutcome::Retry {
+                                at: Utc::now()
+                                    + chrono::Duration::from_std(*wait).unwrap_or_default(),
+                                error: e,
+                            },
+                        };
+                    }
+                    None => Some(engine::unavailable(&job.node_id, job.feature, &e)),
+                },
+            },
+            _ => None,
+        };
+        let outcome = match apply(&*self.store, &job, given).await {
             Ok(()) => EngineOutcome::Done,
             // The session is gone (deleted) or no longer takes results for the step: nothing
             // to record, ever.
@@ -152,8 +196,9 @@ impl Queue for Engines {
 pub fn spawn(
     store: Arc<dyn Store>,
     cfg: &Config,
+    media: Arc<crate::media::Media>,
     stop: watch::Receiver<bool>,
-) -> tokio::task::JoinHandle<()> {
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let limits = Limits {
         batch: 64,
         max_in_flight: 64,
@@ -162,6 +207,9 @@ pub fn spawn(
         poll: Duration::from_secs(1),
         grace: cfg.workers.shutdown_grace,
     };
-    let queue = Engines { store };
-    jobs::spawn(Arc::new(queue), limits, stop)
+    let queue = Engines {
+        store,
+        http: http::HttpEngine::from_config(cfg, media)?,
+    };
+    Ok(jobs::spawn(Arc::new(queue), limits, stop))
 }
