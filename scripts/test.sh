@@ -20,15 +20,16 @@ if ! python3 -c "import aiosmtpd" 2>/dev/null; then
     python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore aiosmtpd
 fi
 
-# The browser tests drive Debian's Chromium through playwright-core (npm, pinned in
-# crates/vouch/tests/browser/package-lock.json).
+# The browser tests drive Debian's Chromium through playwright-core, and embed the page with
+# Didit's own web SDK (npm, pinned in crates/vouch/tests/browser/package-lock.json).
 if [ ! -x /usr/bin/chromium ]; then
     echo "==> installing Chromium (browser tests of the person's page)"
     if [ "$(id -u)" = 0 ]; then apt=(apt-get); else apt=(sudo apt-get); fi
     "${apt[@]}" update -qq && DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y -qq chromium chromium-driver >/dev/null
 fi
-if [ ! -d crates/vouch/tests/browser/node_modules/playwright-core ]; then
-    echo "==> installing playwright-core and axe-core (npm ci)"
+if [ ! -d crates/vouch/tests/browser/node_modules/playwright-core ] \
+    || [ ! -d crates/vouch/tests/browser/node_modules/@didit-protocol/sdk-web ]; then
+    echo "==> installing playwright-core, axe-core and Didit's web SDK (npm ci)"
     npm ci --prefix crates/vouch/tests/browser --no-audit --no-fund --loglevel=error
 fi
 

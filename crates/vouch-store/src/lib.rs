@@ -81,6 +81,9 @@ pub trait Store: WebhookStore + EmailStore + EngineStore + Send + Sync + 'static
         sender_name: Option<String>,
         brand: Option<String>,
     ) -> StoreResult<()>;
+    /// The origins allowed to frame the application's person's page (replaces the list).
+    async fn set_app_allowed_domains(&self, app_id: AppId, origins: Vec<String>)
+        -> StoreResult<()>;
     async fn create_key(&self, key: ApiKey) -> StoreResult<ApiKey>;
     async fn list_keys(&self, app_id: AppId) -> StoreResult<Vec<ApiKey>>;
     /// Returns false when no such key exists.

@@ -104,6 +104,8 @@ pub struct SessionBundle {
     /// The brand shown in emails: the application's `email_brand`, else its name.
     pub app_name: String,
     pub email_sender_name: Option<String>,
+    /// Origins allowed to frame the person's page (`vouch apps update --allowed-domains`).
+    pub allowed_domains: Vec<String>,
     pub workflow: std::sync::Arc<WorkflowRecord>,
     pub attempts: Vec<Attempt>,
     pub reviews: Vec<Review>,

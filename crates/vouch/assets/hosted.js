@@ -1,4 +1,49 @@
-// The person's page with script: the camera for capture steps. Without this file every step
+// The person's page with script. Two things, both optional (every step works without them):
+// the events an embedding page receives (Didit's web SDK, or a plain iframe), and the camera.
+(function () {
+  'use strict';
+  // Embedded: tell the parent what happens, as Didit's page does ({type, data, timestamp}).
+  // Only origins the application allows can frame the page (its CSP's frame-ancestors), and
+  // messages go to the parent's own origin when the browser says which it is.
+  var facts = document.body.dataset;
+  if (window.parent === window || !facts.sessionId) return;
+  var ancestors = window.location.ancestorOrigins;
+  var target = ancestors && ancestors.length ? ancestors[0] : '*';
+  function post(type, data) {
+    window.parent.postMessage({ type: type, data: data || {}, timestamp: Date.now() }, target);
+  }
+  var query = new URLSearchParams(window.location.search);
+  post('didit:ready', { sessionId: facts.sessionId });
+  if (facts.ended) {
+    post('didit:error', { error: facts.ended === 'expired' ? 'sessionExpired' : facts.ended });
+  } else {
+    post('didit:status_updated', { status: facts.status });
+    var hash = window.location.hash;
+    if (query.get('done') && hash.indexOf('#step-') === 0) {
+      post('didit:step_completed', { step: hash.slice(6), nextStep: facts.step || null });
+    }
+    if (facts.step) post('didit:step_started', { step: facts.step });
+    if (facts.outcome) post('didit:completed', { sessionId: facts.sessionId, status: facts.status });
+    Array.prototype.forEach.call(document.querySelectorAll('main form'), function (f) {
+      f.addEventListener('submit', function () {
+        if (facts.status === 'Not Started') post('didit:started', {});
+      });
+    });
+  }
+  if (query.get('sdk_presentation') === 'embedded') {
+    var layout = function () {
+      post('didit:layout', {
+        contentHeight: document.documentElement.scrollHeight,
+        colorScheme: 'light',
+        dir: document.documentElement.dir || 'ltr',
+      });
+    };
+    layout();
+    if (window.ResizeObserver) new ResizeObserver(layout).observe(document.body);
+  }
+})();
+
+// The camera for capture steps. Without this file every step
 // still works (a file input with `capture`); with it, each file input gets a "use the camera"
 // button that opens the back camera for documents and the front one for selfies, with a switch
 // when there are several. The photo taken goes into the same file input and is sent by the

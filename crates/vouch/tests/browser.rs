@@ -41,6 +41,12 @@ fn browser_available() -> bool {
             browser_dir().join("node_modules/playwright-core").exists(),
             "tests/browser/node_modules (npm ci)".to_string(),
         ),
+        (
+            browser_dir()
+                .join("node_modules/@didit-protocol/sdk-web")
+                .exists(),
+            "Didit's web SDK in tests/browser/node_modules (npm ci)".to_string(),
+        ),
     ]
     .into_iter()
     .filter(|(ok, _)| !ok)
@@ -216,10 +222,28 @@ async fn the_persons_page_works_by_role_and_keyboard_and_passes_axe_in_english_a
     // The service the person returns to: a real server, so that the browser really lands.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let shop = format!("http://{}/back", listener.local_addr().unwrap());
-    let shop_app = axum::Router::new().route(
-        "/back",
-        axum::routing::get(|| async { axum::response::Html("<!doctype html><title>shop</title>") }),
-    );
+    let sdk_js = std::fs::read_to_string(
+        browser_dir().join("node_modules/@didit-protocol/sdk-web/dist/didit-sdk.umd.js"),
+    )
+    .unwrap_or_default();
+    let shop_app = axum::Router::new()
+        .route(
+            "/back",
+            axum::routing::get(|| async {
+                axum::response::Html("<!doctype html><title>shop</title>")
+            }),
+        )
+        .route(
+            "/embed",
+            axum::routing::get(|| async { axum::response::Html(capture_plan::EMBED_PAGE) }),
+        )
+        .route(
+            "/sdk.js",
+            axum::routing::get(move || {
+                let js = sdk_js.clone();
+                async move { ([("content-type", "text/javascript")], js) }
+            }),
+        );
     tokio::spawn(async move {
         let _ = axum::serve(listener, shop_app).await;
     });
@@ -323,7 +347,8 @@ async fn the_persons_page_works_by_role_and_keyboard_and_passes_axe_in_english_a
     // two of the email flows.
     let (captures, camera) = capture_plan::prepare(&t, t.dir.path(), &smtp.dir, &shop, 3).await;
     let plan = json!({"base": t.base, "screenshots": screenshots, "pages": pages, "flows": flows,
-                      "captures": captures.flows, "camera_file": camera});
+                      "captures": captures.flows, "camera_file": camera,
+                      "embeds": captures.embeds});
     let plan_file = t.dir.path().join("plan.json");
     std::fs::write(&plan_file, plan.to_string()).unwrap();
 

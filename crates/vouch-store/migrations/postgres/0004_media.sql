@@ -60,3 +60,7 @@ CREATE TABLE sandbox_sessions (
     scenario    text,
     arms        json NOT NULL
 );
+
+-- The origins allowed to embed the application's person's page in an iframe (a JSON list of
+-- "https://host[:port]"); none by default, so the page refuses to be framed.
+ALTER TABLE apps ADD COLUMN allowed_domains text NOT NULL DEFAULT '[]';

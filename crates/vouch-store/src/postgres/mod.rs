@@ -210,6 +210,14 @@ impl Store for PgStore {
         catalog::find_app(&Pg(&self.conn().await?), name_or_id).await
     }
 
+    async fn set_app_allowed_domains(
+        &self,
+        app_id: AppId,
+        origins: Vec<String>,
+    ) -> StoreResult<()> {
+        catalog::set_allowed_domains(&Pg(&self.conn().await?), app_id, &origins).await
+    }
+
     async fn set_app_branding(
         &self,
         app_id: AppId,

@@ -76,6 +76,21 @@ pub async fn set_branding(
     .map(|_| ())
 }
 
+/// The origins allowed to frame the application's person's page.
+pub async fn set_allowed_domains(
+    db: &impl Db,
+    app_id: AppId,
+    origins: &[String],
+) -> StoreResult<()> {
+    db.execute(stmt!(
+        "UPDATE apps SET allowed_domains = $1 WHERE id = $2",
+        serde_json::to_string(origins).unwrap_or_else(|_| "[]".into()),
+        app_id
+    ))
+    .await
+    .map(|_| ())
+}
+
 pub async fn insert_key(db: &impl Db, k: &ApiKey) -> StoreResult<()> {
     db.execute(stmt!(
         "INSERT INTO api_keys (id, app_id, name, key_hash, prefix, last4, sessions, decisions,

@@ -379,17 +379,23 @@ pub async fn bundle(
         return Ok(None);
     };
     let app = stmt!(
-        "SELECT mode AS app_mode, COALESCE(email_brand, name) AS app_name, email_sender_name
+        "SELECT mode AS app_mode, COALESCE(email_brand, name) AS app_name, email_sender_name,
+            allowed_domains
          FROM apps WHERE id = $1",
         app_id
     );
-    let (workflow, app, attempts, reviews) = tokio::try_join!(
+    let (workflow, (app, allowed_domains), attempts, reviews) = tokio::try_join!(
         workflow(db, cache, session.workflow_id, session.workflow_version),
-        db.query_one(app, app_facts),
+        db.query_one(app, |r| {
+            let origins: Vec<String> =
+                serde_json::from_str(&r.text("allowed_domains")?).unwrap_or_default();
+            Ok((app_facts(r)?, origins))
+        }),
         attempts(db, id),
         reviews(db, id),
     )?;
     Ok(Some(SessionBundle {
+        allowed_domains,
         app_name: app.app_name,
         email_sender_name: app.email_sender_name,
         attempts,

@@ -157,6 +157,16 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn set_app_allowed_domains(
+        &self,
+        app_id: AppId,
+        origins: Vec<String>,
+    ) -> StoreResult<()> {
+        self.writer
+            .write(move |c| ready(catalog::set_allowed_domains(&Lite(c), app_id, &origins)))
+            .await
+    }
+
     async fn set_app_branding(
         &self,
         app_id: AppId,

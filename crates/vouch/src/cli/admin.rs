@@ -36,6 +36,30 @@ fn parse_expiry(s: &str, now: DateTime<Utc>) -> anyhow::Result<DateTime<Utc>> {
     Ok(now + d)
 }
 
+/// `https://host[:port]` origins, comma-separated; anything with a path, query or another
+/// scheme is refused with the value named.
+pub fn parse_origins(list: &str) -> anyhow::Result<Vec<String>> {
+    let mut out = Vec::new();
+    for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let u = url::Url::parse(item)
+            .map_err(|e| anyhow::anyhow!("--allowed-domains {item:?}: {e}"))?;
+        anyhow::ensure!(
+            matches!(u.scheme(), "http" | "https")
+                && u.host_str().is_some()
+                && u.path() == "/"
+                && u.query().is_none()
+                && u.fragment().is_none()
+                && u.username().is_empty(),
+            "--allowed-domains {item:?}: an origin is scheme://host[:port], nothing more"
+        );
+        let origin = u.origin().ascii_serialization();
+        if !out.contains(&origin) {
+            out.push(origin);
+        }
+    }
+    Ok(out)
+}
+
 pub(super) async fn apps(store: &dyn Store, c: AppsCommand) -> anyhow::Result<()> {
     match c {
         AppsCommand::Create {
@@ -76,8 +100,27 @@ pub(super) async fn apps(store: &dyn Store, c: AppsCommand) -> anyhow::Result<()
             app,
             email_sender_name,
             email_brand,
+            allowed_domains,
         } => {
             let app = find_app(store, &app).await?;
+            if let Some(list) = allowed_domains {
+                let origins = parse_origins(&list)?;
+                store
+                    .set_app_allowed_domains(app.id, origins.clone())
+                    .await?;
+                if origins.is_empty() {
+                    println!("application {:?} may no longer be embedded", app.name);
+                } else {
+                    println!(
+                        "application {:?} may be embedded by {}",
+                        app.name,
+                        origins.join(", ")
+                    );
+                }
+                if email_sender_name.is_none() && email_brand.is_none() {
+                    return Ok(());
+                }
+            }
             let clean = |v: Option<String>| v.map(|s| s.trim().to_string());
             if email_sender_name
                 .as_deref()
@@ -214,5 +257,26 @@ mod tests {
         assert!(parse_expiry("2030-01-01T00:00:00Z", now).is_ok());
         assert!(parse_expiry("soon", now).is_err());
         assert!(parse_expiry("3w", now).is_err());
+    }
+
+    #[test]
+    fn allowed_domains_are_origins_and_nothing_more() {
+        assert_eq!(
+            parse_origins(
+                " https://Shop.example , https://shop.example:8443,https://shop.example/"
+            )
+            .unwrap(),
+            ["https://shop.example", "https://shop.example:8443"]
+        );
+        assert!(parse_origins("").unwrap().is_empty());
+        for bad in [
+            "shop.example",
+            "ftp://shop.example",
+            "https://shop.example/path",
+            "https://a@shop.example",
+            "https://shop.example?x=1",
+        ] {
+            assert!(parse_origins(bad).is_err(), "{bad}");
+        }
     }
 }

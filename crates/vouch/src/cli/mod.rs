@@ -115,6 +115,10 @@ pub enum AppsCommand {
         /// Brand shown in this application's emails (default: the application's name).
         #[arg(long)]
         email_brand: Option<String>,
+        /// Origins allowed to embed the person's page in an iframe, comma-separated
+        /// (`https://shop.example,https://app.shop.example:8443`); "" allows none again.
+        #[arg(long)]
+        allowed_domains: Option<String>,
     },
 }
 

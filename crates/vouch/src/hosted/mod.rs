@@ -10,13 +10,14 @@ pub mod codes;
 pub mod lang;
 pub mod limits;
 mod media;
+mod respond;
 mod send;
 
 use std::sync::LazyLock;
 
 use askama::Template;
 use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -27,6 +28,8 @@ use vouch_core::SessionStatus;
 
 use crate::state::AppState;
 use lang::{Phrase, Text};
+use respond::too_many;
+use respond::{ended, html, message, redirecting, reloading, unavailable, Embed, Link};
 
 /// A capture form carries at most two files (a document's sides) and a few fields.
 pub fn router(max_file_bytes: usize) -> Router<AppState> {
@@ -116,11 +119,6 @@ struct CodeForm {
     code_sent: bool,
 }
 
-struct Link {
-    href: String,
-    label: Phrase,
-}
-
 #[derive(Template)]
 #[template(path = "hosted/steps.html")]
 struct StepsPage<'a> {
@@ -138,21 +136,8 @@ struct StepsPage<'a> {
     back: Option<Link>,
     /// Steps are being checked: the page reloads itself to show their results.
     checking: bool,
-    /// A capture form is on the page: the camera script is loaded, with this response's nonce.
-    has_capture: bool,
-    nonce: String,
-}
-
-#[derive(Template)]
-#[template(path = "hosted/message.html")]
-struct MessagePage<'a> {
-    t: &'a Text,
-    languages: &'static [&'static Text],
-    asset_version: &'a str,
-    brand: &'a str,
-    heading: Phrase,
-    body: Phrase,
-    back: Option<Link>,
+    /// The script's nonce and what it announces to an embedding page.
+    embed: Option<Embed>,
 }
 
 /// Tokens vouch hands out are 32 letters and digits; anything else names no session.
@@ -181,6 +166,7 @@ async fn page(
             Phrase::plain(t.unknown_heading),
             Phrase::plain(t.unknown_body),
             None,
+            None,
         )
     };
     if !plausible_token(&token) {
@@ -199,7 +185,7 @@ async fn page(
             Ok(Some(app)) => app.name,
             _ => String::new(),
         };
-        return ended(t, &brand, Ended::Deleted);
+        return ended(t, &brand, Ended::Deleted, None);
     }
     let bundle = match state
         .store
@@ -217,6 +203,13 @@ async fn page(
         Ok(c) => c,
         Err(e) => return unavailable(&e, t),
     };
+    let mut embed = Embed::new(&bundle.allowed_domains, s.id, s.status.as_str());
+    // Inside a frame (Didit's web SDK), the page announces the end to its parent instead of
+    // navigating the frame to the callback.
+    let framed = headers
+        .get("sec-fetch-dest")
+        .is_some_and(|v| v.as_bytes() == b"iframe");
+    let just_done = just_done && !framed;
     match screen(s, &bundle.workflow.spec, &bundle.attempts, &checking, false) {
         Screen::Steps(steps) => {
             let resubmitted = s.status == SessionStatus::Resubmitted;
@@ -303,13 +296,12 @@ async fn page(
                     capture,
                 });
             }
-            let has_capture = views.iter().any(|v| v.capture.is_some());
-            let nonce = {
-                use rand::RngCore;
-                let mut b = [0u8; 16];
-                rand::rng().fill_bytes(&mut b);
-                hex::encode(b)
-            };
+            embed.step = views
+                .iter()
+                .find(|v| v.class == "todo")
+                .map(|v| v.node_id.clone())
+                .unwrap_or_default();
+            let (nonce, ancestors) = (embed.nonce.clone(), embed.ancestors.clone());
             let view = StepsPage {
                 t,
                 languages: &lang::ALL,
@@ -333,10 +325,9 @@ async fn page(
                 notice_is_problem: notice.is_some_and(codes::Notice::is_problem),
                 back,
                 checking: being_checked,
-                has_capture,
-                nonce: nonce.clone(),
+                embed: Some(embed),
             };
-            let r = html_with(StatusCode::OK, view.render(), Some(&nonce));
+            let r = html(StatusCode::OK, view.render(), Some(&nonce), &ancestors);
             match refresh {
                 Some(to) => redirecting(r, &to),
                 // Polled without script: the page asks to be reloaded while engines work.
@@ -356,6 +347,7 @@ async fn page(
                 label: Phrase::fill(t.back_to, brand),
             });
             let refresh = back.as_ref().filter(|_| just_done).map(|l| l.href.clone());
+            embed.outcome = true;
             let mut r = message(
                 StatusCode::OK,
                 t,
@@ -363,13 +355,14 @@ async fn page(
                 Phrase::fill(heading, brand),
                 Phrase::fill(body, brand),
                 back,
+                Some(embed),
             );
             if let Some(to) = refresh {
                 r = redirecting(r, &to);
             }
             r
         }
-        Screen::Ended(why) => ended(t, brand, why),
+        Screen::Ended(why) => ended(t, brand, why, Some(embed)),
     }
 }
 
@@ -381,161 +374,4 @@ fn callback_link(s: &Session) -> Option<String> {
         .append_pair("verificationSessionId", &s.id.to_string())
         .append_pair("status", s.status.as_str());
     Some(url.into())
-}
-
-fn ended(t: &'static Text, brand: &str, why: Ended) -> Response {
-    let heading = match why {
-        Ended::Expired => t.expired_heading,
-        Ended::Abandoned => t.abandoned_heading,
-        Ended::Deleted => t.deleted_heading,
-    };
-    let body = if brand.is_empty() {
-        Phrase::plain(t.unknown_body)
-    } else {
-        Phrase::fill(t.ended_body, brand)
-    };
-    message(
-        StatusCode::GONE,
-        t,
-        brand,
-        Phrase::plain(heading),
-        body,
-        None,
-    )
-}
-
-/// A form over its session's limit: `429` with a page saying when to try again.
-pub(super) fn too_many(lang: Option<&str>, retry_after_secs: u64) -> Response {
-    let t = lang::choose(lang, None, None);
-    let mut r = message(
-        StatusCode::TOO_MANY_REQUESTS,
-        t,
-        "",
-        Phrase::plain(t.c.too_many_heading),
-        Phrase::plain(t.c.too_many_body),
-        None,
-    );
-    if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
-        r.headers_mut().insert(header::RETRY_AFTER, v);
-    }
-    r
-}
-
-fn unavailable(e: &vouch_store::StoreError, t: &'static Text) -> Response {
-    tracing::warn!(error = %e, "the person's page could not read the session");
-    let mut r = message(
-        StatusCode::SERVICE_UNAVAILABLE,
-        t,
-        "",
-        Phrase::plain(t.title),
-        Phrase::plain(t.unknown_body),
-        None,
-    );
-    r.headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-    r
-}
-
-fn message(
-    status: StatusCode,
-    t: &'static Text,
-    brand: &str,
-    heading: Phrase,
-    body: Phrase,
-    back: Option<Link>,
-) -> Response {
-    let view = MessagePage {
-        t,
-        languages: &lang::ALL,
-        asset_version: &ASSET_VERSION,
-        brand,
-        heading,
-        body,
-        back,
-    };
-    html(status, view.render())
-}
-
-/// The page, and at once the `callback` after it (`Refresh: 0`, which browsers treat as an
-/// immediate `<meta http-equiv="refresh">`): the person's last step is done and the service
-/// that sent them waits. A new navigation, not a redirect of the form that finished the step,
-/// so the page's `form-action 'self'` does not stand in its way; the link on the page remains
-/// for a browser that does not follow it.
-fn redirecting(mut r: Response, to: &str) -> Response {
-    if let Ok(v) = HeaderValue::from_str(&format!("0; url={to}")) {
-        r.headers_mut()
-            .insert(header::HeaderName::from_static("refresh"), v);
-    }
-    r
-}
-
-/// The page, reloaded by the browser in 3 seconds (`Refresh: 3`) with the same language and
-/// without the one-off notice.
-fn reloading(mut r: Response, token: &str, query: Option<&str>) -> Response {
-    let mut keep = url::form_urlencoded::Serializer::new(String::new());
-    if let Some(l) = lang_param(query).and_then(|l| lang::find(&l)) {
-        keep.append_pair("lang", l.code);
-    }
-    if param(query, "done").is_some() {
-        keep.append_pair("done", "1");
-    }
-    let q = keep.finish();
-    let sep = if q.is_empty() { "" } else { "?" };
-    if let Ok(v) = HeaderValue::from_str(&format!("3; url=/session/{token}{sep}{q}")) {
-        r.headers_mut()
-            .insert(header::HeaderName::from_static("refresh"), v);
-    }
-    r
-}
-
-/// A page with the headers every person-facing answer carries: nothing may run but what vouch
-/// serves, the page is never framed, the token in the URL never leaves in a `Referer`, and
-/// nothing personal is cached.
-fn html(status: StatusCode, rendered: askama::Result<String>) -> Response {
-    html_with(status, rendered, None)
-}
-
-/// As `html`, allowing the one script tag that carries `nonce`.
-fn html_with(
-    status: StatusCode,
-    rendered: askama::Result<String>,
-    nonce: Option<&str>,
-) -> Response {
-    let body = match rendered {
-        Ok(b) => b,
-        Err(e) => {
-            tracing::error!(error = %e, "rendering the person's page");
-            return (StatusCode::INTERNAL_SERVER_ERROR, "").into_response();
-        }
-    };
-    let mut r = (status, body).into_response();
-    let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    let script = nonce.map_or(String::new(), |n| format!("script-src 'nonce-{n}'; "));
-    let csp = format!(
-        "default-src 'none'; {script}style-src 'self'; img-src 'self' blob:; form-action 'self'; \
-         base-uri 'none'; frame-ancestors 'none'"
-    );
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_str(&csp).expect("a nonce is hex"),
-    );
-    h.insert(
-        header::HeaderName::from_static("permissions-policy"),
-        HeaderValue::from_static("camera=(self), microphone=(), geolocation=()"),
-    );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r
 }

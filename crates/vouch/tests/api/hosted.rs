@@ -337,3 +337,73 @@ async fn the_stylesheet_and_the_script_are_served_by_vouch_small_and_cacheable()
         "nothing fetched from elsewhere"
     );
 }
+
+#[tokio::test]
+async fn framing_is_refused_unless_the_application_allows_the_embedding_origin() {
+    let t = TestServer::start().await;
+    let created = session_with(&t, &["EMAIL_VERIFICATION"], json!({})).await;
+    let (_, _, head) = open(&t, &created, "", None).await;
+    assert!(header(&head, "content-security-policy").contains("frame-ancestors 'none'"));
+    assert_eq!(header(&head, "x-frame-options"), "DENY");
+    t.store
+        .set_app_allowed_domains(
+            t.app.id,
+            vec![
+                "https://shop.example".into(),
+                "https://app.shop.example:8443".into(),
+            ],
+        )
+        .await
+        .unwrap();
+    let (status, html, head) = open(&t, &created, "", None).await;
+    assert_eq!(status, 200);
+    assert!(
+        header(&head, "content-security-policy")
+            .contains("frame-ancestors https://shop.example https://app.shop.example:8443"),
+        "{}",
+        header(&head, "content-security-policy")
+    );
+    assert_eq!(
+        header(&head, "x-frame-options"),
+        "",
+        "XFO cannot name origins"
+    );
+    let id = created["session_id"].as_str().unwrap();
+    assert!(
+        html.contains(&format!("data-session-id=\"{id}\"")),
+        "{html}"
+    );
+    assert!(html.contains("data-status=\"Not Started\""));
+    assert!(html.contains("data-step=\"feature_email_verification_1\""));
+}
+
+#[tokio::test]
+async fn inside_a_frame_the_last_step_announces_the_end_instead_of_leaving_for_the_callback() {
+    let t = TestServer::start().await;
+    let created = session_with(
+        &t,
+        &["OCR"],
+        json!({"callback": "https://shop.example/done"}),
+    )
+    .await;
+    let sid = created["session_id"].as_str().unwrap();
+    assert_eq!(t.attempt(sid, "feature_ocr_1", "Approved").await.0, 201);
+    let url = url::Url::parse(created["url"].as_str().unwrap()).unwrap();
+    let path = format!("{}?done=1", url.path());
+    let (_, html, head) = fetch(&t, &path, None).await;
+    assert!(header(&head, "refresh").starts_with("0; url=https://shop.example/done?"));
+    let r = t
+        .client
+        .get(format!("{}{path}", t.base))
+        .header("sec-fetch-dest", "iframe")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.headers().get("refresh").is_none(),
+        "framed: no navigation away"
+    );
+    let framed = r.text().await.unwrap();
+    assert!(framed.contains("data-outcome=\"1\"") && framed.contains("data-status=\"Approved\""));
+    assert!(html.contains("Return to"), "the link stays on the page");
+}

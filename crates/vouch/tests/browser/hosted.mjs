@@ -183,6 +183,49 @@ async function captureFlow(page, f) {
   return problems;
 }
 
+// A shop page embedding a session with Didit's own web SDK: the person completes the email
+// step inside the SDK's frame; the SDK must hear vouch's events and report the completion.
+// On an origin the application does not allow, the frame must stay empty.
+async function embedFlow(page, f) {
+  const problems = [];
+  await page.goto(f.shop_url);
+  const frame = page.frameLocator('iframe');
+  if (!f.allowed) {
+    await page.waitForTimeout(2500);
+    const events = await page.evaluate(() => window.events.map((e) => e.type));
+    if (events.includes('didit:ready')) problems.push(`a refused origin heard: ${events}`);
+    if (await frame.getByRole('heading', { level: 1 }).count() !== 0) problems.push('the page rendered inside a refused frame');
+    await page.screenshot({ path: join(plan.screenshots, `${f.name}.png`), fullPage: true });
+    return problems;
+  }
+  await frame.getByRole('button', { name: f.send_code, exact: true }).click();
+  const code = await codeFromSink(f.sink_dir, f.mail_number);
+  const field = frame.getByRole('textbox', { name: f.code_label, exact: true });
+  await field.fill(code);
+  await page.screenshot({ path: join(plan.screenshots, `${f.name}-code.png`), fullPage: true });
+  await field.press('Enter');
+  try {
+    await page.waitForFunction(() => window.results.length > 0, null, { timeout: 10000 });
+  } catch (e) {
+    problems.push(`the SDK reported no result; events: ${JSON.stringify(await page.evaluate(() => window.events))}`);
+    return problems;
+  }
+  await page.screenshot({ path: join(plan.screenshots, `${f.name}-done.png`), fullPage: true });
+  const { events, results } = await page.evaluate(() => ({ events: window.events, results: window.results }));
+  const types = events.map((e) => e.type);
+  for (const t of ['didit:started', 'didit:ready', 'didit:status_updated', 'didit:step_started', 'didit:completed']) {
+    if (!types.includes(t)) problems.push(`the SDK never heard ${t}: ${types}`);
+  }
+  const ready = events.find((e) => e.type === 'didit:ready');
+  if (ready && ready.data.sessionId !== f.session_id) problems.push(`didit:ready names ${ready.data.sessionId}`);
+  if (events.some((e) => typeof e.timestamp !== 'number')) problems.push('an event without a timestamp');
+  const r = results[0];
+  if (r.type !== 'completed' || r.session?.sessionId !== f.session_id || r.session?.status !== 'Approved') {
+    problems.push(`the SDK's result: ${JSON.stringify(r)}`);
+  }
+  return problems;
+}
+
 try {
   for (const p of plan.pages) {
     const problems = [];
@@ -267,6 +310,14 @@ try {
     let problems;
     try { problems = await captureFlow(page, f); } catch (e) { problems = [String(e)]; }
     if (outside.length) problems.push(`requests outside vouch: ${outside.join(', ')}`);
+    results.push({ name: f.name, problems, violations: [], passes: -1 });
+    await context.close();
+  }
+  for (const f of plan.embeds || []) {
+    const context = await browser.newContext({ viewport: { width: 900, height: 900 } });
+    const page = await context.newPage();
+    let problems;
+    try { problems = await embedFlow(page, f); } catch (e) { problems = [String(e)]; }
     results.push({ name: f.name, problems, violations: [], passes: -1 });
     await context.close();
   }

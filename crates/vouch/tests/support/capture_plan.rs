@@ -19,9 +19,12 @@ use crate::receiver::Receiver;
 
 pub struct Captures {
     pub flows: Vec<Value>,
+    /// Pages of the shop that embed a session with Didit's web SDK.
+    pub embeds: Vec<Value>,
     key: String,
     secret: String,
     sessions: Vec<(String, String)>,
+    embedded: String,
     pub receiver: Receiver,
 }
 
@@ -72,6 +75,9 @@ pub async fn prepare(
     shop: &str,
     first_mail: usize,
 ) -> (Captures, std::path::PathBuf) {
+    let shop_url = url::Url::parse(shop).unwrap();
+    let shop_origin = shop_url.origin().ascii_serialization();
+    let port = shop_url.port().unwrap();
     let app = t
         .store
         .create_app(App {
@@ -83,6 +89,11 @@ pub async fn prepare(
         .await
         .unwrap();
     let key = new_key(t.store.as_ref(), &app, Scopes::all(Access::Write), None).await;
+    // The shop (127.0.0.1) may embed this application's pages; localhost may not.
+    t.store
+        .set_app_allowed_domains(app.id, vec![shop_origin])
+        .await
+        .unwrap();
     let receiver = Receiver::start().await;
     let dest = call(
         t,
@@ -144,12 +155,49 @@ pub async fn prepare(
         }));
         sessions.push((id, mode.to_string()));
     }
+    // A session embedded in the shop with Didit's web SDK: its email step done in the frame.
+    let email_wf = call(
+        t,
+        &key,
+        Method::POST,
+        "/v3/workflows/",
+        Some(json!({"workflow_label": "email", "features": [{"feature": "EMAIL_VERIFICATION"}]})),
+    )
+    .await;
+    let embedded = call(
+        t,
+        &key,
+        Method::POST,
+        "/v3/session/",
+        Some(json!({"workflow_id": email_wf["uuid"],
+                    "contact_details": {"email": "framed@example.com"}})),
+    )
+    .await;
+    let embedded_id = embedded["session_id"].as_str().unwrap().to_string();
+    let session_url = format!(
+        "{}{}",
+        t.base,
+        url::Url::parse(embedded["url"].as_str().unwrap())
+            .unwrap()
+            .path()
+    );
+    let q: String = url::form_urlencoded::byte_serialize(session_url.as_bytes()).collect();
+    let embeds = vec![
+        json!({"name": "embedded-sdk", "allowed": true, "session_id": embedded_id,
+               "shop_url": format!("http://127.0.0.1:{port}/embed?url={q}"),
+               "sink_dir": sink_dir, "mail_number": first_mail + 3,
+               "send_code": "Send me a code", "code_label": "Code"}),
+        json!({"name": "embedded-sdk-refused", "allowed": false,
+               "shop_url": format!("http://localhost:{port}/embed?url={q}")}),
+    ];
     (
         Captures {
             flows,
+            embeds,
             key,
             secret,
             sessions,
+            embedded: embedded_id,
             receiver,
         },
         camera,
@@ -217,5 +265,30 @@ pub async fn check(t: &TestServer, c: &Captures) -> Vec<String> {
             }
         }
     }
+    let (s, d) = status_json(
+        t.request(
+            Method::GET,
+            &format!("/v3/session/{}/decision/", c.embedded),
+            Some(&c.key),
+            None,
+        )
+        .await,
+    )
+    .await;
+    if s != 200 || d["status"] != "Approved" {
+        failures.push(format!("embedded: the session is {}", d["status"]));
+    }
     failures
 }
+
+/// The shop's page that embeds a session with Didit's web SDK (served from the test's npm
+/// packages), recording the SDK's events and results for the browser test to read.
+pub const EMBED_PAGE: &str = r#"<!doctype html><html><head><title>shop</title></head><body>
+<h1>Shop</h1><script src="/sdk.js"></script><script>
+window.events = []; window.results = [];
+const sdk = DiditSDK.DiditSdk.shared;
+sdk.onEvent = (e) => window.events.push(e);
+sdk.onComplete = (r) => window.results.push(r);
+sdk.startVerification({ url: new URLSearchParams(location.search).get('url'),
+  configuration: { loggingEnabled: true, showExitConfirmation: false } });
+</script></body></html>"#;
