@@ -3,7 +3,7 @@
 //! arm or complete; the rules are `vouch_core::sandbox`, results enter through the attempts
 //! path (`steps::record_attempt`).
 
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::Json;
 use chrono::Utc;
 use serde::Deserialize;
@@ -16,6 +16,7 @@ use vouch_core::engine::Engine;
 use vouch_core::person::{capture_of, StepState};
 use vouch_core::progress::latest_counting;
 use vouch_core::sandbox;
+use vouch_core::scopes::{Access, Resource};
 use vouch_core::session::Environment;
 use vouch_core::steps::record_attempt;
 use vouch_core::{AttemptStatus, FieldErrors, SessionId, SessionStatus};
@@ -47,11 +48,39 @@ fn sandbox_only(caller: &Caller) -> ApiResult<()> {
 }
 
 #[utoipa::path(get, path = "/v1/sandbox/scenarios/", operation_id = "list_sandbox_scenarios", tag = "sandbox",
+    params(("session_token" = Option<String>, Query, description = "Instead of a key, from inside the person's page: the token of a sandbox session")),
     responses((status = 200, description = "Each scenario with its per-feature outcomes, warnings and the specimen data"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
-    security(("api_key" = [])))]
-async fn scenarios(_caller: Can<ReadSessions>) -> Json<Value> {
-    Json(sandbox::catalog_json())
+    security(("api_key" = []), ()))]
+async fn scenarios(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    caller: Result<Caller, ApiError>,
+) -> ApiResult<Json<Value>> {
+    match caller {
+        Ok(c) => c.require(Resource::Sessions, Access::Read)?,
+        Err(refused) => {
+            // A sandbox session's token opens the catalog too (the page of such a session may
+            // show it); nothing else does.
+            let token = query.as_deref().and_then(|q| {
+                url::form_urlencoded::parse(q.as_bytes())
+                    .find(|(k, _)| k == "session_token")
+                    .map(|(_, v)| v.into_owned())
+            });
+            let Some(token) = token else {
+                return Err(refused);
+            };
+            let target = state.store.session_by_token(&token).await?;
+            let app = match target.filter(|t| !t.deleted) {
+                Some(t) => state.store.find_app(&t.app_id.to_string()).await?,
+                None => None,
+            };
+            if !app.is_some_and(|a| a.mode == Environment::Sandbox) {
+                return Err(refused);
+            }
+        }
+    }
+    Ok(Json(sandbox::catalog_json()))
 }
 
 /// Body of `POST /v1/sandbox/sessions/{id}/arm/`.
