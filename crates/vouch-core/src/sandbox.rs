@@ -242,6 +242,85 @@ pub fn result(
     }
 }
 
+/// What a registered sandbox test number plays on the person's phone step, as Didit's phone
+/// test numbers do (`POST /v3/phone/sandbox/numbers/`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhoneOutcome {
+    /// The code is "sent"; the fixed code (any well-formed one if none was set) verifies.
+    Verified,
+    /// As `Verified`: the code a silent check fell back to.
+    SilentFallback,
+    /// Verified at once, without a code.
+    SilentMatch,
+    /// Declined at once.
+    SilentMismatch,
+    /// Declined at once: the message never arrived.
+    NotDelivered,
+    /// The number is blocked: Declined at once.
+    Blocked,
+    /// The code is sent, but has expired when it is checked.
+    Expired,
+}
+
+/// What the page does when the person asks for a code to a number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PhonePlay {
+    /// A code (the number's fixed one, or `None`: any well-formed code) stands, nothing is sent;
+    /// `expired`: it has already expired.
+    Code { code: Option<String>, expired: bool },
+    /// The step is decided at once.
+    Decided { approved: bool },
+}
+
+impl PhoneOutcome {
+    pub const ALL: [PhoneOutcome; 7] = [
+        PhoneOutcome::Verified,
+        PhoneOutcome::SilentFallback,
+        PhoneOutcome::SilentMatch,
+        PhoneOutcome::SilentMismatch,
+        PhoneOutcome::NotDelivered,
+        PhoneOutcome::Blocked,
+        PhoneOutcome::Expired,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PhoneOutcome::Verified => "verified",
+            PhoneOutcome::SilentFallback => "silent_fallback",
+            PhoneOutcome::SilentMatch => "silent_match",
+            PhoneOutcome::SilentMismatch => "silent_mismatch",
+            PhoneOutcome::NotDelivered => "not_delivered",
+            PhoneOutcome::Blocked => "blocked",
+            PhoneOutcome::Expired => "expired",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.as_str() == s)
+    }
+
+    pub fn play(self, code: Option<&str>) -> PhonePlay {
+        let code = code.map(String::from);
+        match self {
+            PhoneOutcome::Verified | PhoneOutcome::SilentFallback => PhonePlay::Code {
+                code,
+                expired: false,
+            },
+            PhoneOutcome::Expired => PhonePlay::Code {
+                code,
+                expired: true,
+            },
+            PhoneOutcome::SilentMatch => PhonePlay::Decided { approved: true },
+            PhoneOutcome::SilentMismatch | PhoneOutcome::NotDelivered | PhoneOutcome::Blocked => {
+                PhonePlay::Decided { approved: false }
+            }
+        }
+    }
+}
+
+/// The code every sandbox email code step (and every phone number not registered) uses.
+pub const SANDBOX_CODE: &str = "000000";
+
 /// The catalog as the API shows it.
 pub fn catalog_json() -> Value {
     let scenarios: Vec<Value> = SCENARIOS
@@ -275,6 +354,11 @@ pub fn catalog_json() -> Value {
     json!({
         "scenarios": scenarios,
         "precedence": ["armed", "sandbox_scenario", "magic vendor_data", "Approved"],
+        "email_code": SANDBOX_CODE,
+        "phone": {
+            "unregistered_code": SANDBOX_CODE,
+            "outcomes": PhoneOutcome::ALL.iter().map(|o| o.as_str()).collect::<Vec<_>>(),
+        },
     })
 }
 
@@ -308,6 +392,42 @@ mod tests {
             r.data["checks"],
             json!(["sandbox outcome: nothing was verified"])
         );
+    }
+
+    #[test]
+    fn phone_test_numbers_play_as_didit_documents() {
+        assert_eq!(
+            PhoneOutcome::Verified.play(Some("1234")),
+            PhonePlay::Code {
+                code: Some("1234".into()),
+                expired: false
+            }
+        );
+        assert_eq!(
+            PhoneOutcome::Expired.play(None),
+            PhonePlay::Code {
+                code: None,
+                expired: true
+            }
+        );
+        assert_eq!(
+            PhoneOutcome::SilentMatch.play(None),
+            PhonePlay::Decided { approved: true }
+        );
+        for o in [
+            PhoneOutcome::SilentMismatch,
+            PhoneOutcome::NotDelivered,
+            PhoneOutcome::Blocked,
+        ] {
+            assert_eq!(
+                o.play(None),
+                PhonePlay::Decided { approved: false },
+                "{o:?}"
+            );
+        }
+        for o in PhoneOutcome::ALL {
+            assert_eq!(PhoneOutcome::parse(o.as_str()), Some(o));
+        }
     }
 
     #[test]

@@ -170,6 +170,21 @@ pub trait Store: WebhookStore + EmailStore + EngineStore + Send + Sync + 'static
         node_id: String,
         outcome: Option<serde_json::Value>,
     ) -> StoreResult<()>;
+    /// Registers (or replaces) a sandbox application's phone test number.
+    async fn put_sandbox_phone(
+        &self,
+        app_id: AppId,
+        number: String,
+        outcome: String,
+        code: Option<String>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// A registered test number's outcome and fixed code.
+    async fn sandbox_phone(
+        &self,
+        app_id: AppId,
+        number: String,
+    ) -> StoreResult<Option<(String, Option<String>)>>;
     /// The nodes of a session an engine is still checking.
     async fn checking_steps(&self, session_id: SessionId) -> StoreResult<Vec<String>>;
 

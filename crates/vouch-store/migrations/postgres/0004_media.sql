@@ -64,3 +64,13 @@ CREATE TABLE sandbox_sessions (
 -- The origins allowed to embed the application's person's page in an iframe (a JSON list of
 -- "https://host[:port]"); none by default, so the page refuses to be framed.
 ALTER TABLE apps ADD COLUMN allowed_domains text NOT NULL DEFAULT '[]';
+
+-- A sandbox application's phone test numbers: the outcome each plays, and its fixed code.
+CREATE TABLE sandbox_phone_numbers (
+    app_id        uuid NOT NULL REFERENCES apps(id),
+    phone_number  text NOT NULL,
+    outcome       text NOT NULL,
+    code          text,
+    created_at    timestamptz NOT NULL,
+    PRIMARY KEY (app_id, phone_number)
+);

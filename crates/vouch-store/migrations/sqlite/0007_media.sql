@@ -64,3 +64,13 @@ CREATE TABLE sandbox_sessions (
 -- The origins allowed to embed the application's person's page in an iframe (a JSON list of
 -- "https://host[:port]"); none by default, so the page refuses to be framed.
 ALTER TABLE apps ADD COLUMN allowed_domains TEXT NOT NULL DEFAULT '[]';
+
+-- A sandbox application's phone test numbers: the outcome each plays, and its fixed code.
+CREATE TABLE sandbox_phone_numbers (
+    app_id        TEXT NOT NULL REFERENCES apps(id),
+    phone_number  TEXT NOT NULL,
+    outcome       TEXT NOT NULL,
+    code          TEXT,
+    created_at    TEXT NOT NULL,
+    PRIMARY KEY (app_id, phone_number)
+);

@@ -354,6 +354,33 @@ impl Store for PgStore {
         Ok(())
     }
 
+    async fn put_sandbox_phone(
+        &self,
+        app_id: AppId,
+        number: String,
+        outcome: String,
+        code: Option<String>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sandbox::put_phone(
+            &Pg(&self.conn().await?),
+            app_id,
+            &number,
+            &outcome,
+            code.as_deref(),
+            now,
+        )
+        .await
+    }
+
+    async fn sandbox_phone(
+        &self,
+        app_id: AppId,
+        number: String,
+    ) -> StoreResult<Option<(String, Option<String>)>> {
+        sandbox::phone(&Pg(&self.conn().await?), app_id, &number).await
+    }
+
     async fn checking_steps(&self, session_id: SessionId) -> StoreResult<Vec<String>> {
         engines::checking(&Pg(&self.conn().await?), session_id).await
     }

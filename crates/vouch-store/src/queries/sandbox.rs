@@ -91,3 +91,43 @@ pub async fn lock(db: &impl Db, session_id: SessionId) -> StoreResult<()> {
     }
     Ok(())
 }
+
+/// Registers (or replaces) a sandbox application's phone test number.
+pub async fn put_phone(
+    db: &impl Db,
+    app_id: vouch_core::AppId,
+    number: &str,
+    outcome: &str,
+    code: Option<&str>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> StoreResult<()> {
+    db.execute(stmt!(
+        "INSERT INTO sandbox_phone_numbers (app_id, phone_number, outcome, code, created_at)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (app_id, phone_number) DO UPDATE SET outcome = $3, code = $4",
+        app_id,
+        number,
+        outcome,
+        code,
+        now
+    ))
+    .await
+    .map(|_| ())
+}
+
+/// A registered test number's outcome and code.
+pub async fn phone(
+    db: &impl Db,
+    app_id: vouch_core::AppId,
+    number: &str,
+) -> StoreResult<Option<(String, Option<String>)>> {
+    db.query_opt(
+        stmt!(
+            "SELECT outcome, code FROM sandbox_phone_numbers WHERE app_id = $1 AND phone_number = $2",
+            app_id,
+            number
+        ),
+        |r| Ok((r.text("outcome")?, r.opt_text("code")?)),
+    )
+    .await
+}

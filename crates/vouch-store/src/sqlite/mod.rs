@@ -320,6 +320,38 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn put_sandbox_phone(
+        &self,
+        app_id: AppId,
+        number: String,
+        outcome: String,
+        code: Option<String>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.writer
+            .write(move |c| {
+                ready(sandbox::put_phone(
+                    &Lite(c),
+                    app_id,
+                    &number,
+                    &outcome,
+                    code.as_deref(),
+                    now,
+                ))
+            })
+            .await
+    }
+
+    async fn sandbox_phone(
+        &self,
+        app_id: AppId,
+        number: String,
+    ) -> StoreResult<Option<(String, Option<String>)>> {
+        self.readers
+            .read_short(move |c| ready(sandbox::phone(&Lite(c), app_id, &number)))
+            .await
+    }
+
     async fn checking_steps(&self, session_id: SessionId) -> StoreResult<Vec<String>> {
         self.readers
             .read_short(move |c| ready(engines::checking(&Lite(c), session_id)))

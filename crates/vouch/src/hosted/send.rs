@@ -18,6 +18,60 @@ use super::lang::{self, Phrase, Text};
 use crate::mail::smtp;
 use crate::state::AppState;
 
+/// What asking for a code did.
+pub(super) enum Sent {
+    Notice(Notice),
+    /// A sandbox test number decided the step at once (`silent_match`, `blocked`, …).
+    Decided {
+        approved: bool,
+        destination: String,
+        outcome: &'static str,
+    },
+}
+
+impl From<Notice> for Sent {
+    fn from(n: Notice) -> Self {
+        Sent::Notice(n)
+    }
+}
+
+/// In a sandbox application the code is known in advance and nothing needs to be delivered:
+/// `000000` for email (still emailed when SMTP is configured) and for phone numbers not
+/// registered; a registered test number plays its outcome. `Ok(None)`: not a sandbox session.
+async fn sandbox_code(
+    state: &AppState,
+    bundle: &SessionBundle,
+    channel: Channel,
+    address: &str,
+) -> Result<Option<(Option<String>, bool)>, Sent> {
+    use vouch_core::sandbox::{PhoneOutcome, PhonePlay, SANDBOX_CODE};
+    if bundle.environment != vouch_core::session::Environment::Sandbox {
+        return Ok(None);
+    }
+    if channel == Channel::Email {
+        return Ok(Some((Some(SANDBOX_CODE.to_string()), false)));
+    }
+    let registered = state
+        .store
+        .sandbox_phone(bundle.session.app_id, address.to_string())
+        .await
+        .map_err(|_| Sent::Notice(Notice::CodeSendFailed))?;
+    let Some((outcome, code)) = registered else {
+        return Ok(Some((Some(SANDBOX_CODE.to_string()), false)));
+    };
+    let Some(outcome) = PhoneOutcome::parse(&outcome) else {
+        return Ok(Some((Some(SANDBOX_CODE.to_string()), false)));
+    };
+    match outcome.play(code.as_deref()) {
+        PhonePlay::Code { code, expired } => Ok(Some((code, expired))),
+        PhonePlay::Decided { approved } => Err(Sent::Decided {
+            approved,
+            destination: address.to_string(),
+            outcome: outcome.as_str(),
+        }),
+    }
+}
+
 pub(super) async fn send_code(
     state: &AppState,
     bundle: &SessionBundle,
@@ -25,64 +79,98 @@ pub(super) async fn send_code(
     node_id: &str,
     form: &HashMap<String, String>,
     lang: Option<&str>,
-) -> Notice {
+) -> Sent {
     let s = &bundle.session;
     let address = match channel {
         Channel::Email => {
             let a = form.get("email").map(|e| e.trim()).unwrap_or("");
             if a.len() > 254 || !vouch_core::contact::is_valid_email(a) {
-                return Notice::EmailInvalid;
+                return Notice::EmailInvalid.into();
             }
             a.to_string()
         }
         Channel::Sms => match phone_e164(form.get("phone").map(String::as_str).unwrap_or("")) {
             Some(p) => p,
-            None => return Notice::PhoneInvalid,
+            None => return Notice::PhoneInvalid.into(),
         },
     };
     let address = address.as_str();
+    let sandbox = match sandbox_code(state, bundle, channel, address).await {
+        Ok(s) => s,
+        Err(sent) => return sent,
+    };
     let transport = match channel {
         Channel::Email => match smtp::transport(&state.config) {
             Ok(Some(t)) => Some(t),
-            Ok(None) => return Notice::EmailUnavailable,
+            // A sandbox code is known in advance: nothing has to reach the person.
+            Ok(None) if sandbox.is_some() => None,
+            Ok(None) => return Notice::EmailUnavailable.into(),
             Err(e) => {
                 tracing::warn!(error = %e, "the person's page cannot build the SMTP transport");
-                return Notice::EmailUnavailable;
+                return Notice::EmailUnavailable.into();
             }
         },
-        Channel::Sms if state.config.sms.gateway_url.is_none() => return Notice::SmsUnavailable,
+        Channel::Sms if sandbox.is_some() => None,
+        Channel::Sms if state.config.sms.gateway_url.is_none() => {
+            return Notice::SmsUnavailable.into()
+        }
         Channel::Sms => None,
     };
     let now = Utc::now();
     let existing = match state.store.person_code(s.id, node_id).await {
         Ok(c) => c,
-        Err(_) => return Notice::CodeSendFailed,
+        Err(_) => return Notice::CodeSendFailed.into(),
     };
     let sends = match otp::may_send(existing.as_ref(), now) {
         Ok(n) => n,
-        Err(SendRefused::Wait(_)) => return Notice::CodeWait,
-        Err(SendRefused::NoMoreSends) => return Notice::CodeNoMoreSends,
+        Err(SendRefused::Wait(_)) => return Notice::CodeWait.into(),
+        Err(SendRefused::NoMoreSends) => return Notice::CodeNoMoreSends.into(),
     };
-    let code = format!("{:06}", rand::rng().random_range(0..1_000_000u32));
+    let (code, code_hash, sent_at) = match &sandbox {
+        None => {
+            let code = format!("{:06}", rand::rng().random_range(0..1_000_000u32));
+            let hash = otp::hash(&code_key(state), s.id, node_id, &code);
+            (code, hash, now)
+        }
+        Some((fixed, expired)) => {
+            let hash = match fixed {
+                Some(c) => otp::hash(&code_key(state), s.id, node_id, c),
+                None => otp::ANY_CODE.to_string(),
+            };
+            // An `expired` test number's code is past its time when it is checked.
+            let at = if *expired {
+                now - otp::valid_for() - chrono::Duration::seconds(1)
+            } else {
+                now
+            };
+            (fixed.clone().unwrap_or_default(), hash, at)
+        }
+    };
     let challenge = Challenge {
         session_id: s.id,
         node_id: node_id.to_string(),
         destination: address.to_string(),
-        code_hash: otp::hash(&code_key(state), s.id, node_id, &code),
-        sent_at: now,
+        code_hash,
+        sent_at,
         tries: 0,
         sends,
     };
     let sends_before = existing.as_ref().map_or(0, |c| c.sends);
     match state.store.put_person_code(challenge, sends_before).await {
         Ok(true) => {}
-        Ok(false) => return Notice::CodeWait,
-        Err(_) => return Notice::CodeSendFailed,
+        Ok(false) => return Notice::CodeWait.into(),
+        Err(_) => return Notice::CodeSendFailed.into(),
     }
     let t = lang::choose(lang, s.language.as_deref(), None);
     let brand = bundle.app_name.as_str();
     let Some(transport) = transport else {
-        return send_sms(state, bundle, t, node_id, address, &code).await;
+        if sandbox.is_some() {
+            // Simulated: the sandbox's codes are documented, nothing is delivered.
+            return Notice::CodeSent.into();
+        }
+        return send_sms(state, bundle, t, node_id, address, &code)
+            .await
+            .into();
     };
     let text = Phrase::fill(t.code_body, brand)
         .text()
@@ -103,20 +191,20 @@ pub(super) async fn send_code(
         Ok(f) => f,
         Err(e) => {
             tracing::warn!(error = %e, "the person's page has no sender address");
-            return Notice::EmailUnavailable;
+            return Notice::EmailUnavailable.into();
         }
     };
     let message_id = format!("<code-{}@vouch>", uuid::Uuid::now_v7());
     let message = match smtp::message(&from, address, &message_id, &rendered) {
         Ok(m) => m,
-        Err(_) => return Notice::EmailInvalid,
+        Err(_) => return Notice::EmailInvalid.into(),
     };
     use lettre::AsyncTransport;
     match transport.send(message).await {
-        Ok(_) => Notice::CodeSent,
+        Ok(_) => Notice::CodeSent.into(),
         Err(e) => {
             tracing::warn!(error = %e, "sending a one-time code failed");
-            Notice::CodeSendFailed
+            Notice::CodeSendFailed.into()
         }
     }
 }

@@ -33,6 +33,91 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(scenarios))
         .routes(routes!(arm))
         .routes(routes!(complete))
+        .routes(routes!(phone_number))
+}
+
+/// Body of `POST /v3/phone/sandbox/numbers/`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PhoneNumberBody {
+    /// In E.164, e.g. `+34600000099`.
+    #[schema(required = true, example = "+34600000099", max_length = 32)]
+    phone_number: Option<String>,
+    #[schema(
+        required = true,
+        pattern = "^(verified|silent_fallback|silent_match|silent_mismatch|not_delivered|blocked|expired)$"
+    )]
+    outcome: Option<String>,
+    /// 4 to 8 digits; without it, any well-formed code verifies.
+    #[schema(pattern = "^[0-9]{4,8}$")]
+    code: Option<String>,
+}
+
+#[utoipa::path(post, path = "/v3/phone/sandbox/numbers/", operation_id = "register_sandbox_phone_number", tag = "sandbox", request_body = PhoneNumberBody,
+    responses((status = 201, description = "The test number, its outcome and code"), (status = 400, body = ErrorAnswer),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("api_key" = [])))]
+async fn phone_number(
+    State(state): State<AppState>,
+    caller: Can<WriteSessions>,
+    Body(bytes): Body,
+) -> ApiResult<(axum::http::StatusCode, Json<Value>)> {
+    sandbox_only(&caller)?;
+    let body: PhoneNumberBody = parse(&bytes)?;
+    let mut errors = FieldErrors::new();
+    let number = match body.phone_number.as_deref() {
+        None => {
+            errors.add("phone_number", "This field is required.");
+            None
+        }
+        Some(n) => {
+            let e164 = crate::hosted::codes::phone_e164(n);
+            if e164.is_none() {
+                errors.add(
+                    "phone_number",
+                    "Enter a valid phone number with its country code (E.164).",
+                );
+            }
+            e164
+        }
+    };
+    let outcome = match body.outcome.as_deref() {
+        None => {
+            errors.add("outcome", "This field is required.");
+            None
+        }
+        Some(o) => {
+            let parsed = sandbox::PhoneOutcome::parse(o);
+            if parsed.is_none() {
+                errors.add("outcome", format!("\"{o}\" is not a valid choice."));
+            }
+            parsed
+        }
+    };
+    if let Some(c) = &body.code {
+        if vouch_core::otp::normalize_in(c, vouch_core::otp::SANDBOX_LENGTHS).as_deref()
+            != Some(c.as_str())
+        {
+            errors.add("code", "A code is 4 to 8 digits.");
+        }
+    }
+    errors.into_result()?;
+    let (Some(number), Some(outcome)) = (number, outcome) else {
+        return Err(FieldErrors::single("phone_number", "This field is required.").into());
+    };
+    state
+        .store
+        .put_sandbox_phone(
+            caller.app.id,
+            number.clone(),
+            outcome.as_str().to_string(),
+            body.code.clone(),
+            Utc::now(),
+        )
+        .await?;
+    Ok((
+        axum::http::StatusCode::CREATED,
+        Json(json!({"phone_number": number, "outcome": outcome.as_str(), "code": body.code})),
+    ))
 }
 
 fn sandbox_only(caller: &Caller) -> ApiResult<()> {

@@ -13,6 +13,7 @@ mod hosted;
 mod hosted_phone;
 mod resubmission;
 mod sandbox;
+mod sandbox_codes;
 mod sessions;
 mod snapshots;
 mod trail;
