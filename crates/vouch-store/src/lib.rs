@@ -170,6 +170,13 @@ pub trait Store: WebhookStore + EmailStore + EngineStore + Send + Sync + 'static
         node_id: String,
         outcome: Option<serde_json::Value>,
     ) -> StoreResult<()>;
+    /// Moves a sandbox session's timers `by` into the past; false when there is no such session.
+    async fn shift_sandbox_clock(
+        &self,
+        app_id: AppId,
+        session_id: SessionId,
+        by: chrono::Duration,
+    ) -> StoreResult<bool>;
     /// Registers (or replaces) a sandbox application's phone test number.
     async fn put_sandbox_phone(
         &self,

@@ -354,6 +354,20 @@ impl Store for PgStore {
         Ok(())
     }
 
+    async fn shift_sandbox_clock(
+        &self,
+        app_id: AppId,
+        session_id: SessionId,
+        by: chrono::Duration,
+    ) -> StoreResult<bool> {
+        Ok(in_tx!(self, tx => {
+            let db = Pg(&tx);
+            // The session's row lock: a concurrent change waits, then sees the moved timers.
+            sessions::find(&db, app_id, session_id, true).await?;
+            sandbox::shift_clock(&db, app_id, session_id, by).await?
+        }))
+    }
+
     async fn put_sandbox_phone(
         &self,
         app_id: AppId,

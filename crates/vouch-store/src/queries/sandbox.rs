@@ -131,3 +131,46 @@ pub async fn phone(
     )
     .await
 }
+
+/// Moves a session's timers `by` into the past (its creation, last activity, link expiry and
+/// KYC expiry), as if that much time had gone by; answers whether the session was there.
+pub async fn shift_clock(
+    db: &impl Db,
+    app_id: vouch_core::AppId,
+    session_id: SessionId,
+    by: chrono::Duration,
+) -> StoreResult<bool> {
+    let found = db
+        .query_opt(
+            stmt!(
+                "SELECT created_at, updated_at, expires_at, kyc_expires_at FROM sessions
+                 WHERE id = $1 AND app_id = $2 AND deleted_at IS NULL",
+                session_id,
+                app_id
+            ),
+            |r| {
+                Ok((
+                    r.time("created_at")?,
+                    r.time("updated_at")?,
+                    r.time("expires_at")?,
+                    r.opt_time("kyc_expires_at")?,
+                ))
+            },
+        )
+        .await?;
+    let Some((created, updated, expires, kyc)) = found else {
+        return Ok(false);
+    };
+    db.execute(stmt!(
+        "UPDATE sessions SET created_at = $1, updated_at = $2, expires_at = $3,
+            kyc_expires_at = $4, version = version + 1
+         WHERE id = $5",
+        created - by,
+        updated - by,
+        expires - by,
+        kyc.map(|k| k - by),
+        session_id
+    ))
+    .await?;
+    Ok(true)
+}

@@ -320,6 +320,17 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn shift_sandbox_clock(
+        &self,
+        app_id: AppId,
+        session_id: SessionId,
+        by: chrono::Duration,
+    ) -> StoreResult<bool> {
+        self.writer
+            .write(move |c| ready(sandbox::shift_clock(&Lite(c), app_id, session_id, by)))
+            .await
+    }
+
     async fn put_sandbox_phone(
         &self,
         app_id: AppId,

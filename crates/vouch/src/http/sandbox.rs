@@ -34,6 +34,59 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(arm))
         .routes(routes!(complete))
         .routes(routes!(phone_number))
+        .routes(routes!(clock))
+}
+
+/// Body of `POST /v1/sandbox/sessions/{id}/clock/`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ClockBody {
+    /// How much time goes by: a duration such as `"8d"`, `"3d12h"`, `"90m"` (at most 3650 days).
+    #[schema(required = true, example = "8d", max_length = 32)]
+    advance: Option<String>,
+}
+
+#[utoipa::path(post, path = "/v1/sandbox/sessions/{id}/clock/", operation_id = "advance_sandbox_clock", tag = "sandbox", request_body = ClockBody,
+    params(("id" = String, Path)),
+    responses((status = 200, description = "The session's timers moved and every transition come due applied; the status after them"),
+        (status = 400, body = ErrorAnswer), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("api_key" = [])))]
+async fn clock(
+    State(state): State<AppState>,
+    caller: Can<WriteSessions>,
+    Id(id): Id<SessionId>,
+    Body(bytes): Body,
+) -> ApiResult<Json<Value>> {
+    if state.store.get_session(caller.app.id, id).await?.is_none() {
+        return Err(ApiError::not_found());
+    }
+    sandbox_only(&caller)?;
+    let body: ClockBody = parse(&bytes)?;
+    let by = match body.advance.as_deref().map(crate::config::human::parse) {
+        None => return Err(FieldErrors::single("advance", "This field is required.").into()),
+        Some(Err(e)) => return Err(FieldErrors::single("advance", e).into()),
+        Some(Ok(d)) if d.is_zero() || d > std::time::Duration::from_secs(3650 * 86_400) => {
+            return Err(FieldErrors::single("advance", "Between 1 second and 3650 days.").into())
+        }
+        Some(Ok(d)) => chrono::Duration::from_std(d).unwrap_or_default(),
+    };
+    if !state
+        .store
+        .shift_sandbox_clock(caller.app.id, id, by)
+        .await?
+    {
+        return Err(ApiError::not_found());
+    }
+    // The timers come due now, not at the scheduler's next scan.
+    crate::service::lifecycle::run_once(&*state.store, &state.config.lifecycle).await?;
+    let status = state
+        .store
+        .get_session(caller.app.id, id)
+        .await?
+        .map(|s| s.status)
+        .ok_or_else(ApiError::not_found)?;
+    Ok(Json(
+        json!({"session_id": id, "advanced_by_seconds": by.num_seconds(), "status": status}),
+    ))
 }
 
 /// Body of `POST /v3/phone/sandbox/numbers/`.

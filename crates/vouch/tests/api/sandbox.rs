@@ -254,3 +254,86 @@ async fn live_applications_have_no_scenarios_arms_or_headless_completion() {
     .await;
     assert_eq!(s, 404);
 }
+
+#[tokio::test]
+async fn the_clock_produces_expired_abandoned_and_kyc_expired_sessions_on_demand() {
+    let t = TestServer::start().await;
+    let key = sandbox_key(&t).await;
+    let advance = |id: String, by: &'static str| {
+        let (t, key) = (&t, key.clone());
+        async move {
+            call(
+                t,
+                &key,
+                Method::POST,
+                &format!("/v1/sandbox/sessions/{id}/clock/"),
+                Some(json!({"advance": by})),
+            )
+            .await
+        }
+    };
+    let fresh = session_on(&t, &key, &["OCR", "LIVENESS"], json!({})).await;
+    let id = fresh["session_id"].as_str().unwrap().to_string();
+    let (s, b) = advance(id.clone(), "1d").await;
+    assert_eq!((s, b["status"].as_str()), (200, Some("Not Started")), "{b}");
+    let (_, b) = advance(id.clone(), "7d").await;
+    assert_eq!(b["status"], "Expired", "8 days after creation: {b}");
+    assert_eq!(b["advanced_by_seconds"], 7 * 86_400);
+
+    let started = session_on(&t, &key, &["OCR", "LIVENESS"], json!({})).await;
+    let sid = started["session_id"].as_str().unwrap().to_string();
+    let (s, _) = call(
+        &t,
+        &key,
+        Method::POST,
+        &format!("/v3/session/{sid}/attempts/"),
+        Some(json!({"node_id": "feature_ocr_1", "status": "Approved"})),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let (_, b) = advance(sid, "4d").await;
+    assert_eq!(b["status"], "Abandoned", "{b}");
+
+    let approved = session_on(&t, &key, &["OCR"], json!({})).await;
+    let aid = approved["session_id"].as_str().unwrap().to_string();
+    let (_, b) = call(
+        &t,
+        &key,
+        Method::POST,
+        &format!("/v1/sandbox/sessions/{aid}/complete/"),
+        None,
+    )
+    .await;
+    assert_eq!(b["status"], "Approved", "{b}");
+    let (_, b) = advance(aid.clone(), "3650d").await;
+    assert_eq!(
+        b["status"], "Kyc Expired",
+        "past the specimen document's 2034 expiry: {b}"
+    );
+
+    for bad in [
+        json!({}),
+        json!({"advance": "soon"}),
+        json!({"advance": "0s"}),
+        json!({"advance": "4000d"}),
+    ] {
+        let (s, e) = call(
+            &t,
+            &key,
+            Method::POST,
+            &format!("/v1/sandbox/sessions/{aid}/clock/"),
+            Some(bad),
+        )
+        .await;
+        assert_eq!(s, 400, "{e}");
+        assert!(e["advance"].is_array(), "{e}");
+    }
+    let (sid, _) = t.session(&["OCR"]).await;
+    let (s, e) = t
+        .post(
+            &format!("/v1/sandbox/sessions/{sid}/clock/"),
+            json!({"advance": "8d"}),
+        )
+        .await;
+    assert_eq!((s, e["code"].as_str()), (403, Some("sandbox_only")));
+}
