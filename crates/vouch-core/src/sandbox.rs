@@ -162,7 +162,7 @@ fn specimen(feature: Feature, input: &Value) -> Value {
     match feature {
         Feature::Ocr => json!({
             "document_type": input["fields"]["document_type"].as_str().unwrap_or("P"),
-            "issuing_state": "UTO",
+            "issuing_state": input["fields"]["issuing_state"].as_str().unwrap_or("UTO"),
             "first_name": "ANNA MARIA",
             "last_name": "ERIKSSON",
             "full_name": "ANNA MARIA ERIKSSON",

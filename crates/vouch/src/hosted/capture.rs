@@ -42,6 +42,34 @@ pub fn document_types(config: &Map<String, Value>) -> Vec<&'static str> {
     }
 }
 
+/// The issuing countries a document may come from (ISO 3166-1 alpha-3): the session's
+/// `expected_details.issuing_state` (or `country`) when given, else the node's
+/// `countries_allowed`; empty when neither says, and the engine reads it from the document.
+pub fn countries(config: &Map<String, Value>, expected: &Value) -> Vec<String> {
+    let valid = |c: &str| c.len() == 3 && c.bytes().all(|b| b.is_ascii_uppercase());
+    for key in ["issuing_state", "country"] {
+        if let Some(c) = expected.get(key).and_then(Value::as_str) {
+            let c = c.trim().to_ascii_uppercase();
+            if valid(&c) {
+                return vec![c];
+            }
+        }
+    }
+    let mut out: Vec<String> = config
+        .get("countries_allowed")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(|c| c.trim().to_ascii_uppercase())
+                .filter(|c| valid(c))
+                .collect()
+        })
+        .unwrap_or_default();
+    out.dedup();
+    out
+}
+
 /// The files a feature's form takes, each with the types it accepts; the first is required.
 pub fn slots(feature: Feature) -> &'static [(Slot, &'static [MediaType])] {
     match feature {
@@ -59,6 +87,7 @@ pub fn slots(feature: Feature) -> &'static [(Slot, &'static [MediaType])] {
 struct Sent {
     files: Vec<(Slot, axum::body::Bytes)>,
     document_type: Option<String>,
+    country: Option<String>,
     submission: Option<EngineJobId>,
 }
 
@@ -66,6 +95,7 @@ async fn read_form(mut form: Multipart) -> Result<Sent, Refusal> {
     let mut sent = Sent {
         files: Vec::new(),
         document_type: None,
+        country: None,
         submission: None,
     };
     // A body over the route's limit ends here: the file was too large.
@@ -81,6 +111,7 @@ async fn read_form(mut form: Multipart) -> Result<Sent, Refusal> {
             let text = field.text().await.map_err(|_| Refusal::Damaged)?;
             match name.as_str() {
                 "document_type" => sent.document_type = Some(text),
+                "country" => sent.country = Some(text),
                 "submission" => {
                     sent.submission = text
                         .trim()
@@ -176,6 +207,17 @@ pub async fn post(
             _ => return back(&token, lang, Some(Notice::DocumentType), &node_id),
         };
         fields.insert("document_type".into(), chosen.into());
+        let allowed = countries(&node.config, &bundle.session.expected_details);
+        match sent.country.as_deref().map(str::trim) {
+            Some(c) if allowed.iter().any(|a| a == c) => {
+                fields.insert("issuing_state".into(), c.into());
+            }
+            None if allowed.len() == 1 => {
+                fields.insert("issuing_state".into(), allowed[0].clone().into());
+            }
+            None if allowed.is_empty() => {}
+            _ => return back(&token, lang, Some(Notice::Country), &node_id),
+        }
         if chosen != "P" && !sent.files.iter().any(|(s, _)| *s == Slot::Back) {
             return back(&token, lang, Some(Notice::BackNeeded), &node_id);
         }
@@ -289,6 +331,8 @@ pub struct CaptureForm {
     pub submission: EngineJobId,
     /// The document types offered (code, name); one alone is sent without a choice.
     pub document_types: Vec<(&'static str, &'static str)>,
+    /// The issuing countries offered; one alone is sent without a choice, none asks nothing.
+    pub countries: Vec<String>,
     pub files: Vec<FileField>,
 }
 
@@ -296,6 +340,7 @@ pub fn form(
     t: &super::lang::Text,
     feature: Feature,
     config: &Map<String, Value>,
+    expected: &Value,
     action: String,
 ) -> Option<CaptureForm> {
     let c = &t.c;
@@ -330,10 +375,16 @@ pub fn form(
     } else {
         Vec::new()
     };
+    let countries = if feature == Feature::Ocr {
+        countries(config, expected)
+    } else {
+        Vec::new()
+    };
     Some(CaptureForm {
         action,
         submission: EngineJobId::random(),
         document_types,
+        countries,
         files,
     })
 }

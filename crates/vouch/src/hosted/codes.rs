@@ -49,6 +49,8 @@ pub enum Notice {
     Media(Refusal),
     /// No document type (or one the step does not take) was chosen.
     DocumentType,
+    /// No issuing country (or one the step does not take) was chosen.
+    Country,
     /// A two-sided document without its back.
     BackNeeded,
     /// The files could not be stored (storage or database unavailable).
@@ -57,7 +59,7 @@ pub enum Notice {
     Stale,
 }
 
-const NOTICES: [(Notice, &str); 23] = [
+const NOTICES: [(Notice, &str); 24] = [
     (Notice::CodeSent, "code_sent"),
     (Notice::CodeWrong, "code_wrong"),
     (Notice::CodeMalformed, "code_malformed"),
@@ -82,6 +84,7 @@ const NOTICES: [(Notice, &str); 23] = [
     ),
     (Notice::Media(Refusal::TooSmall), "media_too_small"),
     (Notice::DocumentType, "document_type"),
+    (Notice::Country, "country"),
     (Notice::BackNeeded, "back_needed"),
     (Notice::MediaUnavailable, "media_unavailable"),
 ];
@@ -134,6 +137,7 @@ impl Notice {
                 Refusal::TooSmall => t.c.media_too_small,
             },
             Notice::DocumentType => t.c.document_type_missing,
+            Notice::Country => t.c.country_missing,
             Notice::BackNeeded => t.c.back_needed,
             Notice::MediaUnavailable => t.c.media_unavailable,
             Notice::Stale => t.c.stale,

@@ -282,7 +282,7 @@ async fn page(
                         .unwrap_or_default();
                     let action =
                         format!("/session/{token}/steps/{}/capture{keep_lang}", step.node_id);
-                    capture::form(t, step.feature, &config, action)
+                    capture::form(t, step.feature, &config, &s.expected_details, action)
                 } else {
                     None
                 };

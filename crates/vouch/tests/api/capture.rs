@@ -611,3 +611,84 @@ async fn a_flood_of_forms_on_one_session_is_refused_with_429() {
     let n = capture_nodes(&html).remove(0);
     assert_eq!(capture(&t, &other, &n, &v, &[], vec![]).await.0, 303);
 }
+
+#[tokio::test]
+async fn the_issuing_country_comes_from_the_expected_details_or_the_nodes_list() {
+    let t = TestServer::start().await;
+    let key = sandbox_key(&t).await;
+    // Known from the session: nothing to ask, and the result carries it.
+    let known = session_on(
+        &t,
+        &key,
+        &["OCR"],
+        json!({"expected_details": {"issuing_state": "esp"}}),
+    )
+    .await;
+    let (html, v) = page(&t, &known).await;
+    assert!(
+        html.contains(r#"<input type="hidden" name="country" value="ESP">"#),
+        "{html}"
+    );
+    let ocr = capture_nodes(&html).remove(0);
+    let (_, notice) = capture(
+        &t,
+        &known,
+        &ocr,
+        &v,
+        &[("document_type", "P")],
+        vec![("front", "p.jpg", "image/jpeg", photo(1200, 800))],
+    )
+    .await;
+    assert_eq!(notice, "submitted");
+    let id = known["session_id"].as_str().unwrap();
+    let d = until(&t, &key, id, |d| {
+        d["id_verifications"][0]["status"] == "Approved"
+    })
+    .await;
+    assert_eq!(d["id_verifications"][0]["issuing_state"], "ESP");
+    // A choice among the node's countries; one outside them is refused.
+    let wf = call(
+        &t,
+        &key,
+        Method::POST,
+        "/v3/workflows/",
+        Some(json!({"workflow_label": "c",
+        "features": [{"feature": "OCR", "config": {"countries_allowed": ["FRA", "DEU"]}}]})),
+    )
+    .await;
+    let choose = call(
+        &t,
+        &key,
+        Method::POST,
+        "/v3/session/",
+        Some(json!({"workflow_id": wf["uuid"]})),
+    )
+    .await;
+    let (html, v) = page(&t, &choose).await;
+    assert!(
+        html.contains("Country that issued the document")
+            && html.contains(r#"<option value="DEU">"#),
+        "{html}"
+    );
+    let ocr = capture_nodes(&html).remove(0);
+    let (_, notice) = capture(
+        &t,
+        &choose,
+        &ocr,
+        &v,
+        &[("document_type", "P"), ("country", "ESP")],
+        vec![("front", "p.jpg", "image/jpeg", photo(1200, 800))],
+    )
+    .await;
+    assert_eq!(notice, "country");
+    let (_, notice) = capture(
+        &t,
+        &choose,
+        &ocr,
+        &v,
+        &[("document_type", "P"), ("country", "DEU")],
+        vec![("front", "p.jpg", "image/jpeg", photo(1200, 800))],
+    )
+    .await;
+    assert_eq!(notice, "submitted");
+}
