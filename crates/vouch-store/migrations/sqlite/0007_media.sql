@@ -55,7 +55,7 @@ CREATE INDEX sessions_token_prefix ON sessions(substr(token, 1, 8));
 
 -- A sandbox session's plan: the scenario it was created with, and the outcomes armed for its
 -- steps' next results (node id -> {"status", "data", "warnings"}).
-CREATE TABLE sandbox_sessions (
+CREATE TABLE sandbox_plans (
     session_id  TEXT PRIMARY KEY REFERENCES sessions(id),
     scenario    TEXT,
     arms        TEXT NOT NULL

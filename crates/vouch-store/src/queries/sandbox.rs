@@ -14,7 +14,7 @@ pub async fn set_scenario(
     scenario: Option<String>,
 ) -> StoreResult<()> {
     db.execute(stmt!(
-        "INSERT INTO sandbox_sessions (session_id, scenario, arms) VALUES ($1, $2, '{}')
+        "INSERT INTO sandbox_plans (session_id, scenario, arms) VALUES ($1, $2, '{}')
          ON CONFLICT (session_id) DO UPDATE SET scenario = $2",
         session_id,
         scenario
@@ -27,7 +27,7 @@ pub async fn plan(db: &impl Db, session_id: SessionId) -> StoreResult<SandboxPla
     let found = db
         .query_opt(
             stmt!(
-                "SELECT scenario, arms FROM sandbox_sessions WHERE session_id = $1",
+                "SELECT scenario, arms FROM sandbox_plans WHERE session_id = $1",
                 session_id
             ),
             |r| Ok((r.opt_text("scenario")?, r.json("arms")?)),
@@ -61,7 +61,7 @@ pub async fn arm(
         }
     }
     db.execute(stmt!(
-        "INSERT INTO sandbox_sessions (session_id, scenario, arms) VALUES ($1, NULL, $2)
+        "INSERT INTO sandbox_plans (session_id, scenario, arms) VALUES ($1, NULL, $2)
          ON CONFLICT (session_id) DO UPDATE SET arms = $2",
         session_id,
         Value::Object(current.arms)
@@ -74,7 +74,7 @@ pub async fn arm(
 /// that two arms racing on other nodes rewrite it one after the other.
 pub async fn lock(db: &impl Db, session_id: SessionId) -> StoreResult<()> {
     db.execute(stmt!(
-        "INSERT INTO sandbox_sessions (session_id, scenario, arms) VALUES ($1, NULL, '{}')
+        "INSERT INTO sandbox_plans (session_id, scenario, arms) VALUES ($1, NULL, '{}')
          ON CONFLICT (session_id) DO NOTHING",
         session_id
     ))
@@ -82,7 +82,7 @@ pub async fn lock(db: &impl Db, session_id: SessionId) -> StoreResult<()> {
     if super::is_postgres(db) {
         db.query_opt(
             stmt!(
-                "SELECT session_id FROM sandbox_sessions WHERE session_id = $1 FOR UPDATE",
+                "SELECT session_id FROM sandbox_plans WHERE session_id = $1 FOR UPDATE",
                 session_id
             ),
             |_| Ok(()),

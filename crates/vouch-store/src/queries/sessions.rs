@@ -450,7 +450,7 @@ pub async fn delete(
         // Crypto-shredding: without its key no copy of a file can be read again.
         stmt!("DELETE FROM media WHERE session_id = $1", id),
         stmt!("DELETE FROM media_keys WHERE session_id = $1", id),
-        stmt!("DELETE FROM sandbox_sessions WHERE session_id = $1", id),
+        stmt!("DELETE FROM sandbox_plans WHERE session_id = $1", id),
         stmt!(
             "UPDATE engine_jobs SET state = 'dropped', input = '{}', locked_until = NULL
              WHERE session_id = $1 AND state = 'pending'",
