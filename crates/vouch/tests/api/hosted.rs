@@ -286,14 +286,11 @@ async fn unknown_and_ended_links_get_a_clear_page_never_an_error() {
     assert!(html.contains("Questo link non è più valido"), "{html}");
 }
 
-#[tokio::test]
-async fn the_stylesheet_and_the_script_are_served_by_vouch_small_and_cacheable() {
-    let t = TestServer::start().await;
-    let created = session_with(&t, &["OCR"], json!({})).await;
-    let (_, html, _) = open(&t, &created, "", None).await;
+/// The asset the page links under `prefix`, checked to be served with its type, cacheable.
+async fn asset(t: &TestServer, html: &str, prefix: &str, content_type: &str) -> String {
     let start = html
-        .find("/assets/hosted.css?v=")
-        .expect("the stylesheet link");
+        .find(prefix)
+        .unwrap_or_else(|| panic!("{prefix} in the page"));
     let href = &html[start..html[start..].find('"').unwrap() + start];
     let r = t
         .client
@@ -302,27 +299,30 @@ async fn the_stylesheet_and_the_script_are_served_by_vouch_small_and_cacheable()
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    assert_eq!(
-        header(r.headers(), "content-type"),
-        "text/css; charset=utf-8"
-    );
+    assert_eq!(header(r.headers(), "content-type"), content_type);
     assert!(header(r.headers(), "cache-control").contains("immutable"));
-    let css = r.text().await.unwrap();
-    let start = html.find("/assets/hosted.js?v=").expect("the script");
-    let src = &html[start..html[start..].find('"').unwrap() + start];
-    let r = t
-        .client
-        .get(format!("{}{src}", t.base))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    assert_eq!(
-        header(r.headers(), "content-type"),
-        "text/javascript; charset=utf-8"
-    );
-    assert!(header(r.headers(), "cache-control").contains("immutable"));
-    let js = r.text().await.unwrap();
+    r.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn the_stylesheet_and_the_script_are_served_by_vouch_small_and_cacheable() {
+    let t = TestServer::start().await;
+    let created = session_with(&t, &["OCR"], json!({})).await;
+    let (_, html, _) = open(&t, &created, "", None).await;
+    let css = asset(
+        &t,
+        &html,
+        "/assets/hosted.css?v=",
+        "text/css; charset=utf-8",
+    )
+    .await;
+    let js = asset(
+        &t,
+        &html,
+        "/assets/hosted.js?v=",
+        "text/javascript; charset=utf-8",
+    )
+    .await;
     assert!(
         js.len() + css.len() < 150 * 1024,
         "JS + CSS under 150 KB: {} bytes",
