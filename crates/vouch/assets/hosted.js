@@ -47,7 +47,8 @@
 // still works (a file input with `capture`); with it, each file input gets a "use the camera"
 // button that opens the back camera for documents and the front one for selfies, with a switch
 // when there are several. The photo taken goes into the same file input and is sent by the
-// same form, so the server checks it exactly as an uploaded one. Hints shown here (too dark)
+// same form, so the server checks it exactly as an uploaded one. Hints shown here (too dark,
+// too small)
 // never replace the server's checks. Sentences come from the form's data attributes, in the
 // page's language.
 (function () {
@@ -144,6 +145,8 @@
         var ctx = canvas.getContext('2d');
         ctx.drawImage(video, 0, 0, w, h);
         var dark = brightness(ctx, w, h) < 40;
+        // The server refuses under 240 px; under 720 px details may not be readable.
+        var small = Math.min(w, h) < 720;
         canvas.toBlob(function (blob) {
           if (!blob) return;
           var file = new File([blob], input.name + '.jpg', { type: 'image/jpeg' });
@@ -153,7 +156,8 @@
           preview.src = URL.createObjectURL(blob);
           preview.hidden = false;
           stop();
-          live.textContent = dark ? t.cameraTaken + ' ' + t.cameraDark : t.cameraTaken;
+          live.textContent = t.cameraTaken + (dark ? ' ' + t.cameraDark : '') +
+            (small ? ' ' + t.cameraSmall : '');
           open.textContent = t.cameraAgain;
           open.focus();
         }, 'image/jpeg', 0.92);

@@ -100,6 +100,7 @@ pub(super) const TEXT: Text = Text {
         camera_refused: "Die Kamera ist nicht verfügbar: Wählen Sie stattdessen eine Datei.",
         camera_taken: "Foto aufgenommen. Prüfen Sie es und senden Sie dann den Schritt.",
         camera_dark: "Es wirkt dunkel: Nehmen Sie es wenn möglich bei besserem Licht neu auf.",
+        camera_small: "Es ist klein: Gehen Sie näher heran oder nutzen Sie eine bessere Kamera, wenn möglich.",
         camera_again: "Neu aufnehmen",
         too_many_heading: "Zu viele Versuche",
         too_many_body: "Dieser Schritt wurde in kurzer Zeit zu oft versucht. Warten Sie einige Minuten und versuchen Sie es dann erneut.",

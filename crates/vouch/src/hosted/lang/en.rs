@@ -100,6 +100,7 @@ pub(super) const TEXT: Text = Text {
         camera_refused: "The camera is not available: choose a file instead.",
         camera_taken: "Photo taken. Check it, then send the step.",
         camera_dark: "It looks dark: take it again in better light if you can.",
+        camera_small: "It is small: come closer, or use a better camera, if you can.",
         camera_again: "Take it again",
         too_many_heading: "Too many attempts",
         too_many_body: "This step was tried too many times in a short while. Wait a few minutes, then try again.",

@@ -99,6 +99,7 @@ pub(super) const TEXT: Text = Text {
         camera_refused: "La cámara no está disponible: elige un archivo.",
         camera_taken: "Foto hecha. Revísala y envía el paso.",
         camera_dark: "Se ve oscura: si puedes, repítela con más luz.",
+        camera_small: "Es pequeña: acércate o usa una cámara mejor, si puedes.",
         camera_again: "Repetir la foto",
         too_many_heading: "Demasiados intentos",
         too_many_body: "Este paso se ha intentado demasiadas veces en poco tiempo. Espera unos minutos y vuelve a intentarlo.",

@@ -101,6 +101,7 @@ pub(super) const TEXT: Text = Text {
         camera_refused: "L’appareil photo n’est pas disponible : choisissez plutôt un fichier.",
         camera_taken: "Photo prise. Vérifiez-la, puis envoyez l’étape.",
         camera_dark: "Elle semble sombre : reprenez-la avec plus de lumière si vous le pouvez.",
+        camera_small: "Elle est petite : rapprochez-vous ou utilisez un meilleur appareil, si vous le pouvez.",
         camera_again: "Reprendre la photo",
         too_many_heading: "Trop de tentatives",
         too_many_body: "Cette étape a été tentée trop de fois en peu de temps. Attendez quelques minutes, puis réessayez.",

@@ -99,6 +99,7 @@ pub(super) const TEXT: Text = Text {
         camera_refused: "La fotocamera non è disponibile: scegli invece un file.",
         camera_taken: "Foto scattata. Controllala, poi invia il passaggio.",
         camera_dark: "Sembra scura: se puoi, scattala di nuovo con più luce.",
+        camera_small: "È piccola: avvicinati o usa una fotocamera migliore, se puoi.",
         camera_again: "Scatta di nuovo",
         too_many_heading: "Troppi tentativi",
         too_many_body: "Questo passaggio è stato tentato troppe volte in poco tempo. Attendi qualche minuto, poi riprova.",

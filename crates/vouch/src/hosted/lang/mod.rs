@@ -136,6 +136,7 @@ pub struct Capture {
     pub camera_refused: &'static str,
     pub camera_taken: &'static str,
     pub camera_dark: &'static str,
+    pub camera_small: &'static str,
     pub camera_again: &'static str,
     /// A session's forms over their limit (`429`).
     pub too_many_heading: &'static str,

@@ -99,6 +99,7 @@ pub(super) const TEXT: Text = Text {
         camera_refused: "A câmara não está disponível: escolha antes um ficheiro.",
         camera_taken: "Foto tirada. Verifique-a e depois envie o passo.",
         camera_dark: "Parece escura: se puder, tire-a de novo com mais luz.",
+        camera_small: "É pequena: aproxime-se ou use uma câmara melhor, se puder.",
         camera_again: "Tirar de novo",
         too_many_heading: "Demasiadas tentativas",
         too_many_body: "Este passo foi tentado demasiadas vezes em pouco tempo. Aguarde alguns minutos e tente de novo.",
