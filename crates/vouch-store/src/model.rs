@@ -231,6 +231,9 @@ pub struct SessionFilter {
     /// Inclusive `YYYY-MM-DD` bounds on `created_at`.
     pub date_from: Option<chrono::NaiveDate>,
     pub date_to: Option<chrono::NaiveDate>,
+    /// Exact inclusive bounds on `created_at` (RFC 3339 date-times in the query).
+    pub time_from: Option<DateTime<Utc>>,
+    pub time_to: Option<DateTime<Utc>>,
     /// Prefix of `vendor_data` or of the name read from the document.
     pub search: Option<String>,
 }

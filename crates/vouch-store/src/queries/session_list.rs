@@ -68,6 +68,12 @@ fn filter_sql(db: &impl Db, filter: &SessionFilter, params: &mut Vec<Param>) -> 
         let next = d.succ_opt().unwrap_or(d);
         push("created_at < #", vec![day_start(next).into()]);
     }
+    if let Some(t) = filter.time_from {
+        push("created_at >= #", vec![t.into()]);
+    }
+    if let Some(t) = filter.time_to {
+        push("created_at <= #", vec![t.into()]);
+    }
     if let Some(s) = &filter.search {
         let escaped = s
             .replace('\\', "\\\\")

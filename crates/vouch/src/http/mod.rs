@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use std::sync::{Arc, LazyLock};
 
-use axum::extract::{MatchedPath, Path, Request, State};
+use axum::extract::{FromRequestParts, MatchedPath, Path, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -84,25 +84,39 @@ pub fn router(state: AppState) -> Router {
     let max_file = state.config.media.max_bytes;
     let (api, _) = api().split_for_parts();
     with_stack(
-        api.merge(crate::hosted::router(max_file)).with_state(state),
+        api.merge(crate::hosted::router(max_file))
+            .fallback(api_fallback)
+            .with_state(state),
         metrics,
     )
+}
+
+/// Unknown paths of the API: the caller is authenticated first (a missing key `403`, a bad one
+/// `401`), so only a caller with a valid key learns that a path does not exist.
+async fn api_fallback(State(state): State<AppState>, req: Request) -> Response {
+    let (mut parts, _) = req.into_parts();
+    let path = parts.uri.path();
+    if path.starts_with("/v3/") || path.starts_with("/v1/") {
+        if let Err(e) = auth::Caller::from_request_parts(&mut parts, &state).await {
+            return e.into_response();
+        }
+    }
+    fallback(parts.method, parts.uri).await
 }
 
 /// A worker-only node's routes: health and metrics.
 pub fn system_router(state: AppState) -> Router {
     let metrics = state.metrics.clone();
     let (routes, _) = system::router().split_for_parts();
-    with_stack(routes.with_state(state), metrics)
+    with_stack(routes.fallback(fallback).with_state(state), metrics)
 }
 
 /// The middleware every response goes through: metrics, panic catching, tracing, request ids,
-/// and the JSON 404/405 fallbacks. Shared with the benchmark's bare router so the ceiling it
+/// and the JSON 405 fallback (each router sets its own 404 fallback). Shared with the benchmark's bare router so the ceiling it
 /// measures is this stack minus vouch's own work.
 pub fn with_stack(routes: Router, metrics: Arc<Metrics>) -> Router {
     let request_id = axum::http::HeaderName::from_static("x-request-id");
     routes
-        .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(metrics, observe))
         .layer(CatchPanicLayer::custom(|_| error::internal_error()))
@@ -151,6 +165,7 @@ pub fn bare_router(config: Arc<crate::config::Config>) -> Router {
             "/v3/session/{id}/update-status/",
             axum::routing::patch(bare),
         )
+        .fallback(fallback)
         .with_state(config.body_limit_bytes);
     with_stack(routes, Arc::new(Metrics::default()))
 }

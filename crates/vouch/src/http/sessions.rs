@@ -31,6 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create))
         .routes(routes!(decision))
+        .routes(routes!(get_one))
         .routes(routes!(remove))
         .routes(routes!(list))
 }
@@ -83,8 +84,11 @@ pub struct CreateSessionBody {
 pub struct CreatedSession {
     session_id: SessionId,
     session_number: i64,
+    /// Null in `GET /v3/session/{id}/` for a key without write:sessions.
+    #[schema(value_type = Option<String>)]
     session_token: String,
-    /// The link to send the person to.
+    /// The link to send the person to (null as `session_token` is).
+    #[schema(value_type = Option<String>)]
     url: String,
     vendor_data: Option<String>,
     #[schema(value_type = Object)]
@@ -301,6 +305,30 @@ async fn decision(
     Ok(Json(d))
 }
 
+#[utoipa::path(get, path = "/v3/session/{id}/", operation_id = "get_session", tag = "sessions",
+    params(("id" = String, Path, description = "Session id (user or business)")),
+    responses((status = 200, body = CreatedSession, description = "The session in the create answer's shape, with its current status; `session_token` and `url` are null for a key without write:sessions"),
+        (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("api_key" = [])))]
+async fn get_one(
+    State(state): State<AppState>,
+    caller: Can<ReadSessions>,
+    Id(id): Id<SessionId>,
+) -> ApiResult<Json<Value>> {
+    let s = state
+        .store
+        .get_session(caller.app.id, id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let mut body = created_json(&s, &state.config.public_url);
+    // The link is the person's credential: only a key that may change sessions sees it.
+    if !caller.scopes.allows(Resource::Sessions, Access::Write) {
+        body["session_token"] = Value::Null;
+        body["url"] = Value::Null;
+    }
+    Ok(Json(body))
+}
+
 #[utoipa::path(delete, path = "/v3/session/{id}/delete/", operation_id = "delete_session", tag = "sessions",
     params(("id" = String, Path)),
     responses((status = 204, description = "Deleted; personal data erased"), (status = 404, body = ErrorBody),
@@ -385,19 +413,43 @@ fn parse_filter(q: &PageQuery) -> Result<SessionFilter, ApiError> {
             );
         }
     }
-    let mut date = |key: &str| {
-        q.get(key)
-            .and_then(|d| match NaiveDate::parse_from_str(d, "%Y-%m-%d") {
-                Ok(d) => Some(d),
-                Err(_) => {
-                    errors.add(key, "Date has wrong format. Use YYYY-MM-DD.");
-                    None
-                }
-            })
+    // A date covers its whole day (UTC); an RFC 3339 date-time is an exact bound.
+    let mut bound = |key: &str| -> Option<Bound> {
+        let d = q.get(key)?.trim();
+        if let Ok(day) = NaiveDate::parse_from_str(d, "%Y-%m-%d") {
+            return Some(Bound::Day(day));
+        }
+        match chrono::DateTime::parse_from_rfc3339(d) {
+            Ok(t) => Some(Bound::Time(t.with_timezone(&Utc))),
+            Err(_) => {
+                errors.add(
+                    key,
+                    "Date has wrong format. Use YYYY-MM-DD or an RFC 3339 date-time.",
+                );
+                None
+            }
+        }
     };
-    f.date_from = date("date_from");
-    f.date_to = date("date_to");
-    if let (Some(a), Some(b)) = (f.date_from, f.date_to) {
+    let (from, to) = (bound("date_from"), bound("date_to"));
+    match from {
+        Some(Bound::Day(d)) => f.date_from = Some(d),
+        Some(Bound::Time(t)) => f.time_from = Some(t),
+        None => {}
+    }
+    match to {
+        Some(Bound::Day(d)) => f.date_to = Some(d),
+        Some(Bound::Time(t)) => f.time_to = Some(t),
+        None => {}
+    }
+    let start = |b: &Bound| match b {
+        Bound::Day(d) => d.and_hms_opt(0, 0, 0).map(|t| t.and_utc()),
+        Bound::Time(t) => Some(*t),
+    };
+    let end = |b: &Bound| match b {
+        Bound::Day(d) => d.and_hms_opt(23, 59, 59).map(|t| t.and_utc()),
+        Bound::Time(t) => Some(*t),
+    };
+    if let (Some(a), Some(b)) = (from.as_ref().and_then(start), to.as_ref().and_then(end)) {
         if a > b {
             errors.add("date_to", "Must not be before date_from.");
         }
@@ -407,6 +459,12 @@ fn parse_filter(q: &PageQuery) -> Result<SessionFilter, ApiError> {
     Ok(f)
 }
 
+/// A `date_from`/`date_to` value: a whole day, or an exact instant.
+enum Bound {
+    Day(NaiveDate),
+    Time(chrono::DateTime<Utc>),
+}
+
 #[utoipa::path(get, path = "/v3/sessions/", operation_id = "list_sessions", tag = "sessions",
     params(("session_kind" = Option<String>, Query, description = "user (default), business or all", pattern = "^(user|business|all)$"),
         ("status" = Option<String>, Query, description = "Comma-separated statuses", pattern = "^(Not Started|In Progress|In Review|Approved|Declined|Resubmitted|Expired|Abandoned|Kyc Expired|Awaiting User)(,(Not Started|In Progress|In Review|Approved|Declined|Resubmitted|Expired|Abandoned|Kyc Expired|Awaiting User))*$"),
@@ -414,8 +472,8 @@ fn parse_filter(q: &PageQuery) -> Result<SessionFilter, ApiError> {
         ("workflow_id" = Option<String>, Query, description = "Comma-separated workflow ids",
             pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(,[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})*$"),
         ("country" = Option<String>, Query, description = "ISO-3, from the OCR result", pattern = "^[A-Za-z]{3}$"),
-        ("date_from" = Option<chrono::NaiveDate>, Query, description = "Inclusive, YYYY-MM-DD"),
-        ("date_to" = Option<chrono::NaiveDate>, Query, description = "Inclusive, YYYY-MM-DD, not before date_from"),
+        ("date_from" = Option<String>, Query, description = "Inclusive: YYYY-MM-DD (from the day's start, UTC) or an RFC 3339 date-time (exact)"),
+        ("date_to" = Option<String>, Query, description = "Inclusive: YYYY-MM-DD (to the day's end, UTC) or an RFC 3339 date-time (exact); not before date_from"),
         ("search" = Option<String>, Query, description = "vendor_data or name prefix"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 100), ("offset" = Option<i64>, Query, minimum = 0)),
     responses((status = 200, description = "`{count, next, previous, results}`, newest first"),
