@@ -44,6 +44,29 @@ impl EventType {
     }
 }
 
+/// Every event name a destination may subscribe to, as Didit documents them: the generic
+/// `status.updated` and `data.updated`, the same for one kind of session only
+/// (`user.status.updated`, `business.data.updated`, …), and `activity.created` (accepted;
+/// vouch records no activity events, so it never fires).
+pub const SUBSCRIBABLE: [&str; 7] = [
+    "status.updated",
+    "data.updated",
+    "user.status.updated",
+    "user.data.updated",
+    "business.status.updated",
+    "business.data.updated",
+    "activity.created",
+];
+
+/// Whether a subscription names an event of a session of `kind`.
+pub fn subscription_matches(subscription: &str, event: EventType, kind: WorkflowKind) -> bool {
+    subscription == event.as_str()
+        || subscription
+            .strip_prefix(kind.as_str())
+            .and_then(|rest| rest.strip_prefix('.'))
+            == Some(event.as_str())
+}
+
 impl std::fmt::Display for EventType {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -287,5 +310,43 @@ impl SessionChange {
         } else {
             None
         });
+    }
+}
+
+#[cfg(test)]
+mod subscription_tests {
+    use super::*;
+
+    #[test]
+    fn kind_specific_subscriptions_match_only_their_kind() {
+        let (user, business) = (WorkflowKind::User, WorkflowKind::Business);
+        assert!(subscription_matches(
+            "status.updated",
+            EventType::StatusUpdated,
+            business
+        ));
+        assert!(subscription_matches(
+            "user.status.updated",
+            EventType::StatusUpdated,
+            user
+        ));
+        assert!(!subscription_matches(
+            "user.status.updated",
+            EventType::StatusUpdated,
+            business
+        ));
+        assert!(subscription_matches(
+            "business.data.updated",
+            EventType::DataUpdated,
+            business
+        ));
+        assert!(!subscription_matches(
+            "business.data.updated",
+            EventType::StatusUpdated,
+            business
+        ));
+        for e in EventType::ALL {
+            assert!(!subscription_matches("activity.created", e, user));
+        }
     }
 }

@@ -28,10 +28,13 @@ pub struct Destination {
 }
 
 impl Destination {
-    pub fn subscribes(&self, event_type: EventType) -> bool {
-        self.subscribed_events
-            .as_ref()
-            .is_none_or(|events| events.iter().any(|e| e == event_type.as_str()))
+    /// Whether an event of a session of `kind` goes to this destination.
+    pub fn subscribes(&self, event_type: EventType, kind: vouch_core::WorkflowKind) -> bool {
+        self.subscribed_events.as_ref().is_none_or(|events| {
+            events
+                .iter()
+                .any(|e| vouch_core::change::subscription_matches(e, event_type, kind))
+        })
     }
 
     /// The destination after `u` (every backend stores the result as a whole).

@@ -43,7 +43,10 @@ pub async fn fan_out(db: &impl Db, now: DateTime<Utc>, limit: i64) -> StoreResul
             Entry::Occupied(o) => o.into_mut(),
             Entry::Vacant(v) => v.insert(destinations::enabled(db, e.app_id).await?),
         };
-        for d in dests.iter().filter(|d| d.subscribes(e.event_type)) {
+        for d in dests
+            .iter()
+            .filter(|d| d.subscribes(e.event_type, e.session_kind))
+        {
             batch.push(stmt!(
                 "INSERT INTO webhook_deliveries (id, app_id, destination_id, event_seq, event_id,
                     session_id, event_type, state, next_attempt_at, created_at, updated_at)

@@ -53,9 +53,32 @@ create_and_update_bodies! {
         url: Option<String> = required(true),
         enabled: Option<bool>,
         /// Exact event names; omitted or `null` means every session event; `[]` is refused.
-        #[schema(value_type = Option<Vec<vouch_core::change::EventType>>, min_items = 1)]
+        /// `user.*` and `business.*` names receive only that kind's sessions' events;
+        /// `activity.created` is accepted and never sent.
+        #[schema(value_type = Option<Vec<SubscribableEvent>>, min_items = 1)]
         subscribed_events: Option<Value>,
     }
+}
+
+/// The event names a destination may subscribe to (`vouch_core::change::SUBSCRIBABLE`), for the
+/// document.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub enum SubscribableEvent {
+    #[serde(rename = "status.updated")]
+    StatusUpdated,
+    #[serde(rename = "data.updated")]
+    DataUpdated,
+    #[serde(rename = "user.status.updated")]
+    UserStatusUpdated,
+    #[serde(rename = "user.data.updated")]
+    UserDataUpdated,
+    #[serde(rename = "business.status.updated")]
+    BusinessStatusUpdated,
+    #[serde(rename = "business.data.updated")]
+    BusinessDataUpdated,
+    #[serde(rename = "activity.created")]
+    ActivityCreated,
 }
 
 /// A destination. `secret_shared_key` signs every delivery.
@@ -160,7 +183,7 @@ fn validate(
             for (i, item) in items.iter().enumerate() {
                 match item
                     .as_str()
-                    .filter(|e| vouch_core::change::EventType::parse(e).is_some())
+                    .filter(|e| vouch_core::change::SUBSCRIBABLE.contains(e))
                 {
                     Some(e) if !events.iter().any(|x| x == e) => events.push(e.to_string()),
                     Some(_) => {}

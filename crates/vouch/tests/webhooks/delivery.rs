@@ -369,3 +369,45 @@ async fn redirects_are_not_followed() {
     assert!(target.received().is_empty(), "the redirect was followed");
     assert_eq!(redirecting.received().len(), 1, "3xx is not retried");
 }
+
+#[tokio::test]
+async fn kind_specific_subscriptions_get_only_their_kinds_events() {
+    let t = server().await;
+    let users = Receiver::start().await;
+    let businesses = Receiver::start().await;
+    let activity = Receiver::start().await;
+    destination(&t, &users.url, Some(json!(["user.status.updated"]))).await;
+    destination(
+        &t,
+        &businesses.url,
+        Some(json!(["business.status.updated", "business.data.updated"])),
+    )
+    .await;
+    destination(&t, &activity.url, Some(json!(["activity.created"]))).await;
+    let user = decided_session(&t).await;
+    let (business, _) = t.session(&["KYB_REGISTRY"]).await;
+    t.attempt(&business, "feature_kyb_registry_1", "Declined")
+        .await;
+    let got_users = users.wait_for(2).await;
+    let got_businesses = businesses.wait_for(2).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        users
+            .received()
+            .iter()
+            .all(|r| r.json["session_id"] == user.as_str()),
+        "{got_users:?}"
+    );
+    assert!(
+        businesses
+            .received()
+            .iter()
+            .all(|r| r.json["session_id"] == business.as_str()),
+        "{got_businesses:?}"
+    );
+    assert_eq!(users.received().len(), 2);
+    assert!(
+        activity.received().is_empty(),
+        "activity.created is accepted, never sent"
+    );
+}
