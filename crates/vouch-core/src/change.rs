@@ -44,27 +44,81 @@ impl EventType {
     }
 }
 
-/// Every event name a destination may subscribe to, as Didit documents them: the generic
+/// An event name a destination may subscribe to, as Didit documents them: the generic
 /// `status.updated` and `data.updated`, the same for one kind of session only
 /// (`user.status.updated`, `business.data.updated`, …), and `activity.created` (accepted;
 /// vouch records no activity events, so it never fires).
-pub const SUBSCRIBABLE: [&str; 7] = [
-    "status.updated",
-    "data.updated",
-    "user.status.updated",
-    "user.data.updated",
-    "business.status.updated",
-    "business.data.updated",
-    "activity.created",
-];
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum Subscription {
+    #[serde(rename = "status.updated")]
+    StatusUpdated,
+    #[serde(rename = "data.updated")]
+    DataUpdated,
+    #[serde(rename = "user.status.updated")]
+    UserStatusUpdated,
+    #[serde(rename = "user.data.updated")]
+    UserDataUpdated,
+    #[serde(rename = "business.status.updated")]
+    BusinessStatusUpdated,
+    #[serde(rename = "business.data.updated")]
+    BusinessDataUpdated,
+    #[serde(rename = "activity.created")]
+    ActivityCreated,
+}
 
-/// Whether a subscription names an event of a session of `kind`.
+impl Subscription {
+    pub const ALL: [Subscription; 7] = [
+        Subscription::StatusUpdated,
+        Subscription::DataUpdated,
+        Subscription::UserStatusUpdated,
+        Subscription::UserDataUpdated,
+        Subscription::BusinessStatusUpdated,
+        Subscription::BusinessDataUpdated,
+        Subscription::ActivityCreated,
+    ];
+
+    /// The events it names, and the kind of session they must be of (`None`: any).
+    fn names(self) -> Option<(EventType, Option<WorkflowKind>)> {
+        use Subscription::*;
+        match self {
+            StatusUpdated => Some((EventType::StatusUpdated, None)),
+            DataUpdated => Some((EventType::DataUpdated, None)),
+            UserStatusUpdated => Some((EventType::StatusUpdated, Some(WorkflowKind::User))),
+            UserDataUpdated => Some((EventType::DataUpdated, Some(WorkflowKind::User))),
+            BusinessStatusUpdated => Some((EventType::StatusUpdated, Some(WorkflowKind::Business))),
+            BusinessDataUpdated => Some((EventType::DataUpdated, Some(WorkflowKind::Business))),
+            ActivityCreated => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        use Subscription::*;
+        match self {
+            StatusUpdated => "status.updated",
+            DataUpdated => "data.updated",
+            UserStatusUpdated => "user.status.updated",
+            UserDataUpdated => "user.data.updated",
+            BusinessStatusUpdated => "business.status.updated",
+            BusinessDataUpdated => "business.data.updated",
+            ActivityCreated => "activity.created",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    /// Whether an event of a session of `kind` is one this subscription names.
+    pub fn matches(self, event: EventType, kind: WorkflowKind) -> bool {
+        self.names()
+            .is_some_and(|(e, k)| e == event && k.is_none_or(|k| k == kind))
+    }
+}
+
+/// Whether a stored subscription name names an event of a session of `kind`.
 pub fn subscription_matches(subscription: &str, event: EventType, kind: WorkflowKind) -> bool {
-    subscription == event.as_str()
-        || subscription
-            .strip_prefix(kind.as_str())
-            .and_then(|rest| rest.strip_prefix('.'))
-            == Some(event.as_str())
+    Subscription::parse(subscription).is_some_and(|s| s.matches(event, kind))
 }
 
 impl std::fmt::Display for EventType {
@@ -348,5 +402,13 @@ mod subscription_tests {
         for e in EventType::ALL {
             assert!(!subscription_matches("activity.created", e, user));
         }
+        for sub in Subscription::ALL {
+            assert_eq!(Subscription::parse(sub.as_str()), Some(sub));
+        }
+        assert!(!subscription_matches(
+            "session.created",
+            EventType::StatusUpdated,
+            user
+        ));
     }
 }

@@ -138,6 +138,11 @@ pub fn magic(vendor_data: Option<&str>) -> Option<&'static Scenario> {
     find(&id)
 }
 
+/// The session's scenario: the one chosen at creation, else the one its `vendor_data` names.
+pub fn scenario_for(chosen: Option<&str>, vendor_data: Option<&str>) -> Option<&'static Scenario> {
+    chosen.and_then(find).or_else(|| magic(vendor_data))
+}
+
 /// An outcome armed for a step's next result, as the arm endpoint stores it.
 pub fn armed(status: AttemptStatus, data: Option<&Value>, warnings: Option<&Value>) -> Value {
     json!({

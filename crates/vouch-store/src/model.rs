@@ -109,6 +109,8 @@ pub struct SessionBundle {
     pub workflow: std::sync::Arc<WorkflowRecord>,
     pub attempts: Vec<Attempt>,
     pub reviews: Vec<Review>,
+    /// The files the person's page captured, oldest first (read with the rest, in one round).
+    pub media: Vec<MediaRecord>,
 }
 
 /// Decides, from the current state, what to write: a core function. `Ok(None)` writes nothing;

@@ -384,7 +384,7 @@ pub async fn bundle(
          FROM apps WHERE id = $1",
         app_id
     );
-    let (workflow, (app, allowed_domains), attempts, reviews) = tokio::try_join!(
+    let (workflow, (app, allowed_domains), attempts, reviews, media) = tokio::try_join!(
         workflow(db, cache, session.workflow_id, session.workflow_version),
         db.query_one(app, |r| {
             let origins: Vec<String> =
@@ -393,9 +393,11 @@ pub async fn bundle(
         }),
         attempts(db, id),
         reviews(db, id),
+        super::media::of_session(db, id),
     )?;
     Ok(Some(SessionBundle {
         allowed_domains,
+        media,
         app_name: app.app_name,
         email_sender_name: app.email_sender_name,
         attempts,

@@ -65,10 +65,8 @@ async fn apply(
         if state.attempts.iter().any(|a| a.id == attempt_id) {
             return Ok((None, ()));
         }
-        let scenario = scenario
-            .as_deref()
-            .and_then(sandbox::find)
-            .or_else(|| sandbox::magic(state.session.vendor_data.as_deref()));
+        let scenario =
+            sandbox::scenario_for(scenario.as_deref(), state.session.vendor_data.as_deref());
         let result = match given {
             Some(r) => r,
             None => engine::result(engine, &node_id, feature, &input, armed.as_ref(), scenario),

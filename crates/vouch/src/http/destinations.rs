@@ -55,30 +55,9 @@ create_and_update_bodies! {
         /// Exact event names; omitted or `null` means every session event; `[]` is refused.
         /// `user.*` and `business.*` names receive only that kind's sessions' events;
         /// `activity.created` is accepted and never sent.
-        #[schema(value_type = Option<Vec<SubscribableEvent>>, min_items = 1)]
+        #[schema(value_type = Option<Vec<vouch_core::change::Subscription>>, min_items = 1)]
         subscribed_events: Option<Value>,
     }
-}
-
-/// The event names a destination may subscribe to (`vouch_core::change::SUBSCRIBABLE`), for the
-/// document.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub enum SubscribableEvent {
-    #[serde(rename = "status.updated")]
-    StatusUpdated,
-    #[serde(rename = "data.updated")]
-    DataUpdated,
-    #[serde(rename = "user.status.updated")]
-    UserStatusUpdated,
-    #[serde(rename = "user.data.updated")]
-    UserDataUpdated,
-    #[serde(rename = "business.status.updated")]
-    BusinessStatusUpdated,
-    #[serde(rename = "business.data.updated")]
-    BusinessDataUpdated,
-    #[serde(rename = "activity.created")]
-    ActivityCreated,
 }
 
 /// A destination. `secret_shared_key` signs every delivery.
@@ -183,7 +162,7 @@ fn validate(
             for (i, item) in items.iter().enumerate() {
                 match item
                     .as_str()
-                    .filter(|e| vouch_core::change::SUBSCRIBABLE.contains(e))
+                    .filter(|e| vouch_core::change::Subscription::parse(e).is_some())
                 {
                     Some(e) if !events.iter().any(|x| x == e) => events.push(e.to_string()),
                     Some(_) => {}

@@ -343,10 +343,8 @@ async fn complete(
             ) {
                 return Ok((None, ()));
             }
-            let scenario = scenario
-                .as_deref()
-                .and_then(sandbox::find)
-                .or_else(|| sandbox::magic(st.session.vendor_data.as_deref()));
+            let scenario =
+                sandbox::scenario_for(scenario.as_deref(), st.session.vendor_data.as_deref());
             let result = vouch_core::engine::result(
                 Engine::Sandbox,
                 &node,

@@ -290,12 +290,11 @@ async fn decision(
         reviews: &b.reviews,
         public_base_url: &state.config.public_url,
     });
-    let records = state.store.session_media(id).await?;
-    if !records.is_empty() {
+    if !b.media.is_empty() {
         crate::media::urls::attach(
             &mut d,
             &b.workflow.spec,
-            &records,
+            &b.media,
             caller.scopes.allows(Resource::Media, Access::Read),
             &state.media,
             &state.config.public_url,

@@ -7,6 +7,7 @@ mod common;
 mod attempts;
 mod auth;
 mod capture;
+mod capture_refusals;
 mod compat;
 mod engine_http;
 mod errors;

@@ -213,9 +213,14 @@ async function embedFlow(page, f) {
   await page.screenshot({ path: join(plan.screenshots, `${f.name}-done.png`), fullPage: true });
   const { events, results } = await page.evaluate(() => ({ events: window.events, results: window.results }));
   const types = events.map((e) => e.type);
-  for (const t of ['didit:started', 'didit:ready', 'didit:status_updated', 'didit:step_started', 'didit:completed']) {
+  for (const t of ['didit:started', 'didit:ready', 'didit:status_updated', 'didit:step_started',
+    'didit:step_completed', 'didit:layout', 'didit:completed']) {
     if (!types.includes(t)) problems.push(`the SDK never heard ${t}: ${types}`);
   }
+  const layout = events.find((e) => e.type === 'didit:layout');
+  if (layout && !(layout.data.contentHeight > 0 && layout.data.dir === 'ltr')) problems.push(`didit:layout: ${JSON.stringify(layout)}`);
+  const completedStep = events.find((e) => e.type === 'didit:step_completed');
+  if (completedStep && completedStep.data.step !== 'feature_email_verification_1') problems.push(`didit:step_completed: ${JSON.stringify(completedStep)}`);
   const ready = events.find((e) => e.type === 'didit:ready');
   if (ready && ready.data.sessionId !== f.session_id) problems.push(`didit:ready names ${ready.data.sessionId}`);
   if (events.some((e) => typeof e.timestamp !== 'number')) problems.push('an event without a timestamp');

@@ -174,8 +174,9 @@ pub async fn prepare(
     )
     .await;
     let embedded_id = embedded["session_id"].as_str().unwrap().to_string();
+    // Laid out by the SDK: the page reports its height (`didit:layout`).
     let session_url = format!(
-        "{}{}",
+        "{}{}?sdk_presentation=embedded",
         t.base,
         url::Url::parse(embedded["url"].as_str().unwrap())
             .unwrap()
