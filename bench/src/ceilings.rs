@@ -116,14 +116,18 @@ pub async fn bare_storage(
         FeatureInput {
             feature: Some(json!("OCR")),
             config: None,
+            label: None,
         },
         FeatureInput {
             feature: Some(json!("LIVENESS")),
             config: None,
+            label: None,
         },
     ])
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     let wf = WorkflowRecord {
+        settings: Default::default(),
+        archived_at: None,
         id: WorkflowId::random(),
         version: 1,
         app_id: app.id,

@@ -82,10 +82,12 @@ mod tests {
             FeatureInput {
                 feature: Some(json!("OCR")),
                 config: Some(ocr_config),
+                label: None,
             },
             FeatureInput {
                 feature: Some(json!("LIVENESS")),
                 config: None,
+                label: None,
             },
         ])
         .unwrap()

@@ -133,6 +133,7 @@ mod tests {
             .map(|n| FeatureInput {
                 feature: Some(json!(n)),
                 config: None,
+                label: None,
             })
             .collect();
         validate_features(&inputs).unwrap()

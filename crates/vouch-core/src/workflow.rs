@@ -15,6 +15,9 @@ pub struct Node {
     pub feature: Feature,
     #[serde(default)]
     pub config: Map<String, Value>,
+    /// The name the workflow's author gave the step, echoed back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
 }
 
 /// A validated feature list: the kind it implies and its nodes, in workflow order.
@@ -57,6 +60,9 @@ pub struct FeatureInput {
     /// The step's settings, e.g. `{"kyc_validity_days": 365}`.
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub config: Option<Value>,
+    /// A display name for the step (at most 100 characters), echoed back.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, max_length = 100))]
+    pub label: Option<Value>,
 }
 
 /// Assigns node ids: `feature_<lowercase feature>_<n>`, `n` counting that feature from 1.
@@ -92,6 +98,7 @@ pub fn validate_features(inputs: &[FeatureInput]) -> Result<WorkflowSpec, FieldE
         return Err(errors);
     }
     let mut parsed: Vec<Option<(Feature, Map<String, Value>)>> = Vec::with_capacity(inputs.len());
+    let mut labels: Vec<Option<String>> = Vec::with_capacity(inputs.len());
     for (i, input) in inputs.iter().enumerate() {
         let key = format!("features[{i}].feature");
         let feature = match &input.feature {
@@ -119,6 +126,23 @@ pub fn validate_features(inputs: &[FeatureInput]) -> Result<WorkflowSpec, FieldE
                 None
             }
         };
+        labels.push(match &input.label {
+            None | Some(Value::Null) => None,
+            Some(Value::String(l)) if l.chars().count() <= 100 => {
+                Some(l.trim().to_string()).filter(|l| !l.is_empty())
+            }
+            Some(Value::String(_)) => {
+                errors.add(
+                    format!("features[{i}].label"),
+                    "Ensure this field has no more than 100 characters.",
+                );
+                None
+            }
+            Some(_) => {
+                errors.add(format!("features[{i}].label"), "Not a valid string.");
+                None
+            }
+        });
         parsed.push(feature.zip(config));
     }
     if !errors.is_empty() {
@@ -172,10 +196,12 @@ pub fn validate_features(inputs: &[FeatureInput]) -> Result<WorkflowSpec, FieldE
     let nodes = list
         .into_iter()
         .zip(ids)
-        .map(|((feature, config), node_id)| Node {
+        .zip(labels)
+        .map(|(((feature, config), node_id), label)| Node {
             node_id,
             feature,
             config,
+            label,
         })
         .collect();
     Ok(WorkflowSpec { kind, nodes })
@@ -205,6 +231,106 @@ impl WorkflowStatus {
     }
 }
 
+/// A workflow's settings beyond its steps, stored and echoed as given. Only
+/// `session_expiration_time` changes what vouch does: it is the link lifetime, in seconds, of the
+/// sessions created on the workflow (the server's `sessions.link_ttl` when absent).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkflowSettings {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_expiration_time: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_retry_attempts: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_window_days: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_white_label_enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_desktop_allowed: Option<bool>,
+}
+
+/// Bounds of `session_expiration_time`: a minute to a year.
+pub const SESSION_EXPIRATION_SECONDS: std::ops::RangeInclusive<i64> = 60..=31_536_000;
+
+impl WorkflowSettings {
+    /// The link lifetime this workflow's sessions get, when it sets one.
+    pub fn link_ttl(&self) -> Option<chrono::Duration> {
+        self.session_expiration_time.map(chrono::Duration::seconds)
+    }
+
+    /// These settings with every field `patch` gives replaced.
+    pub fn patched(&self, patch: &WorkflowSettings) -> WorkflowSettings {
+        WorkflowSettings {
+            session_expiration_time: patch
+                .session_expiration_time
+                .or(self.session_expiration_time),
+            max_retry_attempts: patch.max_retry_attempts.or(self.max_retry_attempts),
+            retry_window_days: patch.retry_window_days.or(self.retry_window_days),
+            is_white_label_enabled: patch.is_white_label_enabled.or(self.is_white_label_enabled),
+            is_desktop_allowed: patch.is_desktop_allowed.or(self.is_desktop_allowed),
+        }
+    }
+}
+
+/// The settings a request body gives (each absent or `null` field left as it is), or the
+/// field-keyed errors of those out of range.
+pub fn validate_settings(
+    session_expiration_time: Option<&Value>,
+    max_retry_attempts: Option<&Value>,
+    retry_window_days: Option<&Value>,
+    is_white_label_enabled: Option<&Value>,
+    is_desktop_allowed: Option<&Value>,
+) -> Result<WorkflowSettings, FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let mut int = |field: &str, v: Option<&Value>, range: std::ops::RangeInclusive<i64>| {
+        let v = v.filter(|v| !v.is_null())?;
+        match v.as_i64().or_else(|| {
+            v.as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 1e15)
+                .map(|f| f as i64)
+        }) {
+            Some(n) if range.contains(&n) => Some(n),
+            Some(_) => {
+                errors.add(
+                    field,
+                    format!(
+                        "Ensure this value is between {} and {}.",
+                        range.start(),
+                        range.end()
+                    ),
+                );
+                None
+            }
+            None => {
+                errors.add(field, "A valid integer is required.");
+                None
+            }
+        }
+    };
+    let session_expiration_time = int(
+        "session_expiration_time",
+        session_expiration_time,
+        SESSION_EXPIRATION_SECONDS,
+    );
+    let max_retry_attempts = int("max_retry_attempts", max_retry_attempts, 0..=100);
+    let retry_window_days = int("retry_window_days", retry_window_days, 0..=3650);
+    let mut boolean = |field: &str, v: Option<&Value>| match v {
+        None | Some(Value::Null) => None,
+        Some(Value::Bool(b)) => Some(*b),
+        Some(_) => {
+            errors.add(field, "Must be a valid boolean.");
+            None
+        }
+    };
+    let settings = WorkflowSettings {
+        session_expiration_time,
+        max_retry_attempts,
+        retry_window_days,
+        is_white_label_enabled: boolean("is_white_label_enabled", is_white_label_enabled),
+        is_desktop_allowed: boolean("is_desktop_allowed", is_desktop_allowed),
+    };
+    errors.into_result().map(|()| settings)
+}
+
 /// One version of a workflow.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkflowRecord {
@@ -215,6 +341,12 @@ pub struct WorkflowRecord {
     pub status: WorkflowStatus,
     pub is_default: bool,
     pub spec: WorkflowSpec,
+    #[serde(default)]
+    pub settings: WorkflowSettings,
+    /// When the workflow was archived (`DELETE /v3/workflows/{id}/`): its sessions go on, new
+    /// ones are refused.
+    #[serde(default)]
+    pub archived_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -235,6 +367,7 @@ impl WorkflowRecord {
         if let Some(d) = u.is_default {
             next.is_default = d;
         }
+        next.settings = self.settings.patched(&u.settings);
         if let Some(spec) = u.spec {
             next.spec = spec;
             next.version = self.version + 1;
@@ -251,6 +384,8 @@ pub struct WorkflowUpdate {
     pub label: Option<String>,
     pub status: Option<WorkflowStatus>,
     pub is_default: Option<bool>,
+    /// The settings given (each present field replaces the stored one).
+    pub settings: WorkflowSettings,
     /// A new feature list: writes a new version.
     pub spec: Option<WorkflowSpec>,
     pub now: DateTime<Utc>,
@@ -268,6 +403,7 @@ mod tests {
             .map(|n| FeatureInput {
                 feature: Some(json!(n)),
                 config: None,
+                label: None,
             })
             .collect()
     }
@@ -367,6 +503,7 @@ mod tests {
         let e = validate_features(&[FeatureInput {
             feature: Some(json!("OCR")),
             config: Some(json!([1])),
+            label: None,
         }])
         .unwrap_err();
         assert!(e.get("features[0].config").is_some());

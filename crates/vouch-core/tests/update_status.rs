@@ -16,6 +16,7 @@ fn workflow(names: &[&str]) -> WorkflowSpec {
         .map(|n| FeatureInput {
             feature: Some(json!(n)),
             config: None,
+            label: None,
         })
         .collect();
     validate_features(&inputs).unwrap()

@@ -2,6 +2,7 @@
 //! at start-up from the database URL. Every write method takes a whole change, so no transaction
 //! type leaks out of a backend.
 
+pub mod admin;
 pub mod emails;
 pub mod engines;
 pub mod model;
@@ -20,6 +21,7 @@ use vouch_core::review::{BrokenLink, Review};
 use vouch_core::session::Session;
 use vouch_core::{AppId, KeyId, SessionId, WorkflowId};
 
+pub use admin::*;
 pub use emails::*;
 pub use engines::*;
 pub use model::*;
@@ -53,6 +55,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub enum Entity {
     /// The workflow to update.
     Workflow,
+    /// A workflow that is not archived (new sessions are refused on an archived one).
+    ActiveWorkflow,
     /// A published version of the session's workflow (the named one, or the default).
     PublishedWorkflow,
 }
@@ -61,13 +65,16 @@ impl std::fmt::Display for Entity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Entity::Workflow => "workflow",
+            Entity::ActiveWorkflow => "workflow that is not archived",
             Entity::PublishedWorkflow => "published workflow",
         })
     }
 }
 
 #[async_trait]
-pub trait Store: WebhookStore + EmailStore + EngineStore + Send + Sync + 'static {
+pub trait Store:
+    WebhookStore + EmailStore + EngineStore + AdminStore + Send + Sync + 'static
+{
     // --- applications and keys -------------------------------------------------------------
     async fn create_app(&self, app: App) -> StoreResult<App>;
     async fn list_apps(&self) -> StoreResult<Vec<App>>;

@@ -82,7 +82,11 @@ impl NewSession {
             version: 1,
             created_at: self.now,
             updated_at: self.now,
-            expires_at: self.expires_at,
+            // The workflow's own link lifetime, when it sets one.
+            expires_at: wf
+                .settings
+                .link_ttl()
+                .map_or(self.expires_at, |ttl| self.now + ttl),
         }
     }
 }

@@ -69,6 +69,8 @@ pub fn workflow(r: &Row) -> StoreResult<WorkflowRecord> {
         status: r.parse("status", WorkflowStatus::parse)?,
         is_default: r.boolean("is_default")?,
         spec: r.decode("spec")?,
+        settings: r.decode("settings")?,
+        archived_at: r.opt_time("archived_at")?,
         created_at: r.time("created_at")?,
     })
 }
@@ -199,6 +201,7 @@ pub fn destination(r: &Row) -> StoreResult<Destination> {
         subscribed_events: r
             .opt_json("subscribed_events")?
             .and_then(|e| serde_json::from_value(e).ok()),
+        webhook_version: r.text("webhook_version")?,
         secret: r.text("secret")?,
         previous_secret: r.opt_text("previous_secret")?,
         previous_secret_expires_at: r.opt_time("previous_secret_expires_at")?,

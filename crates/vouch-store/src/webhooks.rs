@@ -18,6 +18,9 @@ pub struct Destination {
     pub enabled: bool,
     /// `None`: every session event.
     pub subscribed_events: Option<Vec<String>>,
+    /// The payload version the destination asked for (`v1`, `v2`, `v3`), echoed back; every
+    /// version receives the payload of API.md §5.
+    pub webhook_version: String,
     pub secret: String,
     pub previous_secret: Option<String>,
     pub previous_secret_expires_at: Option<DateTime<Utc>>,
@@ -56,6 +59,9 @@ impl Destination {
         if let Some(events) = u.subscribed_events {
             self.subscribed_events = events;
         }
+        if let Some(v) = u.webhook_version {
+            self.webhook_version = v;
+        }
         if let Some((secret, previous_until)) = u.rotate_secret {
             self.previous_secret = Some(std::mem::replace(&mut self.secret, secret));
             self.previous_secret_expires_at = Some(previous_until);
@@ -79,6 +85,7 @@ pub struct DestinationUpdate {
     pub enabled: Option<bool>,
     /// `Some(None)`: every event.
     pub subscribed_events: Option<Option<Vec<String>>>,
+    pub webhook_version: Option<String>,
     /// A new secret; the current one stays valid until the given time.
     pub rotate_secret: Option<(String, DateTime<Utc>)>,
 }

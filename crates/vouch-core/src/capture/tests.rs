@@ -27,6 +27,8 @@ fn state(features: &[&str], status: SessionStatus, environment: Environment) -> 
         app_name: "Acme".into(),
         email_sender_name: None,
         workflow: Arc::new(WorkflowRecord {
+            settings: Default::default(),
+            archived_at: None,
             id: WorkflowId::from_u128(7),
             version: 1,
             app_id: AppId::from_u128(1),

@@ -17,6 +17,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../migrations/postgres/0003_person_codes.sql"),
     ),
     (4, include_str!("../../migrations/postgres/0004_media.sql")),
+    (
+        5,
+        include_str!("../../migrations/postgres/0005_settings.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.

@@ -17,6 +17,7 @@ macro_rules! in_tx {
     }};
 }
 
+mod admin;
 pub(crate) mod driver;
 mod engine_queue;
 pub mod migrate;

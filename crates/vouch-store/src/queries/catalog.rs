@@ -161,8 +161,9 @@ pub async fn insert_workflow(db: &impl Db, w: &WorkflowRecord) -> StoreResult<()
         clear_default(db, w.app_id, w.id).await?;
     }
     db.execute(stmt!(
-        "INSERT INTO workflows (id, version, app_id, label, kind, status, is_default, spec, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO workflows (id, version, app_id, label, kind, status, is_default, spec,
+            settings, archived_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         w.id,
         w.version,
         w.app_id,
@@ -171,6 +172,8 @@ pub async fn insert_workflow(db: &impl Db, w: &WorkflowRecord) -> StoreResult<()
         w.status.as_str(),
         w.is_default,
         Param::json(&w.spec),
+        Param::json(&w.settings),
+        w.archived_at,
         w.created_at
     ))
     .await
@@ -281,17 +284,37 @@ pub async fn update_workflow(db: &impl Db, u: WorkflowUpdate) -> StoreResult<Wor
             clear_default(db, next.app_id, next.id).await?;
         }
         db.execute(stmt!(
-            "UPDATE workflows SET label = $1, status = $2, is_default = $3
-             WHERE id = $4 AND version = $5",
+            "UPDATE workflows SET label = $1, status = $2, is_default = $3, settings = $4
+             WHERE id = $5 AND version = $6",
             &next.label,
             next.status.as_str(),
             next.is_default,
+            Param::json(&next.settings),
             next.id,
             next.version
         ))
         .await?;
     }
     Ok(next)
+}
+
+/// Archives every version of the workflow (it stops being the default); answers the current
+/// version as it now is. Archiving twice keeps the first time.
+pub async fn archive_workflow(
+    db: &impl Db,
+    app_id: AppId,
+    id: WorkflowId,
+    now: DateTime<Utc>,
+) -> StoreResult<Option<WorkflowRecord>> {
+    db.execute(stmt!(
+        "UPDATE workflows SET archived_at = COALESCE(archived_at, $1), is_default = FALSE
+         WHERE app_id = $2 AND id = $3",
+        now,
+        app_id,
+        id
+    ))
+    .await?;
+    current_workflow(db, app_id, id).await
 }
 
 /// The latest published version, which new sessions are pinned to.

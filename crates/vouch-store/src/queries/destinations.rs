@@ -20,7 +20,7 @@ fn events(e: &Option<Vec<String>>) -> Param {
 pub async fn insert(db: &impl Db, d: &Destination) -> StoreResult<()> {
     db.execute(stmt!(
         "INSERT INTO webhook_destinations (id, app_id, label, url, enabled, subscribed_events, secret,
-            created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+            created_at, updated_at, webhook_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)",
         d.id,
         d.app_id,
         &d.label,
@@ -28,7 +28,8 @@ pub async fn insert(db: &impl Db, d: &Destination) -> StoreResult<()> {
         d.enabled,
         events(&d.subscribed_events),
         &d.secret,
-        d.created_at
+        d.created_at,
+        &d.webhook_version
     ))
     .await
     .map(|_| ())
@@ -104,7 +105,7 @@ pub async fn update(
     db.execute(stmt!(
         "UPDATE webhook_destinations SET label = $1, url = $2, enabled = $3, subscribed_events = $4,
             secret = $5, previous_secret = $6, previous_secret_expires_at = $7, failing_since = $8,
-            disabled_reason = $9, updated_at = $10 WHERE id = $11",
+            disabled_reason = $9, updated_at = $10, webhook_version = $12 WHERE id = $11",
         &d.label,
         &d.url,
         d.enabled,
@@ -115,7 +116,8 @@ pub async fn update(
         d.failing_since,
         d.disabled_reason.clone(),
         now,
-        id
+        id,
+        &d.webhook_version
     ))
     .await?;
     Ok(Some(d))

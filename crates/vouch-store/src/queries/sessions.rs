@@ -125,6 +125,9 @@ pub async fn create(db: &impl Db, mut new: NewSession) -> StoreResult<Session> {
         )
         .await?
         .ok_or(StoreError::NotFound(Entity::PublishedWorkflow))?;
+    if wf.archived_at.is_some() {
+        return Err(StoreError::NotFound(Entity::ActiveWorkflow));
+    }
 
     let scenario = new.sandbox_scenario.clone();
     if let Some(vd) = &new.vendor_data {

@@ -17,6 +17,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../migrations/sqlite/0006_person_codes.sql"),
     ),
     (7, include_str!("../../migrations/sqlite/0007_media.sql")),
+    (8, include_str!("../../migrations/sqlite/0008_settings.sql")),
 ];
 
 /// The schema version a database has once every migration ran.

@@ -1,6 +1,7 @@
 //! The embedded SQLite backend: WAL, `synchronous=FULL`, one group-committing writer thread and
 //! a pool of read connections.
 
+mod admin;
 mod checkpoint;
 pub(crate) mod driver;
 mod email_queue;

@@ -179,6 +179,7 @@ pub(crate) async fn workflow_versions_and_the_default(db: Db) {
     let v2_spec = spec(&["OCR", "FACE_MATCH", "AML"]);
     let a2 = s
         .update_workflow(WorkflowUpdate {
+            settings: Default::default(),
             app_id: app.id,
             id: a1.id,
             label: Some("wf v2".into()),
@@ -212,6 +213,7 @@ pub(crate) async fn workflow_versions_and_the_default(db: Db) {
     // An update without a spec changes the current version in place.
     let a2b = s
         .update_workflow(WorkflowUpdate {
+            settings: Default::default(),
             app_id: app.id,
             id: a1.id,
             label: Some("renamed".into()),
@@ -295,6 +297,7 @@ pub(crate) async fn workflow_versions_and_the_default(db: Db) {
     // Making A the default (in place) clears B.
     let a_default = s
         .update_workflow(WorkflowUpdate {
+            settings: Default::default(),
             app_id: app.id,
             id: a1.id,
             label: None,
@@ -343,6 +346,7 @@ pub(crate) async fn workflow_versions_and_the_default(db: Db) {
 
     let missing = s
         .update_workflow(WorkflowUpdate {
+            settings: Default::default(),
             app_id: app.id,
             id: WorkflowId::random(),
             label: Some("x".into()),

@@ -238,6 +238,7 @@ pub fn spec(features: &[&str]) -> WorkflowSpec {
         .map(|f| FeatureInput {
             feature: Some(json!(f)),
             config: None,
+            label: None,
         })
         .collect();
     validate_features(&inputs).expect("a valid feature list")
@@ -263,6 +264,8 @@ pub fn workflow_record(
     created: DateTime<Utc>,
 ) -> WorkflowRecord {
     WorkflowRecord {
+        settings: Default::default(),
+        archived_at: None,
         id: WorkflowId::random(),
         version: 1,
         app_id,

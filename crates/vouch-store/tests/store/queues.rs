@@ -23,6 +23,7 @@ fn destination(
         url: format!("http://127.0.0.1:9/{label}"),
         enabled: true,
         subscribed_events: events.map(|e| e.iter().map(|s| s.to_string()).collect()),
+        webhook_version: "v3".into(),
         secret: format!("whsec_{label}"),
         previous_secret: None,
         previous_secret_expires_at: None,

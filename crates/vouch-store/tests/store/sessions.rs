@@ -99,6 +99,7 @@ pub(crate) async fn unfinished_sessions_are_reused_by_vendor_data(db: Db) {
 
     // A new workflow version is a different workflow version: no reuse across it.
     s.update_workflow(WorkflowUpdate {
+        settings: Default::default(),
         app_id: app.id,
         id: wf.id,
         label: None,
@@ -229,6 +230,7 @@ pub(crate) async fn sessions_need_a_published_workflow_of_their_application(db: 
         .await;
     assert!(matches!(r, Err(StoreError::NotFound(_))), "{r:?}");
     s.update_workflow(WorkflowUpdate {
+        settings: Default::default(),
         app_id: app.id,
         id: draft.id,
         label: None,
@@ -240,6 +242,7 @@ pub(crate) async fn sessions_need_a_published_workflow_of_their_application(db: 
     .await
     .unwrap();
     s.update_workflow(WorkflowUpdate {
+        settings: Default::default(),
         app_id: app.id,
         id: draft.id,
         label: None,
@@ -255,6 +258,34 @@ pub(crate) async fn sessions_need_a_published_workflow_of_their_application(db: 
 
     // Nothing was written by the refused creates: this is the application's first session.
     assert_eq!(sess.number, 1);
+
+    // The workflow's own link lifetime sets the expiry; archiving it refuses new sessions
+    // (named, reused by vendor_data, or by default) and keeps the ones it has.
+    let mut short = workflow_record(app.id, "short", &["OCR"], true, t(9));
+    short.settings.session_expiration_time = Some(600);
+    s.create_workflow(short.clone(), None).await.unwrap();
+    let on_short = create(s, new_session(app.id, None, Some("v"), t(10))).await;
+    assert_eq!(on_short.expires_at, t(10) + chrono::Duration::seconds(600));
+    let archived = s
+        .archive_workflow(app.id, short.id, t(11))
+        .await
+        .unwrap()
+        .expect("the workflow");
+    assert_eq!(
+        (archived.archived_at, archived.is_default),
+        (Some(t(11)), false)
+    );
+    assert_eq!(
+        s.archive_workflow(other.id, short.id, t(12)).await.unwrap(),
+        None
+    );
+    for named in [Some(short.id), None] {
+        let r = s
+            .create_session(new_session(app.id, named, Some("v"), t(13)), None)
+            .await;
+        assert!(matches!(r, Err(StoreError::NotFound(_))), "{r:?}");
+    }
+    assert_eq!(session(s, &on_short).await.workflow_id, short.id);
 }
 
 pub(crate) async fn a_link_names_its_session_even_once_deleted(db: Db) {

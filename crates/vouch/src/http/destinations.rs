@@ -57,6 +57,9 @@ create_and_update_bodies! {
         /// `activity.created` is accepted and never sent.
         #[schema(value_type = Option<Vec<vouch_core::change::Subscription>>, min_items = 1)]
         subscribed_events: Option<Value>,
+        /// `v1`, `v2` or `v3` (default): stored and echoed; every version receives the same payload.
+        #[schema(pattern = "^v[123]$")]
+        webhook_version: Option<String>,
     }
 }
 
@@ -71,6 +74,8 @@ pub struct DestinationResponse {
     #[schema(example = "active")]
     status: &'static str,
     subscribed_events: Option<Vec<String>>,
+    #[schema(example = "v3")]
+    webhook_version: String,
     secret_shared_key: String,
     secret_last4: String,
     /// While the previous secret still signs (after a rotation).
@@ -94,6 +99,7 @@ impl DestinationResponse {
             enabled: d.enabled,
             status: if d.enabled { "active" } else { "disabled" },
             subscribed_events: d.subscribed_events.clone(),
+            webhook_version: d.webhook_version.clone(),
             secret_shared_key: d.secret.clone(),
             secret_last4: d.secret[d.secret.len().saturating_sub(4)..].to_string(),
             previous_secret_expires_at: d
@@ -150,6 +156,11 @@ fn validate(
         None => {}
     }
     u.enabled = b.enabled;
+    match b.webhook_version.as_deref() {
+        None => {}
+        Some(v @ ("v1" | "v2" | "v3")) => u.webhook_version = Some(v.to_string()),
+        Some(v) => errors.add("webhook_version", format!("\"{v}\" is not a valid choice.")),
+    }
     match &b.subscribed_events {
         None => {}
         Some(Value::Null) => u.subscribed_events = Some(None),
@@ -200,6 +211,7 @@ async fn create(
         url: u.url.unwrap_or_default(),
         enabled: u.enabled.unwrap_or(true),
         subscribed_events: u.subscribed_events.flatten(),
+        webhook_version: u.webhook_version.unwrap_or_else(|| "v3".to_string()),
         secret: new_secret(caller.app.mode),
         previous_secret: None,
         previous_secret_expires_at: None,

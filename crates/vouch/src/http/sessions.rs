@@ -261,6 +261,9 @@ async fn create(
                     "The workflow does not exist or has no published version."
                 }
                 (Some(_), Entity::Workflow) => "Workflow not found.",
+                (_, Entity::ActiveWorkflow) => {
+                    "The workflow is archived: it takes no new sessions."
+                }
             },
         )),
         Err(e) => Err(e.into()),

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vouch_core::time::WireTime;
-use vouch_core::workflow::{validate_features, FeatureInput};
+use vouch_core::workflow::{validate_features, validate_settings, FeatureInput, WorkflowSettings};
 use vouch_core::WorkflowId;
 use vouch_core::{FieldErrors, WorkflowKind};
 use vouch_store::{Idem, WorkflowRecord, WorkflowStatus, WorkflowUpdate, Written};
@@ -26,7 +26,7 @@ use crate::state::AppState;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, create))
-        .routes(routes!(retrieve, update))
+        .routes(routes!(retrieve, update, archive))
 }
 
 create_and_update_bodies! {
@@ -45,6 +45,34 @@ create_and_update_bodies! {
         /// Ordered steps, each feature at most once.
         #[schema(min_items = 1)]
         features: Option<Vec<FeatureInput>> = required(true),
+        /// Link lifetime of this workflow's new sessions, in seconds (60 to 31,536,000); the
+        /// server's `sessions.link_ttl` when absent.
+        #[schema(value_type = Option<i64>, minimum = 60, maximum = 31536000)]
+        session_expiration_time: Option<Value>,
+        /// Stored and echoed.
+        #[schema(value_type = Option<i64>, minimum = 0, maximum = 100)]
+        max_retry_attempts: Option<Value>,
+        /// Stored and echoed.
+        #[schema(value_type = Option<i64>, minimum = 0, maximum = 3650)]
+        retry_window_days: Option<Value>,
+        /// Stored and echoed.
+        #[schema(value_type = Option<bool>)]
+        is_white_label_enabled: Option<Value>,
+        /// Stored and echoed.
+        #[schema(value_type = Option<bool>)]
+        is_desktop_allowed: Option<Value>,
+    }
+}
+
+impl WorkflowBody {
+    fn settings(&self) -> Result<WorkflowSettings, FieldErrors> {
+        validate_settings(
+            self.session_expiration_time.as_ref(),
+            self.max_retry_attempts.as_ref(),
+            self.retry_window_days.as_ref(),
+            self.is_white_label_enabled.as_ref(),
+            self.is_desktop_allowed.as_ref(),
+        )
     }
 }
 
@@ -62,6 +90,13 @@ pub struct WorkflowResponse {
     is_default: bool,
     features: Vec<FeatureStep>,
     nodes: Vec<NodeRef>,
+    /// Archived (`DELETE`): its sessions go on, new sessions on it are refused.
+    is_archived: bool,
+    session_expiration_time: Option<i64>,
+    max_retry_attempts: Option<i64>,
+    retry_window_days: Option<i64>,
+    is_white_label_enabled: Option<bool>,
+    is_desktop_allowed: Option<bool>,
     created_at: WireTime,
 }
 
@@ -71,6 +106,8 @@ pub struct FeatureStep {
     feature: &'static str,
     #[schema(value_type = Object)]
     config: Value,
+    /// The step's display name, when one was given.
+    label: Option<String>,
 }
 
 /// The node id a step got, for results and resubmission.
@@ -96,6 +133,7 @@ impl From<&WorkflowRecord> for WorkflowResponse {
                 .map(|n| FeatureStep {
                     feature: n.feature.name(),
                     config: Value::Object(n.config.clone()),
+                    label: n.label.clone(),
                 })
                 .collect(),
             nodes: w
@@ -107,6 +145,12 @@ impl From<&WorkflowRecord> for WorkflowResponse {
                     feature: n.feature.name(),
                 })
                 .collect(),
+            is_archived: w.archived_at.is_some(),
+            session_expiration_time: w.settings.session_expiration_time,
+            max_retry_attempts: w.settings.max_retry_attempts,
+            retry_window_days: w.settings.retry_window_days,
+            is_white_label_enabled: w.settings.is_white_label_enabled,
+            is_desktop_allowed: w.settings.is_desktop_allowed,
             created_at: WireTime(w.created_at),
         }
     }
@@ -158,6 +202,10 @@ async fn create(
     let mut errors = FieldErrors::new();
     check_label(&body.workflow_label, true, &mut errors);
     let status = check_status(&body.status, &mut errors);
+    let settings = body.settings().unwrap_or_else(|e| {
+        errors.merge(e);
+        WorkflowSettings::default()
+    });
     let spec = match &body.features {
         None => {
             errors.add("features", "This field is required.");
@@ -183,6 +231,8 @@ async fn create(
         status: status.unwrap_or(WorkflowStatus::Published),
         is_default: body.is_default.unwrap_or(false),
         spec,
+        settings,
+        archived_at: None,
         created_at: Utc::now(),
     };
     let idem = idem.map(|key| Idem {
@@ -252,6 +302,10 @@ async fn update(
     let mut errors = FieldErrors::new();
     check_label(&body.workflow_label, false, &mut errors);
     let status = check_status(&body.status, &mut errors);
+    let settings = body.settings().unwrap_or_else(|e| {
+        errors.merge(e);
+        WorkflowSettings::default()
+    });
     errors.into_result()?;
     let current = state
         .store
@@ -283,9 +337,29 @@ async fn update(
             label: body.workflow_label.map(|l| l.trim().to_string()),
             status,
             is_default: body.is_default,
+            settings,
             spec,
             now: Utc::now(),
         })
         .await?;
     Ok(Json(workflow_json(&updated)))
+}
+
+#[utoipa::path(delete, path = "/v3/workflows/{id}/", operation_id = "archive_workflow", tag = "workflows",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = WorkflowResponse, description = "Archived (`is_archived: true`): its sessions go on, new sessions on it are refused; archiving again changes nothing"),
+        (status = 404, body = super::openapi::ErrorBody),
+        (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody)),
+    security(("api_key" = [])))]
+async fn archive(
+    State(state): State<AppState>,
+    caller: Can<WriteWorkflows>,
+    Id(id): Id<WorkflowId>,
+) -> ApiResult<Json<Value>> {
+    let w = state
+        .store
+        .archive_workflow(caller.app.id, id, Utc::now())
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    Ok(Json(workflow_json(&w)))
 }

@@ -159,6 +159,7 @@ async fn each_endpoint_needs_its_privilege() {
             Some(json!({})),
             false,
         ),
+        (read_all, Method::DELETE, wf_path.clone(), None, false),
         (read_all, Method::GET, wf_path, None, true),
     ];
     for (scopes, method, path, body, allowed) in cases {
@@ -189,6 +190,7 @@ async fn another_applications_session_is_404_like_an_unknown_id() {
             Some(json!({"node_id": "feature_ocr_1", "status": "Approved"})),
         ),
         (Method::GET, format!("/v3/workflows/{wf_id}/"), None),
+        (Method::DELETE, format!("/v3/workflows/{wf_id}/"), None),
         (
             Method::GET,
             format!("/v3/session/{}/decision/", uuid::Uuid::new_v4()),

@@ -258,3 +258,143 @@ async fn drafts_cannot_take_sessions_and_default_workflows_need_no_id() {
     assert_eq!(s, 201, "{b}");
     assert_eq!(b["workflow_id"], def["uuid"]);
 }
+
+#[tokio::test]
+async fn settings_and_step_labels_are_stored_and_echoed() {
+    let t = TestServer::start().await;
+    let (s, w) = t
+        .post(
+            "/v3/workflows/",
+            json!({"workflow_label": "Settings", "features": [
+                {"feature": "OCR", "label": "Passport or ID"}, {"feature": "LIVENESS"}],
+                "session_expiration_time": 3600, "max_retry_attempts": 3, "retry_window_days": 7,
+                "is_white_label_enabled": true, "is_desktop_allowed": false}),
+        )
+        .await;
+    assert_eq!(s, 201, "{w}");
+    assert_eq!(w["features"][0]["label"], "Passport or ID");
+    assert!(w["features"][1]["label"].is_null());
+    assert_eq!(w["session_expiration_time"], 3600);
+    assert_eq!(w["max_retry_attempts"], 3);
+    assert_eq!(w["retry_window_days"], 7);
+    assert_eq!(w["is_white_label_enabled"], true);
+    assert_eq!(w["is_desktop_allowed"], false);
+    assert_eq!(w["is_archived"], false);
+    let id = w["uuid"].as_str().unwrap();
+    assert_eq!(t.get(&format!("/v3/workflows/{id}/")).await.1, w);
+
+    // A session on it lives as long as the workflow says, not the server's default (7 days).
+    let (s, created) = t.post("/v3/session/", json!({"workflow_id": id})).await;
+    assert_eq!(s, 201, "{created}");
+    let sid = created["session_id"].as_str().unwrap();
+    let d = t.get(&format!("/v3/session/{sid}/decision/")).await.1;
+    let at = |k: &str| chrono::DateTime::parse_from_rfc3339(d[k].as_str().unwrap()).unwrap();
+    assert_eq!((at("expires_at") - at("created_at")).num_seconds(), 3600);
+
+    // A PATCH changes only what it names, in place; a new feature list keeps the settings.
+    let (s, p) = t
+        .call(
+            Method::PATCH,
+            &format!("/v3/workflows/{id}/"),
+            Some(json!({"max_retry_attempts": 5})),
+        )
+        .await;
+    assert_eq!(s, 200, "{p}");
+    assert_eq!(
+        (p["version"].clone(), p["max_retry_attempts"].clone()),
+        (json!(1), json!(5))
+    );
+    assert_eq!(p["session_expiration_time"], 3600);
+    let (_, p) = t
+        .call(
+            Method::PATCH,
+            &format!("/v3/workflows/{id}/"),
+            Some(json!({"features": [{"feature": "OCR", "label": "ID"}]})),
+        )
+        .await;
+    assert_eq!(p["version"], 2);
+    assert_eq!(p["features"][0]["label"], "ID");
+    assert_eq!(
+        (
+            p["max_retry_attempts"].clone(),
+            p["retry_window_days"].clone()
+        ),
+        (json!(5), json!(7))
+    );
+
+    // Out of range, or of the wrong type: field-keyed 400s.
+    let (s, e) = t
+        .post(
+            "/v3/workflows/",
+            json!({"workflow_label": "Bad", "features": [{"feature": "OCR", "label": 3}],
+                "session_expiration_time": 5, "max_retry_attempts": "three",
+                "is_white_label_enabled": "yes"}),
+        )
+        .await;
+    assert_eq!(s, 400, "{e}");
+    for field in [
+        "session_expiration_time",
+        "max_retry_attempts",
+        "is_white_label_enabled",
+        "features[0].label",
+    ] {
+        assert!(e[field].is_array(), "{field}: {e}");
+    }
+}
+
+#[tokio::test]
+async fn an_archived_workflow_keeps_its_sessions_and_takes_no_new_ones() {
+    let t = TestServer::start().await;
+    let (s, w) = t
+        .post(
+            "/v3/workflows/",
+            json!({"workflow_label": "Old", "is_default": true, "features": [{"feature": "OCR"}]}),
+        )
+        .await;
+    assert_eq!(s, 201, "{w}");
+    let id = w["uuid"].as_str().unwrap();
+    let (_, before) = t.post("/v3/session/", json!({"workflow_id": id})).await;
+    let sid = before["session_id"].as_str().unwrap();
+
+    let (s, a) = t
+        .call(Method::DELETE, &format!("/v3/workflows/{id}/"), None)
+        .await;
+    assert_eq!(s, 200, "{a}");
+    assert_eq!(
+        (a["is_archived"].clone(), a["is_default"].clone()),
+        (json!(true), json!(false))
+    );
+    assert_eq!(
+        t.get(&format!("/v3/workflows/{id}/")).await.1["is_archived"],
+        true
+    );
+    // Archiving again changes nothing; another application's key, or an unknown id, is 404.
+    assert_eq!(
+        t.call(Method::DELETE, &format!("/v3/workflows/{id}/"), None)
+            .await
+            .0,
+        200
+    );
+    let missing = "00000000-0000-0000-0000-000000000000";
+    assert_eq!(
+        t.call(Method::DELETE, &format!("/v3/workflows/{missing}/"), None)
+            .await
+            .0,
+        404
+    );
+
+    // New sessions on it are refused with the reason; with it no longer the default, a session
+    // without a workflow is refused too.
+    let (s, e) = t.post("/v3/session/", json!({"workflow_id": id})).await;
+    assert_eq!(s, 400, "{e}");
+    assert!(
+        e["workflow_id"][0].as_str().unwrap().contains("archived"),
+        "{e}"
+    );
+    let (s, e) = t.post("/v3/session/", json!({})).await;
+    assert_eq!(s, 400, "{e}");
+
+    // The session created before goes on to its decision.
+    assert_eq!(t.attempt(sid, "feature_ocr_1", "Approved").await.0, 201);
+    assert_eq!(t.status_of(sid).await, "Approved");
+}

@@ -182,3 +182,29 @@ async fn private_addresses_are_refused_unless_allowed() {
         "a refused destination is not retried"
     );
 }
+
+#[tokio::test]
+async fn the_webhook_version_a_client_asks_for_is_stored_and_echoed() {
+    let t = server().await;
+    let d = destination(&t, "http://127.0.0.1:9/hook", None).await;
+    assert_eq!(d["webhook_version"], "v3");
+    let id = d["uuid"].as_str().unwrap();
+    let path = format!("/v3/webhook/destinations/{id}/");
+    let (s, p) = t
+        .call(Method::PATCH, &path, Some(json!({"webhook_version": "v2"})))
+        .await;
+    assert_eq!((s, &p["webhook_version"]), (200, &json!("v2")), "{p}");
+    assert_eq!(t.get(&path).await.1["webhook_version"], "v2");
+    let (s, e) = t
+        .call(Method::PATCH, &path, Some(json!({"webhook_version": "v9"})))
+        .await;
+    assert_eq!(s, 400);
+    assert!(e["webhook_version"].is_array(), "{e}");
+    let (s, c) = t
+        .post(
+            "/v3/webhook/destinations/",
+            json!({"label": "v1", "url": "http://127.0.0.1:9/v1", "webhook_version": "v1"}),
+        )
+        .await;
+    assert_eq!((s, &c["webhook_version"]), (201, &json!("v1")), "{c}");
+}
