@@ -149,6 +149,127 @@ impl Node {
     }
 }
 
+/// Fills the tables only a sandbox application and the person's page write.
+async fn sandbox_rows(src: &Node) {
+    let app = src
+        .store
+        .create_app(vouch_store::App {
+            id: vouch_core::AppId::random(),
+            name: "sandbox".into(),
+            mode: vouch_core::session::Environment::Sandbox,
+            created_at: chrono::Utc::now(),
+        })
+        .await
+        .unwrap();
+    let key = new_key(src.store.as_ref(), &app, Scopes::all(Access::Write), None).await;
+    let call = |m: Method, path: &str, body: Value| {
+        let path = path.to_string();
+        let req = src
+            .client
+            .request(m, format!("{}{path}", src.base))
+            .header("x-api-key", &key)
+            .json(&body);
+        async move {
+            let (s, b) = status_json(req.send().await.unwrap()).await;
+            assert!((200..300).contains(&s), "{path}: {s} {b}");
+            b
+        }
+    };
+    call(
+        Method::POST,
+        "/v3/phone/sandbox/numbers/",
+        json!({"phone_number": "+34600000001", "outcome": "verified"}),
+    )
+    .await;
+    let wf = call(
+        Method::POST,
+        "/v3/workflows/",
+        json!({"workflow_label": "sandbox", "features": [
+            {"feature": "EMAIL_VERIFICATION"}, {"feature": "LIVENESS"}]}),
+    )
+    .await;
+    let created = call(
+        Method::POST,
+        "/v3/session/",
+        json!({"workflow_id": wf["uuid"], "sandbox_scenario": "approved",
+               "contact_details": {"email": "p@example.com"}}),
+    )
+    .await;
+    let page = url::Url::parse(created["url"].as_str().unwrap())
+        .unwrap()
+        .path()
+        .to_string();
+    // As the person's browser, seeing each redirect's notice.
+    let browser = Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = browser
+        .post(format!(
+            "{}{page}/steps/feature_email_verification_1/code",
+            src.base
+        ))
+        .header("origin", &src.base)
+        .header("sec-fetch-site", "same-origin")
+        .form(&[("email", "p@example.com")])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_redirection(), "{}", r.status());
+    let html = src
+        .client
+        .get(format!("{}{page}", src.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let version = html
+        .split("name=\"submission\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("a capture form")
+        .to_string();
+    let img = image::RgbImage::from_fn(640, 800, |x, y| {
+        image::Rgb([(x % 251) as u8, (y % 241) as u8, 90])
+    });
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 80)
+        .encode_image(&img)
+        .unwrap();
+    let form = reqwest::multipart::Form::new()
+        .text("submission", version)
+        .part(
+            "selfie",
+            reqwest::multipart::Part::bytes(jpeg)
+                .file_name("me.jpg")
+                .mime_str("image/jpeg")
+                .unwrap(),
+        );
+    let r = browser
+        .post(format!(
+            "{}{page}/steps/feature_liveness_1/capture",
+            src.base
+        ))
+        .header("sec-fetch-site", "same-origin")
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let location = r
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    assert!(
+        location.contains("notice=submitted"),
+        "{} {location}",
+        r.status()
+    );
+}
+
 async fn receiver() -> String {
     let app = axum::Router::new().route("/hook", axum::routing::post(|| async { "ok" }));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -361,6 +482,12 @@ async fn a_sqlite_database_is_copied_exactly() {
         .await;
         sessions.push(sid);
     }
+
+    // A sandbox application: a test phone number, a session with a scenario (its plan), a code
+    // sent on the person's page (the one-time code), and a selfie captured there (the sealed
+    // file, the session's key and the engine's job). Not in the snapshot: its decision carries
+    // signed media URLs, which change with time.
+    sandbox_rows(&src).await;
 
     // Let the workers finish: every event fanned out, no delivery or email left pending.
     let deadline = std::time::Instant::now() + Duration::from_secs(20);

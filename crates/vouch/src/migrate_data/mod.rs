@@ -42,6 +42,12 @@ pub const TABLES: &[&str] = &[
     "webhook_deliveries",
     "webhook_attempts",
     "settings",
+    "person_codes",
+    "media_keys",
+    "media",
+    "engine_jobs",
+    "sandbox_plans",
+    "sandbox_phone_numbers",
 ];
 
 /// Identity columns whose sequences must continue after the copied values.
@@ -292,4 +298,34 @@ async fn verify(to: &PgOptions, target: &str) -> anyhow::Result<()> {
         secs(t0.elapsed())
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TABLES;
+
+    /// Every table of a SQLite database at the latest schema is copied: a table added by a
+    /// migration and forgotten here would be lost by the copy.
+    #[test]
+    fn every_table_of_the_schema_is_copied() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vouch.db");
+        vouch_store::sqlite::SqliteStore::migrate_file(&path).unwrap();
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let mut st = conn
+            .prepare(
+                "SELECT name FROM sqlite_master WHERE type = 'table'
+                 AND name NOT LIKE 'sqlite_%' AND name <> 'schema_migrations' ORDER BY name",
+            )
+            .unwrap();
+        let mut found: Vec<String> = st
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let mut copied: Vec<String> = TABLES.iter().map(|t| t.to_string()).collect();
+        found.sort();
+        copied.sort();
+        assert_eq!(found, copied);
+    }
 }
