@@ -249,6 +249,7 @@ pub const ATTEMPT_SELECT: &str =
 
 pub fn attempt_log(r: &Row) -> StoreResult<AttemptLog> {
     Ok(AttemptLog {
+        id: r.uuid("uuid")?,
         delivery_id: r.uuid("delivery_id")?,
         destination_id: r.uuid("destination_id")?,
         event_id: r.uuid("event_id")?,

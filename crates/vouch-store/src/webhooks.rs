@@ -143,6 +143,8 @@ pub struct DeliveryRecord {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AttemptLog {
+    /// This attempt's own id.
+    pub id: uuid::Uuid,
     pub delivery_id: DeliveryId,
     pub destination_id: DestinationId,
     pub event_id: EventId,
@@ -248,6 +250,13 @@ pub trait WebhookStore: Send + Sync {
         session_id: SessionId,
         page: Page,
     ) -> StoreResult<(Vec<AttemptLog>, i64)>;
+    /// One attempt of one session's log, by its id.
+    async fn session_webhook_attempt(
+        &self,
+        app_id: AppId,
+        session_id: SessionId,
+        attempt_id: uuid::Uuid,
+    ) -> StoreResult<Option<AttemptLog>>;
     /// Notified after every commit that wrote outbox events or queued a resend.
     fn outbox_signal(&self) -> std::sync::Arc<tokio::sync::Notify>;
 }

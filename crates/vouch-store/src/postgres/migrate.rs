@@ -21,6 +21,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         5,
         include_str!("../../migrations/postgres/0005_settings.sql"),
     ),
+    (
+        6,
+        include_str!("../../migrations/postgres/0006_attempt_ids.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.

@@ -135,6 +135,15 @@ impl WebhookStore for PgStore {
         webhooks::session_attempts(&Pg(&self.conn().await?), app_id, session_id, page).await
     }
 
+    async fn session_webhook_attempt(
+        &self,
+        app_id: AppId,
+        session_id: SessionId,
+        attempt_id: uuid::Uuid,
+    ) -> StoreResult<Option<AttemptLog>> {
+        webhooks::session_attempt(&Pg(&self.conn().await?), app_id, session_id, attempt_id).await
+    }
+
     fn outbox_signal(&self) -> Arc<tokio::sync::Notify> {
         self.signal.clone()
     }

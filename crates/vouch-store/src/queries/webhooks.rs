@@ -182,8 +182,8 @@ pub async fn record(
     for r in results {
         batch.push(stmt!(
             "INSERT INTO webhook_attempts (delivery_id, session_id, attempt, url, request_headers,
-                request_body, response_status, response_body, error, duration_ms, started_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                request_body, response_status, response_body, error, duration_ms, started_at, uuid)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             r.delivery_id,
             r.session_id,
             r.attempt,
@@ -194,7 +194,8 @@ pub async fn record(
             r.response_body.clone(),
             r.error.clone(),
             r.duration_ms,
-            r.started_at
+            r.started_at,
+            uuid::Uuid::new_v4()
         ));
         let (state, next) = r.outcome.settle(now);
         // A delivery dropped meanwhile (session or destination deleted) stays dropped.
@@ -406,4 +407,24 @@ pub async fn session_attempts(
         db.query(list, rows::attempt_log)
     )?;
     Ok((list, count))
+}
+
+/// One attempt of one session's log.
+pub async fn session_attempt(
+    db: &impl Db,
+    app_id: AppId,
+    session_id: SessionId,
+    attempt_id: uuid::Uuid,
+) -> StoreResult<Option<AttemptLog>> {
+    db.query_opt(
+        Stmt::new(
+            sql_once!(
+                db,
+                "{ATTEMPT_SELECT} WHERE a.uuid = $1 AND a.session_id = $2 AND d.app_id = $3"
+            ),
+            vec![attempt_id.into(), session_id.into(), app_id.into()],
+        ),
+        rows::attempt_log,
+    )
+    .await
 }

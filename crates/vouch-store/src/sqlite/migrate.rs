@@ -18,6 +18,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (7, include_str!("../../migrations/sqlite/0007_media.sql")),
     (8, include_str!("../../migrations/sqlite/0008_settings.sql")),
+    (
+        9,
+        include_str!("../../migrations/sqlite/0009_attempt_ids.sql"),
+    ),
 ];
 
 /// The schema version a database has once every migration ran.

@@ -184,6 +184,24 @@ impl WebhookStore for SqliteStore {
             .await
     }
 
+    async fn session_webhook_attempt(
+        &self,
+        app_id: AppId,
+        session_id: SessionId,
+        attempt_id: uuid::Uuid,
+    ) -> StoreResult<Option<AttemptLog>> {
+        self.readers
+            .read(move |c| {
+                ready(webhooks::session_attempt(
+                    &Lite(c),
+                    app_id,
+                    session_id,
+                    attempt_id,
+                ))
+            })
+            .await
+    }
+
     fn outbox_signal(&self) -> Arc<tokio::sync::Notify> {
         self.signal.clone()
     }

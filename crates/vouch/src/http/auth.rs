@@ -121,6 +121,9 @@ pub struct Id<T>(pub T);
 /// The path's `{delivery}` as a delivery id, likewise.
 pub struct DeliveryPath(pub vouch_core::DeliveryId);
 
+/// The path's `{uuid}` (an entry of a session's webhook log), likewise.
+pub struct WebhookPath(pub uuid::Uuid);
+
 async fn path_id<T: From<uuid::Uuid>>(
     parts: &mut Parts,
     state: &AppState,
@@ -142,6 +145,14 @@ impl<T: From<uuid::Uuid> + Send> FromRequestParts<AppState> for Id<T> {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         path_id(parts, state, "id").await.map(Id)
+    }
+}
+
+impl FromRequestParts<AppState> for WebhookPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        path_id(parts, state, "uuid").await.map(WebhookPath)
     }
 }
 

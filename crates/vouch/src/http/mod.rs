@@ -52,6 +52,13 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(system::router())
 }
 
+/// Paths Didit's clients send without the trailing slash: served in that form as well as in the
+/// slashed one the document lists (every other path without its slash is redirected).
+pub const SLASHLESS: &[&str] = &[
+    "/v3/session/{id}/webhook/{uuid}",
+    "/v3/session/{id}/webhook/{uuid}/resend",
+];
+
 /// The path templates of the document, for the trailing-slash redirect (a `{…}` segment
 /// matches any one segment).
 fn routes() -> &'static [String] {
@@ -84,7 +91,8 @@ pub fn router(state: AppState) -> Router {
     let max_file = state.config.media.max_bytes;
     let (api, _) = api().split_for_parts();
     with_stack(
-        api.merge(crate::hosted::router(max_file))
+        api.merge(deliveries::slashless())
+            .merge(crate::hosted::router(max_file))
             .fallback(api_fallback)
             .with_state(state),
         metrics,

@@ -293,8 +293,13 @@ async fn healthcheck_metrics_and_openapi() {
             );
         }
         if let Some(bare) = concrete.strip_suffix('/') {
-            let (status, _) = t.call(Method::GET, bare, None).await;
-            assert_eq!(status, 301, "{bare} should redirect to {concrete}");
+            let (status, b) = t.call(Method::GET, bare, None).await;
+            if vouch::http::SLASHLESS.contains(&path.trim_end_matches('/')) {
+                // Didit's own form of the path, served as it is.
+                assert_ne!(status, 301, "{bare} is served without the slash: {b}");
+            } else {
+                assert_eq!(status, 301, "{bare} should redirect to {concrete}");
+            }
         }
     }
     let _: Value = doc;

@@ -27,7 +27,7 @@ async fn a_hanging_receiver_times_out_without_delaying_a_healthy_one() {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
         let (_, log) = t.get(&format!("/v3/session/{sid}/webhooks/")).await;
-        let errors: Vec<String> = log["results"]
+        let errors: Vec<String> = log
             .as_array()
             .unwrap()
             .iter()

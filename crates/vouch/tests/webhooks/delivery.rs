@@ -143,8 +143,8 @@ async fn a_status_change_is_delivered_once_with_valid_signatures() {
     // The log shows the attempt.
     let (s, log) = t.get(&format!("/v3/session/{sid}/webhooks/")).await;
     assert_eq!(s, 200);
-    assert_eq!(log["count"], 2);
-    assert_eq!(log["results"][0]["response_status"], 200);
+    assert_eq!(log.as_array().map(Vec::len), Some(2));
+    assert_eq!(log[0]["response_status"], 200);
 }
 
 #[tokio::test]
@@ -192,10 +192,10 @@ async fn a_500_is_retried_with_the_same_event_id_and_a_400_is_not() {
     );
     assert!(got.windows(2).all(|w| w[1].at >= w[0].at));
     let log = recorded(&t, &format!("/v3/session/{sid}/webhooks/"), |l| {
-        l["count"] == 3
+        l.as_array().is_some_and(|a| a.len() == 3)
     })
     .await;
-    let codes: Vec<i64> = log["results"]
+    let codes: Vec<i64> = log
         .as_array()
         .unwrap()
         .iter()

@@ -6,4 +6,5 @@ mod concurrency;
 mod delivery;
 mod destinations;
 mod receiver;
+mod session_log;
 mod tools;
