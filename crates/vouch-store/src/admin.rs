@@ -1,12 +1,17 @@
-//! Back-office writes that Didit's clients call beside the session flow: archiving workflows,
-//! and (as they are added) batch deletion, reviewer corrections, sharing and imports.
+//! Back-office writes that Didit's clients call beside the session flow: archiving workflows
+//! and batch deletion (with its leased job queue).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use uuid::Uuid;
 use vouch_core::{AppId, WorkflowId};
 
-use crate::model::WorkflowRecord;
+use crate::model::{Idem, WorkflowRecord, Written};
 use crate::StoreResult;
+
+pub use crate::queries::batches::{
+    BatchJob, DeletionAnswer, DeletionInput, DeletionProgress, DeletionRequest, CHUNK, INLINE,
+};
 
 #[async_trait]
 pub trait AdminStore: Send + Sync {
@@ -18,4 +23,37 @@ pub trait AdminStore: Send + Sync {
         id: WorkflowId,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<WorkflowRecord>>;
+
+    // --- batch deletion ---------------------------------------------------------------------
+    /// Matches the sessions and erases them (as single deletions do) or queues the job that
+    /// will, in one transaction with the idempotency record.
+    async fn request_deletion(
+        &self,
+        app_id: AppId,
+        request: DeletionRequest,
+        idem: Option<Idem<DeletionAnswer>>,
+    ) -> StoreResult<Written<DeletionAnswer>>;
+    async fn batch_job(&self, app_id: AppId, id: Uuid) -> StoreResult<Option<BatchJob>>;
+    async fn claim_batch_jobs(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<BatchJob>>;
+    /// One run of a claimed job: its next chunk and its progress, in one transaction.
+    async fn run_batch_chunk(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<BatchJob>>;
+    /// A run that failed: retried at `retry_at`, or failed for good.
+    async fn fail_batch_run(
+        &self,
+        id: Uuid,
+        error: String,
+        retry_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    async fn next_batch_due(&self) -> StoreResult<Option<DateTime<Utc>>>;
+    async fn release_batch_jobs(&self, ids: Vec<Uuid>) -> StoreResult<usize>;
+    /// Single-node stores end the leases of a previous run at start; shared stores let them expire.
+    async fn release_batch_leases_at_start(&self) -> StoreResult<usize>;
+    /// Notified after a batch job is created on this node.
+    fn batch_signal(&self) -> std::sync::Arc<tokio::sync::Notify>;
 }

@@ -1,6 +1,7 @@
 //! The vouch server: configuration, CLI, HTTP API and use cases.
 
 pub mod apikey;
+pub mod batches;
 pub mod cli;
 pub mod config;
 pub mod engines;

@@ -183,8 +183,9 @@ pub async fn start_with_roles(
             store.clone(),
             &cfg,
             media.clone(),
-            stopping,
+            stopping.clone(),
         )?);
+        runners.push(crate::batches::spawn(store.clone(), &cfg, stopping));
     }
     let preview_key = Arc::new(
         match &cfg.email_preview_key_file {

@@ -268,6 +268,38 @@ async fn sandbox_rows(src: &Node) {
         "{} {location}",
         r.status()
     );
+
+    // A batch deletion large enough to run as a job (its row is copied too), finished first.
+    for i in 0..21 {
+        call(
+            Method::POST,
+            "/v3/session/",
+            json!({"workflow_id": wf["uuid"], "vendor_data": format!("gone-{i}")}),
+        )
+        .await;
+    }
+    let queued = call(
+        Method::POST,
+        "/v3/sessions/delete/",
+        json!({"session_numbers": (2..=22).collect::<Vec<i64>>()}),
+    )
+    .await;
+    let job = queued["job_id"].as_str().expect("a job").to_string();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while call(
+        Method::GET,
+        &format!("/v3/sessions/delete/{job}/"),
+        Value::Null,
+    )
+    .await["status"]
+        != "COMPLETED"
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the deletion job never finished"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 async fn receiver() -> String {

@@ -1,14 +1,16 @@
-//! `AdminStore` for PostgreSQL: the shared statements, each call in one transaction.
+//! `AdminStore` for PostgreSQL: the shared statements, each write in one transaction.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use uuid::Uuid;
 use vouch_core::{AppId, WorkflowId};
 
 use super::driver::Pg;
 use super::PgStore;
-use crate::admin::AdminStore;
+use crate::admin::{AdminStore, BatchJob, DeletionAnswer, DeletionRequest};
 use crate::model::WorkflowRecord;
-use crate::queries::catalog;
+use crate::model::{Idem, Written};
+use crate::queries::{batches, catalog, idempotency, queue};
 use crate::StoreResult;
 
 #[async_trait]
@@ -20,5 +22,69 @@ impl AdminStore for PgStore {
         now: DateTime<Utc>,
     ) -> StoreResult<Option<WorkflowRecord>> {
         Ok(in_tx!(self, tx => catalog::archive_workflow(&Pg(&tx), app_id, id, now).await?))
+    }
+
+    async fn request_deletion(
+        &self,
+        app_id: AppId,
+        request: DeletionRequest,
+        idem: Option<Idem<DeletionAnswer>>,
+    ) -> StoreResult<Written<DeletionAnswer>> {
+        let written = in_tx!(self, tx => {
+            match idempotency::begin(&Pg(&tx), idem.as_ref().map(|i| &i.key)).await? {
+                Some(replayed) => replayed,
+                None => {
+                    let answer = batches::request(&Pg(&tx), app_id, request).await?;
+                    idempotency::finish(&Pg(&tx), idem, answer).await?
+                }
+            }
+        });
+        if matches!(written, Written::Fresh(DeletionAnswer::Queued(_))) {
+            self.batch_signal.notify_one();
+        }
+        Ok(written)
+    }
+
+    async fn batch_job(&self, app_id: AppId, id: Uuid) -> StoreResult<Option<BatchJob>> {
+        batches::get(&Pg(&self.conn().await?), app_id, id).await
+    }
+
+    async fn claim_batch_jobs(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<BatchJob>> {
+        Ok(in_tx!(self, tx => batches::claim(&Pg(&tx), now, lease_until, limit).await?))
+    }
+
+    async fn run_batch_chunk(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<BatchJob>> {
+        Ok(in_tx!(self, tx => batches::run_chunk(&Pg(&tx), id, now).await?))
+    }
+
+    async fn fail_batch_run(
+        &self,
+        id: Uuid,
+        error: String,
+        retry_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        batches::failed(&Pg(&self.conn().await?), id, &error, retry_at, now).await
+    }
+
+    async fn next_batch_due(&self) -> StoreResult<Option<DateTime<Utc>>> {
+        queue::next_due(&Pg(&self.conn().await?), &queue::BATCH_JOBS).await
+    }
+
+    async fn release_batch_jobs(&self, ids: Vec<Uuid>) -> StoreResult<usize> {
+        queue::release(&Pg(&self.conn().await?), &queue::BATCH_JOBS, &ids).await
+    }
+
+    async fn release_batch_leases_at_start(&self) -> StoreResult<usize> {
+        Ok(0)
+    }
+
+    fn batch_signal(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.batch_signal.clone()
     }
 }

@@ -25,6 +25,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         6,
         include_str!("../../migrations/postgres/0006_attempt_ids.sql"),
     ),
+    (
+        7,
+        include_str!("../../migrations/postgres/0007_batch_jobs.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.

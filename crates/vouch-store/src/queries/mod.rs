@@ -2,6 +2,7 @@
 //! function takes an `impl Db`: a backend hands it a connection (reads) or a transaction (writes)
 //! and runs it (`sqlite::driver::ready` on SQLite's threads, `.await` on PostgreSQL).
 
+pub mod batches;
 pub mod catalog;
 pub mod changes;
 pub mod codes;

@@ -22,6 +22,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         9,
         include_str!("../../migrations/sqlite/0009_attempt_ids.sql"),
     ),
+    (
+        10,
+        include_str!("../../migrations/sqlite/0010_batch_jobs.sql"),
+    ),
 ];
 
 /// The schema version a database has once every migration ran.

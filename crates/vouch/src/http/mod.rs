@@ -2,6 +2,7 @@
 
 pub mod attempts;
 pub mod auth;
+pub mod batch_delete;
 pub mod deliveries;
 pub mod destinations;
 pub mod emails;
@@ -43,6 +44,7 @@ pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(workflows::router())
         .merge(sessions::router())
+        .merge(batch_delete::router())
         .merge(attempts::router())
         .merge(review::router())
         .merge(destinations::router())

@@ -48,6 +48,7 @@ pub const TABLES: &[&str] = &[
     "engine_jobs",
     "sandbox_plans",
     "sandbox_phone_numbers",
+    "batch_jobs",
 ];
 
 /// Identity columns whose sequences must continue after the copied values.

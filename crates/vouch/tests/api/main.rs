@@ -6,6 +6,7 @@ mod common;
 
 mod attempts;
 mod auth;
+mod batch_delete;
 mod capture;
 mod capture_refusals;
 mod compat;
