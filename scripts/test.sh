@@ -27,6 +27,12 @@ if [ ! -x /usr/bin/chromium ]; then
     if [ "$(id -u)" = 0 ]; then apt=(apt-get); else apt=(sudo apt-get); fi
     "${apt[@]}" update -qq && DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y -qq chromium chromium-driver >/dev/null
 fi
+# The report tests read the PDFs back with poppler (pdftotext, pdfimages).
+if ! command -v pdftotext >/dev/null || ! command -v pdfimages >/dev/null; then
+    echo "==> installing poppler-utils (reading the PDF reports back)"
+    if [ "$(id -u)" = 0 ]; then apt=(apt-get); else apt=(sudo apt-get); fi
+    "${apt[@]}" update -qq && DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y -qq poppler-utils >/dev/null
+fi
 if [ ! -d crates/vouch/tests/browser/node_modules/playwright-core ] \
     || [ ! -d crates/vouch/tests/browser/node_modules/@didit-protocol/sdk-web ]; then
     echo "==> installing playwright-core, axe-core and Didit's web SDK (npm ci)"

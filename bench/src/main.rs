@@ -6,6 +6,7 @@ mod ceilings;
 mod client;
 mod load;
 mod pg;
+mod reports;
 mod scenarios;
 mod server;
 mod uploads;
@@ -75,6 +76,10 @@ struct Args {
     /// session of its own (`--connections` uploads at once; 8 is a sane number).
     #[arg(long)]
     uploads: bool,
+    /// Measure the PDF report instead: a session with 20 review rows, on one connection and on
+    /// `--connections` at once.
+    #[arg(long)]
+    reports: bool,
     /// Skip the ceilings (bare HTTP stack, bare storage transaction) measured after the scenarios.
     #[arg(long)]
     no_ceilings: bool,
@@ -227,6 +232,39 @@ async fn bench(args: Args) -> anyhow::Result<()> {
     };
     let head = header(&backend, database_url.as_deref(), args.nodes, pool);
     eprint!("{head}");
+    if args.reports {
+        let (url, schema) = backend.fresh().await?;
+        let figures = reports::run(
+            &binary,
+            url.as_deref(),
+            &env,
+            args.connections,
+            plan.duration,
+        )
+        .await;
+        backend.finish(schema).await;
+        let f = figures?;
+        let ms = |h: &hdrhistogram::Histogram<u64>, q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+        let out = format!(
+            "{head}| PDF report ({} review rows, {:.0} KB) | conns | reports | reports/s | p50 ms | p99 ms |\n|---|---:|---:|---:|---:|---:|\n| one at a time | 1 | {} | {:.0} | {:.2} | {:.2} |\n| at once | {} | {} | {:.0} | {:.2} | {:.2} |\n",
+            f.review_rows,
+            f.pdf_bytes as f64 / 1000.0,
+            f.serial.0,
+            f.serial.0 as f64 / plan.duration.as_secs_f64(),
+            ms(&f.serial.1, 0.5),
+            ms(&f.serial.1, 0.99),
+            args.connections,
+            f.parallel.1.len(),
+            f.parallel.0,
+            ms(&f.parallel.1, 0.5),
+            ms(&f.parallel.1, 0.99),
+        );
+        println!("{out}");
+        if let Some(path) = &args.out {
+            std::fs::write(path, &out)?;
+        }
+        return Ok(());
+    }
     if args.uploads {
         let (url, schema) = backend.fresh().await?;
         let figures = uploads::run(

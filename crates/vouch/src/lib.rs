@@ -12,6 +12,7 @@ pub mod mail;
 pub mod media;
 pub mod metrics;
 pub mod migrate_data;
+pub mod report;
 pub mod server;
 pub mod service;
 pub mod state;

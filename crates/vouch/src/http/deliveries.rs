@@ -305,14 +305,3 @@ pub(super) async fn resend_session_webhook(
     )
         .into_response())
 }
-
-/// Didit writes the session webhook paths without a trailing slash: both forms are served
-/// (the slashed one is in the OpenAPI document).
-pub fn slashless() -> axum::Router<AppState> {
-    axum::Router::new()
-        .route(super::SLASHLESS[0], axum::routing::get(session_webhook))
-        .route(
-            super::SLASHLESS[1],
-            axum::routing::post(resend_session_webhook),
-        )
-}

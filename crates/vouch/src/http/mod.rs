@@ -11,6 +11,7 @@ pub mod idempotency;
 pub mod json;
 pub mod openapi;
 pub mod pagination;
+pub mod report;
 pub mod review;
 pub mod sandbox;
 pub mod sessions;
@@ -45,6 +46,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(workflows::router())
         .merge(sessions::router())
         .merge(batch_delete::router())
+        .merge(report::router())
         .merge(attempts::router())
         .merge(review::router())
         .merge(destinations::router())
@@ -59,7 +61,17 @@ pub fn api() -> OpenApiRouter<AppState> {
 pub const SLASHLESS: &[&str] = &[
     "/v3/session/{id}/webhook/{uuid}",
     "/v3/session/{id}/webhook/{uuid}/resend",
+    "/v3/session/{id}/generate-pdf",
 ];
+
+/// The `SLASHLESS` forms, routed to the same handlers as the documented ones.
+fn slashless() -> Router<AppState> {
+    use axum::routing::{get, post};
+    Router::new()
+        .route(SLASHLESS[0], get(deliveries::session_webhook))
+        .route(SLASHLESS[1], post(deliveries::resend_session_webhook))
+        .route(SLASHLESS[2], get(report::generate_pdf))
+}
 
 /// The path templates of the document, for the trailing-slash redirect (a `{…}` segment
 /// matches any one segment).
@@ -93,7 +105,7 @@ pub fn router(state: AppState) -> Router {
     let max_file = state.config.media.max_bytes;
     let (api, _) = api().split_for_parts();
     with_stack(
-        api.merge(deliveries::slashless())
+        api.merge(slashless())
             .merge(crate::hosted::router(max_file))
             .fallback(api_fallback)
             .with_state(state),

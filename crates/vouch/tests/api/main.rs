@@ -14,6 +14,7 @@ mod engine_http;
 mod errors;
 mod hosted;
 mod hosted_phone;
+mod report;
 mod resubmission;
 mod sandbox;
 mod sandbox_codes;
