@@ -5,6 +5,7 @@ pub mod attempt;
 pub mod capture;
 pub mod change;
 pub mod contact;
+pub mod corrections;
 pub mod decision_view;
 pub mod delivery;
 pub mod email;

@@ -24,13 +24,16 @@ pub enum ActivityType {
     StepStatusChange,
     /// A reviewer's note; it never changes the status.
     Note,
+    /// A reviewer corrected a step's data (`update-data`, `update-poa-data`).
+    DataUpdate,
 }
 
 impl ActivityType {
-    pub const ALL: [ActivityType; 3] = [
+    pub const ALL: [ActivityType; 4] = [
         ActivityType::StatusChange,
         ActivityType::StepStatusChange,
         ActivityType::Note,
+        ActivityType::DataUpdate,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -38,6 +41,7 @@ impl ActivityType {
             ActivityType::StatusChange => "STATUS_CHANGE",
             ActivityType::StepStatusChange => "STEP_STATUS_CHANGE",
             ActivityType::Note => "NOTE",
+            ActivityType::DataUpdate => "DATA_UPDATE",
         }
     }
 

@@ -3,6 +3,7 @@
 pub mod attempts;
 pub mod auth;
 pub mod batch_delete;
+pub mod corrections;
 pub mod deliveries;
 pub mod destinations;
 pub mod emails;
@@ -47,6 +48,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(sessions::router())
         .merge(batch_delete::router())
         .merge(report::router())
+        .merge(corrections::router())
         .merge(attempts::router())
         .merge(review::router())
         .merge(destinations::router())

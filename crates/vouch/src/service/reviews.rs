@@ -4,6 +4,7 @@ use chrono::Utc;
 use serde_json::{json, Value};
 use uuid::Uuid;
 use vouch_core::attempt::ActorType;
+use vouch_core::corrections::{correct, parse_correction, Target};
 use vouch_core::review::Review;
 use vouch_core::steps::{
     add_note as note_change, override_step, parse_note, parse_step_override, require_object, Actor,
@@ -72,4 +73,35 @@ pub async fn add_note(
         .into_iter()
         .find(|r| r.uuid == uuid)
         .ok_or_else(|| StoreError::Internal("the note was not stored".into()).into())
+}
+
+/// A reviewer's correction of a step's data (`update-data`, `update-poa-data`); answers the
+/// `200` body: the step and each changed field, before and after.
+pub async fn correct_data(
+    store: &dyn Store,
+    app_id: AppId,
+    session_id: SessionId,
+    target: Target,
+    body: Value,
+    actor_display: String,
+) -> Result<Value, Failure> {
+    require_object(&body)?;
+    let parsed = parse_correction(target, &body);
+    let done = modify(store, app_id, session_id, None, move |b| {
+        let who = Actor {
+            actor_type: ActorType::ApiKey,
+            display: &actor_display,
+        };
+        let (change, node_id, changes) = correct(b, parsed, who, Utc::now())?;
+        let answer = json!({
+            "session_id": b.session.id,
+            "node_id": node_id,
+            "changed": changes.iter().map(|c| json!({
+                "field": c.field, "before": c.before, "after": c.after,
+            })).collect::<Vec<_>>(),
+        });
+        Ok((change, answer))
+    })
+    .await?;
+    fresh(done)
 }
