@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs vouch's whole test suite: formatting, lints and every test of the workspace, then the
-# HTTP suites (api, webhooks, mail) a second time on PostgreSQL. The store conformance suite
+# HTTP suites (api, webhooks, mail, clients) a second time on PostgreSQL. The store conformance suite
 # runs on both backends in the first pass already.
 #
 # PostgreSQL: VOUCH_TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test). Each test
@@ -18,6 +18,17 @@ export VOUCH_TEST_POSTGRES_URL="${VOUCH_TEST_POSTGRES_URL:-postgres://postgres@1
 if ! python3 -c "import aiosmtpd" 2>/dev/null; then
     echo "==> installing aiosmtpd (SMTP server for the email tests)"
     python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore aiosmtpd
+fi
+
+# Didit's real clients against vouch (tests/clients): the Python SDK from PyPI, the MCP server
+# from npm (pinned in crates/vouch/tests/clients/package-lock.json).
+if ! python3 -c "import importlib.metadata as m, sys; sys.exit(m.version('didit-sdk') != '0.4.0')" 2>/dev/null; then
+    echo "==> installing didit-sdk 0.4.0 (Didit's Python SDK, for the client tests)"
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore didit-sdk==0.4.0
+fi
+if [ ! -d crates/vouch/tests/clients/node_modules/@didit-protocol/mcp-server ]; then
+    echo "==> installing Didit's MCP server and the MCP client (npm ci)"
+    npm ci --prefix crates/vouch/tests/clients --no-audit --no-fund --loglevel=error
 fi
 
 # The browser tests drive Debian's Chromium through playwright-core, and embed the page with
@@ -60,6 +71,6 @@ echo "==> cargo test (SQLite; store conformance on SQLite and PostgreSQL)"
 cargo test --workspace --locked "$@"
 
 if [ "$postgres" = yes ]; then
-    echo "==> cargo test: the HTTP suites on PostgreSQL"
-    VOUCH_TEST_BACKEND=postgres cargo test --locked -p vouch --test api --test webhooks --test mail "$@"
+    echo "==> cargo test: the HTTP suites and Didit's clients on PostgreSQL"
+    VOUCH_TEST_BACKEND=postgres cargo test --locked -p vouch --test api --test webhooks --test mail --test clients "$@"
 fi
