@@ -25,6 +25,7 @@ pub mod review;
 pub mod sandbox;
 pub mod scopes;
 pub mod session;
+pub mod sharing;
 pub mod status;
 pub mod steps;
 pub mod time;

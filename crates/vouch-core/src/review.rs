@@ -26,14 +26,20 @@ pub enum ActivityType {
     Note,
     /// A reviewer corrected a step's data (`update-data`, `update-poa-data`).
     DataUpdate,
+    /// The session was shared with another application, or that application imported it.
+    Share,
+    /// The session was imported from another application's shared session.
+    Import,
 }
 
 impl ActivityType {
-    pub const ALL: [ActivityType; 4] = [
+    pub const ALL: [ActivityType; 6] = [
         ActivityType::StatusChange,
         ActivityType::StepStatusChange,
         ActivityType::Note,
         ActivityType::DataUpdate,
+        ActivityType::Share,
+        ActivityType::Import,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -42,6 +48,8 @@ impl ActivityType {
             ActivityType::StepStatusChange => "STEP_STATUS_CHANGE",
             ActivityType::Note => "NOTE",
             ActivityType::DataUpdate => "DATA_UPDATE",
+            ActivityType::Share => "SHARE",
+            ActivityType::Import => "IMPORT",
         }
     }
 

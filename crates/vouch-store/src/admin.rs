@@ -12,6 +12,7 @@ use crate::StoreResult;
 pub use crate::queries::batches::{
     BatchJob, DeletionAnswer, DeletionInput, DeletionProgress, DeletionRequest, CHUNK, INLINE,
 };
+pub use crate::queries::sharing::{Imported, SharedImport};
 
 #[async_trait]
 pub trait AdminStore: Send + Sync {
@@ -33,6 +34,19 @@ pub trait AdminStore: Send + Sync {
         request: DeletionRequest,
         idem: Option<Idem<DeletionAnswer>>,
     ) -> StoreResult<Written<DeletionAnswer>>;
+    /// The application's default workflow at its current version, if it has one.
+    async fn default_workflow(&self, app_id: AppId) -> StoreResult<Option<WorkflowRecord>>;
+
+    // --- sharing ------------------------------------------------------------------------------
+    /// Imports a shared session in one transaction: the redemption, the fresh session and its
+    /// first change (`decide_new`), and the source's trail row (`decide_source`).
+    async fn import_shared(
+        &self,
+        import: SharedImport,
+        decide_new: crate::model::Decide,
+        decide_source: crate::model::Decide,
+    ) -> StoreResult<Imported>;
+
     async fn batch_job(&self, app_id: AppId, id: Uuid) -> StoreResult<Option<BatchJob>>;
     async fn claim_batch_jobs(
         &self,

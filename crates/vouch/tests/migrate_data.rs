@@ -150,7 +150,7 @@ impl Node {
 }
 
 /// Fills the tables only a sandbox application and the person's page write.
-async fn sandbox_rows(src: &Node) {
+async fn sandbox_rows(src: &Node, shareable: &str) {
     let app = src
         .store
         .create_app(vouch_store::App {
@@ -300,6 +300,29 @@ async fn sandbox_rows(src: &Node) {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+
+    // A session of the main application shared with this one and imported here.
+    let (s, shared) = src
+        .send(
+            Method::POST,
+            &format!("/v3/session/{shareable}/share/"),
+            Some(json!({"for_application_id": app.id})),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{shared}");
+    let kyc = call(
+        Method::POST,
+        "/v3/workflows/",
+        json!({"workflow_label": "imported", "features": [{"feature": "OCR"}, {"feature": "LIVENESS"}]}),
+    )
+    .await;
+    call(
+        Method::POST,
+        "/v3/session/import-shared/",
+        json!({"share_token": shared["share_token"], "workflow_id": kyc["uuid"]}),
+    )
+    .await;
 }
 
 async fn receiver() -> String {
@@ -518,8 +541,9 @@ async fn a_sqlite_database_is_copied_exactly() {
     // A sandbox application: a test phone number, a session with a scenario (its plan), a code
     // sent on the person's page (the one-time code), and a selfie captured there (the sealed
     // file, the session's key and the engine's job). Not in the snapshot: its decision carries
-    // signed media URLs, which change with time.
-    sandbox_rows(&src).await;
+    // signed media URLs, which change with time. It also imports a session the reviewer
+    // approved, shared with it (the redemption).
+    sandbox_rows(&src, &sessions[1]).await;
 
     // Let the workers finish: every event fanned out, no delivery or email left pending.
     let deadline = std::time::Instant::now() + Duration::from_secs(20);

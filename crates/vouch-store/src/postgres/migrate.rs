@@ -29,6 +29,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         7,
         include_str!("../../migrations/postgres/0007_batch_jobs.sql"),
     ),
+    (
+        8,
+        include_str!("../../migrations/postgres/0008_sharing.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.

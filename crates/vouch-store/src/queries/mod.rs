@@ -15,6 +15,7 @@ pub mod queue;
 pub mod sandbox;
 pub mod session_list;
 pub mod sessions;
+pub mod sharing;
 pub mod webhooks;
 
 use crate::sql::{Db, Dialect};

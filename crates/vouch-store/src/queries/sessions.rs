@@ -102,7 +102,16 @@ pub async fn by_token(db: &impl Db, token: &str) -> StoreResult<Option<LinkTarge
 
 /// Creates the session, or reuses the unfinished one with the same `vendor_data` on the same
 /// workflow version (its callback and metadata updated).
-pub async fn create(db: &impl Db, mut new: NewSession) -> StoreResult<Session> {
+pub async fn create(db: &impl Db, new: NewSession) -> StoreResult<Session> {
+    create_with(db, new, true).await
+}
+
+/// As `create`; without `reuse`, always a fresh session.
+pub async fn create_with(
+    db: &impl Db,
+    mut new: NewSession,
+    reuse_unfinished: bool,
+) -> StoreResult<Session> {
     // Stored with microsecond precision: answer what a later read will see.
     new.now = micros(new.now);
     new.expires_at = micros(new.expires_at);
@@ -130,7 +139,7 @@ pub async fn create(db: &impl Db, mut new: NewSession) -> StoreResult<Session> {
     }
 
     let scenario = new.sandbox_scenario.clone();
-    if let Some(vd) = &new.vendor_data {
+    if let Some(vd) = new.vendor_data.as_ref().filter(|_| reuse_unfinished) {
         if let Some(s) = reuse(db, &new, vd, &wf).await? {
             if scenario.is_some() {
                 super::sandbox::set_scenario(db, s.id, scenario).await?;

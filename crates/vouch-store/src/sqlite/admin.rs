@@ -7,10 +7,10 @@ use vouch_core::{AppId, WorkflowId};
 
 use super::driver::{ready, Lite};
 use super::SqliteStore;
-use crate::admin::{AdminStore, BatchJob, DeletionAnswer, DeletionRequest};
+use crate::admin::{AdminStore, BatchJob, DeletionAnswer, DeletionRequest, Imported, SharedImport};
 use crate::model::WorkflowRecord;
 use crate::model::{Idem, Written};
-use crate::queries::{batches, catalog, queue};
+use crate::queries::{batches, catalog, queue, sharing};
 use crate::StoreResult;
 
 #[async_trait]
@@ -44,6 +44,45 @@ impl AdminStore for SqliteStore {
             self.batch_signal.notify_one();
         }
         Ok(written)
+    }
+
+    async fn default_workflow(&self, app_id: AppId) -> StoreResult<Option<WorkflowRecord>> {
+        self.readers
+            .read(move |c| {
+                ready(async move {
+                    let db = Lite(c);
+                    match catalog::default_workflow_id(&db, app_id).await? {
+                        Some(id) => catalog::current_workflow(&db, app_id, id).await,
+                        None => Ok(None),
+                    }
+                })
+            })
+            .await
+    }
+
+    async fn import_shared(
+        &self,
+        import: SharedImport,
+        decide_new: crate::model::Decide,
+        decide_source: crate::model::Decide,
+    ) -> StoreResult<Imported> {
+        let cache = self.workflows.clone();
+        let done = self
+            .writer
+            .write(move |c| {
+                ready(sharing::import(
+                    &Lite(c),
+                    &cache,
+                    import,
+                    decide_new,
+                    decide_source,
+                ))
+            })
+            .await?;
+        if matches!(done, Imported::Done(_)) {
+            self.wake(true, false);
+        }
+        Ok(done)
     }
 
     async fn batch_job(&self, app_id: AppId, id: Uuid) -> StoreResult<Option<BatchJob>> {

@@ -26,6 +26,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         10,
         include_str!("../../migrations/sqlite/0010_batch_jobs.sql"),
     ),
+    (11, include_str!("../../migrations/sqlite/0011_sharing.sql")),
 ];
 
 /// The schema version a database has once every migration ran.

@@ -16,6 +16,7 @@ pub mod report;
 pub mod review;
 pub mod sandbox;
 pub mod sessions;
+pub mod sharing;
 pub mod system;
 pub mod workflows;
 
@@ -49,6 +50,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(batch_delete::router())
         .merge(report::router())
         .merge(corrections::router())
+        .merge(sharing::router())
         .merge(attempts::router())
         .merge(review::router())
         .merge(destinations::router())

@@ -103,7 +103,7 @@ pub struct CreatedSession {
     session_kind: vouch_core::WorkflowKind,
 }
 
-fn created_json(s: &Session, public_url: &str) -> Value {
+pub(super) fn created_json(s: &Session, public_url: &str) -> Value {
     super::json::to_json(CreatedSession {
         session_id: s.id,
         session_number: s.number,

@@ -49,6 +49,7 @@ pub const TABLES: &[&str] = &[
     "sandbox_plans",
     "sandbox_phone_numbers",
     "batch_jobs",
+    "share_redemptions",
 ];
 
 /// Identity columns whose sequences must continue after the copied values.

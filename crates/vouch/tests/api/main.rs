@@ -20,6 +20,7 @@ mod resubmission;
 mod sandbox;
 mod sandbox_codes;
 mod sessions;
+mod sharing;
 mod snapshots;
 mod trail;
 mod update_status;
