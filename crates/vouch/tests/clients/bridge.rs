@@ -78,6 +78,21 @@ impl Scoreboard {
         self.rows.push((call.to_string(), works, note.into()));
     }
 
+    /// The calls that did not work are exactly `expected` (the surface not built yet): any
+    /// other failure fails the test, and so does a call of `expected` that starts working.
+    pub fn assert_failing_exactly(&self, expected: &[&str]) {
+        let mut failing: Vec<&str> = self
+            .rows
+            .iter()
+            .filter(|r| !r.1)
+            .map(|r| r.0.as_str())
+            .collect();
+        failing.sort();
+        let mut expected = expected.to_vec();
+        expected.sort();
+        assert_eq!(failing, expected, "{:#?}", self.rows);
+    }
+
     pub fn working(&self) -> usize {
         self.rows.iter().filter(|r| r.1).count()
     }

@@ -437,16 +437,5 @@ async fn didits_mcp_server_works_against_vouch() {
     }) {
         assert!(called.contains(&name.as_str()), "{name} is not exercised");
     }
-    let failing: Vec<&str> = m
-        .board
-        .rows
-        .iter()
-        .filter(|r| !r.1)
-        .map(|r| r.0.as_str())
-        .collect();
-    let mut expected: Vec<&str> = NOT_BUILT.to_vec();
-    expected.sort();
-    let mut got = failing.clone();
-    got.sort();
-    assert_eq!(got, expected, "{:#?}", m.board.rows);
+    m.board.assert_failing_exactly(NOT_BUILT);
 }

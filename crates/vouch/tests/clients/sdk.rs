@@ -329,16 +329,5 @@ async fn the_python_sdk_works_against_vouch() {
     }
 
     sdk.board.publish("python-sdk");
-    let failing: Vec<&str> = sdk
-        .board
-        .rows
-        .iter()
-        .filter(|r| !r.1)
-        .map(|r| r.0.as_str())
-        .collect();
-    let mut expected: Vec<&str> = NOT_BUILT.to_vec();
-    expected.sort();
-    let mut got = failing.clone();
-    got.sort();
-    assert_eq!(got, expected, "{:#?}", sdk.board.rows);
+    sdk.board.assert_failing_exactly(NOT_BUILT);
 }
