@@ -8,7 +8,10 @@ use vouch_core::change::SessionState;
 use vouch_core::{AppId, SessionId};
 
 use super::{changes, sessions};
-use crate::model::{Decide, NewSession};
+use vouch_core::session::Session;
+
+use super::idempotency;
+use crate::model::{Decide, Idem, NewSession, Written};
 use crate::sql::Db;
 use crate::workflow_cache::WorkflowCache;
 use crate::{stmt, StoreError, StoreResult};
@@ -22,12 +25,20 @@ pub struct SharedImport {
     /// The session to create in the receiving application.
     pub new: NewSession,
     pub now: DateTime<Utc>,
+    /// The request's `Idempotency-Key`: a repeat answers the stored response.
+    pub idem: Option<Idem<Session>>,
 }
 
 /// What became of an import.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Imported {
-    Done(SessionId),
+    /// The imported session, as it is after its first change.
+    Done(Box<Session>),
+    /// The stored answer of an earlier request with the same `Idempotency-Key`.
+    Replayed {
+        status_code: u16,
+        body: serde_json::Value,
+    },
     /// The token was redeemed already, or this application imported that session already.
     AlreadyRedeemed,
     /// The shared session was deleted meanwhile.
@@ -48,6 +59,11 @@ pub async fn import(
     decide_new: Decide,
     decide_source: Decide,
 ) -> StoreResult<Imported> {
+    if let Some(Written::Replayed { status_code, body }) =
+        idempotency::begin::<()>(db, req.idem.as_ref().map(|i| &i.key)).await?
+    {
+        return Ok(Imported::Replayed { status_code, body });
+    }
     // Concurrent imports of one session into one application serialize here.
     db.lock(format!(
         "share/{}/{}",
@@ -94,5 +110,9 @@ pub async fn import(
         req.now
     ))
     .await?;
-    Ok(Imported::Done(created.id))
+    let imported = sessions::find(db, req.for_app_id, created.id, false)
+        .await?
+        .ok_or_else(|| StoreError::Internal("the imported session vanished".into()))?;
+    idempotency::finish(db, req.idem, imported.clone()).await?;
+    Ok(Imported::Done(Box::new(imported)))
 }

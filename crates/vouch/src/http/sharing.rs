@@ -215,8 +215,15 @@ fn token_error(e: TokenError) -> ApiError {
 async fn import_shared(
     State(state): State<AppState>,
     caller: Can<WriteSessions>,
+    headers: HeaderMap,
     Body(bytes): Body,
 ) -> ApiResult<Response> {
+    let idem = idempotency::key(
+        &headers,
+        caller.app.id,
+        "POST /v3/session/import-shared/",
+        &bytes,
+    )?;
     let body: ImportSharedBody = parse(&bytes)?;
     let mut errors = FieldErrors::new();
     let token = match &body.share_token {
@@ -340,6 +347,16 @@ async fn import_shared(
                 source_session_id: claims.session_id,
                 new,
                 now,
+                idem: idem.map(|key| {
+                    let public_url = state.config.public_url.clone();
+                    Idem {
+                        key,
+                        status_code: 201,
+                        render: Box::new(move |s: &vouch_core::session::Session| {
+                            created_json(s, &public_url)
+                        }),
+                    }
+                }),
             },
             Box::new(move |b| import_into(b, &shared, now).map(Some)),
             Box::new(move |b| {
@@ -352,14 +369,12 @@ async fn import_shared(
         )
         .await?;
     match imported {
-        Imported::Done(id) => {
-            let s = state
-                .store
-                .get_session(caller.app.id, id)
-                .await?
-                .ok_or_else(ApiError::not_found)?;
-            Ok((StatusCode::CREATED, Json(created_json(&s, &state.config.public_url))).into_response())
-        }
+        Imported::Done(s) => Ok((
+            StatusCode::CREATED,
+            Json(created_json(&s, &state.config.public_url)),
+        )
+            .into_response()),
+        Imported::Replayed { status_code, body } => Ok(replay(status_code, body)),
         Imported::AlreadyRedeemed => Err(ApiError::detail(
             StatusCode::CONFLICT,
             "share_token_used",

@@ -348,3 +348,59 @@ async fn only_finished_sessions_are_shared_and_tokens_expire() {
     assert_eq!(s, 400);
     assert!(e["share_token"].is_array(), "{e}");
 }
+
+#[tokio::test]
+async fn an_import_repeated_with_its_idempotency_key_replays_the_answer() {
+    let t = TestServer::start().await;
+    let sid = decided(&t).await;
+    let partner = new_app(t.store.as_ref(), "partner").await;
+    let pkey = new_key(t.store.as_ref(), &partner, Scopes::all(Access::Write), None).await;
+    as_key(
+        &t,
+        &pkey,
+        Method::POST,
+        "/v3/workflows/",
+        Some(
+            json!({"workflow_label": "kyc", "is_default": true, "features": [{"feature": "OCR"}]}),
+        ),
+    )
+    .await;
+    let (_, shared) = t
+        .post(
+            &format!("/v3/session/{sid}/share/"),
+            json!({"for_application_id": partner.id}),
+        )
+        .await;
+    let body = json!({"share_token": shared["share_token"]});
+    let send = || {
+        t.client
+            .post(format!("{}/v3/session/import-shared/", t.base))
+            .header("x-api-key", &pkey)
+            .header("Idempotency-Key", "import-1")
+            .json(&body)
+            .send()
+    };
+    let first = send().await.unwrap();
+    let (s1, b1) = status_json(first).await;
+    assert_eq!(s1, 201, "{b1}");
+    assert_eq!(b1["status"], "In Review");
+    let again = send().await.unwrap();
+    assert_eq!(
+        again
+            .headers()
+            .get("idempotent-replayed")
+            .map(|v| v.to_str().unwrap()),
+        Some("true")
+    );
+    assert_eq!(status_json(again).await, (201, b1));
+    // Without the key, a repeat is refused: the token is spent.
+    let (s, e) = as_key(
+        &t,
+        &pkey,
+        Method::POST,
+        "/v3/session/import-shared/",
+        Some(body),
+    )
+    .await;
+    assert_eq!((s, e["code"].as_str()), (409, Some("share_token_used")));
+}
