@@ -393,7 +393,7 @@ pub async fn session_attempts(
         sql_once!(
             db,
             "{ATTEMPT_SELECT} WHERE a.session_id = $1 AND d.app_id = $2
-             ORDER BY a.id DESC LIMIT $3 OFFSET $4"
+             ORDER BY a.started_at DESC, a.id DESC LIMIT $3 OFFSET $4"
         ),
         vec![
             session_id.into(),
