@@ -340,7 +340,7 @@ pub async fn failed(
 ) -> StoreResult<()> {
     db.execute(stmt!(
         "UPDATE batch_jobs SET last_error = $1, locked_until = NULL, updated_at = $2,
-            state = CASE WHEN $3 IS NULL THEN 'failed' ELSE state END,
+            state = CASE WHEN CAST($3 AS TIMESTAMPTZ) IS NULL THEN 'failed' ELSE state END,
             next_attempt_at = COALESCE($3, next_attempt_at)
          WHERE id = $4",
         error,
