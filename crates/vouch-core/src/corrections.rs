@@ -36,7 +36,7 @@ impl Target {
 
 /// How a field is checked.
 #[derive(Clone, Copy)]
-enum Kind {
+pub(crate) enum Kind {
     Text(usize),
     Date,
     /// An ISO 3166-1 alpha-3 country code, stored upper-case.
@@ -59,7 +59,7 @@ const POA_TYPES: &[&str] = &[
 ];
 
 /// The fields `update-data` corrects.
-const DOCUMENT_FIELDS: &[(&str, Kind)] = &[
+pub(crate) const DOCUMENT_FIELDS: &[(&str, Kind)] = &[
     ("first_name", Kind::Text(200)),
     ("last_name", Kind::Text(200)),
     ("full_name", Kind::Text(400)),
@@ -112,7 +112,7 @@ pub struct FieldChange {
     pub after: Value,
 }
 
-fn check(field: &str, kind: Kind, v: &Value, errors: &mut FieldErrors) -> Option<Value> {
+pub(crate) fn check(field: &str, kind: Kind, v: &Value, errors: &mut FieldErrors) -> Option<Value> {
     if v.is_null() {
         // `null` clears a text field.
         return match kind {

@@ -37,6 +37,13 @@ impl FieldErrors {
         self.0.is_empty()
     }
 
+    /// Every (field, message), fields in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0
+            .iter()
+            .flat_map(|(k, v)| v.iter().map(move |m| (k.as_str(), m.as_str())))
+    }
+
     pub fn get(&self, field: &str) -> Option<&[String]> {
         self.0.get(field).map(Vec::as_slice)
     }

@@ -14,6 +14,7 @@ pub mod engine;
 pub mod errors;
 pub mod feature;
 pub mod ids;
+pub mod imports;
 pub mod lifecycle;
 pub mod media;
 pub mod otp;

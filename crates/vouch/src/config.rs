@@ -44,6 +44,7 @@ pub struct Config {
     pub sms: SmsConfig,
     pub media: MediaConfig,
     pub engines: EnginesConfig,
+    pub imports: ImportsConfig,
 }
 
 /// The outside engine of nodes whose `config.engine` is `"http"`.
@@ -65,6 +66,18 @@ impl EnginesConfig {
             (None, None) => Ok(String::new()),
         }
     }
+}
+
+/// Bulk session imports (`POST /v3/session/imports/`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct ImportsConfig {
+    /// Largest file accepted, uploaded or fetched, in bytes.
+    pub max_file_bytes: usize,
+    /// Rows one run imports in one transaction.
+    pub rows_per_run: usize,
+    /// Time allowed for fetching a `source_file_url`.
+    #[serde(with = "human")]
+    pub fetch_timeout: Duration,
 }
 
 /// Files the person's page captures.

@@ -7,6 +7,7 @@ pub mod config;
 pub mod engines;
 pub mod hosted;
 pub mod http;
+pub mod imports;
 pub mod jobs;
 pub mod mail;
 pub mod media;

@@ -185,7 +185,8 @@ pub async fn start_with_roles(
             media.clone(),
             stopping.clone(),
         )?);
-        runners.push(crate::batches::spawn(store.clone(), &cfg, stopping));
+        runners.push(crate::batches::spawn(store.clone(), &cfg, stopping.clone()));
+        runners.push(crate::imports::spawn(store.clone(), &cfg, stopping)?);
     }
     let preview_key = Arc::new(
         match &cfg.email_preview_key_file {

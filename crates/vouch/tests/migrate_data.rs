@@ -301,6 +301,58 @@ async fn sandbox_rows(src: &Node, shareable: &str) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
+    // A bulk import, finished, with a row imported and a row refused.
+    let form = reqwest::multipart::Form::new()
+        .text("workflow_id", wf["uuid"].as_str().unwrap().to_string())
+        .part(
+            "file",
+            reqwest::multipart::Part::text("vendor_data,status\nold-1,Approved\nold-2,nope\n")
+                .file_name("old.csv"),
+        );
+    let r = src
+        .client
+        .post(format!("{}/v3/session/imports/", src.base))
+        .header("x-api-key", &key)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let (s, import) = status_json(r).await;
+    assert_eq!(s, 201, "{import}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let progress = format!("/v3/session/imports/{}/", import["uuid"].as_str().unwrap());
+    while call(Method::GET, &progress, Value::Null).await["status"] != "COMPLETED" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the import never finished"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // One due tomorrow: still pending, with its file, when the database is copied.
+    let file = b"vendor_data,status\nlater,Approved\n".to_vec();
+    let layout = vouch_core::imports::scan(&file, vouch_core::imports::SourceFormat::Csv).unwrap();
+    let later = vouch_store::ImportJob::new(
+        uuid::Uuid::now_v7(),
+        app.id,
+        wf["uuid"].as_str().unwrap().parse().unwrap(),
+        "csv",
+        "later.csv".into(),
+        None,
+        chrono::Utc::now() + chrono::Duration::days(1),
+    );
+    src.store
+        .create_import(
+            later,
+            Some(vouch_store::ImportFile {
+                content: file,
+                layout,
+            }),
+            None,
+        )
+        .await
+        .unwrap();
+
     // A session of the main application shared with this one and imported here.
     let (s, shared) = src
         .send(

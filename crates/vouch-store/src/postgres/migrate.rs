@@ -33,6 +33,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         8,
         include_str!("../../migrations/postgres/0008_sharing.sql"),
     ),
+    (
+        9,
+        include_str!("../../migrations/postgres/0009_imports.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.

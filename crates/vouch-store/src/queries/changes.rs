@@ -17,6 +17,23 @@ pub type ChainTip = (i64, String);
 /// row `tip`: every row goes out in one list (one round trip on PostgreSQL). The UPDATE still
 /// names the version it was decided on; a change that does not match it is refused whole.
 pub async fn apply(db: &impl Db, ch: SessionChange, tip: ChainTip) -> StoreResult<()> {
+    let done = db
+        .execute_all(statements(ch, tip))
+        .await
+        .map_err(|e| match e {
+            // Only an attempt's (session, seq) can collide: written by a concurrent change.
+            StoreError::Duplicate(_) => StoreError::VersionConflict,
+            e => e,
+        })?;
+    if done.first() == Some(&0) {
+        return Err(StoreError::VersionConflict);
+    }
+    Ok(())
+}
+
+/// A change's statements, in order; the first is the session's UPDATE (one row, or none when
+/// the version it was decided on is gone).
+pub fn statements(ch: SessionChange, tip: ChainTip) -> Vec<crate::sql::Stmt> {
     let sid = ch.session_id;
     let update = stmt!(
         "UPDATE sessions SET
@@ -139,15 +156,7 @@ pub async fn apply(db: &impl Db, ch: SessionChange, tip: ChainTip) -> StoreResul
             ch.now
         ));
     }
-    let done = db.execute_all(batch).await.map_err(|e| match e {
-        // Only an attempt's (session, seq) can collide: written by a concurrent change.
-        StoreError::Duplicate(_) => StoreError::VersionConflict,
-        e => e,
-    })?;
-    if done.first() == Some(&0) {
-        return Err(StoreError::VersionConflict);
-    }
-    Ok(())
+    batch
 }
 
 fn insert_review(r: Review) -> crate::sql::Stmt {

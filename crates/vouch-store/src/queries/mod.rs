@@ -10,6 +10,7 @@ pub mod destinations;
 pub mod emails;
 pub mod engines;
 pub mod idempotency;
+pub mod imports;
 pub mod media;
 pub mod queue;
 pub mod sandbox;

@@ -29,6 +29,7 @@ pub static WEBHOOK_DELIVERIES: Queue = Queue::new("webhook_deliveries");
 pub static EMAIL_JOBS: Queue = Queue::new("email_jobs");
 pub static ENGINE_JOBS: Queue = Queue::new("engine_jobs");
 pub static BATCH_JOBS: Queue = Queue::new("batch_jobs");
+pub static IMPORT_JOBS: Queue = Queue::new("import_jobs");
 
 /// `col` is one of the list in parameter `$n` (`Param::Uuids` or `Param::Ints`): one statement
 /// text whatever the list's length, so it is prepared once.

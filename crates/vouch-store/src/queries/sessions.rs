@@ -148,11 +148,121 @@ pub async fn create_with(
         }
     }
     let mut s = new.into_session(0, &wf);
-    let mut params = vec![
+    insert(db, &mut s).await?;
+    if scenario.is_some() {
+        super::sandbox::set_scenario(db, s.id, scenario).await?;
+    }
+    Ok(s)
+}
+
+macro_rules! insert_session {
+    () => {
+        "INSERT INTO sessions (id, kind, app_id, number, token, status, workflow_id,
+            workflow_version, vendor_data, metadata, callback, callback_method, language,
+            contact_details, expected_details, version, created_at, updated_at, expires_at)"
+    };
+}
+
+/// Stores a new session as `into_session` made it, numbering it in its application.
+pub async fn insert(db: &impl Db, s: &mut Session) -> StoreResult<()> {
+    match db.dialect() {
+        // The number is taken by the INSERT itself, in one round trip.
+        Dialect::Postgres => {
+            let mut params = insert_params(s);
+            params[3] = crate::postgres::number_sequence(s.app_id).into();
+            let sql = concat!(
+                insert_session!(),
+                " VALUES ($1, $2, $3, nextval($4::text::regclass), $5, $6, $7, $8, $9, $10, $11,
+                    $12, $13, $14, $15, $16, $17, $18, $19)
+                 RETURNING number"
+            );
+            s.number = db
+                .query_one(Stmt::new(sql, params), |r| r.int("number"))
+                .await?;
+        }
+        Dialect::Sqlite => {
+            s.number = numbers(db, s.app_id, 1).await?[0];
+            db.execute(insert_numbered(s)).await?;
+        }
+    }
+    Ok(())
+}
+
+/// `n` new session numbers of the application.
+pub async fn numbers(db: &impl Db, app_id: AppId, n: i64) -> StoreResult<Vec<i64>> {
+    match db.dialect() {
+        // A sequence per application: concurrent creations do not wait for each other's
+        // commits.
+        Dialect::Postgres => {
+            db.query(
+                stmt!(
+                    "SELECT nextval($1::text::regclass) AS n FROM generate_series(1, $2)",
+                    crate::postgres::number_sequence(app_id),
+                    n
+                ),
+                rows::count,
+            )
+            .await
+        }
+        // The single writer owns the counter.
+        Dialect::Sqlite => {
+            let first = db
+                .query_one(
+                    stmt!(
+                        "UPDATE apps SET next_session_number = next_session_number + $2
+                         WHERE id = $1 RETURNING next_session_number - $2 AS n",
+                        app_id,
+                        n
+                    ),
+                    rows::count,
+                )
+                .await?;
+            Ok((first..first + n).collect())
+        }
+    }
+}
+
+/// The INSERT of a new session whose number is taken.
+pub fn insert_numbered(s: &Session) -> Stmt {
+    Stmt::new(
+        concat!(
+            insert_session!(),
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                $17, $18, $19)"
+        ),
+        insert_params(s),
+    )
+}
+
+/// The INSERT of a session stored already decided (an imported one): `s` with its status, and
+/// what a change's UPDATE would set beside it.
+pub fn insert_decided(
+    s: &Session,
+    country: Option<String>,
+    full_name: Option<String>,
+    kyc_expires_at: Option<DateTime<Utc>>,
+) -> Stmt {
+    let mut params = insert_params(s);
+    params.extend([country.into(), full_name.into(), kyc_expires_at.into()]);
+    Stmt::new(
+        concat!(
+            "INSERT INTO sessions (id, kind, app_id, number, token, status, workflow_id,
+            workflow_version, vendor_data, metadata, callback, callback_method, language,
+            contact_details, expected_details, version, created_at, updated_at, expires_at,
+            country, full_name, kyc_expires_at)",
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                $17, $18, $19, $20, $21, $22)"
+        ),
+        params,
+    )
+}
+
+fn insert_params(s: &Session) -> Vec<Param> {
+    vec![
         Param::from(s.id),
         s.kind.as_str().into(),
         s.app_id.into(),
-        Param::Null,
+        s.number.into(),
         s.token.as_str().into(),
         s.status.as_str().into(),
         s.workflow_id.into(),
@@ -168,56 +278,7 @@ pub async fn create_with(
         s.created_at.into(),
         s.updated_at.into(),
         s.expires_at.into(),
-    ];
-    s.number = match db.dialect() {
-        // A sequence per application: concurrent creations do not wait for each other's
-        // commits, and the number is taken by the INSERT itself, in one round trip.
-        Dialect::Postgres => {
-            params[3] = crate::postgres::number_sequence(s.app_id).into();
-            db.query_one(
-                Stmt::new(
-                    "INSERT INTO sessions (id, kind, app_id, number, token, status, workflow_id,
-                        workflow_version, vendor_data, metadata, callback, callback_method,
-                        language, contact_details, expected_details, version, created_at,
-                        updated_at, expires_at)
-                     VALUES ($1, $2, $3, nextval($4::text::regclass), $5, $6, $7, $8, $9, $10,
-                        $11, $12, $13, $14, $15, $16, $17, $18, $19)
-                     RETURNING number",
-                    params,
-                ),
-                |r| r.int("number"),
-            )
-            .await?
-        }
-        // The single writer owns the counter.
-        Dialect::Sqlite => {
-            let n = db
-                .query_one(
-                    stmt!(
-                        "UPDATE apps SET next_session_number = next_session_number + 1
-                         WHERE id = $1 RETURNING next_session_number - 1 AS n",
-                        s.app_id
-                    ),
-                    rows::count,
-                )
-                .await?;
-            params[3] = n.into();
-            db.execute(Stmt::new(
-                "INSERT INTO sessions (id, kind, app_id, number, token, status, workflow_id,
-                    workflow_version, vendor_data, metadata, callback, callback_method, language,
-                    contact_details, expected_details, version, created_at, updated_at, expires_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                    $17, $18, $19)",
-                params,
-            ))
-            .await?;
-            n
-        }
-    };
-    if scenario.is_some() {
-        super::sandbox::set_scenario(db, s.id, scenario).await?;
-    }
-    Ok(s)
+    ]
 }
 
 /// The unfinished session with this `vendor_data`, taken over for a new creation, if any.
@@ -465,6 +526,8 @@ pub async fn delete(
         stmt!("DELETE FROM media WHERE session_id = $1", id),
         stmt!("DELETE FROM media_keys WHERE session_id = $1", id),
         stmt!("DELETE FROM sandbox_plans WHERE session_id = $1", id),
+        // Its vendor_data goes with it: a later import of the same record creates it again.
+        stmt!("DELETE FROM import_refs WHERE session_id = $1", id),
         stmt!(
             "UPDATE engine_jobs SET state = 'dropped', input = '{}', locked_until = NULL
              WHERE session_id = $1 AND state = 'pending'",

@@ -27,6 +27,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../migrations/sqlite/0010_batch_jobs.sql"),
     ),
     (11, include_str!("../../migrations/sqlite/0011_sharing.sql")),
+    (12, include_str!("../../migrations/sqlite/0012_imports.sql")),
 ];
 
 /// The schema version a database has once every migration ran.

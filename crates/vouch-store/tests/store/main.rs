@@ -11,6 +11,7 @@ mod decisions;
 mod erasure;
 mod fixtures;
 mod idempotency;
+mod imports;
 mod lists;
 mod media;
 mod queues;
@@ -33,6 +34,8 @@ conformance!(
     idempotency::idempotent_creates_replay_and_conflict,
     idempotency::concurrent_idempotent_creates_write_once,
     idempotency::idempotent_changes_apply_once,
+    imports::import_runs_keep_their_position_and_a_rerun_skips,
+    imports::failed_runs_are_retried_then_fail_for_good,
     lists::list_sessions_filters_and_pages,
     media::captured_files_and_engine_jobs_are_written_claimed_and_erased,
     queues::deliveries_are_fanned_out_claimed_with_leases_and_recorded,

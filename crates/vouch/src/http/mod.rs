@@ -9,6 +9,7 @@ pub mod destinations;
 pub mod emails;
 pub mod error;
 pub mod idempotency;
+pub mod imports;
 pub mod json;
 pub mod openapi;
 pub mod pagination;
@@ -48,6 +49,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(workflows::router())
         .merge(sessions::router())
         .merge(batch_delete::router())
+        .merge(imports::router())
         .merge(report::router())
         .merge(corrections::router())
         .merge(sharing::router())

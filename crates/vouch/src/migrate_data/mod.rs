@@ -50,6 +50,10 @@ pub const TABLES: &[&str] = &[
     "sandbox_phone_numbers",
     "batch_jobs",
     "share_redemptions",
+    "import_jobs",
+    "import_files",
+    "import_errors",
+    "import_refs",
 ];
 
 /// Identity columns whose sequences must continue after the copied values.

@@ -15,6 +15,7 @@ mod engine_http;
 mod errors;
 mod hosted;
 mod hosted_phone;
+mod imports;
 mod report;
 mod resubmission;
 mod sandbox;

@@ -118,3 +118,20 @@ impl Scoreboard {
         std::fs::write(dir.join(format!("{name}.md")), md).unwrap();
     }
 }
+
+/// Waits (up to 20 s) for an import job to be COMPLETED or FAILED; answers its last state.
+pub async fn settled(t: &crate::common::TestServer, import_id: &str) -> serde_json::Value {
+    let mut last = serde_json::Value::Null;
+    for _ in 0..400 {
+        let (s, j) = t.get(&format!("/v3/session/imports/{import_id}/")).await;
+        if s != 200 {
+            return j;
+        }
+        if j["status"] == "COMPLETED" || j["status"] == "FAILED" {
+            return j;
+        }
+        last = j;
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    last
+}

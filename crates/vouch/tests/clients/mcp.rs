@@ -40,14 +40,9 @@ async fn partner_session(t: &TestServer, key: &str) -> String {
     id
 }
 
-/// Tools of the surface vouch does not serve yet (issue #12 item 13): the test fails if
-/// one of them starts working without this list being updated, or if any other tool fails.
-const NOT_BUILT: &[&str] = &[
-    "didit_create_import",
-    "didit_get_import_template",
-    "didit_get_import",
-    "didit_get_import_errors",
-];
+/// Tools of the surface vouch does not serve yet: the test fails if one of them starts
+/// working without this list being updated, or if any other tool fails.
+const NOT_BUILT: &[&str] = &[];
 
 /// Tools of other Didit products (standalone checks, users, lists, billing, …): not part of the
 /// sessions API vouch is compatible with, and not called.
@@ -351,24 +346,37 @@ async fn didits_mcp_server_works_against_vouch() {
     // --- imports ---------------------------------------------------------------------------
     m.expect("didit_get_import_template", json!({}), |r| has(r, "raw"))
         .await;
+    // The MCP server sends JSON only: the file is fetched from source_file_url.
+    let source = crate::common::file_server(
+        "vendor_data,status,first_name\nmcp-1,Approved,Ana\nmcp-2,Unknown status,Bea\nmcp-3,Pending,Cy\n",
+    )
+    .await;
     let import = m
         .expect(
             "didit_create_import",
-            json!({"source_file_url": "https://example.com/customers.csv", "workflow_id": wf_id}),
+            json!({"source_file_url": format!("{source}/customers.csv"), "workflow_id": wf_id}),
             |r| has(r, "uuid"),
         )
         .await;
     let import_id = import["uuid"]
         .as_str()
-        .unwrap_or("00000000-0000-0000-0000-000000000000");
+        .unwrap_or("00000000-0000-0000-0000-000000000000")
+        .to_string();
+    let import_done = crate::bridge::settled(&t, &import_id).await;
     m.expect("didit_get_import", json!({"import_id": import_id}), |r| {
-        has(r, "status")
+        (r["status"] == "COMPLETED" && r["created_count"] == 2 && r["failed_count"] == 1)
+            .then_some(())
+            .ok_or(format!("{r} (settled: {import_done})"))
     })
     .await;
     m.expect(
         "didit_get_import_errors",
         json!({"import_id": import_id}),
-        |r| has(r, "results"),
+        |r| {
+            (r["count"] == 1 && r["results"][0]["row_number"] == 2)
+                .then_some(())
+                .ok_or(format!("{r}"))
+        },
     )
     .await;
 

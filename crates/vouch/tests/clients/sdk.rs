@@ -8,14 +8,8 @@ use crate::bridge::{may_skip, Bridge, Scoreboard};
 use crate::common::TestServer;
 use crate::receiver::Receiver;
 
-/// Methods of the surface vouch does not serve yet (issue #12 item 13).
-const NOT_BUILT: &[&str] = &[
-    "session_imports.create (url)",
-    "session_imports.create (file)",
-    "session_imports.get",
-    "session_imports.list_errors",
-    "session_imports.get_template",
-];
+/// Methods of the surface vouch does not serve yet.
+const NOT_BUILT: &[&str] = &[];
 
 struct Sdk {
     bridge: Bridge,
@@ -257,37 +251,63 @@ async fn the_python_sdk_works_against_vouch() {
     .await;
 
     // Imports.
-    let csv = "vendor_data,first_name,last_name,status\nimp-1,Ana,García,Approved\n";
+    let csv =
+        "vendor_data,first_name,last_name,status\nimp-1,Ana,García,Approved\nimp-2,Bea,,Maybe\n";
     let job = sdk
         .expect(
             "session_imports.create (file)",
             "session_imports.create",
             json!({"file_text": csv, "filename": "customers.csv", "workflow_id": wf_id}),
-            |j| is(j["uuid"].is_string(), j),
+            |j| {
+                is(
+                    j["uuid"].is_string() && j["status"] == "PENDING" && j["total_rows"] == 2,
+                    j,
+                )
+            },
         )
         .await;
-    sdk.expect(
-        "session_imports.create (url)",
-        "session_imports.create",
-        json!({"source_file_url": "https://example.com/customers.csv", "workflow_id": wf_id}),
-        |j| is(j["uuid"].is_string(), j),
+    let source = crate::common::file_server(
+        "{\"vendor_data\":\"imp-url-1\",\"status\":\"Declined\",\"external_id\":\"x-1\"}\n",
     )
     .await;
+    let by_url = sdk
+        .expect(
+            "session_imports.create (url)",
+            "session_imports.create",
+            json!({"source_file_url": format!("{source}/export.ndjson"), "workflow_id": wf_id}),
+            |j| is(j["uuid"].is_string() && j["source_format"] == "ndjson", j),
+        )
+        .await;
     let job_id = job["uuid"]
         .as_str()
-        .unwrap_or("00000000-0000-0000-0000-000000000000");
+        .unwrap_or("00000000-0000-0000-0000-000000000000")
+        .to_string();
+    crate::bridge::settled(&t, &job_id).await;
+    if let Some(id) = by_url["uuid"].as_str() {
+        let done = crate::bridge::settled(&t, id).await;
+        assert_eq!(
+            (&done["status"], &done["created_count"]),
+            (&json!("COMPLETED"), &json!(1)),
+            "{done}"
+        );
+    }
     sdk.expect(
         "session_imports.get",
         "session_imports.get",
         json!({"import_id": job_id}),
-        |j| is(j["status"].is_string(), j),
+        |j| {
+            is(
+                j["status"] == "COMPLETED" && j["created_count"] == 1 && j["failed_count"] == 1,
+                j,
+            )
+        },
     )
     .await;
     sdk.expect(
         "session_imports.list_errors",
         "session_imports.list_errors",
         json!({"import_id": job_id}),
-        |e| is(e["count"].is_number(), e),
+        |e| is(e["count"] == 1 && e["results"][0]["row_number"] == 2, e),
     )
     .await;
     sdk.expect(

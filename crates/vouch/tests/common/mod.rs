@@ -263,3 +263,24 @@ pub async fn new_key(
         .expect("key")
         .1
 }
+
+/// Serves `body` to every request on a loopback port; answers its URL.
+pub async fn file_server(body: &'static str) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = tokio::io::AsyncReadExt::read(&mut conn, &mut buf).await;
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = tokio::io::AsyncWriteExt::write_all(&mut conn, head.as_bytes()).await;
+                let _ = tokio::io::AsyncWriteExt::write_all(&mut conn, body.as_bytes()).await;
+            });
+        }
+    });
+    format!("http://{addr}")
+}
