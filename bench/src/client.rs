@@ -54,6 +54,28 @@ impl Conn {
         Ok((status, body))
     }
 
+    /// Sends one request with this body and content type, as an API client.
+    pub async fn send_body(
+        &mut self,
+        method: Method,
+        path: &str,
+        content_type: &str,
+        body: Bytes,
+    ) -> anyhow::Result<(u16, Bytes)> {
+        self.sender.ready().await?;
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", self.addr.to_string())
+            .header("x-api-key", &self.key)
+            .header("content-type", content_type)
+            .body(Full::new(body))?;
+        let resp = self.sender.send_request(req).await?;
+        let status = resp.status().as_u16();
+        let body = resp.into_body().collect().await?.to_bytes();
+        Ok((status, body))
+    }
+
     /// Posts a form body as the person's page does; answers the status and `Location`.
     pub async fn send_form(
         &mut self,
