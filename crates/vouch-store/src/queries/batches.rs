@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use vouch_core::{AppId, SessionId};
 
-use super::queue::{in_list, skip_locked};
+use super::queue::in_list;
 use crate::sql::{Db, Param, Row, Stmt};
 use crate::{sql_once, stmt, StoreResult};
 
@@ -255,21 +255,7 @@ pub async fn claim(
     lease_until: DateTime<Utc>,
     limit: i64,
 ) -> StoreResult<Vec<BatchJob>> {
-    let sql = sql_once!(
-        db,
-        "UPDATE batch_jobs SET locked_until = $2, attempts = attempts + 1
-         WHERE id IN (SELECT id FROM batch_jobs
-                      WHERE state = 'pending' AND next_attempt_at <= $1
-                        AND (locked_until IS NULL OR locked_until <= $1)
-                      ORDER BY next_attempt_at LIMIT $3{})
-         RETURNING *",
-        skip_locked(db)
-    );
-    db.query(
-        Stmt::new(sql, vec![now.into(), lease_until.into(), limit.into()]),
-        job,
-    )
-    .await
+    super::queue::claim(db, &super::queue::BATCH_JOBS, now, lease_until, limit, job).await
 }
 
 /// One run of a claimed job: the next chunk erased and the progress kept, in the caller's

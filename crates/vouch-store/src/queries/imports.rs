@@ -16,7 +16,6 @@ use vouch_core::{AppId, SessionId, WorkflowId};
 
 use std::collections::HashSet;
 
-use super::queue::skip_locked;
 use super::{changes, sessions};
 use crate::model::NewSession;
 use crate::sql::{Db, Dialect, Param, Row, Stmt};
@@ -320,21 +319,7 @@ pub async fn claim(
     lease_until: DateTime<Utc>,
     limit: i64,
 ) -> StoreResult<Vec<ImportJob>> {
-    let sql = sql_once!(
-        db,
-        "UPDATE import_jobs SET locked_until = $2, attempts = attempts + 1
-         WHERE id IN (SELECT id FROM import_jobs
-                      WHERE state = 'pending' AND next_attempt_at <= $1
-                        AND (locked_until IS NULL OR locked_until <= $1)
-                      ORDER BY next_attempt_at LIMIT $3{})
-         RETURNING *",
-        skip_locked(db)
-    );
-    db.query(
-        Stmt::new(sql, vec![now.into(), lease_until.into(), limit.into()]),
-        job,
-    )
-    .await
+    super::queue::claim(db, &super::queue::IMPORT_JOBS, now, lease_until, limit, job).await
 }
 
 /// The statements recording a row's errors.

@@ -10,6 +10,7 @@ use crate::StoreResult;
 pub struct Queue {
     pub table: &'static str,
     next_due: Built,
+    claim: Built,
     release: Built,
     release_all: Built,
 }
@@ -19,6 +20,7 @@ impl Queue {
         Self {
             table,
             next_due: built(),
+            claim: built(),
             release: built(),
             release_all: built(),
         }
@@ -55,6 +57,39 @@ pub fn skip_locked(db: &impl Db) -> &'static str {
         Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
         Dialect::Sqlite => "",
     }
+}
+
+/// Leases up to `limit` due jobs, oldest due first, until `lease_until` (counting the claim in
+/// `attempts`): the plain claim of a queue without lanes (batch deletions, imports).
+pub async fn claim<T, F>(
+    db: &impl Db,
+    q: &'static Queue,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+    limit: i64,
+    map: F,
+) -> StoreResult<Vec<T>>
+where
+    T: Send,
+    F: Fn(&crate::sql::Row) -> StoreResult<T> + Send + Sync,
+{
+    let sql = built_once(db, &q.claim, || {
+        format!(
+            "UPDATE {t} SET locked_until = $2, attempts = attempts + 1
+             WHERE id IN (SELECT id FROM {t}
+                          WHERE state = 'pending' AND next_attempt_at <= $1
+                            AND (locked_until IS NULL OR locked_until <= $1)
+                          ORDER BY next_attempt_at LIMIT $3{})
+             RETURNING *",
+            skip_locked(db),
+            t = q.table
+        )
+    });
+    db.query(
+        Stmt::new(sql, vec![now.into(), lease_until.into(), limit.into()]),
+        map,
+    )
+    .await
 }
 
 /// When the next pending job falls due; a leased job is not due before its lease ends.
