@@ -140,12 +140,13 @@ async fn capture_step(
     if target.deleted {
         return None;
     }
+    // Pending jobs before the session, as the page reads them (`super::page`).
+    let checking = state.store.checking_steps(target.session_id).await.ok()?;
     let bundle = state
         .store
         .session_bundle(target.app_id, target.session_id)
         .await
         .ok()??;
-    let checking = state.store.checking_steps(bundle.session.id).await.ok()?;
     let Screen::Steps(steps) = screen(
         &bundle.session,
         &bundle.workflow.spec,

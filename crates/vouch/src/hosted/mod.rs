@@ -187,6 +187,14 @@ async fn page(
         };
         return ended(t, &brand, Ended::Deleted, None);
     }
+    // The pending engine jobs are read before the session: a job seen pending either is
+    // still pending or has its result in the session read after it, so an automatic step
+    // finished between the two reads is never taken for one that has not started (which
+    // would send the person back with the status of before its result).
+    let checking = match state.store.checking_steps(target.session_id).await {
+        Ok(c) => c,
+        Err(e) => return unavailable(&e, lang::choose(lang.as_deref(), None, accept)),
+    };
     let bundle = match state
         .store
         .session_bundle(target.app_id, target.session_id)
@@ -199,10 +207,6 @@ async fn page(
     let s = &bundle.session;
     let t = lang::choose(lang.as_deref(), s.language.as_deref(), accept);
     let brand = bundle.app_name.as_str();
-    let checking = match state.store.checking_steps(s.id).await {
-        Ok(c) => c,
-        Err(e) => return unavailable(&e, t),
-    };
     let mut embed = Embed::new(&bundle.allowed_domains, s.id, s.status.as_str());
     // Inside a frame (Didit's web SDK), the page announces the end to its parent instead of
     // navigating the frame to the callback.

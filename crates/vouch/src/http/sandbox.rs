@@ -307,6 +307,9 @@ async fn complete(
     caller: Can<WriteSessions>,
     Id(id): Id<SessionId>,
 ) -> ApiResult<Json<Value>> {
+    // Steps an engine is checking finish by themselves. Read before the session, so that a
+    // job finished between the two reads shows as its result, not as a step still open.
+    let checking = state.store.checking_steps(id).await?;
     let bundle = state
         .store
         .session_bundle(caller.app.id, id)
@@ -314,8 +317,6 @@ async fn complete(
         .ok_or_else(ApiError::not_found)?;
     sandbox_only(&caller)?;
     let plan = state.store.sandbox_plan(id).await?;
-    // Steps an engine is checking finish by themselves.
-    let checking = state.store.checking_steps(id).await?;
     let latest = latest_counting(&bundle.attempts, bundle.session.resubmit_info.as_ref());
     let open: Vec<_> = bundle
         .workflow
