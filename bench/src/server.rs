@@ -53,6 +53,13 @@ impl Server {
             .env("VOUCH_LISTEN", "127.0.0.1:0")
             .env("VOUCH_DATA_DIR", dir.path())
             .env("RUST_LOG", "warn")
+            // Benchmarks load one key far past the default limits: set out of reach, with
+            // the counters still running so that their cost is measured.
+            .env("VOUCH_RATE_LIMIT__PER_KEY", "1000000000")
+            .env("VOUCH_RATE_LIMIT__SESSION_CREATE", "1000000000")
+            .env("VOUCH_RATE_LIMIT__DECISION", "1000000000")
+            .env("VOUCH_RATE_LIMIT__PDF", "1000000000")
+            .env("VOUCH_RATE_LIMIT__UNAUTHENTICATED", "1000000000")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true);

@@ -21,6 +21,7 @@ pub mod otp;
 pub mod person;
 pub mod preview;
 pub mod progress;
+pub mod ratelimit;
 pub mod resubmission;
 pub mod review;
 pub mod sandbox;

@@ -95,6 +95,8 @@ pub trait Store:
     async fn list_keys(&self, app_id: AppId) -> StoreResult<Vec<ApiKey>>;
     /// Returns false when no such key exists.
     async fn revoke_key(&self, key_id: KeyId, now: DateTime<Utc>) -> StoreResult<bool>;
+    /// Sets a key's own rate limit (`None`: the default); false when no such key exists.
+    async fn set_key_rate_limit(&self, key_id: KeyId, limit: Option<u32>) -> StoreResult<bool>;
     /// Every key whose hash starts with the given 8 bytes, with its application; the caller
     /// compares full hashes in constant time.
     async fn keys_by_hash_prefix(&self, prefix: [u8; 8]) -> StoreResult<Vec<(ApiKey, App)>>;

@@ -36,6 +36,8 @@ pub struct ApiKey {
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// Requests per rate-limit window for this key; `None` is the configured default.
+    pub rate_limit: Option<u32>,
 }
 
 /// A session to create; the store assigns `number` (and reuses an unfinished session when asked).

@@ -57,6 +57,9 @@ pub fn api_key(r: &Row) -> StoreResult<ApiKey> {
         expires_at: r.opt_time("expires_at")?,
         revoked_at: r.opt_time("revoked_at")?,
         created_at: r.time("created_at")?,
+        rate_limit: r
+            .opt_int("rate_limit")?
+            .map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
     })
 }
 

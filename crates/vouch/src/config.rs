@@ -45,6 +45,8 @@ pub struct Config {
     pub media: MediaConfig,
     pub engines: EnginesConfig,
     pub imports: ImportsConfig,
+    pub rate_limit: RateLimitConfig,
+    pub http: HttpConfig,
 }
 
 /// The outside engine of nodes whose `config.engine` is `"http"`.
@@ -66,6 +68,50 @@ impl EnginesConfig {
             (None, None) => Ok(String::new()),
         }
     }
+}
+
+/// Rate limits (§7): requests per `window`, each 0 for none.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RateLimitConfig {
+    /// Every request of one key, whatever the route (a key's own limit, set with the CLI, wins).
+    pub per_key: u32,
+    /// `POST /v3/session/` per key, on top of `per_key`.
+    pub session_create: u32,
+    /// `GET /v3/session/{id}/decision/` per key.
+    pub decision: u32,
+    /// `GET /v3/session/{id}/generate-pdf/` per key.
+    pub pdf: u32,
+    /// Requests without a valid key, per client address.
+    pub unauthenticated: u32,
+    /// The person's pages and forms, per client address.
+    pub person_pages: u32,
+    #[serde(with = "human")]
+    pub window: Duration,
+    /// Counters shared by every node through this Redis; unset, each node counts alone.
+    pub redis_url: Option<String>,
+    /// The request header holding the client's address when vouch is behind a proxy that sets
+    /// it (e.g. `x-forwarded-for`, its first address taken); unset, the connection's peer.
+    pub client_address_header: Option<String>,
+}
+
+/// Limits of the HTTP server itself.
+#[derive(Debug, Clone, Deserialize)]
+pub struct HttpConfig {
+    /// A client that has not sent its whole request head in this time is dropped.
+    #[serde(with = "human")]
+    pub header_read_timeout: Duration,
+    /// A request body that stalls (no bytes) this long ends the request (`408`).
+    #[serde(with = "human")]
+    pub body_read_timeout: Duration,
+    /// A request that has no answer after this long is answered `503` (`request_timeout`).
+    #[serde(with = "human")]
+    pub request_timeout: Duration,
+    /// Largest request head (request line and headers), in bytes; larger ones answer `431`.
+    pub max_header_bytes: usize,
+    /// Connections open at once; past it new ones wait in the kernel's queue.
+    pub max_connections: usize,
+    /// HTTP/2 (cleartext, prior knowledge): streams at once on one connection.
+    pub http2_max_concurrent_streams: u32,
 }
 
 /// Bulk session imports (`POST /v3/session/imports/`).

@@ -13,6 +13,7 @@ pub mod mail;
 pub mod media;
 pub mod metrics;
 pub mod migrate_data;
+pub mod ratelimit;
 pub mod report;
 pub mod server;
 pub mod service;

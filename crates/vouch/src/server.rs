@@ -80,13 +80,14 @@ impl Default for Roles {
     }
 }
 
-/// A full-access key for `app`, shown once by the caller.
+/// A key for `app` (its own rate limit, or the default when `None`), shown once by the caller.
 pub async fn create_key(
     store: &dyn Store,
     app: &App,
     name: Option<String>,
     scopes: Scopes,
     expires_at: Option<chrono::DateTime<Utc>>,
+    rate_limit: Option<u32>,
 ) -> anyhow::Result<(ApiKey, String)> {
     let generated = apikey::generate(app.mode);
     let key = store
@@ -101,6 +102,7 @@ pub async fn create_key(
             expires_at,
             revoked_at: None,
             created_at: Utc::now(),
+            rate_limit,
         })
         .await?;
     Ok((key, generated.key))
@@ -125,6 +127,7 @@ pub async fn bootstrap(store: &dyn Store) -> anyhow::Result<Option<(App, String)
         &app,
         Some("bootstrap".into()),
         Scopes::all(Access::Write),
+        None,
         None,
     )
     .await?;
@@ -198,6 +201,11 @@ pub async fn start_with_roles(
         }
         .into_bytes(),
     );
+    let limiter = Arc::new(match &cfg.rate_limit.redis_url {
+        Some(url) => crate::ratelimit::Limiter::redis(url)
+            .with_context(|| format!("rate_limit.redis_url {:?}", redact_url(url)))?,
+        None => crate::ratelimit::Limiter::local(),
+    });
     let state = AppState {
         store,
         config: Arc::new(cfg),
@@ -205,16 +213,17 @@ pub async fn start_with_roles(
         preview_key,
         media,
         person_limits: Default::default(),
+        limiter,
     };
+    let state_http = state.config.http.clone();
     let app = if roles.api {
         crate::http::router(state)
     } else {
         crate::http::system_router(state)
     };
+    let http = state_http;
     let handle = tokio::spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let served = crate::http::serve::serve(listener, app, http, shutdown).await;
         // A scheduler step is one transaction: stopping between two loses nothing.
         if let Some(s) = scheduler {
             s.abort();

@@ -18,4 +18,6 @@ pub struct AppState {
     pub media: Arc<crate::media::Media>,
     /// Per-session limits of the person's forms.
     pub person_limits: Arc<crate::hosted::limits::Limits>,
+    /// The rate limits' counters (§7), in this process or in Redis.
+    pub limiter: Arc<crate::ratelimit::Limiter>,
 }

@@ -37,6 +37,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         9,
         include_str!("../../migrations/postgres/0009_imports.sql"),
     ),
+    (
+        10,
+        include_str!("../../migrations/postgres/0010_key_rate_limits.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.

@@ -245,6 +245,10 @@ impl Store for PgStore {
         catalog::revoke_key(&Pg(&self.conn().await?), key_id, now).await
     }
 
+    async fn set_key_rate_limit(&self, key_id: KeyId, limit: Option<u32>) -> StoreResult<bool> {
+        catalog::set_key_rate_limit(&Pg(&self.conn().await?), key_id, limit).await
+    }
+
     async fn keys_by_hash_prefix(&self, prefix: [u8; 8]) -> StoreResult<Vec<(ApiKey, App)>> {
         catalog::keys_by_hash_prefix(&Pg(&self.conn().await?), prefix).await
     }

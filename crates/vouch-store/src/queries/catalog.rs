@@ -94,8 +94,8 @@ pub async fn set_allowed_domains(
 pub async fn insert_key(db: &impl Db, k: &ApiKey) -> StoreResult<()> {
     db.execute(stmt!(
         "INSERT INTO api_keys (id, app_id, name, key_hash, prefix, last4, sessions, decisions,
-            webhooks, workflows, media, expires_at, revoked_at, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+            webhooks, workflows, media, expires_at, revoked_at, created_at, rate_limit)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         k.id,
         k.app_id,
         k.name.clone(),
@@ -109,7 +109,8 @@ pub async fn insert_key(db: &impl Db, k: &ApiKey) -> StoreResult<()> {
         k.scopes.media.as_str(),
         k.expires_at,
         k.revoked_at,
-        k.created_at
+        k.created_at,
+        k.rate_limit.map(i64::from)
     ))
     .await
     .map(|_| ())
@@ -132,6 +133,22 @@ pub async fn revoke_key(db: &impl Db, key_id: KeyId, now: DateTime<Utc>) -> Stor
             "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1",
             key_id,
             now
+        ))
+        .await?;
+    Ok(n > 0)
+}
+
+/// Sets a key's own rate limit (`None`: the configured default); false when no such key exists.
+pub async fn set_key_rate_limit(
+    db: &impl Db,
+    key_id: KeyId,
+    limit: Option<u32>,
+) -> StoreResult<bool> {
+    let n = db
+        .execute(stmt!(
+            "UPDATE api_keys SET rate_limit = $2 WHERE id = $1",
+            key_id,
+            limit.map(i64::from)
         ))
         .await?;
     Ok(n > 0)

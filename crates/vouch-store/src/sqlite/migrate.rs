@@ -28,6 +28,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (11, include_str!("../../migrations/sqlite/0011_sharing.sql")),
     (12, include_str!("../../migrations/sqlite/0012_imports.sql")),
+    (
+        13,
+        include_str!("../../migrations/sqlite/0013_key_rate_limits.sql"),
+    ),
 ];
 
 /// The schema version a database has once every migration ran.

@@ -201,6 +201,12 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn set_key_rate_limit(&self, key_id: KeyId, limit: Option<u32>) -> StoreResult<bool> {
+        self.writer
+            .write(move |c| ready(catalog::set_key_rate_limit(&Lite(c), key_id, limit)))
+            .await
+    }
+
     async fn keys_by_hash_prefix(&self, prefix: [u8; 8]) -> StoreResult<Vec<(ApiKey, App)>> {
         // An indexed lookup on every request: run inline rather than hand it to a thread.
         self.readers

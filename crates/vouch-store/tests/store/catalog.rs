@@ -84,6 +84,7 @@ pub(crate) fn key(app_id: AppId, hash: [u8; 32], created: DateTime<Utc>) -> ApiK
         expires_at: Some(t(86_400)),
         revoked_at: None,
         created_at: created,
+        rate_limit: None,
     }
 }
 
@@ -107,7 +108,13 @@ pub(crate) async fn keys_are_found_by_hash_prefix_and_revoked(db: Db) {
     let k1 = s.create_key(key(app.id, h1, t(1))).await.unwrap();
     let k2 = s.create_key(key(app.id, h2, t(2))).await.unwrap();
     let k3 = s.create_key(key(other.id, h3, t(3))).await.unwrap();
-    let k4 = s.create_key(key(other.id, h4, t(4))).await.unwrap();
+    let k4 = s
+        .create_key(ApiKey {
+            rate_limit: Some(5_000),
+            ..key(other.id, h4, t(4))
+        })
+        .await
+        .unwrap();
 
     assert_eq!(
         s.list_keys(app.id).await.unwrap(),
@@ -150,6 +157,22 @@ pub(crate) async fn keys_are_found_by_hash_prefix_and_revoked(db: Db) {
     let found = s.keys_by_hash_prefix(prefix(&h1)).await.unwrap();
     let k1_found = found.iter().find(|(k, _)| k.id == k1.id).unwrap();
     assert_eq!(k1_found.0.revoked_at, Some(t(10)));
+
+    // A key's own rate limit: kept, changed, put back to the default.
+    assert_eq!(
+        s.keys_by_hash_prefix(prefix(&h4)).await.unwrap()[0]
+            .0
+            .rate_limit,
+        Some(5_000)
+    );
+    assert!(s.set_key_rate_limit(k2.id, Some(42)).await.unwrap());
+    assert_eq!(s.list_keys(app.id).await.unwrap()[1].rate_limit, Some(42));
+    assert!(s.set_key_rate_limit(k2.id, None).await.unwrap());
+    assert_eq!(s.list_keys(app.id).await.unwrap()[1].rate_limit, None);
+    assert!(!s
+        .set_key_rate_limit(KeyId::random(), Some(1))
+        .await
+        .unwrap());
 }
 
 // --- 3. workflows ------------------------------------------------------------------------------

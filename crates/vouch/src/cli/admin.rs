@@ -163,6 +163,7 @@ pub(super) async fn keys(store: &dyn Store, c: KeysCommand) -> anyhow::Result<()
             name,
             scopes,
             expires,
+            rate_limit,
             json,
         } => {
             let app = find_app(store, &app).await?;
@@ -185,7 +186,8 @@ pub(super) async fn keys(store: &dyn Store, c: KeysCommand) -> anyhow::Result<()
             if expires_at.is_some_and(|t| t <= now) {
                 bail!("--expires is in the past");
             }
-            let (record, key) = server::create_key(store, &app, name, s, expires_at).await?;
+            let (record, key) =
+                server::create_key(store, &app, name, s, expires_at, rate_limit.0).await?;
             if json {
                 println!(
                     "{}",
@@ -205,7 +207,8 @@ pub(super) async fn keys(store: &dyn Store, c: KeysCommand) -> anyhow::Result<()
                     .map(|k| {
                         json!({"key_id": k.id, "name": k.name, "prefix": k.prefix, "last4": k.last4,
                         "scopes": scopes_json(&k.scopes), "expires_at": k.expires_at,
-                        "revoked_at": k.revoked_at, "created_at": k.created_at})
+                        "revoked_at": k.revoked_at, "created_at": k.created_at,
+                        "rate_limit": k.rate_limit})
                     })
                     .collect();
                 println!("{}", serde_json::Value::Array(rows));
@@ -218,8 +221,11 @@ pub(super) async fn keys(store: &dyn Store, c: KeysCommand) -> anyhow::Result<()
                     } else {
                         "active".to_string()
                     };
+                    let limit = k
+                        .rate_limit
+                        .map_or_else(|| "default".to_string(), |n| n.to_string());
                     println!(
-                        "{}  {}…{}  sessions:{} decisions:{} webhooks:{} workflows:{}  {state}",
+                        "{}  {}…{}  sessions:{} decisions:{} webhooks:{} workflows:{}  rate limit:{limit}  {state}",
                         k.id,
                         k.prefix,
                         k.last4,
@@ -229,6 +235,15 @@ pub(super) async fn keys(store: &dyn Store, c: KeysCommand) -> anyhow::Result<()
                         k.scopes.workflows.as_str()
                     );
                 }
+            }
+        }
+        KeysCommand::Update { key_id, rate_limit } => {
+            if !store.set_key_rate_limit(key_id, rate_limit.0).await? {
+                bail!("no key with id {key_id}");
+            }
+            match rate_limit.0 {
+                Some(n) => println!("key {key_id}: {n} requests per rate-limit window"),
+                None => println!("key {key_id}: the configured rate limit (rate_limit.per_key)"),
             }
         }
         KeysCommand::Revoke { key_id } => {

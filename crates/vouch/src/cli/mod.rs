@@ -156,8 +156,18 @@ pub enum KeysCommand {
         /// Expiry: an RFC 3339 time or a duration from now (`90d`, `12h`, `30m`, `45s`).
         #[arg(long)]
         expires: Option<String>,
+        /// This key's requests per rate-limit window (`rate_limit.window`), instead of
+        /// `rate_limit.per_key`; `default` for that.
+        #[arg(long, value_parser = parse_rate_limit, default_value = "default")]
+        rate_limit: RateLimitArg,
         #[arg(long)]
         json: bool,
+    },
+    /// Change a key: its own rate limit (`--rate-limit N`, or `default`).
+    Update {
+        key_id: KeyId,
+        #[arg(long, value_parser = parse_rate_limit)]
+        rate_limit: RateLimitArg,
     },
     /// List an application's keys (prefix and last four characters only).
     List {
@@ -177,6 +187,22 @@ pub enum AuditCommand {
         #[arg(long)]
         session: Option<vouch_core::SessionId>,
     },
+}
+
+/// A key's own rate limit, or `None` for the configured one.
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimitArg(pub Option<u32>);
+
+fn parse_rate_limit(s: &str) -> Result<RateLimitArg, String> {
+    if s == "default" {
+        return Ok(RateLimitArg(None));
+    }
+    match s.parse::<u32>() {
+        Ok(n) if n > 0 => Ok(RateLimitArg(Some(n))),
+        _ => Err(format!(
+            "expected a number of requests above 0, or \"default\" (got {s:?})"
+        )),
+    }
 }
 
 fn parse_access(s: &str) -> Result<Access, String> {

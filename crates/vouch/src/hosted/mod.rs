@@ -47,6 +47,12 @@ pub fn router(max_file_bytes: usize) -> Router<AppState> {
         .route("/assets/hosted.js", get(script))
 }
 
+/// A person's request over its client address's rate limit (`http::limits`): the page saying
+/// when to try again, in the language the link asked for.
+pub(crate) fn too_many_requests(query: Option<&str>, retry_after_secs: u64) -> Response {
+    too_many(lang_param(query).as_deref(), retry_after_secs)
+}
+
 const CSS: &str = include_str!("../../assets/hosted.css");
 /// The camera for capture steps; the page works without it.
 const JS: &str = include_str!("../../assets/hosted.js");

@@ -35,6 +35,20 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = authenticate(parts, state).await;
+        match &caller {
+            Ok((caller, own_limit)) => {
+                super::limits::charge_key(parts, state, caller.key_id, *own_limit).await?
+            }
+            Err(_) => super::limits::charge_unauthenticated(parts, state).await?,
+        }
+        caller.map(|(c, _)| c)
+    }
+}
+
+/// The key of the request and its own rate limit, or why there is none.
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<(Caller, Option<u32>), ApiError> {
+    {
         let Some(raw) = parts.headers.get("x-api-key") else {
             return Err(ApiError::not_authenticated());
         };
@@ -57,12 +71,15 @@ impl FromRequestParts<AppState> for Caller {
         if key.revoked_at.is_some() || key.expires_at.is_some_and(|t| t <= now) {
             return Err(ApiError::invalid_key());
         }
-        Ok(Caller {
-            key_display: format!("{}…{}", key.prefix, key.last4),
-            key_id: key.id,
-            scopes: key.scopes,
-            app,
-        })
+        Ok((
+            Caller {
+                key_display: format!("{}…{}", key.prefix, key.last4),
+                key_id: key.id,
+                scopes: key.scopes,
+                app,
+            },
+            key.rate_limit,
+        ))
     }
 }
 

@@ -105,7 +105,7 @@ async fn read_sent(state: &AppState, req: Request) -> ApiResult<(CreateImportBod
     let limit = state.config.imports.max_file_bytes + 64 * 1024;
     let body = axum::body::to_bytes(req.into_body(), limit)
         .await
-        .map_err(|_| too_large(limit))?;
+        .map_err(|e| super::json::body_error(&e, limit))?;
     if ct.starts_with("multipart/form-data") {
         let boundary = multer::parse_boundary(&ct).map_err(|_| {
             ApiError::detail(

@@ -20,8 +20,32 @@ impl FromRequest<AppState> for Body {
         axum::body::to_bytes(req.into_body(), limit)
             .await
             .map(Body)
-            .map_err(|_| too_large(limit))
+            .map_err(|e| body_error(&e, limit))
     }
+}
+
+/// Why a body could not be read: over `limit` (`413`), stalled past `http.body_read_timeout`
+/// (`408`), or cut off or malformed by the client (`400`).
+pub fn body_error(e: &axum::Error, limit: usize) -> ApiError {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if c.is::<http_body_util::LengthLimitError>() {
+            return too_large(limit);
+        }
+        if c.is::<tower_http::timeout::TimeoutError>() {
+            return ApiError::detail(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                "The request body was not received in time.",
+            );
+        }
+        cause = c.source();
+    }
+    ApiError::detail(
+        StatusCode::BAD_REQUEST,
+        "unreadable_body",
+        "The request body could not be read.",
+    )
 }
 
 /// A typed answer as the JSON value stored for idempotent replays and sent.

@@ -11,11 +11,13 @@ pub mod error;
 pub mod idempotency;
 pub mod imports;
 pub mod json;
+pub mod limits;
 pub mod openapi;
 pub mod pagination;
 pub mod report;
 pub mod review;
 pub mod sandbox;
+pub mod serve;
 pub mod sessions;
 pub mod sharing;
 pub mod system;
@@ -110,13 +112,54 @@ pub fn router(state: AppState) -> Router {
     let metrics = state.metrics.clone();
     let max_file = state.config.media.max_bytes;
     let (api, _) = api().split_for_parts();
+    let person = crate::hosted::router(max_file).route_layer(middleware::from_fn_with_state(
+        state.clone(),
+        limits::person_pages,
+    ));
+    let http = state.config.http.clone();
     with_stack(
         api.merge(slashless())
-            .merge(crate::hosted::router(max_file))
+            .merge(person)
             .fallback(api_fallback)
-            .with_state(state),
+            .with_state(state)
+            .layer(middleware::from_fn(limits::headers))
+            .layer(middleware::from_fn_with_state(
+                http.request_timeout,
+                answer_within,
+            ))
+            .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+                http.body_read_timeout,
+            )),
         metrics,
     )
+}
+
+/// A request still without an answer after `http.request_timeout` is answered `503`
+/// (`request_timeout`, `Retry-After: 1`). What it was doing stops at its next wait; a change it
+/// had handed to the database may still commit, as with any answer lost on the way, which is
+/// what `Idempotency-Key` is for.
+async fn answer_within(
+    State(limit): State<std::time::Duration>,
+    req: Request,
+    next: Next,
+) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => {
+            let mut r = ApiError::detail(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "request_timeout",
+                format!(
+                    "The request was not answered within {} seconds; retry it.",
+                    limit.as_secs()
+                ),
+            )
+            .into_response();
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            r
+        }
+    }
 }
 
 /// Unknown paths of the API: the caller is authenticated first (a missing key `403`, a bad one
@@ -184,7 +227,7 @@ pub fn bare_router(config: Arc<crate::config::Config>) -> Router {
     ) -> Result<Json<Value>, ApiError> {
         let bytes = axum::body::to_bytes(req.into_body(), limit)
             .await
-            .map_err(|_| json::too_large(limit))?;
+            .map_err(|e| json::body_error(&e, limit))?;
         let _: Value = json::parse(&bytes)?;
         Ok(Json(serde_json::json!({"session_id": path_uuid(&id)?})))
     }

@@ -38,7 +38,7 @@ async fn healthcheck(State(state): State<AppState>) -> ApiResult<Json<Value>> {
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
+        state.metrics.render() + &state.limiter.render(),
     )
 }
 

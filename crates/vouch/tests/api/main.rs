@@ -16,6 +16,7 @@ mod errors;
 mod hosted;
 mod hosted_phone;
 mod imports;
+mod limits;
 mod report;
 mod resubmission;
 mod sandbox;

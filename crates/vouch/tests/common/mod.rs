@@ -44,7 +44,51 @@ pub fn test_config(dir: &std::path::Path) -> Config {
     cfg.database_url = Some(format!("sqlite://{}", dir.join("vouch.db").display()));
     cfg.data_dir = dir.to_path_buf();
     cfg.sqlite.readers = 2;
+    // Tests drive one key hard; the limits still count every request (their own tests use the
+    // defaults).
+    unlimited(&mut cfg.rate_limit);
     cfg
+}
+
+/// The rate limits as shipped (`config.default.toml`).
+pub fn default_rate_limits() -> vouch::config::RateLimitConfig {
+    let dir = tempfile::tempdir().expect("tempdir");
+    Config::load(Some(&write_empty_config(dir.path())))
+        .expect("config")
+        .rate_limit
+}
+
+/// The Redis the shared rate limits are tested on (`VOUCH_TEST_REDIS_URL`, by default the one
+/// on 127.0.0.1:6379); `None`, with the reason printed, where none answers, except under
+/// `CI=true`, where that is a failure.
+pub async fn test_redis() -> Option<String> {
+    let url = std::env::var("VOUCH_TEST_REDIS_URL")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_string());
+    let reachable = async {
+        let client = redis::Client::open(url.as_str()).ok()?;
+        let mut c = client.get_multiplexed_async_connection().await.ok()?;
+        redis::cmd("PING").query_async::<String>(&mut c).await.ok()
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(2), reachable).await {
+        Ok(Some(_)) => Some(url),
+        _ => {
+            let ci = matches!(std::env::var("CI").as_deref(), Ok("true") | Ok("1"));
+            assert!(!ci, "CI=true and no Redis answers at {url}");
+            eprintln!("skipped: no Redis answers at {url} (set VOUCH_TEST_REDIS_URL)");
+            None
+        }
+    }
+}
+
+/// Rate limits too high to bite, the counters still running.
+pub fn unlimited(r: &mut vouch::config::RateLimitConfig) {
+    let n = 1_000_000_000;
+    r.per_key = n;
+    r.session_create = n;
+    r.decision = n;
+    r.pdf = n;
+    r.unauthenticated = n;
+    r.person_pages = n;
 }
 
 fn write_empty_config(dir: &std::path::Path) -> std::path::PathBuf {
@@ -258,7 +302,7 @@ pub async fn new_key(
     scopes: Scopes,
     expires: Option<chrono::DateTime<Utc>>,
 ) -> String {
-    server::create_key(store, app, None, scopes, expires)
+    server::create_key(store, app, None, scopes, expires, None)
         .await
         .expect("key")
         .1
