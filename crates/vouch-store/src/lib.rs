@@ -44,6 +44,14 @@ pub enum StoreError {
     /// The database cannot be reached or is overloaded; the request may be retried.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// More requests wait for the database than this node lets wait (the SQLite writer's
+    /// queue, the PostgreSQL pool's waiters): refused at once, nothing written.
+    #[error("database overloaded: {0}")]
+    Overloaded(String),
+    /// The database's disk (or its configured size) is full: nothing was written, and writes
+    /// succeed again by themselves once there is room.
+    #[error("database full: {0}")]
+    Full(String),
     #[error("database error: {0}")]
     Internal(String),
 }
@@ -259,6 +267,8 @@ pub trait Store:
     async fn secret(&self, name: &str, fresh: String) -> StoreResult<String>;
 
     async fn ping(&self) -> StoreResult<()>;
+    /// A small real write through the write path (readiness: is the database writable?).
+    async fn probe_write(&self, now: DateTime<Utc>) -> StoreResult<()>;
 }
 
 /// `t` truncated to the microsecond, the precision every backend stores times with.

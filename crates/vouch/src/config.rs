@@ -193,6 +193,8 @@ pub enum LogFormat {
 #[derive(Debug, Clone, Deserialize)]
 pub struct SqliteConfig {
     pub readers: usize,
+    /// Writes allowed to wait for the writer; more are answered `503` (`overloaded`) at once.
+    pub max_queued_writes: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -203,6 +205,9 @@ pub struct PostgresConfig {
     /// Zero: no limit.
     #[serde(with = "human")]
     pub statement_timeout: Duration,
+    /// Requests allowed to wait for a connection when all are busy; more are answered `503`
+    /// (`overloaded`) at once.
+    pub max_waiting: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -15,9 +15,21 @@ struct Series {
 pub struct Metrics {
     requests: Mutex<BTreeMap<(String, String, u16), Series>>,
     emails: Mutex<BTreeMap<&'static str, u64>>,
+    shed: Mutex<BTreeMap<&'static str, u64>>,
 }
 
+/// Marks an answer refused for capacity rather than for the request (`overloaded`,
+/// `storage_full`), so that `/metrics` counts it.
+#[derive(Debug, Clone, Copy)]
+pub struct Shed(pub &'static str);
+
 impl Metrics {
+    pub fn count_shed(&self, reason: &'static str) {
+        if let Ok(mut m) = self.shed.lock() {
+            *m.entry(reason).or_default() += 1;
+        }
+    }
+
     pub fn observe_request(&self, method: &str, route: &str, status: u16, took: Duration) {
         if let Ok(mut m) = self.requests.lock() {
             let s = m
@@ -42,6 +54,16 @@ impl Metrics {
         if let Ok(m) = self.emails.lock() {
             for (outcome, n) in m.iter() {
                 let _ = writeln!(out, "vouch_emails_total{{outcome=\"{outcome}\"}} {n}");
+            }
+        }
+        out.push_str(
+            "# HELP vouch_shed_requests_total Requests refused with 503 for capacity: overloaded, storage_full.\n",
+        );
+        out.push_str("# TYPE vouch_shed_requests_total counter\n");
+        if let Ok(m) = self.shed.lock() {
+            for reason in ["overloaded", "storage_full"] {
+                let n = m.get(reason).copied().unwrap_or(0);
+                let _ = writeln!(out, "vouch_shed_requests_total{{reason=\"{reason}\"}} {n}");
             }
         }
         out.push_str("# HELP vouch_http_requests_total HTTP requests answered.\n");

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use vouch_core::scopes::{Access, Scopes};
 use vouch_core::session::Environment;
 use vouch_store::postgres::{is_postgres_url, PgOptions, PgStore};
-use vouch_store::sqlite::{path_from_url, SqliteStore};
+use vouch_store::sqlite::{path_from_url, SqliteOptions, SqliteStore};
 use vouch_store::{ApiKey, App, Store};
 
 use crate::apikey;
@@ -25,8 +25,14 @@ pub async fn open_store(cfg: &Config) -> anyhow::Result<Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
         let path =
             path_from_url(url).with_context(|| format!("database_url {url:?} names no file"))?;
-        let store = SqliteStore::open(&path, cfg.sqlite.readers)
-            .with_context(|| format!("opening {}", path.display()))?;
+        let store = SqliteStore::open_with(
+            &path,
+            SqliteOptions {
+                readers: cfg.sqlite.readers,
+                max_queued_writes: cfg.sqlite.max_queued_writes,
+            },
+        )
+        .with_context(|| format!("opening {}", path.display()))?;
         Ok(Arc::new(store))
     } else if is_postgres_url(url) {
         let store = PgStore::connect(&pg_options(cfg))
@@ -49,6 +55,7 @@ pub fn pg_options(cfg: &Config) -> PgOptions {
         pool_size: p.pool_size,
         acquire_timeout: p.acquire_timeout,
         statement_timeout: (!p.statement_timeout.is_zero()).then_some(p.statement_timeout),
+        max_waiting: p.max_waiting,
     }
 }
 
@@ -214,6 +221,10 @@ pub async fn start_with_roles(
         media,
         person_limits: Default::default(),
         limiter,
+        workers: crate::state::Workers {
+            here: roles.workers,
+            stopping: stop.subscribe(),
+        },
     };
     let state_http = state.config.http.clone();
     let app = if roles.api {

@@ -20,4 +20,26 @@ pub struct AppState {
     pub person_limits: Arc<crate::hosted::limits::Limits>,
     /// The rate limits' counters (§7), in this process or in Redis.
     pub limiter: Arc<crate::ratelimit::Limiter>,
+    /// Whether this node's background workers run (for `/system/readiness`).
+    pub workers: Workers,
+}
+
+/// This node's background workers, as readiness reports them.
+#[derive(Clone)]
+pub struct Workers {
+    /// False on an API-only node.
+    pub here: bool,
+    /// Turns true once the node is stopping.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
+}
+
+impl Workers {
+    pub fn on_this_node(&self) -> bool {
+        self.here
+    }
+
+    /// On this node and not stopping.
+    pub fn running(&self) -> bool {
+        self.here && !*self.stopping.borrow()
+    }
 }

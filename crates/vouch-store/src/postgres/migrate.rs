@@ -41,6 +41,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         10,
         include_str!("../../migrations/postgres/0010_key_rate_limits.sql"),
     ),
+    (
+        11,
+        include_str!("../../migrations/postgres/0011_probes.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.

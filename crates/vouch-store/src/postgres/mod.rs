@@ -60,6 +60,9 @@ pub struct PgOptions {
     pub acquire_timeout: Duration,
     /// Statements running longer are cancelled (and answer 503); `None`: no limit.
     pub statement_timeout: Option<Duration>,
+    /// Requests allowed to wait for a connection when all are busy; more are refused at once
+    /// (`StoreError::Overloaded`).
+    pub max_waiting: usize,
 }
 
 impl PgOptions {
@@ -69,6 +72,7 @@ impl PgOptions {
             pool_size: 16,
             acquire_timeout: Duration::from_secs(5),
             statement_timeout: Some(Duration::from_secs(30)),
+            max_waiting: 256,
         }
     }
 }
@@ -80,6 +84,7 @@ pub fn is_postgres_url(url: &str) -> bool {
 
 pub struct PgStore {
     pool: Pool,
+    max_waiting: usize,
     workflows: WorkflowCache,
     signal: Arc<Notify>,
     mail_signal: Arc<Notify>,
@@ -161,6 +166,7 @@ impl PgStore {
         let notifier_task = notifier.spawn(pool.clone(), channels);
         Ok(Self {
             pool,
+            max_waiting: opts.max_waiting,
             workflows: WorkflowCache::default(),
             signal,
             mail_signal,
@@ -179,7 +185,17 @@ impl PgStore {
         &self.schema
     }
 
+    /// A pooled connection; refused at once when `max_waiting` requests already wait for one.
     async fn conn(&self) -> StoreResult<deadpool_postgres::Client> {
+        let status = self.pool.status();
+        if status.available == 0
+            && status.size >= status.max_size
+            && status.waiting >= self.max_waiting
+        {
+            return Err(StoreError::Overloaded(
+                "too many requests are waiting for a database connection".into(),
+            ));
+        }
         self.pool.get().await.map_err(pool_err)
     }
 
@@ -538,6 +554,10 @@ impl Store for PgStore {
 
     async fn ping(&self) -> StoreResult<()> {
         queries::ping(&Pg(&self.conn().await?)).await
+    }
+
+    async fn probe_write(&self, now: DateTime<Utc>) -> StoreResult<()> {
+        queries::probe(&Pg(&self.conn().await?), now).await
     }
 }
 

@@ -27,6 +27,10 @@ pub fn db_err(e: tokio_postgres::Error) -> StoreError {
         {
             StoreError::Unavailable(message)
         }
+        // Out of disk (53100) or of memory (53200): refused, nothing written, retried later.
+        Some(c) if *c == SqlState::DISK_FULL || *c == SqlState::OUT_OF_MEMORY => {
+            StoreError::Full(message)
+        }
         Some(_) => StoreError::Internal(message),
         // No SQL state: the connection broke or could not be made, or (a defect of ours) a
         // value did not convert.

@@ -55,6 +55,17 @@ pub async fn ping(db: &impl Db) -> StoreResult<()> {
         .map(|_| ())
 }
 
+/// The readiness check's write: one row rewritten, through the same path as every write.
+pub async fn probe(db: &impl Db, now: chrono::DateTime<chrono::Utc>) -> StoreResult<()> {
+    db.execute(stmt!(
+        "INSERT INTO probes (name, at) VALUES ('readiness', $1)
+         ON CONFLICT (name) DO UPDATE SET at = excluded.at",
+        now
+    ))
+    .await
+    .map(|_| ())
+}
+
 /// True on the backend whose statements lock rows for other nodes.
 pub fn is_postgres(db: &impl Db) -> bool {
     db.dialect() == Dialect::Postgres

@@ -40,6 +40,7 @@ pub fn db_err(e: rusqlite::Error) -> StoreError {
             rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked => {
                 return StoreError::Unavailable(e.to_string())
             }
+            rusqlite::ErrorCode::DiskFull => return StoreError::Full(e.to_string()),
             rusqlite::ErrorCode::ConstraintViolation
                 if matches!(
                     f.extended_code,

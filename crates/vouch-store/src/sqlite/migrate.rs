@@ -32,6 +32,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         13,
         include_str!("../../migrations/sqlite/0013_key_rate_limits.sql"),
     ),
+    (14, include_str!("../../migrations/sqlite/0014_probes.sql")),
 ];
 
 /// The schema version a database has once every migration ran.

@@ -70,9 +70,39 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     )
 }
 
+/// How a SQLite store runs.
+#[derive(Debug, Clone, Copy)]
+pub struct SqliteOptions {
+    /// Read connections beside the writer.
+    pub readers: usize,
+    /// Writes allowed to wait for the writer; more are refused at once (`Overloaded`).
+    pub max_queued_writes: usize,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        Self {
+            readers: 4,
+            max_queued_writes: writer::DEFAULT_QUEUE_DEPTH,
+        }
+    }
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database file, applies migrations and starts the writer.
     pub fn open(path: &Path, readers: usize) -> StoreResult<Self> {
+        Self::open_with(
+            path,
+            SqliteOptions {
+                readers,
+                ..SqliteOptions::default()
+            },
+        )
+    }
+
+    /// As `open`, with every setting.
+    pub fn open_with(path: &Path, opts: SqliteOptions) -> StoreResult<Self> {
+        let readers = opts.readers;
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| {
                 StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
@@ -103,7 +133,7 @@ impl SqliteStore {
         let restart = checkpoint::RestartWanted::default();
         checkpoint::start(checkpointer, path.to_path_buf(), restart.clone())
             .map_err(|e| StoreError::Internal(format!("cannot start the checkpointer: {e}")))?;
-        let writer = Writer::start(conn, restart)
+        let writer = Writer::start(conn, restart, opts.max_queued_writes)
             .map_err(|e| StoreError::Internal(format!("cannot start the writer: {e}")))?;
         Ok(Self {
             signal: Default::default(),
@@ -562,5 +592,11 @@ impl Store for SqliteStore {
 
     async fn ping(&self) -> StoreResult<()> {
         self.readers.read(|c| ready(queries::ping(&Lite(c)))).await
+    }
+
+    async fn probe_write(&self, now: DateTime<Utc>) -> StoreResult<()> {
+        self.writer
+            .probe(move |c| ready(queries::probe(&Lite(c), now)))
+            .await
     }
 }

@@ -3,7 +3,9 @@
 //! alone; every request is answered only after the group's COMMIT is on disk.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::Arc;
 
 use rusqlite::Connection;
 use tokio::sync::oneshot;
@@ -13,26 +15,51 @@ use crate::{StoreError, StoreResult};
 
 /// How many queued requests one transaction may take.
 const MAX_GROUP: usize = 256;
-/// Requests allowed to wait for the writer before callers are told the store is busy.
-const QUEUE_DEPTH: usize = 16_384;
+/// Requests allowed to wait for the writer by default before more are refused at once
+/// (`StoreError::Overloaded`): about a tenth of a second of work at full speed, so that an
+/// accepted request is answered quickly however many more arrive.
+pub const DEFAULT_QUEUE_DEPTH: usize = 1024;
 
 /// Called once the group's fate is known: `None` after a successful commit.
 type Completion = Box<dyn FnOnce(Option<StoreError>) + Send>;
-/// Runs one request; answers whether it succeeded (else its savepoint is rolled back).
-type Job = Box<dyn FnOnce(&Connection) -> (bool, Completion) + Send>;
+/// Runs one request; answers how it went (a failed one's savepoint is rolled back).
+type Run = Box<dyn FnOnce(&Connection) -> (Ran, Completion) + Send>;
+
+struct Job {
+    run: Run,
+    /// The readiness probe's write: it does not prove there is room for real writes.
+    probe: bool,
+}
+
+/// How one request went.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ran {
+    Ok,
+    Failed,
+    /// Failed because the disk (or the database's size limit) is full.
+    Full,
+}
 
 #[derive(Clone)]
 pub struct Writer {
     tx: SyncSender<Job>,
+    /// Set when a write was refused for a full disk; cleared when a request's write commits.
+    full: Arc<AtomicBool>,
 }
 
 impl Writer {
-    pub fn start(conn: Connection, restart: RestartWanted) -> std::io::Result<Self> {
-        let (tx, rx) = sync_channel::<Job>(QUEUE_DEPTH);
+    pub fn start(
+        conn: Connection,
+        restart: RestartWanted,
+        queue_depth: usize,
+    ) -> std::io::Result<Self> {
+        let (tx, rx) = sync_channel::<Job>(queue_depth.max(1));
+        let full = Arc::new(AtomicBool::new(false));
+        let flag = full.clone();
         std::thread::Builder::new()
             .name("vouch-sqlite-writer".into())
-            .spawn(move || run(conn, rx, restart))?;
-        Ok(Self { tx })
+            .spawn(move || run(conn, rx, restart, &flag))?;
+        Ok(Self { tx, full })
     }
 
     /// Runs `f` in the next group and answers its result once committed.
@@ -41,10 +68,38 @@ impl Writer {
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
+        self.submit(f, false).await
+    }
+
+    /// The readiness probe: `f` committed like any write, and `Full` while the disk has
+    /// refused a write and no request's write has committed since (a small probe may fit
+    /// where requests do not).
+    pub async fn probe<F>(&self, f: F) -> StoreResult<()>
+    where
+        F: FnOnce(&Connection) -> StoreResult<()> + Send + 'static,
+    {
+        self.submit(f, true).await?;
+        if self.full.load(Ordering::Relaxed) {
+            return Err(StoreError::Full(
+                "a write was refused for a full disk and none has committed since".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn submit<T, F>(&self, f: F, probe: bool) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel::<StoreResult<T>>();
-        let job: Job = Box::new(move |conn| {
+        let run: Run = Box::new(move |conn| {
             let result = f(conn);
-            let ok = result.is_ok();
+            let ran = match &result {
+                Ok(_) => Ran::Ok,
+                Err(StoreError::Full(_)) => Ran::Full,
+                Err(_) => Ran::Failed,
+            };
             let completion: Completion = Box::new(move |commit_error| {
                 let outcome = match (commit_error, result) {
                     (Some(e), Ok(_)) => Err(e),
@@ -52,12 +107,14 @@ impl Writer {
                 };
                 let _ = reply.send(outcome);
             });
-            (ok, completion)
+            (ran, completion)
         });
-        match self.tx.try_send(job) {
+        match self.tx.try_send(Job { run, probe }) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
-                return Err(StoreError::Unavailable("the write queue is full".into()))
+                return Err(StoreError::Overloaded(
+                    "too many writes are waiting for the database".into(),
+                ))
             }
             Err(TrySendError::Disconnected(_)) => {
                 return Err(StoreError::Unavailable("the writer has stopped".into()))
@@ -69,7 +126,7 @@ impl Writer {
     }
 }
 
-fn run(conn: Connection, rx: Receiver<Job>, restart: RestartWanted) {
+fn run(conn: Connection, rx: Receiver<Job>, restart: RestartWanted, full: &AtomicBool) {
     while let Ok(first) = rx.recv() {
         let mut group = Vec::with_capacity(16);
         group.push(first);
@@ -79,20 +136,43 @@ fn run(conn: Connection, rx: Receiver<Job>, restart: RestartWanted) {
                 Err(_) => break,
             }
         }
-        commit_group(&conn, group);
+        match commit_group(&conn, group) {
+            Group::Full => full.store(true, Ordering::Relaxed),
+            Group::Committed { requests: true } => full.store(false, Ordering::Relaxed),
+            _ => {}
+        }
         restart_if_wanted(&conn, &restart);
     }
 }
 
-fn commit_group(conn: &Connection, group: Vec<Job>) {
+/// How a group ended.
+enum Group {
+    /// Committed; `requests`: with at least one request's write (not only probes).
+    Committed {
+        requests: bool,
+    },
+    /// A write, or the group, was refused for a full disk.
+    Full,
+    Failed,
+}
+
+fn commit_group(conn: &Connection, group: Vec<Job>) -> Group {
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-        let err = StoreError::Unavailable(format!("cannot begin a transaction: {e}"));
+        let err = match super::driver::db_err(e) {
+            StoreError::Full(m) => StoreError::Full(format!("cannot begin a transaction: {m}")),
+            other => StoreError::Unavailable(format!("cannot begin a transaction: {other}")),
+        };
         // Dropping the jobs unrun answers each caller that nothing was written.
         tracing::error!(error = %err, requests = group.len(), "write group refused");
-        return;
+        return match err {
+            StoreError::Full(_) => Group::Full,
+            _ => Group::Failed,
+        };
     }
     let mut completions = Vec::with_capacity(group.len());
     let mut aborted = None;
+    let mut any_full = false;
+    let mut requests = false;
     for job in group {
         if aborted.is_some() {
             // Dropped unrun: its caller learns nothing was written.
@@ -102,12 +182,17 @@ fn commit_group(conn: &Connection, group: Vec<Job>) {
             tracing::error!(error = %e, "savepoint failed");
             continue;
         }
-        match catch_unwind(AssertUnwindSafe(|| job(conn))) {
-            Ok((true, completion)) => {
+        let mut full = false;
+        let probe = job.probe;
+        match catch_unwind(AssertUnwindSafe(|| (job.run)(conn))) {
+            Ok((Ran::Ok, completion)) => {
                 let _ = conn.execute_batch("RELEASE request");
                 completions.push(completion);
+                requests |= !probe;
             }
-            Ok((false, completion)) => {
+            Ok((ran, completion)) => {
+                full = ran == Ran::Full;
+                any_full |= full;
                 let _ = conn.execute_batch("ROLLBACK TO request; RELEASE request");
                 completions.push(completion);
             }
@@ -119,7 +204,11 @@ fn commit_group(conn: &Connection, group: Vec<Job>) {
         // Some errors (I/O, disk full) make SQLite roll back the whole transaction: the
         // requests before this one are undone too, and later ones would commit on their own.
         if conn.is_autocommit() {
-            aborted = Some("the transaction was rolled back by the database".to_string());
+            aborted = Some(if full {
+                StoreError::Full("the disk is full; the transaction was rolled back".into())
+            } else {
+                StoreError::Unavailable("the transaction was rolled back by the database".into())
+            });
         }
     }
     let commit_error = match aborted {
@@ -132,11 +221,29 @@ fn commit_group(conn: &Connection, group: Vec<Job>) {
             Err(e) => {
                 tracing::error!(error = %e, "group commit failed");
                 let _ = conn.execute_batch("ROLLBACK");
-                Some(format!("commit failed: {e}"))
+                Some(match super::driver::db_err(e) {
+                    StoreError::Full(m) => StoreError::Full(format!("commit failed: {m}")),
+                    other => StoreError::Unavailable(format!("commit failed: {other}")),
+                })
             }
         },
     };
+    let ended = match &commit_error {
+        None if any_full => Group::Full,
+        None => Group::Committed { requests },
+        Some(StoreError::Full(_)) => Group::Full,
+        Some(_) => Group::Failed,
+    };
     for c in completions {
-        c(commit_error.clone().map(StoreError::Unavailable));
+        c(commit_error.as_ref().map(same_error));
+    }
+    ended
+}
+
+/// Each caller of a failed group gets its own copy of the group's error.
+fn same_error(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::Full(m) => StoreError::Full(m.clone()),
+        other => StoreError::Unavailable(other.to_string()),
     }
 }

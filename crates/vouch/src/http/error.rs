@@ -192,6 +192,26 @@ impl IntoResponse for ApiError {
                 Json(ErrorAnswer::Detail(ErrorBody { detail, code })),
             )
                 .into_response(),
+            ApiError::Store(StoreError::Overloaded(cause)) => {
+                tracing::debug!(%cause, "shed");
+                let mut r = unavailable(
+                    "overloaded",
+                    "The server is at capacity; retry shortly.".into(),
+                );
+                r.extensions_mut()
+                    .insert(crate::metrics::Shed("overloaded"));
+                r
+            }
+            ApiError::Store(StoreError::Full(cause)) => {
+                tracing::error!(%cause, "the database is full");
+                let mut r = unavailable(
+                    "storage_full",
+                    "The server's storage is full; nothing was written. Retry later.".into(),
+                );
+                r.extensions_mut()
+                    .insert(crate::metrics::Shed("storage_full"));
+                r
+            }
             ApiError::Store(StoreError::Unavailable(cause)) => {
                 tracing::warn!(%cause, "store unavailable");
                 let mut r = (
@@ -212,6 +232,18 @@ impl IntoResponse for ApiError {
             }
         }
     }
+}
+
+/// `503` with `Retry-After: 1` and `{detail, code}`.
+fn unavailable(code: &'static str, detail: String) -> Response {
+    let mut r = (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(ErrorBody { detail, code }),
+    )
+        .into_response();
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    r
 }
 
 pub fn internal_error() -> Response {

@@ -251,6 +251,9 @@ async fn observe(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) 
     let method = req.method().clone();
     let start = Instant::now();
     let resp = next.run(req).await;
+    if let Some(shed) = resp.extensions().get::<crate::metrics::Shed>() {
+        metrics.count_shed(shed.0);
+    }
     metrics.observe_request(
         method.as_str(),
         &route,

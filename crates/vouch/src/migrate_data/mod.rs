@@ -54,6 +54,7 @@ pub const TABLES: &[&str] = &[
     "import_files",
     "import_errors",
     "import_refs",
+    "probes",
 ];
 
 /// Identity columns whose sequences must continue after the copied values.
