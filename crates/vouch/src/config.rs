@@ -208,6 +208,9 @@ pub struct PostgresConfig {
     /// Requests allowed to wait for a connection when all are busy; more are answered `503`
     /// (`overloaded`) at once.
     pub max_waiting: usize,
+    /// The CAs (PEM) trusted with `sslmode=verify-ca|verify-full`, when the URL has no
+    /// `sslrootcert`.
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

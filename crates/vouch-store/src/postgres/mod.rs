@@ -23,6 +23,7 @@ mod engine_queue;
 pub mod migrate;
 mod notify;
 pub(crate) mod rows;
+pub mod tls;
 mod webhook_store;
 
 use std::str::FromStr;
@@ -35,7 +36,6 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
 use tokio::sync::Notify;
-use tokio_postgres::NoTls;
 use vouch_core::review::{BrokenLink, Review};
 use vouch_core::session::Session;
 
@@ -63,6 +63,9 @@ pub struct PgOptions {
     /// Requests allowed to wait for a connection when all are busy; more are refused at once
     /// (`StoreError::Overloaded`).
     pub max_waiting: usize,
+    /// The CAs (PEM) a `verify-ca`/`verify-full` connection trusts, when the URL names no
+    /// `sslrootcert`; without either, the public web CAs.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl PgOptions {
@@ -73,6 +76,7 @@ impl PgOptions {
             acquire_timeout: Duration::from_secs(5),
             statement_timeout: Some(Duration::from_secs(30)),
             max_waiting: 256,
+            ca_file: None,
         }
     }
 }
@@ -117,7 +121,8 @@ fn pool_err(e: PoolError) -> StoreError {
 impl PgStore {
     /// Connects, applies pending migrations (one node at a time) and starts the listener.
     pub async fn connect(opts: &PgOptions) -> StoreResult<Self> {
-        let mut config = tokio_postgres::Config::from_str(&opts.url)
+        let tls = tls::from_url(&opts.url, opts.ca_file.as_deref())?;
+        let mut config = tokio_postgres::Config::from_str(&tls.url)
             .map_err(|e| StoreError::Unavailable(format!("bad PostgreSQL URL: {e}")))?;
         config.connect_timeout(opts.acquire_timeout);
         if config.get_application_name().is_none() {
@@ -133,7 +138,7 @@ impl PgStore {
         }
         let manager = Manager::from_config(
             config.clone(),
-            NoTls,
+            tls.connector.clone(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -158,6 +163,7 @@ impl PgStore {
         let mail_signal = Arc::new(Notify::new());
         let listener = notify::spawn_listener(
             config,
+            tls.connector,
             channels.clone(),
             signal.clone(),
             mail_signal.clone(),

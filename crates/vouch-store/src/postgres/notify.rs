@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use tokio::sync::Notify;
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::AsyncMessage;
 
 /// The channel names of one schema.
 #[derive(Debug, Clone)]
@@ -46,6 +46,7 @@ impl Channels {
 /// Runs until the returned handle is aborted.
 pub fn spawn_listener(
     config: tokio_postgres::Config,
+    tls: tokio_postgres_rustls::MakeRustlsConnect,
     channels: Channels,
     outbox: Arc<Notify>,
     email: Arc<Notify>,
@@ -53,7 +54,7 @@ pub fn spawn_listener(
     tokio::spawn(async move {
         let mut backoff = Duration::from_millis(200);
         loop {
-            match config.connect(NoTls).await {
+            match config.connect(tls.clone()).await {
                 Ok((client, mut connection)) => {
                     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
                     let driver = tokio::spawn(async move {

@@ -18,7 +18,7 @@ use anyhow::{bail, Context};
 use tokio::sync::mpsc;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
-use tokio_postgres::{NoTls, Transaction};
+use tokio_postgres::Transaction;
 use vouch_store::postgres::{is_postgres_url, PgOptions, PgStore};
 use vouch_store::Store;
 
@@ -81,7 +81,8 @@ pub async fn run(from: &str, to: &PgOptions, progress: bool) -> anyhow::Result<(
         .await
         .with_context(|| format!("connecting to {target}"))?;
     drop(store);
-    let (mut client, connection) = tokio_postgres::connect(&to.url, NoTls)
+    let tls = vouch_store::postgres::tls::from_url(&to.url, to.ca_file.as_deref())?;
+    let (mut client, connection) = tokio_postgres::connect(&tls.url, tls.connector)
         .await
         .with_context(|| format!("connecting to {target}"))?;
     let driver = tokio::spawn(connection);
