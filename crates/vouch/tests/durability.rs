@@ -336,15 +336,15 @@ async fn acknowledged_writes_survive_sigkill() {
     .await;
 }
 
-/// Kills in quick succession: each restart recovers a file the previous crash left, and is
-/// itself killed while it takes new writes.
+/// Twenty kills in quick succession: each restart recovers a file the previous crash left,
+/// and is itself killed while it takes new writes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn acknowledged_writes_survive_three_sigkills_in_a_row() {
+async fn acknowledged_writes_survive_twenty_sigkills_in_a_row() {
     run(Scenario {
         tasks: 4,
-        load_for: Duration::from_millis(500),
-        kills: 3,
-        min_acked: 150,
+        load_for: Duration::from_millis(400),
+        kills: 20,
+        min_acked: 1_000,
     })
     .await;
 }
