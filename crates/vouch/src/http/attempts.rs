@@ -67,7 +67,7 @@ pub struct AttemptCreated {
     responses((status = 201, body = AttemptCreated), (status = 400, body = ErrorAnswer),
         (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)),
-    security(("api_key" = [])))]
+    security(("api_key" = ["decisions:write"])))]
 async fn create(
     State(state): State<AppState>,
     caller: Can<WriteDecisions>,

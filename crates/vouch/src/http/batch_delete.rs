@@ -136,7 +136,7 @@ fn status_code(a: &DeletionAnswer) -> StatusCode {
             links(("get_deletion_job" = (operation_id = "get_deletion_job", parameters(("id" = "$response.body#/job_id")))))),
         (status = 400, body = ErrorAnswer), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)),
-    security(("api_key" = [])))]
+    security(("api_key" = ["sessions:write"])))]
 async fn delete_batch(
     State(state): State<AppState>,
     caller: Can<WriteSessions>,
@@ -204,7 +204,7 @@ async fn delete_batch(
     params(("id" = Uuid, Path)),
     responses((status = 200, description = "A batch deletion job's progress: `{job_id, status: PENDING|PROCESSING|COMPLETED|FAILED, total, deleted, remaining, not_found, …}`"),
         (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
-    security(("api_key" = [])))]
+    security(("api_key" = ["sessions:read"])))]
 async fn deletion_job(
     State(state): State<AppState>,
     caller: Can<ReadSessions>,

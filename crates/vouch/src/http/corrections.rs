@@ -117,7 +117,7 @@ async fn apply(
     responses((status = 200, description = "`{session_id, node_id, changed: [{field, before, after}]}` (`changed` empty: nothing differed, nothing written)"),
         (status = 400, body = ErrorAnswer), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
-    security(("api_key" = [])))]
+    security(("api_key" = ["sessions:write"])))]
 async fn update_data(
     State(state): State<AppState>,
     caller: Can<WriteSessions>,
@@ -132,7 +132,7 @@ async fn update_data(
     responses((status = 200, description = "`{session_id, node_id, changed: [{field, before, after}]}`"),
         (status = 400, body = ErrorAnswer), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
-    security(("api_key" = [])))]
+    security(("api_key" = ["sessions:write"])))]
 async fn update_poa_data(
     State(state): State<AppState>,
     caller: Can<WriteSessions>,

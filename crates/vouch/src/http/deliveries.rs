@@ -89,7 +89,7 @@ async fn destination_id(
                 ("resend_delivery" = (operation_id = "resend_delivery", parameters(("id" = "$request.path.id"), ("delivery" = "$response.body#/results/0/uuid")))))),
         (status = 400, body = ErrorAnswer), (status = 404, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
-    security(("api_key" = [])))]
+    security(("api_key" = ["webhooks:read"])))]
 async fn list(
     State(state): State<AppState>,
     caller: Can<ReadWebhooks>,
@@ -114,7 +114,7 @@ async fn list(
     params(("id" = uuid::Uuid, Path), ("delivery" = uuid::Uuid, Path)),
     responses((status = 200, description = "The delivery with every attempt: request headers and body, response status and body, duration, error"),
         (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
-    security(("api_key" = [])))]
+    security(("api_key" = ["webhooks:read"])))]
 async fn retrieve(
     State(state): State<AppState>,
     caller: Can<ReadWebhooks>,
@@ -135,7 +135,7 @@ async fn retrieve(
     params(("id" = uuid::Uuid, Path), ("delivery" = uuid::Uuid, Path)),
     responses((status = 202, description = "Queued: sent again now, re-signed with a fresh timestamp, same event_id"),
         (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
-    security(("api_key" = [])))]
+    security(("api_key" = ["webhooks:write"])))]
 async fn resend(
     State(state): State<AppState>,
     caller: Can<WriteWebhooks>,
@@ -193,7 +193,7 @@ async fn session_exists(state: &AppState, caller: &Caller, sid: SessionId) -> Re
             links(("get_session_webhook" = (operation_id = "get_session_webhook", parameters(("id" = "$request.path.id"), ("uuid" = "$response.body#/0/uuid")))),
                 ("resend_session_webhook" = (operation_id = "resend_session_webhook", parameters(("id" = "$request.path.id"), ("uuid" = "$response.body#/0/uuid")))))),
         (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
-    security(("api_key" = [])))]
+    security(("api_key" = ["sessions:read", "decisions:read"])))]
 async fn session_log(
     State(state): State<AppState>,
     caller: Can<ReadSessions>,
@@ -242,7 +242,7 @@ pub struct SessionWebhook {
     params(("id" = String, Path), ("uuid" = uuid::Uuid, Path)),
     responses((status = 200, body = SessionWebhook, description = "One entry of the session's log (also served without the trailing slash)"),
         (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
-    security(("api_key" = [])))]
+    security(("api_key" = ["sessions:read", "decisions:read"])))]
 pub(super) async fn session_webhook(
     State(state): State<AppState>,
     caller: Can<ReadSessions>,
@@ -263,7 +263,7 @@ pub(super) async fn session_webhook(
     responses((status = 200, body = SessionWebhook, description = "Sent again to the same destination, re-signed with a fresh timestamp and the same event_id: the new attempt, with the receiver's answer (also served without the trailing slash)"),
         (status = 202, description = "Queued; the attempt had not finished within 5 s (it appears in the log when it does)"),
         (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
-    security(("api_key" = [])))]
+    security(("api_key" = ["webhooks:write", "decisions:read"])))]
 pub(super) async fn resend_session_webhook(
     State(state): State<AppState>,
     caller: Can<WriteWebhooks>,

@@ -195,7 +195,7 @@ fn validate(
     responses((status = 201, body = DestinationResponse,
         links(("get_destination" = (operation_id = "get_destination", parameters(("id" = "$response.body#/uuid")))), ("update_destination" = (operation_id = "update_destination", parameters(("id" = "$response.body#/uuid")))), ("rotate_destination_secret" = (operation_id = "rotate_destination_secret", parameters(("id" = "$response.body#/uuid")))), ("list_deliveries" = (operation_id = "list_deliveries", parameters(("id" = "$response.body#/uuid")))), ("delete_destination" = (operation_id = "delete_destination", parameters(("id" = "$response.body#/uuid")))))),
         (status = 400, body = ErrorAnswer), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
-    security(("api_key" = [])))]
+    security(("api_key" = ["webhooks:write"])))]
 async fn create(
     State(state): State<AppState>,
     caller: Can<WriteWebhooks>,
@@ -228,7 +228,7 @@ async fn create(
     params(("limit" = Option<i64>, Query, minimum = 1, maximum = 100), ("offset" = Option<i64>, Query, minimum = 0)),
     responses((status = 200, description = "`{count, next, previous, results}`, newest first"),
         (status = 400, body = ErrorAnswer), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
-    security(("api_key" = [])))]
+    security(("api_key" = ["webhooks:read"])))]
 async fn list(
     State(state): State<AppState>,
     caller: Can<ReadWebhooks>,
@@ -264,7 +264,7 @@ async fn find(
 #[utoipa::path(get, path = "/v3/webhook/destinations/{id}/", operation_id = "get_destination", tag = "webhooks", params(("id" = Uuid, Path)),
     responses((status = 200, body = DestinationResponse), (status = 404, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
-    security(("api_key" = [])))]
+    security(("api_key" = ["webhooks:read"])))]
 async fn retrieve(
     State(state): State<AppState>,
     caller: Can<ReadWebhooks>,
@@ -278,7 +278,7 @@ async fn retrieve(
     params(("id" = Uuid, Path)),
     responses((status = 200, body = DestinationResponse), (status = 400, body = ErrorAnswer),
         (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
-    security(("api_key" = [])))]
+    security(("api_key" = ["webhooks:write"])))]
 async fn update(
     State(state): State<AppState>,
     caller: Can<WriteWebhooks>,
@@ -299,7 +299,7 @@ async fn update(
 #[utoipa::path(delete, path = "/v3/webhook/destinations/{id}/", operation_id = "delete_destination", tag = "webhooks", params(("id" = Uuid, Path)),
     responses((status = 204, description = "Deleted; pending deliveries dropped"), (status = 404, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
-    security(("api_key" = [])))]
+    security(("api_key" = ["webhooks:write"])))]
 async fn remove(
     State(state): State<AppState>,
     caller: Can<WriteWebhooks>,
@@ -319,7 +319,7 @@ async fn remove(
 #[utoipa::path(post, path = "/v3/webhook/destinations/{id}/rotate-secret/", operation_id = "rotate_destination_secret", tag = "webhooks", params(("id" = Uuid, Path)),
     responses((status = 200, body = DestinationResponse, description = "New secret; the previous one keeps signing (as *-Previous headers) for 24 h"),
         (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
-    security(("api_key" = [])))]
+    security(("api_key" = ["webhooks:write"])))]
 async fn rotate(
     State(state): State<AppState>,
     caller: Can<WriteWebhooks>,

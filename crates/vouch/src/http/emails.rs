@@ -118,7 +118,7 @@ async fn run_preview(
     params(("id" = String, Path)),
     responses((status = 200, body = PreviewResponse), (status = 400, body = ErrorAnswer, description = "As update-status would answer"),
         (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
-    security(("api_key" = [])))]
+    security(("api_key" = ["sessions:write"])))]
 async fn resubmission_preview(
     State(state): State<AppState>,
     caller: Can<WriteSessions>,
@@ -139,7 +139,7 @@ async fn resubmission_preview(
     params(("id" = String, Path)),
     responses((status = 200, body = PreviewResponse), (status = 400, body = ErrorAnswer, description = "As update-status would answer"),
         (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
-    security(("api_key" = [])))]
+    security(("api_key" = ["sessions:write"])))]
 async fn decision_preview(
     State(state): State<AppState>,
     caller: Can<WriteSessions>,
@@ -191,7 +191,7 @@ pub fn email_json(j: &EmailJob) -> Value {
     params(("id" = String, Path)),
     responses((status = 200, description = "`{count, results: [email]}`: state `pending`, `sent`, `failed`, `not_sent` (with `not_sent_reason`) or `dropped`, oldest first"),
         (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
-    security(("api_key" = [])))]
+    security(("api_key" = ["sessions:read"])))]
 async fn list(
     State(state): State<AppState>,
     caller: Can<ReadSessions>,

@@ -189,7 +189,7 @@ fn text(v: &Option<String>) -> Option<&str> {
         (status = 400, description = "Invalid fields, or a malformed file: `{\"file\": [\"line 3: …\"]}`", body = ErrorAnswer),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)),
-    security(("api_key" = [])))]
+    security(("api_key" = ["sessions:write"])))]
 async fn create_import(
     State(state): State<AppState>,
     caller: Can<WriteSessions>,
@@ -341,7 +341,7 @@ async fn create_import(
     params(("import_type" = Option<String>, Query, description = "`user_verification` (the default)")),
     responses((status = 200, description = "The canonical CSV: the header and one example row", content_type = "text/csv", body = String),
         (status = 400, body = ErrorAnswer), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
-    security(("api_key" = [])))]
+    security(("api_key" = ["sessions:read"])))]
 async fn import_template(
     _caller: Can<ReadSessions>,
     RawQuery(query): RawQuery,
@@ -374,7 +374,7 @@ async fn job_of(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<Import
     params(("id" = Uuid, Path)),
     responses((status = 200, description = "The import job's progress: `{uuid, status, total_rows, processed_rows, created_count, skipped_count, failed_count, last_error, …}`"),
         (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
-    security(("api_key" = [])))]
+    security(("api_key" = ["sessions:read"])))]
 async fn get_import(
     State(state): State<AppState>,
     caller: Can<ReadSessions>,
@@ -402,7 +402,7 @@ fn error_json(e: &ImportRowError) -> Value {
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 100), ("offset" = Option<i64>, Query, minimum = 0)),
     responses((status = 200, description = "The rows not imported, by row then field: `{count, next, previous, results: [{uuid, row_number, line, field, error, external_id, raw_row, created_at}]}`"),
         (status = 400, body = ErrorAnswer), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
-    security(("api_key" = [])))]
+    security(("api_key" = ["sessions:read"])))]
 async fn import_errors(
     State(state): State<AppState>,
     caller: Can<ReadSessions>,

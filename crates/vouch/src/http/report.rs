@@ -26,7 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     params(("id" = String, Path, description = "Session id (user or business)")),
     responses((status = 200, content_type = "application/pdf", description = "The report: header, each step with its status, data, warnings and captured images (with a `media: read` key), and the review trail with each row's hash and whether the chain verifies (also served without the trailing slash)"),
         (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
-    security(("api_key" = [])))]
+    security(("api_key" = ["sessions:read"])))]
 pub(super) async fn generate_pdf(
     State(state): State<AppState>,
     caller: Can<ReadSessions>,

@@ -40,7 +40,7 @@ pub struct SessionIdBody {
         (status = 400, body = ErrorAnswer, description = "wrong_current_status, same_status, nothing_to_resubmit, or field-keyed errors"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 429, body = ErrorBody, description = "Backend-only resubmission repeated within 30 s; see Retry-After")),
-    security(("api_key" = [])))]
+    security(("api_key" = ["sessions:write"])))]
 async fn session_status(
     State(state): State<AppState>,
     caller: Can<WriteSessions>,
@@ -71,7 +71,7 @@ async fn session_status(
     responses((status = 200, description = "`{session_id, node_id, feature_type, new_status}`"),
         (status = 400, body = ErrorAnswer, description = "same_status or field-keyed errors"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
-    security(("api_key" = [])))]
+    security(("api_key" = ["sessions:write"])))]
 async fn step_status(
     State(state): State<AppState>,
     caller: Can<WriteSessions>,
@@ -99,7 +99,7 @@ async fn step_status(
     responses((status = 200, description = "`{count, next, previous, results: [review row]}`, oldest first"),
         (status = 400, body = ErrorAnswer), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody)),
-    security(("api_key" = [])))]
+    security(("api_key" = ["sessions:read"])))]
 async fn list_reviews(
     State(state): State<AppState>,
     caller: Can<ReadSessions>,
@@ -131,7 +131,7 @@ async fn list_reviews(
     params(("id" = String, Path)),
     responses((status = 201, body = ReviewRow), (status = 400, body = ErrorAnswer),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
-    security(("api_key" = [])))]
+    security(("api_key" = ["sessions:write"])))]
 async fn create_note(
     State(state): State<AppState>,
     caller: Can<WriteSessions>,

@@ -49,7 +49,7 @@ pub struct ClockBody {
     params(("id" = String, Path)),
     responses((status = 200, description = "The session's timers moved and every transition come due applied; the status after them"),
         (status = 400, body = ErrorAnswer), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
-    security(("api_key" = [])))]
+    security(("api_key" = ["sessions:write"])))]
 async fn clock(
     State(state): State<AppState>,
     caller: Can<WriteSessions>,
@@ -108,7 +108,7 @@ pub struct PhoneNumberBody {
 #[utoipa::path(post, path = "/v3/phone/sandbox/numbers/", operation_id = "register_sandbox_phone_number", tag = "sandbox", request_body = PhoneNumberBody,
     responses((status = 201, description = "The test number, its outcome and code"), (status = 400, body = ErrorAnswer),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
-    security(("api_key" = [])))]
+    security(("api_key" = ["sessions:write"])))]
 async fn phone_number(
     State(state): State<AppState>,
     caller: Can<WriteSessions>,
@@ -240,7 +240,7 @@ pub struct ArmBody {
     params(("id" = String, Path)),
     responses((status = 200, description = "The step's next sandbox result is armed"), (status = 400, body = ErrorAnswer),
         (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
-    security(("api_key" = [])))]
+    security(("api_key" = ["sessions:write"])))]
 async fn arm(
     State(state): State<AppState>,
     caller: Can<WriteSessions>,
@@ -301,7 +301,7 @@ async fn arm(
     params(("id" = String, Path)),
     responses((status = 200, description = "Every step without a result got its sandbox result; the session's status after them"),
         (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
-    security(("api_key" = [])))]
+    security(("api_key" = ["sessions:write"])))]
 async fn complete(
     State(state): State<AppState>,
     caller: Can<WriteSessions>,

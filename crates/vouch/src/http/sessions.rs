@@ -153,7 +153,7 @@ fn max_len(v: &Option<String>, field: &str, max: usize, errors: &mut FieldErrors
         links(("get_session_decision" = (operation_id = "get_session_decision", parameters(("id" = "$response.body#/session_id")))), ("update_session_status" = (operation_id = "update_session_status", parameters(("id" = "$response.body#/session_id")))), ("record_attempt" = (operation_id = "record_attempt", parameters(("id" = "$response.body#/session_id")))), ("list_reviews" = (operation_id = "list_reviews", parameters(("id" = "$response.body#/session_id")))), ("add_review_note" = (operation_id = "add_review_note", parameters(("id" = "$response.body#/session_id")))), ("list_session_emails" = (operation_id = "list_session_emails", parameters(("id" = "$response.body#/session_id")))), ("list_session_webhooks" = (operation_id = "list_session_webhooks", parameters(("id" = "$response.body#/session_id")))), ("preview_resubmission_email" = (operation_id = "preview_resubmission_email", parameters(("id" = "$response.body#/session_id")))), ("preview_decision_email" = (operation_id = "preview_decision_email", parameters(("id" = "$response.body#/session_id")))), ("delete_session" = (operation_id = "delete_session", parameters(("id" = "$response.body#/session_id")))))),
         (status = 400, body = ErrorAnswer), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)),
-    security(("api_key" = [])))]
+    security(("api_key" = ["sessions:write"])))]
 async fn create(
     State(state): State<AppState>,
     caller: Can<WriteSessions>,
@@ -274,7 +274,7 @@ async fn create(
     params(("id" = String, Path, description = "Session id (user or business)")),
     responses((status = 200, description = "The decision object of §4.2"), (status = 404, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
-    security(("api_key" = [])))]
+    security(("api_key" = ["sessions:read"])))]
 async fn decision(
     State(state): State<AppState>,
     caller: Can<ReadSessions>,
@@ -311,7 +311,7 @@ async fn decision(
     params(("id" = String, Path, description = "Session id (user or business)")),
     responses((status = 200, body = CreatedSession, description = "The session in the create answer's shape, with its current status; `session_token` and `url` are null for a key without write:sessions"),
         (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
-    security(("api_key" = [])))]
+    security(("api_key" = ["sessions:read"])))]
 async fn get_one(
     State(state): State<AppState>,
     caller: Can<ReadSessions>,
@@ -335,7 +335,7 @@ async fn get_one(
     params(("id" = String, Path)),
     responses((status = 204, description = "Deleted; personal data erased"), (status = 404, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
-    security(("api_key" = [])))]
+    security(("api_key" = ["sessions:write"])))]
 async fn remove(
     State(state): State<AppState>,
     caller: Can<WriteSessions>,
@@ -480,7 +480,7 @@ enum Bound {
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 100), ("offset" = Option<i64>, Query, minimum = 0)),
     responses((status = 200, description = "`{count, next, previous, results}`, newest first"),
         (status = 400, body = ErrorAnswer), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
-    security(("api_key" = [])))]
+    security(("api_key" = ["sessions:read"])))]
 async fn list(
     State(state): State<AppState>,
     caller: Can<ReadSessions>,

@@ -68,7 +68,7 @@ pub struct ShareBody {
     responses((status = 200, description = "`{share_token, for_application_id, session_id, expires_at}`: a signed token the receiving application redeems once with import-shared"),
         (status = 400, body = ErrorAnswer, description = "field errors, or a session not Approved, Declined or In Review"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
-    security(("api_key" = [])))]
+    security(("api_key" = ["sessions:write"])))]
 async fn share(
     State(state): State<AppState>,
     caller: Can<WriteSessions>,
@@ -211,7 +211,7 @@ fn token_error(e: TokenError) -> ApiError {
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody, description = "permission_denied, or share_token_wrong_application"),
         (status = 404, body = ErrorBody, description = "the shared session was deleted"),
         (status = 409, body = ErrorBody, description = "share_token_used: the token, or that session for this application, was imported already")),
-    security(("api_key" = [])))]
+    security(("api_key" = ["sessions:write"])))]
 async fn import_shared(
     State(state): State<AppState>,
     caller: Can<WriteSessions>,

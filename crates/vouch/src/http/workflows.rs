@@ -190,7 +190,7 @@ fn check_status(status: &Option<String>, errors: &mut FieldErrors) -> Option<Wor
         (status = 400, body = super::openapi::ErrorAnswer),
         (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody),
         (status = 409, body = super::openapi::ErrorBody), (status = 413, body = super::openapi::ErrorBody)),
-    security(("api_key" = [])))]
+    security(("api_key" = ["workflows:write"])))]
 async fn create(
     State(state): State<AppState>,
     caller: Can<WriteWorkflows>,
@@ -251,7 +251,7 @@ async fn create(
     responses((status = 200, description = "`{count, next, previous, results: [workflow]}`, newest first"),
         (status = 400, body = super::openapi::ErrorAnswer), (status = 401, body = super::openapi::ErrorBody),
         (status = 403, body = super::openapi::ErrorBody)),
-    security(("api_key" = [])))]
+    security(("api_key" = ["workflows:read"])))]
 async fn list(
     State(state): State<AppState>,
     caller: Can<ReadWorkflows>,
@@ -272,7 +272,7 @@ async fn list(
     params(("id" = Uuid, Path)),
     responses((status = 200, body = WorkflowResponse), (status = 404, body = super::openapi::ErrorBody),
         (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody)),
-    security(("api_key" = [])))]
+    security(("api_key" = ["workflows:read"])))]
 async fn retrieve(
     State(state): State<AppState>,
     caller: Can<ReadWorkflows>,
@@ -291,7 +291,7 @@ async fn retrieve(
     responses((status = 200, body = WorkflowResponse, description = "A `features` array creates a new version"),
         (status = 400, body = super::openapi::ErrorAnswer), (status = 404, body = super::openapi::ErrorBody),
         (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody)),
-    security(("api_key" = [])))]
+    security(("api_key" = ["workflows:write"])))]
 async fn update(
     State(state): State<AppState>,
     caller: Can<WriteWorkflows>,
@@ -350,7 +350,7 @@ async fn update(
     responses((status = 200, body = WorkflowResponse, description = "Archived (`is_archived: true`): its sessions go on, new sessions on it are refused; archiving again changes nothing"),
         (status = 404, body = super::openapi::ErrorBody),
         (status = 401, body = super::openapi::ErrorBody), (status = 403, body = super::openapi::ErrorBody)),
-    security(("api_key" = [])))]
+    security(("api_key" = ["workflows:write"])))]
 async fn archive(
     State(state): State<AppState>,
     caller: Can<WriteWorkflows>,

@@ -17,6 +17,7 @@ mod hosted;
 mod hosted_phone;
 mod imports;
 mod limits;
+mod matrix;
 mod overload;
 mod report;
 mod resubmission;
