@@ -237,3 +237,32 @@ fn a_row_becomes_a_decided_session_with_its_steps_and_one_system_trail_row() {
     let named: Vec<&str> = e.iter().map(|(f, _)| f).collect();
     assert_eq!(named, ["aml_status", "first_name"]);
 }
+
+proptest::proptest! {
+    /// Any bytes, as either format: the whole-file check and the windowed reading answer
+    /// (rows or a line-numbered error), never panic.
+    #[test]
+    fn arbitrary_files_are_checked_and_read_without_panicking(
+        bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..2048),
+        ndjson in proptest::bool::ANY,
+        cut in 0usize..2048,
+    ) {
+        let format = if ndjson { SourceFormat::Ndjson } else { SourceFormat::Csv };
+        if let Ok(layout) = scan(&bytes, format) {
+            let cut = cut.min(bytes.len());
+            let _ = read(&bytes[..cut], false, &layout, 1, 64 * 1024);
+            let _ = read(&bytes, true, &layout, 1, 64 * 1024);
+        }
+    }
+
+    /// Text that looks like a file: a real header, then arbitrary cells.
+    #[test]
+    fn arbitrary_rows_under_a_real_header_are_validated_without_panicking(
+        cells in proptest::collection::vec("[ -~\u{a0}-\u{17f}\"\n,]{0,30}", 1..40),
+    ) {
+        let text = format!("vendor_data,status,first_name,date_of_birth,aml_status\n{}", cells.join(","));
+        if let Ok(layout) = scan(text.as_bytes(), SourceFormat::Csv) {
+            let _ = read(text.as_bytes(), true, &layout, 1, 64 * 1024);
+        }
+    }
+}

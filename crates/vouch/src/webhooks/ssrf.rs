@@ -255,3 +255,27 @@ pub async fn read_capped(mut resp: reqwest::Response, cap: usize) -> String {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod arbitrary_urls {
+    use super::*;
+
+    proptest::proptest! {
+        /// Any text as a destination URL: accepted only as an http(s) URL to a public host,
+        /// refused with a reason otherwise, never a panic.
+        #[test]
+        fn arbitrary_text_is_accepted_or_refused_never_a_panic(s in "\\PC{0,80}") {
+            if let Ok(u) = check_url(&s, false) {
+                proptest::prop_assert!(matches!(u.scheme(), "http" | "https"), "{u}");
+                proptest::prop_assert!(u.host().is_some(), "{u}");
+            }
+        }
+
+        #[test]
+        fn arbitrary_hosts_after_a_scheme(host in "[ -~]{0,40}", https in proptest::bool::ANY) {
+            let scheme = if https { "https" } else { "http" };
+            let _ = check_url(&format!("{scheme}://{host}/hook"), false);
+            let _ = check_url(&format!("{scheme}://{host}/hook"), true);
+        }
+    }
+}

@@ -15,6 +15,7 @@ mod engine_http;
 mod errors;
 mod hosted;
 mod hosted_phone;
+mod hostile;
 mod imports;
 mod limits;
 mod matrix;
