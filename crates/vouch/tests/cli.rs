@@ -1,10 +1,17 @@
-//! The command line as an operator uses it, against a real `vouch serve`: a key's own rate
-//! limit set at creation, changed and put back while the server runs.
+//! vouch as an operator runs it, against a real `vouch serve`: a key's own rate limit set at
+//! creation, changed and put back while the server runs; and a whole flow at debug level whose
+//! logs hold none of the secrets and personal data that went through it.
 
 #[path = "support/binary.rs"]
 mod binary;
+#[path = "mail/sink.rs"]
+#[allow(dead_code)]
+mod sink;
+
+use std::time::Duration;
 
 use binary::{cli, cli_json, vouch, Server};
+use serde_json::{json, Value};
 
 async fn sessions(base: &str, key: &str) -> u16 {
     reqwest::Client::new()
@@ -84,4 +91,208 @@ async fn a_keys_own_rate_limit_is_set_changed_and_reset_from_the_cli() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no key with id"));
+}
+
+/// Whether `needle` occurs in `log` as a word of its own (digits of an email code may well occur
+/// inside a hex id by chance).
+fn occurs(log: &str, needle: &str) -> bool {
+    log.match_indices(needle).any(|(i, _)| {
+        let before = log[..i].chars().next_back();
+        let after = log[i + needle.len()..].chars().next();
+        !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
+    })
+}
+
+#[tokio::test]
+async fn a_whole_flow_at_debug_level_logs_no_secret_and_no_personal_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    cli(dir, &["apps", "create", "shop", "--json"]);
+    let key = cli_json(
+        dir,
+        &[
+            "keys", "create", "--app", "shop", "--all", "write", "--json",
+        ],
+    )["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let smtp = sink::Sink::start();
+    // A webhook receiver that takes everything.
+    let receiver = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = format!("http://{}/hooks", receiver.local_addr().unwrap());
+    tokio::spawn(async move {
+        let app = axum::Router::new().route("/hooks", axum::routing::post(|| async { "ok" }));
+        let _ = axum::serve(receiver, app).await;
+    });
+    let port = sink::free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let server = Server::start(
+        dir,
+        "debug.log",
+        &[
+            ("RUST_LOG", "debug".to_string()),
+            ("VOUCH_LISTEN", format!("127.0.0.1:{port}")),
+            ("VOUCH_PUBLIC_URL", base.clone()),
+            ("VOUCH_SMTP_URL", smtp.url()),
+            ("VOUCH_ALLOW_PRIVATE_DESTINATIONS", "true".into()),
+        ],
+    );
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let call = |m: reqwest::Method, path: &str, body: Option<Value>| {
+        let mut r = client
+            .request(m, format!("{base}{path}"))
+            .header("x-api-key", &key);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        async move {
+            let r = r.send().await.unwrap();
+            let s = r.status().as_u16();
+            (s, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let (s, dest) = call(
+        reqwest::Method::POST,
+        "/v3/webhook/destinations/",
+        Some(json!({"label": "shop", "url": hook})),
+    )
+    .await;
+    assert_eq!(s, 201, "{dest}");
+    let webhook_secret = dest["secret_shared_key"].as_str().unwrap().to_string();
+    let (_, wf) = call(
+        reqwest::Method::POST,
+        "/v3/workflows/",
+        Some(json!({"workflow_label": "kyc", "features": [{"feature": "EMAIL_VERIFICATION"}, {"feature": "OCR"}]})),
+    )
+    .await;
+    let email = "ann.secretive@example.com";
+    let (s, created) = call(
+        reqwest::Method::POST,
+        "/v3/session/",
+        Some(json!({"workflow_id": wf["uuid"], "contact_details": {"email": email}})),
+    )
+    .await;
+    assert_eq!(s, 201, "{created}");
+    let id = created["session_id"].as_str().unwrap().to_string();
+    let token = created["session_token"].as_str().unwrap().to_string();
+    // The person: the page, a code by email, the code entered.
+    let page = client
+        .get(format!("{base}/session/{token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let form = |path: String, fields: Vec<(&'static str, String)>| {
+        client
+            .post(format!("{base}{path}"))
+            .header("origin", &base)
+            .header("sec-fetch-site", "same-origin")
+            .form(&fields)
+            .send()
+    };
+    let node = "feature_email_verification_1";
+    let r = form(
+        format!("/session/{token}/steps/{node}/code"),
+        vec![("email", email.to_string())],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 303);
+    let mut code = String::new();
+    for _ in 0..200 {
+        if let Some(m) = smtp.messages().first() {
+            let text = sink::decoded(m);
+            let at = text.find("Your code is ").expect("the code") + "Your code is ".len();
+            code = text[at..].chars().take(6).collect();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(code.len(), 6, "no code arrived");
+    let r = form(
+        format!("/session/{token}/steps/{node}/verify"),
+        vec![("code", code.clone())],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 303);
+    // The document's data, then a reviewer's decision with an email.
+    let document_number = "X98765432Z";
+    let (s, b) = call(
+        reqwest::Method::POST,
+        &format!("/v3/session/{id}/attempts/"),
+        Some(json!({"node_id": "feature_ocr_1", "status": "In Review",
+                    "data": {"document_number": document_number, "first_name": "Ann", "last_name": "Secretive"}})),
+    )
+    .await;
+    assert!(s < 300, "{b}");
+    let (s, b) = call(
+        reqwest::Method::PATCH,
+        &format!("/v3/session/{id}/update-status/"),
+        Some(json!({"new_status": "Declined", "comment": "checked", "send_email": true, "email_address": email})),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    // Wait for the webhooks and the decision email to go out.
+    let mut delivered = false;
+    for _ in 0..200 {
+        let (_, log) = call(
+            reqwest::Method::GET,
+            &format!("/v3/session/{id}/webhooks/"),
+            None,
+        )
+        .await;
+        let (_, emails) = call(
+            reqwest::Method::GET,
+            &format!("/v3/session/{id}/emails/"),
+            None,
+        )
+        .await;
+        let sent = emails["results"]
+            .as_array()
+            .map_or(0, |e| e.iter().filter(|m| m["state"] == "sent").count());
+        if log.as_array().is_some_and(|l| l.len() >= 2) && sent >= 1 {
+            delivered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        delivered,
+        "the webhooks and the decision email did not all go out"
+    );
+    assert!(
+        smtp.messages().len() >= 2,
+        "the code and the decision by email"
+    );
+    let log = server.log_text();
+    assert!(
+        log.lines().count() > 20,
+        "debug logging wrote little: {log}"
+    );
+    assert!(log.contains("DEBUG"), "not at debug level");
+    let local_part = email.split('@').next().unwrap();
+    for (what, secret) in [
+        ("the API key", key.as_str()),
+        ("the webhook secret", webhook_secret.as_str()),
+        ("the session token", token.as_str()),
+        ("the email code", code.as_str()),
+        ("the email address", email),
+        ("the email address's local part", local_part),
+        ("the document number", document_number),
+    ] {
+        assert!(
+            !occurs(&log, secret),
+            "{what} ({secret}) is in the debug log:\n{}",
+            log.lines()
+                .filter(|l| occurs(l, secret))
+                .take(5)
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
 }
