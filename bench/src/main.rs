@@ -6,6 +6,7 @@ mod ceilings;
 mod client;
 mod imports;
 mod load;
+mod overload;
 mod pg;
 mod reports;
 mod scenarios;
@@ -87,6 +88,11 @@ struct Args {
     imports: bool,
     #[arg(long, default_value_t = 100_000)]
     import_rows: usize,
+    /// Measure overload instead: session creation's capacity closed loop, then offered open
+    /// loop at 1×, 2× and 5× of it from `--connections` connections (use thousands, enough to
+    /// overflow the writer's queue): accepted, refused (503), p99, peak memory.
+    #[arg(long)]
+    overload: bool,
     /// Skip the ceilings (bare HTTP stack, bare storage transaction) measured after the scenarios.
     #[arg(long)]
     no_ceilings: bool,
@@ -299,6 +305,24 @@ async fn bench(args: Args) -> anyhow::Result<()> {
             ms(&f.parallel.1, 0.5),
             ms(&f.parallel.1, 0.99),
         );
+        println!("{out}");
+        if let Some(path) = &args.out {
+            std::fs::write(path, &out)?;
+        }
+        return Ok(());
+    }
+    if args.overload {
+        let (url, schema) = backend.fresh().await?;
+        let figures = overload::run(
+            &binary,
+            url.as_deref(),
+            &env,
+            plan.duration,
+            args.connections,
+        )
+        .await;
+        backend.finish(schema).await;
+        let out = overload::table(&head, &figures?, args.connections);
         println!("{out}");
         if let Some(path) = &args.out {
             std::fs::write(path, &out)?;

@@ -135,14 +135,20 @@ impl Stream for UpdateStatus {
 
 struct Create {
     workflow_id: String,
+    /// Which run this is: `vendor_data` is never repeated across runs on one database, where
+    /// a repeat could be answered with the session already made.
+    run: u64,
     conn: usize,
     n: u64,
 }
 
+/// Runs of the creation scenario so far, in this process.
+static CREATE_RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 impl Stream for Create {
     fn next(&mut self) -> (Method, String, Option<Value>) {
         self.n += 1;
-        let body = json!({"workflow_id": self.workflow_id, "vendor_data": format!("c{}-{}", self.conn, self.n)});
+        let body = json!({"workflow_id": self.workflow_id, "vendor_data": format!("c{}-{}-{}", self.run, self.conn, self.n)});
         (Method::POST, "/v3/session/".into(), Some(body))
     }
 }
@@ -227,6 +233,7 @@ impl Scenario {
         );
         let wf = p.workflow_id.clone();
         let pages = Arc::new(p.pages.clone());
+        let run = CREATE_RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Arc::new(move |i, of| -> Box<dyn Stream> {
             match self {
                 Scenario::UpdateStatus | Scenario::UpdateStatusMix => Box::new(UpdateStatus {
@@ -241,6 +248,7 @@ impl Scenario {
                 }),
                 Scenario::CreateSession => Box::new(Create {
                     workflow_id: wf.clone(),
+                    run,
                     conn: i,
                     n: 0,
                 }),

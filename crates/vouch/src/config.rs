@@ -110,6 +110,8 @@ pub struct HttpConfig {
     pub max_header_bytes: usize,
     /// Connections open at once; past it new ones wait in the kernel's queue.
     pub max_connections: usize,
+    /// Requests worked on at once; past it one is answered `503` (`overloaded`) at once.
+    pub max_in_flight: usize,
     /// HTTP/2 (cleartext, prior knowledge): streams at once on one connection.
     pub http2_max_concurrent_streams: u32,
 }
@@ -195,6 +197,9 @@ pub struct SqliteConfig {
     pub readers: usize,
     /// Writes allowed to wait for the writer; more are answered `503` (`overloaded`) at once.
     pub max_queued_writes: usize,
+    /// While writes wait longer than this for the writer, new ones are answered `503`.
+    #[serde(with = "human")]
+    pub max_write_wait: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]

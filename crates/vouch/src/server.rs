@@ -30,6 +30,7 @@ pub async fn open_store(cfg: &Config) -> anyhow::Result<Arc<dyn Store>> {
             SqliteOptions {
                 readers: cfg.sqlite.readers,
                 max_queued_writes: cfg.sqlite.max_queued_writes,
+                max_write_wait: cfg.sqlite.max_write_wait,
             },
         )
         .with_context(|| format!("opening {}", path.display()))?;

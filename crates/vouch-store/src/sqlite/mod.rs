@@ -77,6 +77,8 @@ pub struct SqliteOptions {
     pub readers: usize,
     /// Writes allowed to wait for the writer; more are refused at once (`Overloaded`).
     pub max_queued_writes: usize,
+    /// While writes wait longer than this for the writer, new ones are refused (`Overloaded`).
+    pub max_write_wait: std::time::Duration,
 }
 
 impl Default for SqliteOptions {
@@ -84,6 +86,7 @@ impl Default for SqliteOptions {
         Self {
             readers: 4,
             max_queued_writes: writer::DEFAULT_QUEUE_DEPTH,
+            max_write_wait: writer::DEFAULT_MAX_WAIT,
         }
     }
 }
@@ -133,7 +136,7 @@ impl SqliteStore {
         let restart = checkpoint::RestartWanted::default();
         checkpoint::start(checkpointer, path.to_path_buf(), restart.clone())
             .map_err(|e| StoreError::Internal(format!("cannot start the checkpointer: {e}")))?;
-        let writer = Writer::start(conn, restart, opts.max_queued_writes)
+        let writer = Writer::start(conn, restart, opts.max_queued_writes, opts.max_write_wait)
             .map_err(|e| StoreError::Internal(format!("cannot start the writer: {e}")))?;
         Ok(Self {
             signal: Default::default(),

@@ -27,6 +27,8 @@ type Run = Box<dyn FnOnce(&Connection) -> (Ran, Completion) + Send>;
 
 struct Job {
     run: Run,
+    /// When it was queued: how long writes wait is what admission looks at.
+    queued_at: std::time::Instant,
     /// The readiness probe's write: it does not prove there is room for real writes.
     probe: bool,
 }
@@ -45,21 +47,45 @@ pub struct Writer {
     tx: SyncSender<Job>,
     /// Set when a write was refused for a full disk; cleared when a request's write commits.
     full: Arc<AtomicBool>,
+    /// Writes queued and not yet taken, and how long the last group's first write waited.
+    pressure: Arc<Pressure>,
+    /// Past this wait (with more than `MIN_QUEUED` queued), new writes are refused.
+    max_wait: std::time::Duration,
 }
+
+#[derive(Default)]
+struct Pressure {
+    queued: std::sync::atomic::AtomicUsize,
+    last_wait_us: std::sync::atomic::AtomicU64,
+}
+
+/// Below this many queued writes none is refused for waiting: a pause of the disk alone does
+/// not turn requests away.
+const MIN_QUEUED: usize = 64;
+/// The default longest wait a write may face before new ones are refused.
+pub const DEFAULT_MAX_WAIT: std::time::Duration = std::time::Duration::from_millis(50);
 
 impl Writer {
     pub fn start(
         conn: Connection,
         restart: RestartWanted,
         queue_depth: usize,
+        max_wait: std::time::Duration,
     ) -> std::io::Result<Self> {
         let (tx, rx) = sync_channel::<Job>(queue_depth.max(1));
         let full = Arc::new(AtomicBool::new(false));
         let flag = full.clone();
+        let pressure = Arc::new(Pressure::default());
+        let seen = pressure.clone();
         std::thread::Builder::new()
             .name("vouch-sqlite-writer".into())
-            .spawn(move || run(conn, rx, restart, &flag))?;
-        Ok(Self { tx, full })
+            .spawn(move || run(conn, rx, restart, &flag, &seen))?;
+        Ok(Self {
+            tx,
+            full,
+            pressure,
+            max_wait,
+        })
     }
 
     /// Runs `f` in the next group and answers its result once committed.
@@ -109,12 +135,27 @@ impl Writer {
             });
             (ran, completion)
         });
-        match self.tx.try_send(Job { run, probe }) {
+        let queued = self.pressure.queued.load(Ordering::Relaxed);
+        let waited = self.pressure.last_wait_us.load(Ordering::Relaxed);
+        if !probe && queued > MIN_QUEUED && waited > self.max_wait.as_micros() as u64 {
+            return Err(StoreError::Overloaded(format!(
+                "writes wait {} ms for the database",
+                waited / 1000
+            )));
+        }
+        self.pressure.queued.fetch_add(1, Ordering::Relaxed);
+        let job = Job {
+            run,
+            queued_at: std::time::Instant::now(),
+            probe,
+        };
+        match self.tx.try_send(job) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
+                self.pressure.queued.fetch_sub(1, Ordering::Relaxed);
                 return Err(StoreError::Overloaded(
                     "too many writes are waiting for the database".into(),
-                ))
+                ));
             }
             Err(TrySendError::Disconnected(_)) => {
                 return Err(StoreError::Unavailable("the writer has stopped".into()))
@@ -126,8 +167,18 @@ impl Writer {
     }
 }
 
-fn run(conn: Connection, rx: Receiver<Job>, restart: RestartWanted, full: &AtomicBool) {
+fn run(
+    conn: Connection,
+    rx: Receiver<Job>,
+    restart: RestartWanted,
+    full: &AtomicBool,
+    pressure: &Pressure,
+) {
     while let Ok(first) = rx.recv() {
+        pressure.last_wait_us.store(
+            first.queued_at.elapsed().as_micros() as u64,
+            Ordering::Relaxed,
+        );
         let mut group = Vec::with_capacity(16);
         group.push(first);
         while group.len() < MAX_GROUP {
@@ -136,6 +187,7 @@ fn run(conn: Connection, rx: Receiver<Job>, restart: RestartWanted, full: &Atomi
                 Err(_) => break,
             }
         }
+        pressure.queued.fetch_sub(group.len(), Ordering::Relaxed);
         match commit_group(&conn, group) {
             Group::Full => full.store(true, Ordering::Relaxed),
             Group::Committed { requests: true } => full.store(false, Ordering::Relaxed),

@@ -117,6 +117,7 @@ pub fn router(state: AppState) -> Router {
         limits::person_pages,
     ));
     let http = state.config.http.clone();
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(http.max_in_flight.max(1)));
     with_stack(
         api.merge(slashless())
             .merge(person)
@@ -129,9 +130,27 @@ pub fn router(state: AppState) -> Router {
             ))
             .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
                 http.body_read_timeout,
-            )),
+            ))
+            .layer(middleware::from_fn_with_state(in_flight, admit)),
         metrics,
     )
+}
+
+/// At most `http.max_in_flight` requests are worked on at once; past it a request is answered
+/// `503 overloaded` before anything else is done for it (no key lookup, no body read), so that
+/// a flood costs little and the requests let in are answered in time.
+async fn admit(
+    State(in_flight): State<Arc<tokio::sync::Semaphore>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let Ok(_permit) = in_flight.try_acquire() else {
+        return ApiError::Store(vouch_store::StoreError::Overloaded(
+            "too many requests in flight".into(),
+        ))
+        .into_response();
+    };
+    next.run(req).await
 }
 
 /// A request still without an answer after `http.request_timeout` is answered `503`
@@ -192,7 +211,13 @@ pub fn with_stack(routes: Router, metrics: Arc<Metrics>) -> Router {
         .layer(middleware::from_fn_with_state(metrics, observe))
         .layer(CatchPanicLayer::custom(|_| error::internal_error()))
         .layer(
-            TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            TraceLayer::new_for_http()
+                // Errors are logged where they are made sense of (`http::error`); a 503 shed
+                // under overload is not worth a line each.
+                .on_failure(
+                    tower_http::trace::DefaultOnFailure::new().level(tracing::Level::DEBUG),
+                )
+                .make_span_with(|req: &Request| {
                 let id = req
                     .headers()
                     .get("x-request-id")
