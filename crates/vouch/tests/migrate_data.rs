@@ -475,6 +475,9 @@ async fn a_sqlite_database_is_copied_exactly() {
     )
     .await;
 
+    // The readiness check's probe row.
+    let (s, ready) = src.get("/system/readiness").await;
+    assert_eq!(s, 200, "{ready}");
     let hook = receiver().await;
     let dest = src
         .ok(

@@ -229,15 +229,7 @@ async fn with_redis_unreachable_each_node_still_limits_on_its_own() {
         assert_eq!(t.get("/v3/sessions/").await.0, 200, "request {i}");
     }
     assert_eq!(t.get("/v3/sessions/").await.0, 429);
-    let metrics = t
-        .client
-        .get(format!("{}/metrics", t.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = t.metrics().await;
     assert!(
         metrics.contains("vouch_rate_limited_total 1\n"),
         "{metrics}"

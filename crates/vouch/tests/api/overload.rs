@@ -19,17 +19,6 @@ async fn readiness(t: &TestServer) -> (u16, Value) {
     .await
 }
 
-async fn metrics(t: &TestServer) -> String {
-    t.client
-        .get(format!("{}/metrics", t.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 fn shed(metrics: &str, reason: &str) -> u64 {
     let prefix = format!("vouch_shed_requests_total{{reason=\"{reason}\"}} ");
     metrics
@@ -113,7 +102,7 @@ async fn past_the_bounded_queue_writes_are_refused_at_once_and_the_accepted_ones
     assert!(refused > 0, "64 writes at once never filled a queue of one");
     assert!(refused < 64, "nothing was accepted");
     // Each refusal counted once (reads shed while checking are counted too).
-    assert!(shed(&metrics(&t).await, "overloaded") >= refused);
+    assert!(shed(&t.metrics().await, "overloaded") >= refused);
 }
 
 /// A GET retried while the node sheds it (the tight limits above shed reads too).
@@ -226,7 +215,7 @@ async fn a_full_disk_is_503_storage_full_corrupts_nothing_and_heals_by_itself() 
         let (s, _) = t.get(&format!("/v3/session/{id}/")).await;
         assert_eq!(s, 200, "acknowledged session {id} is gone");
     }
-    assert!(shed(&metrics(&t).await, "storage_full") >= 1);
+    assert!(shed(&t.metrics().await, "storage_full") >= 1);
 
     // Room again: the next write succeeds on the same node, no restart.
     std::fs::remove_file(&filler).unwrap();

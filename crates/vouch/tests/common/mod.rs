@@ -266,6 +266,18 @@ impl TestServer {
         (r.status().as_u16(), notice)
     }
 
+    /// `/metrics` as text.
+    pub async fn metrics(&self) -> String {
+        self.client
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
     pub async fn status_of(&self, session: &str) -> String {
         let (s, d) = self.get(&format!("/v3/session/{session}/decision/")).await;
         assert_eq!(s, 200, "{d}");
