@@ -385,6 +385,7 @@ async fn run(scenario: Scenario) {
     // 2. Each round: load, SIGKILL in the middle of it, restart on the same directory.
     let mut log = Log::default();
     let mut killed_logs = Vec::new();
+    let mut cut_in_flight = 0;
     for round in 0..scenario.kills {
         let load = Arc::new(Load {
             round,
@@ -416,14 +417,20 @@ async fn run(scenario: Scenario) {
             this.lost.len() - in_flight,
             this.refused.len(),
         );
-        assert!(
-            in_flight > 0,
-            "round {round}: no request was in flight when the server was killed"
-        );
+        // A kill can fall between two requests of every client; the test needs the kills to
+        // cut requests in flight, most of the time, not every time.
+        if in_flight > 0 {
+            cut_in_flight += 1;
+        }
         log.extend(this);
         killed_logs.push(kill.log);
         node.restart();
     }
+    assert!(
+        cut_in_flight * 2 > scenario.kills,
+        "only {cut_in_flight} of {} kills cut a request in flight; the test proves little",
+        scenario.kills
+    );
     assert!(
         log.acked() >= scenario.min_acked,
         "only {} writes acknowledged before the kills; the test proves nothing",
