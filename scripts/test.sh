@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs vouch's whole test suite: formatting, lints and every test of the workspace, then the
-# HTTP suites (api, webhooks, mail, clients) a second time on PostgreSQL. The store conformance suite
-# runs on both backends in the first pass already.
+# Runs vouch's whole test suite: formatting, lints and every test of the workspace, schemathesis
+# against a running server, then the HTTP suites (api, webhooks, mail, clients) a second time on
+# PostgreSQL. The store conformance suite runs on both backends in the first pass already.
 #
 # PostgreSQL: VOUCH_TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test). Each test
 # works in a schema of its own (vouch_test_*); schemas left by earlier runs are dropped first.
@@ -69,6 +69,11 @@ fi
 
 echo "==> cargo test (SQLite; store conformance on SQLite and PostgreSQL)"
 cargo test --workspace --locked "$@"
+
+# schemathesis (PyPI, pinned in the script) against a running vouch on SQLite: every phase
+# (examples, coverage, fuzzing, stateful) and every check, zero failures allowed.
+echo "==> schemathesis: requests generated from /openapi.json against a running vouch"
+bash scripts/fuzz-openapi.sh "${VOUCH_FUZZ_EXAMPLES:-25}"
 
 if [ "$postgres" = yes ]; then
     echo "==> cargo test: the HTTP suites and Didit's clients on PostgreSQL"

@@ -40,9 +40,10 @@ pub struct Warning {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct AttemptBody {
     /// A node of the session's workflow (`nodes[].node_id` of the workflow).
-    #[schema(required = true, min_length = 1, example = "feature_ocr_1")]
+    #[schema(value_type = String, required = true, min_length = 1, example = "feature_ocr_1")]
     node_id: Option<String>,
     #[schema(
+        value_type = String,
         required = true,
         pattern = "^(Approved|Declined|In Review|Not Finished|Expired)$"
     )]

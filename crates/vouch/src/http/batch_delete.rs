@@ -56,7 +56,12 @@ fn numbers(v: &Value, errors: &mut FieldErrors) -> Vec<i64> {
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let n = match item {
-            Value::Number(n) => n.as_i64(),
+            // 7 and 7.0 are the same JSON integer.
+            Value::Number(n) => n.as_i64().or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.fract() == 0.0 && (1.0..9.0e18).contains(f))
+                    .map(|f| f as i64)
+            }),
             Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
                 s.parse().ok()
             }

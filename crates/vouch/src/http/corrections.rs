@@ -55,10 +55,10 @@ pub struct DocumentCorrection {
     marital_status: Option<String>,
     address: Option<String>,
     place_of_birth: Option<String>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Object, required = false)]
     parsed_address: Option<Value>,
     /// Further fields, merged into the step's data.
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Object, required = false)]
     extra_fields: Option<Value>,
     /// The OCR step, when the workflow has more than one (default: the first).
     node_id: Option<String>,
@@ -83,9 +83,9 @@ pub struct PoaCorrection {
     issue_date: Option<String>,
     poa_address: Option<String>,
     name_on_document: Option<String>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Object, required = false)]
     poa_parsed_address: Option<Value>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Object, required = false)]
     extra_fields: Option<Value>,
     node_id: Option<String>,
     #[schema(max_length = 10000)]

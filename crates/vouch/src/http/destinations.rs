@@ -45,11 +45,7 @@ create_and_update_bodies! {
         #[schema(min_length = 1, max_length = 255, pattern = "\\S")]
         label: Option<String> = required(true),
         /// http(s) URL; non-public addresses are refused unless the server allows them.
-        #[schema(
-            format = "uri",
-            max_length = 2048,
-            pattern = "^https?://[A-Za-z0-9.-]+(:[0-9]+)?(/[^\\s]*)?$"
-        )]
+        #[schema(format = "uri", max_length = 2048)]
         url: Option<String> = required(true),
         enabled: Option<bool>,
         /// Exact event names; omitted or `null` means every session event; `[]` is refused.

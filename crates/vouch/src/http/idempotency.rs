@@ -34,6 +34,9 @@ pub fn key(
     if key.is_empty() {
         return Err(invalid("must not be empty"));
     }
+    if !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(invalid("must be printable ASCII without spaces"));
+    }
     if key.len() > MAX_LEN {
         return Err(invalid("must be at most 255 characters"));
     }

@@ -45,8 +45,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct CreateImportBody {
     /// `user_verification` (the default); vouch imports no other kind.
+    #[schema(pattern = "^(user_verification)?$")]
     import_type: Option<String>,
     /// The workflow the imported sessions belong to; default: the application's default.
+    #[schema(format = Uuid)]
     workflow_id: Option<String>,
     /// `csv` or `ndjson`; default: from the file name (`.ndjson`/`.jsonl`), else CSV.
     source_format: Option<String>,
@@ -338,7 +340,7 @@ async fn create_import(
 }
 
 #[utoipa::path(get, path = "/v3/session/imports/template/", operation_id = "get_session_import_template", tag = "imports",
-    params(("import_type" = Option<String>, Query, description = "`user_verification` (the default)")),
+    params(("import_type" = Option<String>, Query, description = "`user_verification` (the default)", pattern = "^(user_verification)?$")),
     responses((status = 200, description = "The canonical CSV: the header and one example row", content_type = "text/csv", body = String),
         (status = 400, body = ErrorAnswer), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("api_key" = ["sessions:read"])))]

@@ -59,6 +59,7 @@ pub fn document() -> Value {
         let mut doc = serde_json::to_value(document_model()).unwrap_or(Value::Null);
         camel_case_links(&mut doc);
         server_limits(&mut doc);
+        exact_rules(&mut doc);
         doc
     });
     JSON.clone()
@@ -113,6 +114,130 @@ fn server_limits(doc: &mut Value) {
             .entry("503")
             .or_insert_with(|| unavailable.clone());
     }
+}
+
+/// Rules the handlers' annotations cannot state, written into the document so that a client (or
+/// a fuzzer) generating requests from it sends only what the server accepts:
+/// - `date_from`/`date_to` take a date or a date-time (an empty value is no bound);
+/// - a batch deletion names at least one session number, or says `delete_all: true`;
+/// - an import sends its `file` as multipart, or a `source_file_url` as JSON;
+/// - an update (PATCH) of a destination or a workflow may have no body: it changes nothing; a
+///   session created without one is on the default workflow;
+/// - a sandbox scenario is one of the catalog's; a share names the receiving application;
+/// - a step to resubmit may be given as its bare node id.
+fn exact_rules(doc: &mut Value) {
+    use serde_json::json;
+    let day_or_time = json!({"type": "string",
+        "anyOf": [{"format": "date"}, {"format": "date-time"}, {"maxLength": 0}]});
+    let list = at(doc, "/v3/sessions/", "get", "/parameters").and_then(Value::as_array_mut);
+    for p in list.into_iter().flatten() {
+        if matches!(p["name"].as_str(), Some("date_from" | "date_to")) {
+            p["schema"] = day_or_time.clone();
+        }
+    }
+    let json_body = "/requestBody/content/application~1json/schema";
+    if let Some(s) = at(doc, "/v3/sessions/delete/", "post", json_body) {
+        let numbers = json!({"required": ["session_numbers"],
+            "properties": {"session_numbers": {"type": "array", "minItems": 1,
+                "items": {"minimum": 1, "maximum": i64::MAX}},
+                "delete_all": {"enum": [false, null]}}});
+        let all = json!({"required": ["delete_all"], "properties": {"delete_all": {"const": true},
+            "session_numbers": {"type": ["array", "null"], "maxItems": 0}}});
+        *s = json!({"allOf": [s.take(), {"oneOf": [numbers, all]}]});
+    }
+    for (media, field) in [
+        ("multipart~1form-data", "file"),
+        ("application~1json", "source_file_url"),
+    ] {
+        let schema = format!("/requestBody/content/{media}/schema");
+        if let Some(s) = at(doc, "/v3/session/imports/", "post", &schema) {
+            let required = json!({"required": [field], "properties": {field: {"minLength": 1}}});
+            let required = if field == "source_file_url" {
+                json!({"required": [field], "properties": {field: {"format": "uri"}}})
+            } else {
+                required
+            };
+            *s = json!({"allOf": [s.take(), required]});
+        }
+    }
+    for (path, method) in [
+        ("/v3/webhook/destinations/{id}/", "patch"),
+        ("/v3/workflows/{id}/", "patch"),
+        ("/v3/session/", "post"),
+    ] {
+        if let Some(body) = at(doc, path, method, "/requestBody") {
+            body["required"] = json!(false);
+        }
+    }
+    let scenarios: Vec<&str> = vouch_core::sandbox::SCENARIOS
+        .iter()
+        .map(|s| s.id)
+        .collect();
+    if let Some(s) =
+        doc.pointer_mut("/components/schemas/CreateSessionBody/properties/sandbox_scenario")
+    {
+        s["enum"] = json!(scenarios);
+    }
+    // The receiving application, under either of its two names.
+    if let Some(s) = doc.pointer_mut("/components/schemas/ShareBody") {
+        s["anyOf"] =
+            json!([{"required": ["for_application_id"]}, {"required": ["partner_client_id"]}]);
+    }
+    if let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    {
+        for schema in schemas.values_mut() {
+            // A step to resubmit is an object, or its bare node id.
+            if let Some(items) = schema.pointer_mut("/properties/nodes_to_resubmit/items") {
+                *items = json!({"anyOf": [items.take(), {"type": "string", "minLength": 1}]});
+            }
+        }
+    }
+    // An empty workflow_id is the default workflow.
+    for schema in ["CreateSessionBody", "CreateImportBody"] {
+        let at = format!("/components/schemas/{schema}/properties/workflow_id");
+        if let Some(s) = doc.pointer_mut(&at) {
+            s["pattern"] = json!(format!("^({})?$", &UUID[1..UUID.len() - 1]));
+        }
+    }
+    patterns_for_formats(doc);
+}
+
+/// Every `uuid`, `date` and `uri` string also states its pattern: generators that do not know a
+/// format (and send `""` for it) then still send only what the server reads. The date pattern
+/// leaves out February 29, the one day whose validity depends on the year; the URI one is an
+/// http(s) URL of RFC 3986's characters (the server's `is_uri_text`) with a host name or IPv4
+/// address.
+fn patterns_for_formats(v: &mut Value) {
+    const URL: &str = "^https?://[A-Za-z0-9._-]+(:[0-9]{1,4})?([/?]([A-Za-z0-9._~:/?@!$&'()*+,;=-]|%[0-9A-Fa-f]{2})*)?(#([A-Za-z0-9._~:/?@!$&'()*+,;=-]|%[0-9A-Fa-f]{2})*)?$";
+    const UUID: &str =
+        "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
+    const DATE: &str = "^[0-9]{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))$";
+    match v {
+        Value::Object(map) => {
+            let pattern = match map.get("format").and_then(Value::as_str) {
+                Some("uuid") => Some(UUID),
+                Some("date") => Some(DATE),
+                Some("uri") => Some(URL),
+                _ => None,
+            };
+            if let Some(p) = pattern {
+                map.entry("pattern").or_insert_with(|| Value::from(p));
+            }
+            map.values_mut().for_each(patterns_for_formats);
+        }
+        Value::Array(items) => items.iter_mut().for_each(patterns_for_formats),
+        _ => {}
+    }
+}
+
+const UUID: &str = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
+
+/// The part `rest` (a JSON pointer) of the operation `method path`.
+fn at<'a>(doc: &'a mut Value, path: &str, method: &str, rest: &str) -> Option<&'a mut Value> {
+    let path = path.replace('~', "~0").replace('/', "~1");
+    doc.pointer_mut(&format!("/paths/{path}/{method}{rest}"))
 }
 
 /// utoipa 5 writes a link's fields in snake case; OpenAPI names them `operationId`,

@@ -41,7 +41,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ClockBody {
     /// How much time goes by: a duration such as `"8d"`, `"3d12h"`, `"90m"` (at most 3650 days).
-    #[schema(required = true, example = "8d", max_length = 32)]
+    #[schema(value_type = String, required = true, example = "8d", max_length = 32, pattern = "^([1-9][0-9]{0,2}[dhms]){1,3}$")]
     advance: Option<String>,
 }
 
@@ -93,9 +93,10 @@ async fn clock(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PhoneNumberBody {
     /// In E.164, e.g. `+34600000099`.
-    #[schema(required = true, example = "+34600000099", max_length = 32)]
+    #[schema(value_type = String, required = true, example = "+34600000099", max_length = 32)]
     phone_number: Option<String>,
     #[schema(
+        value_type = String,
         required = true,
         pattern = "^(verified|silent_fallback|silent_match|silent_mismatch|not_delivered|blocked|expired)$"
     )]
@@ -225,9 +226,9 @@ async fn scenarios(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ArmBody {
     /// A node of the session's workflow.
-    #[schema(required = true, min_length = 1, example = "feature_ocr_1")]
+    #[schema(value_type = String, required = true, min_length = 1, example = "feature_ocr_1")]
     node_id: Option<String>,
-    #[schema(required = true, pattern = "^(Approved|Declined|In Review)$")]
+    #[schema(value_type = String, required = true, pattern = "^(Approved|Declined|In Review)$")]
     status: Option<String>,
     /// Fields merged over the specimen data of the step's result.
     #[schema(value_type = Option<Object>)]
@@ -280,8 +281,16 @@ async fn arm(
     if !matches!(body.data, None | Some(Value::Object(_))) {
         errors.add("data", "Must be a JSON object.");
     }
-    if !matches!(body.warnings, None | Some(Value::Array(_))) {
-        errors.add("warnings", "Must be a list.");
+    match &body.warnings {
+        None => {}
+        Some(Value::Array(items)) => {
+            for (i, w) in items.iter().enumerate() {
+                if !w.is_object() {
+                    errors.add(format!("warnings[{i}]"), "Must be a JSON object.");
+                }
+            }
+        }
+        Some(_) => errors.add("warnings", "Must be a list."),
     }
     errors.into_result()?;
     let (Some(node), Some(status)) = (node, status) else {

@@ -58,11 +58,7 @@ pub struct CreateSessionBody {
     #[schema(max_length = 1000)]
     vendor_data: Option<String>,
     /// http(s) URL the person returns to.
-    #[schema(
-        format = "uri",
-        max_length = 2048,
-        pattern = "^https?://[A-Za-z0-9.-]+(:[0-9]+)?(/[^\\s]*)?$"
-    )]
+    #[schema(format = "uri", max_length = 2048)]
     callback: Option<String>,
     #[schema(pattern = "^(initiator|completer|both)$")]
     callback_method: Option<String>,
@@ -131,11 +127,15 @@ fn object_or_empty(v: Option<Value>, field: &str, errors: &mut FieldErrors) -> V
 }
 
 pub fn is_http_url(s: &str) -> bool {
-    url::Url::parse(s)
-        .map(|u| {
-            matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty())
+    crate::webhooks::ssrf::uri_text(s).is_ok()
+        && url::Url::parse(s).is_ok_and(|u| {
+            matches!(u.scheme(), "http" | "https")
+                && match u.host() {
+                    Some(url::Host::Domain(d)) => crate::webhooks::ssrf::is_host_name(d),
+                    Some(_) => true,
+                    None => false,
+                }
         })
-        .unwrap_or(false)
 }
 
 fn max_len(v: &Option<String>, field: &str, max: usize, errors: &mut FieldErrors) {
@@ -468,12 +468,12 @@ enum Bound {
 }
 
 #[utoipa::path(get, path = "/v3/sessions/", operation_id = "list_sessions", tag = "sessions",
-    params(("session_kind" = Option<String>, Query, description = "user (default), business or all", pattern = "^(user|business|all)$"),
-        ("status" = Option<String>, Query, description = "Comma-separated statuses", pattern = "^(Not Started|In Progress|In Review|Approved|Declined|Resubmitted|Expired|Abandoned|Kyc Expired|Awaiting User)(,(Not Started|In Progress|In Review|Approved|Declined|Resubmitted|Expired|Abandoned|Kyc Expired|Awaiting User))*$"),
+    params(("session_kind" = Option<String>, Query, description = "user (default), business or all", pattern = "^(user|business|all)?$"),
+        ("status" = Option<String>, Query, description = "Comma-separated statuses", pattern = "^((Not Started|In Progress|In Review|Approved|Declined|Resubmitted|Expired|Abandoned|Kyc Expired|Awaiting User)(,(Not Started|In Progress|In Review|Approved|Declined|Resubmitted|Expired|Abandoned|Kyc Expired|Awaiting User))*)?$"),
         ("vendor_data" = Option<String>, Query),
         ("workflow_id" = Option<String>, Query, description = "Comma-separated workflow ids",
-            pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(,[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})*$"),
-        ("country" = Option<String>, Query, description = "ISO-3, from the OCR result", pattern = "^[A-Za-z]{3}$"),
+            pattern = "^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(,[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})*)?$"),
+        ("country" = Option<String>, Query, description = "ISO-3, from the OCR result", pattern = "^([A-Za-z]{3})?$"),
         ("date_from" = Option<String>, Query, description = "Inclusive: YYYY-MM-DD (from the day's start, UTC) or an RFC 3339 date-time (exact)"),
         ("date_to" = Option<String>, Query, description = "Inclusive: YYYY-MM-DD (to the day's end, UTC) or an RFC 3339 date-time (exact); not before date_from"),
         ("search" = Option<String>, Query, description = "vendor_data or name prefix"),

@@ -173,7 +173,7 @@ async fn share(
 /// Body of `POST /v3/session/import-shared/`.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct ImportSharedBody {
-    #[schema(value_type = String, required = true)]
+    #[schema(value_type = String, required = true, pattern = "\\S")]
     share_token: Option<Value>,
     /// The receiving application's workflow (default: its default workflow).
     #[schema(value_type = Option<Uuid>)]
@@ -228,6 +228,10 @@ async fn import_shared(
     let mut errors = FieldErrors::new();
     let token = match &body.share_token {
         Some(Value::String(t)) if !t.trim().is_empty() => Some(t.clone()),
+        Some(Value::String(_)) => {
+            errors.add("share_token", "This field may not be blank.");
+            None
+        }
         None | Some(Value::Null) => {
             errors.add("share_token", "This field is required.");
             None

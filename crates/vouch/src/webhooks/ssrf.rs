@@ -109,6 +109,43 @@ pub fn is_public(ip: IpAddr) -> bool {
     }
 }
 
+/// Is `s` made of what a URI (RFC 3986) may hold: unreserved and reserved characters (`[` and `]`
+/// only around an IPv6 host, one `#`), and `%` followed by two hex digits? Anything else must be
+/// percent-encoded by the sender. The error is the first character that is not.
+pub fn uri_text(s: &str) -> Result<(), char> {
+    let bytes = s.as_bytes();
+    let authority_start = s.find("//").map_or(0, |i| i + 2);
+    let authority_end = s[authority_start..]
+        .find(['/', '?', '#'])
+        .map_or(s.len(), |i| authority_start + i);
+    let fragment = s.find('#');
+    for (i, c) in s.char_indices() {
+        let ok = match c {
+            'A'..='Z' | 'a'..='z' | '0'..='9' => true,
+            '-' | '.' | '_' | '~' | ':' | '/' | '?' | '@' => true,
+            '#' => fragment == Some(i),
+            '[' | ']' => (authority_start..authority_end).contains(&i),
+            '!' | '$' | '&' | '\'' | '(' | ')' | '*' | '+' | ',' | ';' | '=' => true,
+            '%' => bytes
+                .get(i + 1..i + 3)
+                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)),
+            _ => false,
+        };
+        if !ok {
+            return Err(c);
+        }
+    }
+    Ok(())
+}
+
+/// Letters, digits, `-`, `.` and `_`: what a host name (IDNs in their `xn--` form) is made of.
+pub fn is_host_name(host: &str) -> bool {
+    !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
+}
+
 /// Static check of a destination URL, used when a destination is created/updated and **before
 /// each send**: scheme http/https only, a host is required, userinfo (`user:pass@`) is refused,
 /// and an IP-literal host must be public unless `allow_private`. The url crate normalizes
@@ -118,6 +155,11 @@ pub fn is_public(ip: IpAddr) -> bool {
 /// [`GuardedResolver`]. reqwest does not call the resolver for IP-literal URLs, so callers must run
 /// this check before every send, not only when the destination is saved.
 pub fn check_url(url: &str, allow_private: bool) -> Result<url::Url, UrlRejection> {
+    if let Err(c) = uri_text(url) {
+        return Err(UrlRejection::Malformed(format!(
+            "{c:?} is not allowed in a URL; percent-encode it"
+        )));
+    }
     let parsed = url::Url::parse(url).map_err(|e| match e {
         url::ParseError::EmptyHost => UrlRejection::NoHost,
         other => UrlRejection::Malformed(other.to_string()),
@@ -148,6 +190,9 @@ pub fn check_url(url: &str, allow_private: bool) -> Result<url::Url, UrlRejectio
     let ip = match parsed.host() {
         None => return Err(UrlRejection::NoHost),
         Some(url::Host::Domain("")) => return Err(UrlRejection::NoHost),
+        Some(url::Host::Domain(d)) if !is_host_name(d) => {
+            return Err(UrlRejection::Malformed(format!("{d:?} is not a host name")))
+        }
         Some(url::Host::Domain(_)) => return Ok(parsed),
         Some(url::Host::Ipv4(v4)) => IpAddr::V4(v4),
         Some(url::Host::Ipv6(v6)) => IpAddr::V6(v6),

@@ -310,6 +310,11 @@ async fn session_and_workflow_creation_are_idempotent_too() {
         (s, b["code"].as_str()),
         (400, Some("invalid_idempotency_key"))
     );
+    let (s, b, _) = post_with_key(&t, "/v3/session/", "two words", &body).await;
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (400, Some("invalid_idempotency_key"))
+    );
     let ok = "k".repeat(255);
     let (s, _, _) = post_with_key(&t, "/v3/session/", &ok, &body).await;
     assert_eq!(s, 201);

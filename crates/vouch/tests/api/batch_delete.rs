@@ -37,7 +37,9 @@ async fn gone(t: &TestServer, sid: &str) -> bool {
 async fn a_few_sessions_are_erased_at_once_and_unknown_numbers_reported() {
     let t = TestServer::start().await;
     let s = sessions(&t, 3).await;
-    let body = json!({"session_numbers": [s[0].1, s[1].1.to_string(), 9999], "delete_all": false});
+    // A number, its digits as a string, and a JSON integer written with a fraction (9999.0).
+    let body =
+        json!({"session_numbers": [s[0].1, s[1].1.to_string(), 9999.0], "delete_all": false});
     let r = t
         .client
         .post(format!("{}/v3/sessions/delete/", t.base))
@@ -102,6 +104,7 @@ async fn bad_requests_are_field_keyed() {
             json!({"session_numbers": [1, "two", -3]}),
             "session_numbers[1]",
         ),
+        (json!({"session_numbers": [1, 2.5]}), "session_numbers[1]"),
         (json!({"session_numbers": "1,2"}), "session_numbers"),
     ] {
         let (s, e) = t.post("/v3/sessions/delete/", body.clone()).await;

@@ -145,6 +145,10 @@ async fn an_armed_outcome_wins_once_and_a_magic_vendor_data_names_a_scenario() {
             json!({"node_id": "feature_liveness_1", "status": "Approved", "data": [1]}),
             "data",
         ),
+        (
+            json!({"node_id": "feature_liveness_1", "status": "Approved", "warnings": [[null]]}),
+            "warnings[0]",
+        ),
     ] {
         let (s, e) = call(&t, &key, Method::POST, &path, Some(body)).await;
         assert_eq!(s, 400, "{e}");

@@ -70,6 +70,27 @@ async fn bad_create_bodies_are_field_keyed_400s() {
             json!({"workflow_id": id, "callback": "not a url"}),
             "callback",
         ),
+        // Not RFC 3986: a bar, a bad percent-escape, a bracket outside the host, a second #.
+        (
+            json!({"workflow_id": id, "callback": "https://example.com/a|b"}),
+            "callback",
+        ),
+        (
+            json!({"workflow_id": id, "callback": "https://example.com/%zz"}),
+            "callback",
+        ),
+        (
+            json!({"workflow_id": id, "callback": "https://example.com/[x]"}),
+            "callback",
+        ),
+        (
+            json!({"workflow_id": id, "callback": "https://example.com/#a#b"}),
+            "callback",
+        ),
+        (
+            json!({"workflow_id": id, "callback": "https://exa*mple.com/"}),
+            "callback",
+        ),
         (
             json!({"workflow_id": id, "callback_method": "sometimes"}),
             "callback_method",

@@ -347,6 +347,21 @@ async fn only_finished_sessions_are_shared_and_tokens_expire() {
     .await;
     assert_eq!(s, 400);
     assert!(e["share_token"].is_array(), "{e}");
+    for (token, message) in [
+        (json!("  "), "This field may not be blank."),
+        (json!(7), "Not a valid string."),
+    ] {
+        let body = json!({ "share_token": token });
+        let (s, e) = as_key(
+            &t,
+            &pkey,
+            Method::POST,
+            "/v3/session/import-shared/",
+            Some(body),
+        )
+        .await;
+        assert_eq!((s, e), (400, json!({ "share_token": [message] })));
+    }
 }
 
 #[tokio::test]

@@ -51,7 +51,38 @@ fn check_url_refusals() {
         ("javascript:alert(1)", Scheme),
         ("http:///nohost", NoHost),
         ("http://", NoHost),
-        ("http://\t/nohost", NoHost),
+        (
+            "http://\t/nohost",
+            Malformed("'\\t' is not allowed in a URL; percent-encode it".into()),
+        ),
+        (
+            "https://x:7318/\u{af}n",
+            Malformed("'¯' is not allowed in a URL; percent-encode it".into()),
+        ),
+        (
+            "https://example.com/a|b",
+            Malformed("'|' is not allowed in a URL; percent-encode it".into()),
+        ),
+        (
+            "https://example.com/%4",
+            Malformed("'%' is not allowed in a URL; percent-encode it".into()),
+        ),
+        (
+            "https://example.com/#a#b",
+            Malformed("'#' is not allowed in a URL; percent-encode it".into()),
+        ),
+        (
+            "https://example.com/[x]",
+            Malformed("'[' is not allowed in a URL; percent-encode it".into()),
+        ),
+        (
+            "https://ex*ample.com/",
+            Malformed("\"ex*ample.com\" is not a host name".into()),
+        ),
+        (
+            " http://example.com/",
+            Malformed("' ' is not allowed in a URL; percent-encode it".into()),
+        ),
         (
             "http:example.com",
             Malformed("expected scheme://host".into()),
@@ -61,6 +92,14 @@ fn check_url_refusals() {
         assert_eq!(check_url(url, false), Err(want), "{url}");
     }
     assert!(matches!(check_url("not a url", false), Err(Malformed(_))));
+    // What RFC 3986 allows stays allowed: IPv6 hosts, escapes, sub-delims, one fragment.
+    for ok in [
+        "https://[2001:4860::8888]:8443/a?b=c",
+        "https://example.com/a%20b/c;d=e?f=g&h=i+j#k/l?m",
+        "https://my_host.example.com/~x/(y)*,!$'",
+    ] {
+        assert!(check_url(ok, false).is_ok(), "{ok}");
+    }
     // The userinfo trick really targets loopback.
     let u = url::Url::parse("http://example.com@127.0.0.1/").unwrap();
     assert_eq!(u.host_str(), Some("127.0.0.1"));
