@@ -49,18 +49,30 @@ impl Mailer {
             Ok(m) => m,
             Err(e) => return EmailOutcome::Failed { error: e },
         };
-        match transport.send(msg).await {
+        // The transport's own timeout bounds each read and write; this bounds the conversation,
+        // so a server that answers a byte at a time cannot hold the job past `mailer.timeout`.
+        let sent = match tokio::time::timeout(self.cfg.timeout, transport.send(msg)).await {
+            Ok(sent) => sent.map_err(|e| (e.is_permanent(), e.to_string())),
+            Err(_) => Err((
+                false,
+                format!(
+                    "no answer within mailer.timeout ({} ms)",
+                    self.cfg.timeout.as_millis()
+                ),
+            )),
+        };
+        match sent {
             Ok(_) => EmailOutcome::Sent,
-            Err(e) if e.is_permanent() => EmailOutcome::Failed {
+            Err((true, e)) => EmailOutcome::Failed {
                 error: format!("refused by the mail server: {e}"),
             },
-            Err(e) => {
+            Err((false, e)) => {
                 let tries = job.attempts as usize + 1;
                 match self.cfg.retry_schedule.get(tries) {
                     Some(delay) => EmailOutcome::Retry {
                         at: Utc::now()
                             + chrono::Duration::from_std(*delay).unwrap_or(chrono::Duration::MAX),
-                        error: format!("{e}"),
+                        error: e,
                     },
                     None => EmailOutcome::Failed {
                         error: format!("gave up after {tries} tries: {e}"),

@@ -2,6 +2,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod misbehaving;
 mod person_codes;
 mod preview;
 mod sending;

@@ -33,7 +33,7 @@ pub async fn reviewable(t: &TestServer) -> String {
     sid
 }
 
-async fn update(t: &TestServer, sid: &str, body: Value) {
+pub async fn update(t: &TestServer, sid: &str, body: Value) {
     let (s, b) = t
         .call(
             Method::PATCH,

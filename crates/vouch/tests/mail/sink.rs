@@ -71,6 +71,13 @@ impl Sink {
         format!("smtp://127.0.0.1:{}", self.port)
     }
 
+    /// The recipients of every conversation that reached RCPT, in order (tries, not messages).
+    pub fn rcpt_tries(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.join("rcpt.log"))
+            .map(|t| t.lines().map(str::to_string).collect())
+            .unwrap_or_default()
+    }
+
     /// Every message received, oldest first, as raw text.
     pub fn messages(&self) -> Vec<String> {
         let mut files: Vec<_> = std::fs::read_dir(&self.dir)

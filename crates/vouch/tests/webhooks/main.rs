@@ -5,6 +5,7 @@ mod common;
 mod concurrency;
 mod delivery;
 mod destinations;
+mod misbehaving;
 mod receiver;
 mod session_log;
 mod tools;
