@@ -53,7 +53,11 @@ impl Queue for Batches {
     }
 
     async fn run(&self, job: BatchJob) {
-        match self.store.run_batch_chunk(job.id, Utc::now()).await {
+        match self
+            .store
+            .run_batch_chunk(job.id, crate::clock::now())
+            .await
+        {
             Ok(Some(j)) if j.state == "done" => tracing::info!(
                 job = %j.id, deleted = j.progress.deleted, not_found = j.progress.not_found.len(),
                 "batch deletion finished"
@@ -63,11 +67,13 @@ impl Queue for Batches {
                 // `attempts` counts the claims, this one included.
                 let retry_at = RETRY_SCHEDULE
                     .get(job.attempts.saturating_sub(1) as usize)
-                    .map(|w| Utc::now() + chrono::Duration::from_std(*w).unwrap_or_default());
+                    .map(|w| {
+                        crate::clock::now() + chrono::Duration::from_std(*w).unwrap_or_default()
+                    });
                 tracing::warn!(job = %job.id, error = %e, retrying = retry_at.is_some(), "a batch run failed");
                 if let Err(e) = self
                     .store
-                    .fail_batch_run(job.id, e.to_string(), retry_at, Utc::now())
+                    .fail_batch_run(job.id, e.to_string(), retry_at, crate::clock::now())
                     .await
                 {
                     tracing::warn!(job = %job.id, error = %e, "cannot record the failed run; its lease will end");

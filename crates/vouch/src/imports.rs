@@ -159,7 +159,7 @@ impl Imports {
                     content: body,
                     layout,
                 },
-                Utc::now(),
+                crate::clock::now(),
             )
             .await?;
         Ok(())
@@ -213,7 +213,7 @@ impl Imports {
             next_line: read.next_line as i64,
             rows: batch_rows(read.rows, job.processed_rows + 1, &job.provider),
             at_end,
-            now: Utc::now(),
+            now: crate::clock::now(),
         };
         let before = job.created_count;
         let after = self
@@ -271,14 +271,16 @@ impl Queue for Imports {
                 // `attempts` counts the claims, this one included.
                 RETRY_SCHEDULE
                     .get(job.attempts.saturating_sub(1) as usize)
-                    .map(|w| Utc::now() + chrono::Duration::from_std(*w).unwrap_or_default()),
+                    .map(|w| {
+                        crate::clock::now() + chrono::Duration::from_std(*w).unwrap_or_default()
+                    }),
                 e,
             ),
         };
         tracing::warn!(job = %job.id, error = %error, retrying = retry_at.is_some(), "an import run failed");
         if let Err(e) = self
             .store
-            .fail_import_run(job.id, error, retry_at, Utc::now())
+            .fail_import_run(job.id, error, retry_at, crate::clock::now())
             .await
         {
             tracing::warn!(job = %job.id, error = %e, "cannot record the failed run; its lease will end");

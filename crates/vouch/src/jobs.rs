@@ -121,7 +121,7 @@ async fn run<Q: Queue>(queue: Arc<Q>, limits: Limits, mut stop: watch::Receiver<
             .available_permits()
             .min(limits.batch.max(1) as usize) as i64;
         if room > 0 {
-            let now = Utc::now();
+            let now = crate::clock::now();
             let lease_until = now + chrono::Duration::from_std(limits.lease).unwrap_or_default();
             let mut put_back = Vec::new();
             match queue.claim(now, lease_until, room, skip).await {
@@ -172,7 +172,7 @@ async fn run<Q: Queue>(queue: Arc<Q>, limits: Limits, mut stop: watch::Receiver<
             continue;
         }
         let due = match queue.next_due().await {
-            Ok(Some(t)) => (t - Utc::now())
+            Ok(Some(t)) => (t - crate::clock::now())
                 .to_std()
                 .unwrap_or(Duration::ZERO)
                 .min(limits.poll),

@@ -3,6 +3,7 @@
 pub mod apikey;
 pub mod batches;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod engines;
 pub mod hosted;

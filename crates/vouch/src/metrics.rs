@@ -66,6 +66,13 @@ impl Metrics {
                 let _ = writeln!(out, "vouch_shed_requests_total{{reason=\"{reason}\"}} {n}");
             }
         }
+        out.push_str("# HELP vouch_clock_offset_seconds vouch's time minus the system clock's: not 0 while a step of the system clock is worked off.\n");
+        out.push_str("# TYPE vouch_clock_offset_seconds gauge\n");
+        let _ = writeln!(
+            out,
+            "vouch_clock_offset_seconds {}",
+            crate::clock::offset_seconds()
+        );
         out.push_str("# HELP vouch_http_requests_total HTTP requests answered.\n");
         out.push_str("# TYPE vouch_http_requests_total counter\n");
         let Ok(m) = self.requests.lock() else {

@@ -110,7 +110,7 @@ pub async fn create_key(
             scopes,
             expires_at,
             revoked_at: None,
-            created_at: Utc::now(),
+            created_at: crate::clock::now(),
             rate_limit,
         })
         .await?;
@@ -128,7 +128,7 @@ pub async fn bootstrap(store: &dyn Store) -> anyhow::Result<Option<(App, String)
             id: AppId::random(),
             name: "default".into(),
             mode: Environment::Live,
-            created_at: Utc::now(),
+            created_at: crate::clock::now(),
         })
         .await?;
     let (_, key) = create_key(

@@ -79,7 +79,7 @@ pub(super) async fn apps(store: &dyn Store, c: AppsCommand) -> anyhow::Result<()
                     } else {
                         Environment::Live
                     },
-                    created_at: Utc::now(),
+                    created_at: crate::clock::now(),
                 })
                 .await?;
             if json {
@@ -181,7 +181,7 @@ pub(super) async fn keys(store: &dyn Store, c: KeysCommand) -> anyhow::Result<()
             if s == Scopes::all(Access::None) {
                 bail!("grant at least one privilege, e.g. --all write or --sessions read");
             }
-            let now = Utc::now();
+            let now = crate::clock::now();
             let expires_at = expires.map(|e| parse_expiry(&e, now)).transpose()?;
             if expires_at.is_some_and(|t| t <= now) {
                 bail!("--expires is in the past");
@@ -247,7 +247,7 @@ pub(super) async fn keys(store: &dyn Store, c: KeysCommand) -> anyhow::Result<()
             }
         }
         KeysCommand::Revoke { key_id } => {
-            if store.revoke_key(key_id, Utc::now()).await? {
+            if store.revoke_key(key_id, crate::clock::now()).await? {
                 println!("revoked key {key_id}");
             } else {
                 bail!("no key with id {key_id}");
@@ -263,7 +263,7 @@ mod tests {
 
     #[test]
     fn expiry_accepts_durations_and_times() {
-        let now = Utc::now();
+        let now = crate::clock::now();
         assert_eq!(parse_expiry("2d", now).unwrap(), now + Duration::days(2));
         assert_eq!(
             parse_expiry("30m", now).unwrap(),

@@ -7,7 +7,6 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Map, Value};
 use sha2::Sha256;
@@ -55,7 +54,7 @@ impl HttpEngine {
 
     /// The job as the engine receives it.
     fn body(&self, job: &EngineJob) -> Value {
-        let now = Utc::now();
+        let now = crate::clock::now();
         let mut media = Map::new();
         if let Some(Value::Object(ids)) = job.input.get("media") {
             for (slot, id) in ids {

@@ -71,7 +71,7 @@ async fn apply(
             Some(r) => r,
             None => engine::result(engine, &node_id, feature, &input, armed.as_ref(), scenario),
         };
-        let change = record_attempt(state, &result, attempt_id, Utc::now())?;
+        let change = record_attempt(state, &result, attempt_id, crate::clock::now())?;
         Ok((Some(change), ()))
     })
     .await?;
@@ -132,7 +132,7 @@ impl Queue for Engines {
                             id: job.id,
                             attempts,
                             outcome: EngineOutcome::Retry {
-                                at: Utc::now()
+                                at: crate::clock::now()
                                     + chrono::Duration::from_std(*wait).unwrap_or_default(),
                                 error: e,
                             },
@@ -155,7 +155,7 @@ impl Queue for Engines {
             }
             Err(Failure::Store(e)) => match RETRY_SCHEDULE.get(job.attempts as usize) {
                 Some(wait) => EngineOutcome::Retry {
-                    at: Utc::now() + chrono::Duration::from_std(*wait).unwrap_or_default(),
+                    at: crate::clock::now() + chrono::Duration::from_std(*wait).unwrap_or_default(),
                     error: e.to_string(),
                 },
                 None => EngineOutcome::Failed {
@@ -171,7 +171,9 @@ impl Queue for Engines {
     }
 
     async fn record(&self, results: Vec<EngineResult>) -> StoreResult<()> {
-        self.store.record_engine_results(results, Utc::now()).await
+        self.store
+            .record_engine_results(results, crate::clock::now())
+            .await
     }
 
     async fn next_due(&self) -> StoreResult<Option<DateTime<Utc>>> {

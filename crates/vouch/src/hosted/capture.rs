@@ -7,7 +7,6 @@
 use axum::extract::{Multipart, Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use vouch_core::capture::{submit, Submission};
@@ -282,7 +281,12 @@ pub async fn post(
         bundle.session.app_id,
         session_id,
         None,
-        move |s| Ok((Some(submit(s, submission, &checking, Utc::now())?), ())),
+        move |s| {
+            Ok((
+                Some(submit(s, submission, &checking, crate::clock::now())?),
+                (),
+            ))
+        },
     )
     .await;
     match written {

@@ -9,7 +9,6 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Form;
-use chrono::Utc;
 use hmac::{Hmac, Mac};
 use serde_json::json;
 use sha2::Sha256;
@@ -378,7 +377,7 @@ async fn record_step(
     let checking = state.store.checking_steps(s.id).await.unwrap_or_default();
     let node = node_id.to_string();
     let recorded = modify(state.store.as_ref(), s.app_id, s.id, None, move |st| {
-        let mut change = record_attempt(st, &result, uuid::Uuid::now_v7(), Utc::now())?;
+        let mut change = record_attempt(st, &result, uuid::Uuid::now_v7(), crate::clock::now())?;
         after_person_step(st, &mut change, &node, &checking);
         Ok((Some(change), ()))
     })
@@ -398,7 +397,7 @@ async fn check_code(
     entered: &str,
 ) -> Option<Notice> {
     let s = &bundle.session;
-    let now = Utc::now();
+    let now = crate::clock::now();
     let Ok(challenge) = state.store.person_code(s.id, node_id).await else {
         return Some(Notice::CodeSendFailed);
     };

@@ -6,7 +6,6 @@
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
 use vouch_core::MediaId;
 
 use super::param;
@@ -28,7 +27,7 @@ pub async fn get(
     let signed = expires.is_some_and(|e| {
         state
             .media
-            .url_is_valid(id, variant, e, &signature, Utc::now())
+            .url_is_valid(id, variant, e, &signature, crate::clock::now())
     });
     if !signed {
         return StatusCode::FORBIDDEN.into_response();

@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 
 use axum::http::header;
-use chrono::Utc;
 use hmac::{Hmac, Mac};
 use rand::Rng;
 use serde_json::json;
@@ -116,7 +115,7 @@ pub(super) async fn send_code(
         }
         Channel::Sms => None,
     };
-    let now = Utc::now();
+    let now = crate::clock::now();
     let existing = match state.store.person_code(s.id, node_id).await {
         Ok(c) => c,
         Err(_) => return Notice::CodeSendFailed.into(),
@@ -255,7 +254,7 @@ async fn send_sms(
         .post(url)
         .header(header::CONTENT_TYPE, "application/json")
         .header("x-signature", signature)
-        .header("x-timestamp", Utc::now().timestamp().to_string())
+        .header("x-timestamp", crate::clock::now().timestamp().to_string())
         .body(body)
         .send()
         .await;

@@ -2,7 +2,6 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use chrono::Utc;
 use subtle::ConstantTimeEq;
 use vouch_core::scopes::{Access, Resource, Scopes};
 use vouch_store::App;
@@ -67,7 +66,7 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<(Caller, Option
         let Some((key, app)) = found else {
             return Err(ApiError::invalid_key());
         };
-        let now = Utc::now();
+        let now = crate::clock::now();
         if key.revoked_at.is_some() || key.expires_at.is_some_and(|t| t <= now) {
             return Err(ApiError::invalid_key());
         }

@@ -5,7 +5,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
@@ -174,7 +173,7 @@ async fn delete_batch(
     errors.into_result()?;
     let request = DeletionRequest {
         numbers: if all { None } else { listed },
-        now: Utc::now(),
+        now: crate::clock::now(),
         job_id: Uuid::new_v4(),
     };
     let public_url = state.config.public_url.clone();

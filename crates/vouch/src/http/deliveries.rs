@@ -144,7 +144,7 @@ async fn resend(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let d = state
         .store
-        .resend_delivery(caller.app.id, dest, delivery, Utc::now())
+        .resend_delivery(caller.app.id, dest, delivery, crate::clock::now())
         .await?
         .ok_or_else(ApiError::not_found)?;
     Ok((StatusCode::ACCEPTED, Json(delivery_json(&d))))
@@ -278,7 +278,12 @@ pub(super) async fn resend_session_webhook(
         .ok_or_else(ApiError::not_found)?;
     let queued = state
         .store
-        .resend_delivery(caller.app.id, a.destination_id, a.delivery_id, Utc::now())
+        .resend_delivery(
+            caller.app.id,
+            a.destination_id,
+            a.delivery_id,
+            crate::clock::now(),
+        )
         .await?
         .ok_or_else(ApiError::not_found)?;
     // The sender (on this node or another) makes the attempt; wait for it to be recorded.

@@ -199,7 +199,7 @@ async fn create(
 ) -> ApiResult<Response> {
     let body: DestinationBody = parse::<NewDestinationBody>(&bytes)?.into();
     let u = validate(&body, true, state.config.allow_private_destinations)?;
-    let now = Utc::now();
+    let now = crate::clock::now();
     let d = Destination {
         id: DestinationId::generate(),
         app_id: caller.app.id,
@@ -238,7 +238,7 @@ async fn list(
         &q,
         count,
     );
-    let now = Utc::now();
+    let now = crate::clock::now();
     Ok(Json(
         json!({"count": count, "next": next, "previous": previous,
         "results": rows.iter().map(|d| destination_json(d, now)).collect::<Vec<_>>()}),
@@ -267,7 +267,7 @@ async fn retrieve(
     Id(id): Id<DestinationId>,
 ) -> ApiResult<Json<Value>> {
     let d = find(&state, &caller, id).await?;
-    Ok(Json(destination_json(&d, Utc::now())))
+    Ok(Json(destination_json(&d, crate::clock::now())))
 }
 
 #[utoipa::path(patch, path = "/v3/webhook/destinations/{id}/", operation_id = "update_destination", tag = "webhooks", request_body = DestinationBody,
@@ -283,7 +283,7 @@ async fn update(
 ) -> ApiResult<Json<Value>> {
     let body: DestinationBody = parse(&bytes)?;
     let u = validate(&body, false, state.config.allow_private_destinations)?;
-    let now = Utc::now();
+    let now = crate::clock::now();
     let d = state
         .store
         .update_destination(caller.app.id, id, u, now)
@@ -303,7 +303,7 @@ async fn remove(
 ) -> ApiResult<StatusCode> {
     if state
         .store
-        .delete_destination(caller.app.id, id, Utc::now())
+        .delete_destination(caller.app.id, id, crate::clock::now())
         .await?
     {
         Ok(StatusCode::NO_CONTENT)
@@ -321,7 +321,7 @@ async fn rotate(
     caller: Can<WriteWebhooks>,
     Id(id): Id<DestinationId>,
 ) -> ApiResult<Json<Value>> {
-    let now = Utc::now();
+    let now = crate::clock::now();
     let u = DestinationUpdate {
         rotate_secret: Some((
             new_secret(caller.app.mode),

@@ -1,7 +1,6 @@
 //! The `Idempotency-Key` header of `POST` requests (§2).
 
 use axum::http::{HeaderMap, StatusCode};
-use chrono::Utc;
 use sha2::{Digest, Sha256};
 use vouch_store::IdemKey;
 
@@ -48,6 +47,6 @@ pub fn key(
         app_id,
         key: key.to_string(),
         fingerprint: hex::encode(h.finalize()),
-        now: Utc::now(),
+        now: crate::clock::now(),
     }))
 }

@@ -10,7 +10,6 @@ use axum::extract::{RawQuery, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -310,7 +309,7 @@ async fn create_import(
         format.as_str(),
         filename,
         url.map(str::to_string),
-        Utc::now(),
+        crate::clock::now(),
     );
     if let Some(p) = provider {
         job.provider = p.to_string();

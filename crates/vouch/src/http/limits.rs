@@ -12,7 +12,6 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::Response;
-use chrono::Utc;
 use vouch_core::ratelimit::{Limit, Verdict};
 
 use super::error::ApiError;
@@ -101,7 +100,7 @@ pub async fn charge_unauthenticated(parts: &Parts, state: &AppState) -> Result<(
 async fn charge(parts: &Parts, state: &AppState, charges: &[Charge]) -> Result<(), ApiError> {
     let Some(v) = state
         .limiter
-        .charge(charges, Utc::now().timestamp_millis())
+        .charge(charges, crate::clock::now().timestamp_millis())
         .await
     else {
         return Ok(());
@@ -159,7 +158,7 @@ pub async fn person_pages(State(state): State<AppState>, req: Request, next: Nex
     }];
     match state
         .limiter
-        .charge(&charges, Utc::now().timestamp_millis())
+        .charge(&charges, crate::clock::now().timestamp_millis())
         .await
     {
         Some(v) if !v.allowed => {

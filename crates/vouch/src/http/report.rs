@@ -4,7 +4,6 @@
 use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vouch_core::scopes::{Access, Resource};
@@ -45,7 +44,7 @@ pub(super) async fn generate_pdf(
     // A failure here is vouch's own (logged, answered 500 without internals).
     let failed =
         |e: String| ApiError::Store(StoreError::Internal(format!("rendering a report: {e}")));
-    let pdf = tokio::task::spawn_blocking(move || render(&b, &pictures, Utc::now()))
+    let pdf = tokio::task::spawn_blocking(move || render(&b, &pictures, crate::clock::now()))
         .await
         .map_err(|e| failed(e.to_string()))?
         .map_err(failed)?;

@@ -5,7 +5,6 @@
 
 use axum::extract::{RawQuery, State};
 use axum::Json;
-use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
@@ -165,7 +164,7 @@ async fn phone_number(
             number.clone(),
             outcome.as_str().to_string(),
             body.code.clone(),
-            Utc::now(),
+            crate::clock::now(),
         )
         .await?;
     Ok((
@@ -363,7 +362,7 @@ async fn complete(
                 armed.as_ref(),
                 scenario,
             );
-            let change = record_attempt(st, &result, Uuid::now_v7(), Utc::now())?;
+            let change = record_attempt(st, &result, Uuid::now_v7(), crate::clock::now())?;
             Ok((Some(change), ()))
         })
         .await;

@@ -217,7 +217,7 @@ async fn create(
     }
     errors.into_result()?;
 
-    let now = Utc::now();
+    let now = crate::clock::now();
     let new = NewSession {
         id: SessionId::random(),
         app_id: caller.app.id,
@@ -301,7 +301,7 @@ async fn decision(
             caller.scopes.allows(Resource::Media, Access::Read),
             &state.media,
             &state.config.public_url,
-            Utc::now(),
+            crate::clock::now(),
         );
     }
     Ok(Json(d))
@@ -343,7 +343,7 @@ async fn remove(
 ) -> ApiResult<StatusCode> {
     if state
         .store
-        .delete_session(caller.app.id, id, Utc::now())
+        .delete_session(caller.app.id, id, crate::clock::now())
         .await?
     {
         // The key went with the erasure; the files follow.

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use rand::distr::{Alphanumeric, SampleString};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -128,7 +128,7 @@ async fn share(
         return Err(ApiError::field(field, "No application with this id."));
     }
     let key = key(&state).await?;
-    let now = Utc::now();
+    let now = crate::clock::now();
     let session = state
         .store
         .get_session(caller.app.id, id)
@@ -264,7 +264,7 @@ async fn import_shared(
     };
     errors.into_result()?;
     let token = token.unwrap_or_default();
-    let now = Utc::now();
+    let now = crate::clock::now();
     let claims = verify(&token, &key(&state).await?, caller.app.id, now).map_err(token_error)?;
     // The shared session as it is now.
     let source = state

@@ -5,7 +5,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Json;
-use chrono::{SecondsFormat, Utc};
+use chrono::SecondsFormat;
 use serde_json::{json, Value};
 
 use super::error::ApiResult;
@@ -30,7 +30,7 @@ async fn healthcheck(State(state): State<AppState>) -> ApiResult<Json<Value>> {
     state.store.ping().await?;
     Ok(Json(json!({
         "status": "ok",
-        "timestamp": Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
+        "timestamp": crate::clock::now().to_rfc3339_opts(SecondsFormat::Secs, true),
     })))
 }
 
@@ -43,7 +43,7 @@ const CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 async fn readiness(State(state): State<AppState>) -> impl IntoResponse {
     let store = state.store.clone();
     let read = tokio::time::timeout(CHECK_TIMEOUT, store.ping()).await;
-    let write = tokio::time::timeout(CHECK_TIMEOUT, store.probe_write(Utc::now())).await;
+    let write = tokio::time::timeout(CHECK_TIMEOUT, store.probe_write(crate::clock::now())).await;
     let check = |r: Result<vouch_store::StoreResult<()>, tokio::time::error::Elapsed>| match r {
         Ok(Ok(())) => json!({"status": "ok"}),
         Ok(Err(e)) => {
@@ -77,7 +77,7 @@ async fn readiness(State(state): State<AppState>) -> impl IntoResponse {
         status,
         Json(json!({
             "status": if ready { "ready" } else { "not_ready" },
-            "timestamp": Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
+            "timestamp": crate::clock::now().to_rfc3339_opts(SecondsFormat::Secs, true),
             "checks": {"database_read": read, "database_write": write, "workers": workers},
         })),
     )

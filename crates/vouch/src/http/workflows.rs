@@ -4,7 +4,6 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::Utc;
 use serde::Serialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
@@ -233,7 +232,7 @@ async fn create(
         spec,
         settings,
         archived_at: None,
-        created_at: Utc::now(),
+        created_at: crate::clock::now(),
     };
     let idem = idem.map(|key| Idem {
         key,
@@ -339,7 +338,7 @@ async fn update(
             is_default: body.is_default,
             settings,
             spec,
-            now: Utc::now(),
+            now: crate::clock::now(),
         })
         .await?;
     Ok(Json(workflow_json(&updated)))
@@ -358,7 +357,7 @@ async fn archive(
 ) -> ApiResult<Json<Value>> {
     let w = state
         .store
-        .archive_workflow(caller.app.id, id, Utc::now())
+        .archive_workflow(caller.app.id, id, crate::clock::now())
         .await?
         .ok_or_else(ApiError::not_found)?;
     Ok(Json(workflow_json(&w)))

@@ -70,7 +70,7 @@ impl Mailer {
                 let tries = job.attempts as usize + 1;
                 match self.cfg.retry_schedule.get(tries) {
                     Some(delay) => EmailOutcome::Retry {
-                        at: Utc::now()
+                        at: crate::clock::now()
                             + chrono::Duration::from_std(*delay).unwrap_or(chrono::Duration::MAX),
                         error: e,
                     },
@@ -130,7 +130,9 @@ impl Queue for Emails {
     }
 
     async fn record(&self, results: Vec<EmailResult>) -> StoreResult<()> {
-        self.store.record_email_results(results, Utc::now()).await
+        self.store
+            .record_email_results(results, crate::clock::now())
+            .await
     }
 
     async fn next_due(&self) -> StoreResult<Option<DateTime<Utc>>> {

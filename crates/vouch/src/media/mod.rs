@@ -170,7 +170,9 @@ impl Media {
         let fresh = XChaCha20Poly1305::generate_key(&mut chacha20poly1305::aead::OsRng);
         let aad = format!("vouch media key {session_id}");
         let wrapped = B64.encode(seal(&self.master, aad.as_bytes(), &fresh));
-        let stored = store.media_key(session_id, wrapped, Utc::now()).await?;
+        let stored = store
+            .media_key(session_id, wrapped, crate::clock::now())
+            .await?;
         self.unwrap_key(session_id, &stored).ok_or_else(|| {
             vouch_store::StoreError::Internal(
                 "a session's media key does not open with this master key".into(),

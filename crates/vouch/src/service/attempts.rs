@@ -1,6 +1,5 @@
 //! Recording a step result (§4.5): the core builds the attempt and the moves it causes.
 
-use chrono::Utc;
 use uuid::Uuid;
 use vouch_core::steps::{record_attempt, NewResult};
 use vouch_core::{AppId, SessionId};
@@ -24,7 +23,7 @@ pub async fn record(
 ) -> Result<Written<()>, Failure> {
     let (app_id, session_id) = (r.app_id, r.session_id);
     modify(store, app_id, session_id, idem, move |state| {
-        let change = record_attempt(state, &r.result, r.attempt_id, Utc::now())?;
+        let change = record_attempt(state, &r.result, r.attempt_id, crate::clock::now())?;
         Ok((Some(change), ()))
     })
     .await

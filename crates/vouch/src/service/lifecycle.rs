@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use vouch_core::lifecycle::transition;
 use vouch_store::{LifecycleQuery, Modified, Store, StoreError};
 
@@ -19,7 +19,7 @@ fn since(d: StdDuration) -> Duration {
 
 /// One scan: applies every due transition; answers how many were applied.
 pub async fn run_once(store: &dyn Store, cfg: &LifecycleConfig) -> Result<usize, StoreError> {
-    let now = Utc::now();
+    let now = crate::clock::now();
     let due = store
         .due_transitions(LifecycleQuery {
             now,

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use vouch_core::{AppId, SessionId};
 
-use chrono::Utc;
 use serde_json::{Map, Value};
 use vouch_core::email_plan::{claims, plan, EmailPlan, Mailing};
 use vouch_core::preview::issue;
@@ -52,7 +51,7 @@ pub async fn preview(store: &dyn Store, r: PreviewRequest) -> Result<Preview, Fa
         .filter(|a| !a.is_empty())
         .map(String::from);
     body.insert("send_email".into(), Value::Bool(recipient.is_some()));
-    let now = Utc::now();
+    let now = crate::clock::now();
     let outcome = decide(
         &UpdateContext {
             status: state.session.status,

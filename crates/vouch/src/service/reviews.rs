@@ -1,6 +1,5 @@
 //! Step overrides and review notes (§4.7), decided by the core inside the write.
 
-use chrono::Utc;
 use serde_json::{json, Value};
 use uuid::Uuid;
 use vouch_core::attempt::ActorType;
@@ -33,7 +32,7 @@ pub async fn update_step(store: &dyn Store, u: StepUpdate) -> Result<Value, Fail
             display: &u.actor_display,
         };
         let new_status = parsed.as_ref().ok().map(|o| o.new_status);
-        let (change, step) = override_step(b, &u.node_id, parsed, who, Utc::now())?;
+        let (change, step) = override_step(b, &u.node_id, parsed, who, crate::clock::now())?;
         let answer = json!({
             "session_id": b.session.id,
             "node_id": step.node_id,
@@ -63,7 +62,10 @@ pub async fn add_note(
             actor_type: ActorType::ApiKey,
             display: &actor,
         };
-        Ok((Some(note_change(b, parsed, uuid, who, Utc::now())?), ()))
+        Ok((
+            Some(note_change(b, parsed, uuid, who, crate::clock::now())?),
+            (),
+        ))
     })
     .await?;
     fresh(done)?;
@@ -92,7 +94,7 @@ pub async fn correct_data(
             actor_type: ActorType::ApiKey,
             display: &actor_display,
         };
-        let (change, node_id, changes) = correct(b, parsed, who, Utc::now())?;
+        let (change, node_id, changes) = correct(b, parsed, who, crate::clock::now())?;
         let answer = json!({
             "session_id": b.session.id,
             "node_id": node_id,

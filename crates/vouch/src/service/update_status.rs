@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use vouch_core::{AppId, SessionId};
 
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use serde_json::Value;
 use vouch_core::attempt::ActorType;
 use vouch_core::email_plan::Mailing;
@@ -41,7 +41,7 @@ pub async fn update_status(store: &dyn Store, u: UpdateStatus) -> Result<(), Fai
             link_ttl: u.link_ttl,
             preview_key: &u.preview_key,
         };
-        Ok((change(b, u.body.as_ref(), &who, Utc::now())?, ()))
+        Ok((change(b, u.body.as_ref(), &who, crate::clock::now())?, ()))
     })
     .await?;
     fresh(done)

@@ -37,7 +37,7 @@ impl Queue for Deliveries {
     }
 
     async fn prepare(&self) -> bool {
-        match self.store.fan_out(Utc::now(), FAN_OUT_BATCH).await {
+        match self.store.fan_out(crate::clock::now(), FAN_OUT_BATCH).await {
             Ok(n) => n as i64 >= FAN_OUT_BATCH,
             Err(e) => {
                 tracing::warn!(error = %e, "webhook fan-out failed");
@@ -79,7 +79,7 @@ impl Queue for Deliveries {
     async fn record(&self, results: Vec<AttemptResult>) -> StoreResult<()> {
         let disable_after = self.disable_after;
         self.store
-            .record_attempts(results, disable_after, Utc::now())
+            .record_attempts(results, disable_after, crate::clock::now())
             .await
     }
 

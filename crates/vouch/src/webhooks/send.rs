@@ -2,7 +2,6 @@
 
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use rand::Rng;
 use serde_json::{json, Value};
 use vouch_core::decision_view::{decision_json, DecisionInputs};
@@ -65,7 +64,7 @@ pub struct Sender {
 
 impl Sender {
     pub async fn attempt(&self, store: &dyn Store, d: ClaimedDelivery) -> AttemptResult {
-        let started_at = Utc::now();
+        let started_at = crate::clock::now();
         let clock = Instant::now();
         let number = d.attempts + 1;
         let dest = &d.destination;
@@ -124,7 +123,7 @@ impl Sender {
                             .headers()
                             .get(reqwest::header::RETRY_AFTER)
                             .and_then(|v| v.to_str().ok())
-                            .and_then(|v| parse_retry_after(v, Utc::now()));
+                            .and_then(|v| parse_retry_after(v, crate::clock::now()));
                         result.response_status = Some(status);
                         result.response_body =
                             Some(ssrf::read_capped(resp, self.config.response_body_bytes).await);
@@ -153,7 +152,7 @@ impl Sender {
             number as usize,
             self.config.jitter,
             rand::rng().random(),
-            Utc::now(),
+            crate::clock::now(),
         );
         result
     }
