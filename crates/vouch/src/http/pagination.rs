@@ -21,6 +21,11 @@ impl PageQuery {
                 .into_owned()
                 .collect();
         let mut errors = FieldErrors::new();
+        for (k, v) in &params {
+            if k.contains('\0') || v.contains('\0') {
+                errors.add(k.replace('\0', ""), super::json::NULL_CHARACTERS);
+            }
+        }
         let get = |k: &str| {
             params
                 .iter()
