@@ -170,7 +170,10 @@ def toml_value(v):
 
 
 def config(document, ids):
-    lines = ["[dictionaries]"]
+    # A deletion here keeps what it must: a workflow is archived and stays readable, and a deleted
+    # destination's deliveries stay readable as its history; "deleted resource still available"
+    # does not apply.
+    lines = ["[checks.use_after_free]", "enabled = false", "", "[dictionaries]"]
     lines += [f"{name} = {{ values = [{toml_value(value)}] }}" for name, value in ids.items()]
     lines.append("")
     for path, ops in document["paths"].items():

@@ -69,39 +69,12 @@ pub fn json_value(bytes: &[u8]) -> Result<serde_json::Value, Rejection> {
     } else {
         bytes
     };
-    let value: serde_json::Value = serde_json::from_slice(bytes)
-        .map_err(|e| Rejection::Malformed(format!("JSON parse error - {e}")))?;
-    // As Django REST framework's text fields: no backend stores a NUL in text (PostgreSQL refuses
-    // it), so none is accepted, on either backend.
-    if let Some(field) = with_null_character(&value) {
-        return Err(Rejection::Fields(vouch_core::FieldErrors::single(
-            field,
-            NULL_CHARACTERS,
-        )));
-    }
-    Ok(value)
+    serde_json::from_slice(bytes)
+        .map_err(|e| Rejection::Malformed(format!("JSON parse error - {e}")))
 }
 
+/// As Django REST framework's text fields; PostgreSQL cannot store a NUL in text.
 pub const NULL_CHARACTERS: &str = "Null characters are not allowed.";
-
-/// The top-level field holding a NUL character (in a string or a key, at any depth), if any.
-fn with_null_character(v: &serde_json::Value) -> Option<String> {
-    fn holds(v: &serde_json::Value) -> bool {
-        match v {
-            serde_json::Value::String(s) => s.contains('\0'),
-            serde_json::Value::Array(a) => a.iter().any(holds),
-            serde_json::Value::Object(m) => m.iter().any(|(k, v)| k.contains('\0') || holds(v)),
-            _ => false,
-        }
-    }
-    match v {
-        serde_json::Value::Object(m) => m
-            .iter()
-            .find(|(k, v)| k.contains('\0') || holds(v))
-            .map(|(k, _)| k.replace('\0', "")),
-        other => holds(other).then(|| "non_field_errors".to_string()),
-    }
-}
 
 /// Parses a JSON body into `T`: malformed JSON → `parse_error`; a value of the wrong type →
 /// a field-keyed 400 naming its path. An empty body is read as `{}`.

@@ -201,6 +201,21 @@ fn exact_rules(doc: &mut Value) {
             s["pattern"] = json!(format!("^({})?$", &UUID[1..UUID.len() - 1]));
         }
     }
+    // An empty limit or offset is the default, as every empty query parameter is no parameter.
+    let ops = doc.get_mut("paths").and_then(Value::as_object_mut);
+    for op in ops
+        .into_iter()
+        .flat_map(|p| p.values_mut())
+        .filter_map(Value::as_object_mut)
+    {
+        let params = op.values_mut().filter_map(|o| o.get_mut("parameters"));
+        for p in params.filter_map(Value::as_array_mut).flatten() {
+            if p["in"] == "query" && matches!(p["name"].as_str(), Some("limit" | "offset")) {
+                let s = p["schema"].take();
+                p["schema"] = json!({"anyOf": [s, {"type": "string", "maxLength": 0}]});
+            }
+        }
+    }
     patterns_for_formats(doc);
 }
 

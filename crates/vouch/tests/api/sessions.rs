@@ -96,14 +96,6 @@ async fn bad_create_bodies_are_field_keyed_400s() {
             "callback_method",
         ),
         (json!({"workflow_id": id, "metadata": [1, 2]}), "metadata"),
-        (
-            json!({"workflow_id": id, "vendor_data": "a\u{0}b"}),
-            "vendor_data",
-        ),
-        (
-            json!({"workflow_id": id, "metadata": {"k": ["x\u{0}"]}}),
-            "metadata",
-        ),
         (json!({"workflow_id": id, "metadata": "x"}), "metadata"),
         (
             json!({"workflow_id": id, "expected_details": 3}),
@@ -486,7 +478,7 @@ async fn bad_list_parameters_are_field_keyed_400s() {
         ("date_from=2024-13-01", "date_from"),
         ("date_to=yesterday", "date_to"),
         ("date_from=2024-02-02&date_to=2024-02-01", "date_to"),
-        // No backend keeps a NUL in text (PostgreSQL refuses it): refused on both.
+        // PostgreSQL cannot keep a NUL in text: refused in the query on both backends.
         ("search=a%00b", "search"),
         ("vendor_data=%00", "vendor_data"),
     ] {
