@@ -49,10 +49,6 @@ RULES_BEYOND_THE_SCHEMA = {
     "POST /v3/phone/sandbox/numbers/": "the number must be valid in its country's plan",
 }
 
-# A deleted workflow is archived and stays readable (API.md: "DELETE /v3/workflows/{id}/ archives"), so the check
-# that a deleted resource answers 404 does not apply to it.
-ARCHIVED_ON_DELETE = ["DELETE /v3/workflows/{id}/", "GET /v3/workflows/{id}/"]
-
 
 def free_port():
     s = socket.socket()
@@ -170,10 +166,7 @@ def toml_value(v):
 
 
 def config(document, ids):
-    # A deletion here keeps what it must: a workflow is archived and stays readable, and a deleted
-    # destination's deliveries stay readable as its history; "deleted resource still available"
-    # does not apply.
-    lines = ["[checks.use_after_free]", "enabled = false", "", "[dictionaries]"]
+    lines = ["[dictionaries]"]
     lines += [f"{name} = {{ values = [{toml_value(value)}] }}" for name, value in ids.items()]
     lines.append("")
     for path, ops in document["paths"].items():
@@ -182,8 +175,7 @@ def config(document, ids):
             params = {k: v for k, v in dictionaries_for(name).items()
                       if "{" + k.split(".", 1)[1] + "}" in path}
             rule = RULES_BEYOND_THE_SCHEMA.get(name)
-            archived = name in ARCHIVED_ON_DELETE
-            if not params and not rule and not archived:
+            if not params and not rule:
                 continue
             lines += ["[[operations]]", f"include-name = {toml_value(name)}"]
             if params:
@@ -194,8 +186,6 @@ def config(document, ids):
                 lines.append(f"# {rule}")
                 lines.append("checks.positive_data_acceptance.expected-statuses = "
                              "[200, 201, 202, 204, 400, 401, 403, 404, 409, 429]")
-            if archived:
-                lines.append("checks.use_after_free.enabled = false")
             lines.append("")
     return "\n".join(lines)
 
@@ -234,7 +224,13 @@ def main():
         run = subprocess.run([
             schemathesis, "--config-file", cfg, "run", base + "/openapi.json",
             "-H", f"x-api-key: {key}", "--max-examples", examples,
-            "--phases", "examples,coverage,fuzzing,stateful", "--checks", "all", *sys.argv[4:],
+            "--phases", "examples,coverage,fuzzing,stateful", "--checks", "all",
+            # A deletion here keeps what it must: a workflow is archived and stays readable
+            # (API.md: "DELETE /v3/workflows/{id}/ archives"), and a deleted destination's
+            # deliveries stay readable as its history, so "deleted resource still available" does
+            # not apply. (Excluded on the command line: a check named there, as by `all`, wins
+            # over the configuration file's `enabled = false`.)
+            "--exclude-checks", "use_after_free", *sys.argv[4:],
         ])
         if server.poll() is not None:
             sys.exit(f"vouch exited during the run; its log: {work}/serve.log")

@@ -224,10 +224,14 @@ fn exact_rules(doc: &mut Value) {
 /// leaves out February 29, the one day whose validity depends on the year; the URI one is an
 /// http(s) URL of RFC 3986's characters (the server's `is_uri_text`) with a host name or IPv4
 /// address.
+///
+/// A field that "may not be blank" says so with `\S` in its attribute; the document spells that
+/// out as the characters the server trims (Rust's `char::is_whitespace`), since regex engines
+/// disagree on `\s` (ECMA leaves out U+0085, Python's `re.ASCII` everything beyond ASCII).
 fn patterns_for_formats(v: &mut Value) {
     const URL: &str = "^https?://[A-Za-z0-9._-]+(:[0-9]{1,4})?([/?]([A-Za-z0-9._~:/?@!$&'()*+,;=-]|%[0-9A-Fa-f]{2})*)?(#([A-Za-z0-9._~:/?@!$&'()*+,;=-]|%[0-9A-Fa-f]{2})*)?$";
-    const UUID: &str =
-        "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
+    const NOT_BLANK: &str =
+        "[^\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]";
     const DATE: &str = "^[0-9]{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))$";
     match v {
         Value::Object(map) => {
@@ -239,6 +243,9 @@ fn patterns_for_formats(v: &mut Value) {
             };
             if let Some(p) = pattern {
                 map.entry("pattern").or_insert_with(|| Value::from(p));
+            }
+            if map.get("pattern").and_then(Value::as_str) == Some("\\S") {
+                map.insert("pattern".into(), Value::from(NOT_BLANK));
             }
             map.values_mut().for_each(patterns_for_formats);
         }
