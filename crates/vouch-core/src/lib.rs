@@ -5,6 +5,7 @@ pub mod attempt;
 pub mod capture;
 pub mod change;
 pub mod clock;
+pub mod console;
 pub mod contact;
 pub mod corrections;
 pub mod decision_view;

@@ -3,6 +3,7 @@
 //! type leaks out of a backend.
 
 pub mod admin;
+pub mod console;
 pub mod emails;
 pub mod engines;
 pub mod model;
@@ -22,6 +23,7 @@ use vouch_core::session::Session;
 use vouch_core::{AppId, KeyId, SessionId, WorkflowId};
 
 pub use admin::*;
+pub use console::*;
 pub use emails::*;
 pub use engines::*;
 pub use model::*;
@@ -81,7 +83,7 @@ impl std::fmt::Display for Entity {
 
 #[async_trait]
 pub trait Store:
-    WebhookStore + EmailStore + EngineStore + AdminStore + Send + Sync + 'static
+    WebhookStore + EmailStore + EngineStore + AdminStore + ConsoleStore + Send + Sync + 'static
 {
     // --- applications and keys -------------------------------------------------------------
     async fn create_app(&self, app: App) -> StoreResult<App>;

@@ -244,6 +244,10 @@ pub struct SessionFilter {
     pub time_to: Option<DateTime<Utc>>,
     /// Prefix of `vendor_data` or of the name read from the document.
     pub search: Option<String>,
+    /// The session of this number (the console's search).
+    pub number: Option<i64>,
+    /// Oldest first (the console's queue) instead of newest first.
+    pub oldest_first: bool,
 }
 
 /// One stored file the person captured (`vouch_core::engine::NewMedia` once written).

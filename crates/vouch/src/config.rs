@@ -47,6 +47,7 @@ pub struct Config {
     pub imports: ImportsConfig,
     pub rate_limit: RateLimitConfig,
     pub http: HttpConfig,
+    pub console: crate::console::settings::ConsoleConfig,
 }
 
 /// The outside engine of nodes whose `config.engine` is `"http"`.

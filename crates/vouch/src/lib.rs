@@ -5,6 +5,7 @@ pub mod batches;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod engines;
 pub mod hosted;
 pub mod http;

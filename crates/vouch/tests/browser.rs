@@ -6,6 +6,8 @@
 //! `scripts/test.sh` installs Chromium and the Node packages. Without them the test is skipped
 //! with a message, except under `CI=true`, where that is a failure.
 
+#[path = "support/browser.rs"]
+mod browser;
 #[path = "support/capture_plan.rs"]
 mod capture_plan;
 #[path = "common/mod.rs"]
@@ -18,51 +20,12 @@ mod receiver;
 mod sink;
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use reqwest::Method;
 use serde_json::{json, Value};
 
+use browser::{browser_available, browser_dir};
 use common::TestServer;
-
-fn browser_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
-}
-
-/// Whether the browser and the driver are installed; outside CI a missing one skips the test.
-fn browser_available() -> bool {
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    let missing: Vec<String> = [
-        (
-            std::path::Path::new(&chromium).exists(),
-            format!("Chromium at {chromium}"),
-        ),
-        (
-            browser_dir().join("node_modules/playwright-core").exists(),
-            "tests/browser/node_modules (npm ci)".to_string(),
-        ),
-        (
-            browser_dir()
-                .join("node_modules/@didit-protocol/sdk-web")
-                .exists(),
-            "Didit's web SDK in tests/browser/node_modules (npm ci)".to_string(),
-        ),
-    ]
-    .into_iter()
-    .filter(|(ok, _)| !ok)
-    .map(|(_, what)| what)
-    .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-    assert!(
-        !ci,
-        "CI=true and the browser tests lack {missing:?}: run scripts/test.sh"
-    );
-    println!("skipping the browser tests: missing {missing:?} (scripts/test.sh installs them)");
-    false
-}
 
 fn page_path(created: &Value) -> String {
     url::Url::parse(created["url"].as_str().unwrap())
@@ -352,41 +315,8 @@ async fn the_persons_page_works_by_role_and_keyboard_and_passes_axe_in_english_a
     let plan_file = t.dir.path().join("plan.json");
     std::fs::write(&plan_file, plan.to_string()).unwrap();
 
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg(browser_dir().join("hosted.mjs"))
-            .arg(&plan_file)
-            .output()
-            .expect("node")
-    })
-    .await
-    .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "the browser run failed: {stderr}");
-    let report: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
-    let mut failures = Vec::new();
-    for p in report["pages"].as_array().unwrap() {
-        let name = p["name"].as_str().unwrap();
-        for problem in p["problems"].as_array().unwrap() {
-            failures.push(format!("{name}: {problem}"));
-        }
-        // axe runs where the page has JavaScript; there it must have checked something.
-        let js = !name.contains("no-javascript") && p["passes"].as_i64() != Some(-1);
-        let passes = p["passes"].as_u64().unwrap_or(0);
-        if js && passes < 10 {
-            failures.push(format!(
-                "{name}: axe passed only {passes} rules: did it run?"
-            ));
-        }
-        println!("{name}: axe passed {passes} rules");
-        for v in p["violations"].as_array().unwrap() {
-            println!("{name}: axe {v}");
-            if matches!(v["impact"].as_str(), Some("serious" | "critical")) {
-                failures.push(format!("{name}: axe {v}"));
-            }
-        }
-    }
+    let report = browser::run("hosted.mjs", plan_file).await;
+    let mut failures = browser::failures(&report);
     println!(
         "{} pages driven in Chromium; screenshots in {}",
         report["pages"].as_array().unwrap().len(),

@@ -296,3 +296,180 @@ async fn a_whole_flow_at_debug_level_logs_no_secret_and_no_personal_data() {
         );
     }
 }
+
+/// Logs in to the console of `base`; answers the status and the login cookie, if one was set.
+async fn console_login(base: &str, email: &str, password: &str) -> (u16, Option<String>) {
+    let r = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(format!("{base}/console/login"))
+        .form(&[("email", email), ("password", password)])
+        .send()
+        .await
+        .unwrap();
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string());
+    (r.status().as_u16(), cookie)
+}
+
+async fn console_queue(base: &str, cookie: &str) -> u16 {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{base}/console/"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn console_users_are_created_changed_disabled_and_reset_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    cli(dir, &["migrate"]);
+    cli(dir, &["apps", "create", "shop", "--json"]);
+    let created = cli_json(
+        dir,
+        &[
+            "users",
+            "create",
+            "--email",
+            "Rita@Acme.example",
+            "--role",
+            "reviewer",
+            "--app",
+            "shop",
+            "--json",
+        ],
+    );
+    assert_eq!(created["email"], "rita@acme.example");
+    assert_eq!(created["role"], "reviewer");
+    let password = created["password"].as_str().unwrap().to_string();
+    assert_eq!(password.len(), 20);
+    let listed = cli_json(dir, &["users", "list", "--json"]);
+    assert_eq!(listed[0]["email"], "rita@acme.example");
+    assert!(listed[0].get("password").is_none() && listed[0].get("password_hash").is_none());
+
+    // Refused with the reason: a taken email, an unknown role or application, a short password.
+    for (args, why) in [
+        (
+            vec!["--email", "rita@acme.example", "--role", "viewer"],
+            "already exists",
+        ),
+        (
+            vec!["--email", "x@acme.example", "--role", "root"],
+            "a role is admin",
+        ),
+        (
+            vec![
+                "--email",
+                "x@acme.example",
+                "--role",
+                "viewer",
+                "--app",
+                "nope",
+            ],
+            "no application",
+        ),
+        (
+            vec!["--email", "not-an-address", "--role", "viewer"],
+            "not an email address",
+        ),
+    ] {
+        let out = vouch(dir)
+            .args(["users", "create"])
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?} accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(why), "{args:?}: {err}");
+    }
+
+    let server = Server::start(dir, "serve.log", &[]);
+    let (status, cookie) = console_login(&server.base, "rita@acme.example", &password).await;
+    assert_eq!(status, 303);
+    let cookie = cookie.unwrap();
+    assert_eq!(console_queue(&server.base, &cookie).await, 200);
+
+    cli(
+        dir,
+        &["users", "update", "rita@acme.example", "--role", "viewer"],
+    );
+    // Disabled: the running login ends at once, and logging in is refused.
+    cli(dir, &["users", "disable", "rita@acme.example"]);
+    assert_eq!(console_queue(&server.base, &cookie).await, 303);
+    assert_eq!(
+        console_login(&server.base, "rita@acme.example", &password)
+            .await
+            .0,
+        401
+    );
+    cli(dir, &["users", "enable", "rita@acme.example"]);
+
+    // A new password from standard input; the old one no longer works.
+    let mut child = vouch(dir)
+        .args([
+            "users",
+            "reset-password",
+            "rita@acme.example",
+            "--password-stdin",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a brand new password\n")
+        .unwrap();
+    assert!(child.wait_with_output().unwrap().status.success());
+    assert_eq!(
+        console_login(&server.base, "rita@acme.example", &password)
+            .await
+            .0,
+        401
+    );
+    assert_eq!(
+        console_login(&server.base, "rita@acme.example", "a brand new password")
+            .await
+            .0,
+        303
+    );
+
+    let out = cli(dir, &["users", "events", "--json"]);
+    let kinds: Vec<String> = out
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["kind"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    for kind in [
+        "user_created",
+        "login",
+        "role_changed",
+        "disabled",
+        "login_failed",
+        "enabled",
+        "password_reset",
+    ] {
+        assert!(
+            kinds.iter().any(|k| k == kind),
+            "{kind} not recorded: {kinds:?}"
+        );
+    }
+    assert!(out.contains("reviewer -> viewer"), "{out}");
+}

@@ -45,6 +45,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         11,
         include_str!("../../migrations/postgres/0011_probes.sql"),
     ),
+    (
+        12,
+        include_str!("../../migrations/postgres/0012_console.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.

@@ -18,6 +18,7 @@ macro_rules! in_tx {
 }
 
 mod admin;
+mod console;
 pub(crate) mod driver;
 mod engine_queue;
 pub mod migrate;

@@ -6,6 +6,7 @@ pub mod batches;
 pub mod catalog;
 pub mod changes;
 pub mod codes;
+pub mod console;
 pub mod destinations;
 pub mod emails;
 pub mod engines;

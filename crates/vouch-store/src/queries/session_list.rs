@@ -74,6 +74,9 @@ fn filter_sql(db: &impl Db, filter: &SessionFilter, params: &mut Vec<Param>) -> 
     if let Some(t) = filter.time_to {
         push("created_at <= #", vec![t.into()]);
     }
+    if let Some(n) = filter.number {
+        push("number = #", vec![n.into()]);
+    }
     if let Some(s) = &filter.search {
         let escaped = s
             .replace('\\', "\\\\")
@@ -113,9 +116,10 @@ pub async fn list(
         concat!(
             "SELECT ",
             session_columns!(),
-            " FROM sessions WHERE {} ORDER BY number DESC LIMIT ${} OFFSET ${}"
+            " FROM sessions WHERE {} ORDER BY number {} LIMIT ${} OFFSET ${}"
         ),
         wher,
+        if filter.oldest_first { "ASC" } else { "DESC" },
         n + 1,
         n + 2
     );

@@ -143,7 +143,8 @@ as_text!(
     vouch_core::change::EventType,
     vouch_core::change::NotSentReason,
     vouch_core::change::EmailKind,
-    vouch_core::review::ActivityType
+    vouch_core::review::ActivityType,
+    vouch_core::console::Role
 );
 
 impl<T: Into<Param>> From<Option<T>> for Param {

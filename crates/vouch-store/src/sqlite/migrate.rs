@@ -33,6 +33,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../migrations/sqlite/0013_key_rate_limits.sql"),
     ),
     (14, include_str!("../../migrations/sqlite/0014_probes.sql")),
+    (15, include_str!("../../migrations/sqlite/0015_console.sql")),
 ];
 
 /// The schema version a database has once every migration ran.

@@ -3,6 +3,7 @@
 
 mod admin;
 mod checkpoint;
+mod console;
 pub(crate) mod driver;
 mod email_queue;
 mod engine_queue;

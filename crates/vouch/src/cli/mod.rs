@@ -14,6 +14,7 @@ use crate::config::{Config, LogFormat, DEFAULTS};
 use crate::server;
 
 mod admin;
+pub mod users;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -65,6 +66,9 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Manage the reviewer console's users.
+    #[command(subcommand)]
+    Users(users::UsersCommand),
     /// Check the review trail.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -270,6 +274,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Apps(c) => admin::apps(store.as_ref(), c).await,
         Command::Keys(c) => admin::keys(store.as_ref(), c).await,
+        Command::Users(c) => users::run(store.as_ref(), c).await,
         Command::Audit(AuditCommand::Verify { session }) => {
             let (checked, broken) = store.verify_reviews(session).await?;
             for (sid, b) in &broken {

@@ -128,7 +128,7 @@ fn refused(v: &Verdict) -> ApiError {
 }
 
 /// The client's address: the configured proxy header's first address, else the peer's.
-fn client_address(
+pub(crate) fn client_address(
     headers: &HeaderMap,
     peer: Option<&ConnectInfo<SocketAddr>>,
     state: &AppState,

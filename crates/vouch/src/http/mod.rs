@@ -121,6 +121,7 @@ pub fn router(state: AppState) -> Router {
     with_stack(
         api.merge(slashless())
             .merge(person)
+            .merge(crate::console::router())
             .fallback(api_fallback)
             .with_state(state)
             .layer(middleware::from_fn(limits::headers))

@@ -55,6 +55,9 @@ pub const TABLES: &[&str] = &[
     "import_errors",
     "import_refs",
     "probes",
+    "console_users",
+    "console_logins",
+    "console_events",
 ];
 
 /// Identity columns whose sequences must continue after the copied values.

@@ -18,7 +18,12 @@ pub struct UpdateStatus {
     pub session_id: SessionId,
     /// The body as read; `Err` when it is not JSON (judged after the current status).
     pub body: Result<Value, Rejection>,
+    /// `API_KEY` through the API, `CONSOLE_USER` through the console.
+    pub actor_type: ActorType,
     pub actor_display: String,
+    /// The session version the decision was taken on (the console's page); another one is
+    /// `Stale`, nothing written.
+    pub expected_version: Option<i64>,
     pub public_url: String,
     pub link_ttl: Duration,
     /// Send emails for sandbox applications too.
@@ -31,8 +36,11 @@ pub struct UpdateStatus {
 pub async fn update_status(store: &dyn Store, u: UpdateStatus) -> Result<(), Failure> {
     let (app_id, session_id) = (u.app_id, u.session_id);
     let done = modify(store, app_id, session_id, None, move |b| {
+        if u.expected_version.is_some_and(|v| v != b.session.version) {
+            return Err(Rejection::Stale);
+        }
         let who = Reviewer {
-            actor_type: ActorType::ApiKey,
+            actor_type: u.actor_type,
             actor_display: &u.actor_display,
             mailing: Mailing {
                 public_url: &u.public_url,

@@ -10,6 +10,7 @@ mod batch_delete;
 mod capture;
 mod capture_refusals;
 mod compat;
+mod console;
 mod corrections;
 mod engine_http;
 mod errors;

@@ -1,0 +1,29 @@
+-- The reviewer's console: its users (`vouch users …`), their logins (server-side sessions named
+-- by the hash of the cookie's token) and what they did (logins, failures, role changes).
+CREATE TABLE console_users (
+    id            TEXT PRIMARY KEY,
+    email         TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    role          TEXT NOT NULL,
+    apps          TEXT NOT NULL,
+    disabled_at   TEXT,
+    created_at    TEXT NOT NULL
+);
+CREATE TABLE console_logins (
+    token_hash BLOB PRIMARY KEY,
+    user_id    TEXT NOT NULL REFERENCES console_users(id),
+    csrf       TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    seen_at    TEXT NOT NULL
+);
+CREATE INDEX console_logins_user ON console_logins (user_id);
+CREATE TABLE console_events (
+    id      TEXT PRIMARY KEY,
+    at      TEXT NOT NULL,
+    kind    TEXT NOT NULL,
+    email   TEXT NOT NULL,
+    address TEXT,
+    detail  TEXT
+);
+CREATE INDEX console_events_by_email ON console_events (email, kind, at);
+CREATE INDEX console_events_by_address ON console_events (address, kind, at);

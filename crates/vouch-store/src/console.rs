@@ -1,0 +1,130 @@
+//! The reviewer's console: its users, their server-side logins and the record of what they did.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+use vouch_core::console::{Failures, Role};
+use vouch_core::AppId;
+
+use crate::StoreResult;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConsoleUser {
+    pub id: Uuid,
+    /// Lower-cased; unique.
+    pub email: String,
+    /// Argon2id, in the PHC string format.
+    pub password_hash: String,
+    pub role: Role,
+    /// The applications whose sessions the user sees; empty: every application.
+    pub apps: Vec<AppId>,
+    pub disabled_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl ConsoleUser {
+    pub fn sees(&self, app: AppId) -> bool {
+        self.apps.is_empty() || self.apps.contains(&app)
+    }
+}
+
+/// A login: the cookie carries a random token, the database only its SHA-256.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConsoleLogin {
+    pub token_hash: Vec<u8>,
+    pub user_id: Uuid,
+    /// The login's CSRF token, which every form it posts must carry.
+    pub csrf: String,
+    pub created_at: DateTime<Utc>,
+    pub seen_at: DateTime<Utc>,
+}
+
+/// One thing a console user (or someone trying to be one) did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConsoleEvent {
+    pub id: Uuid,
+    pub at: DateTime<Utc>,
+    /// `login`, `login_failed`, `logout`, `logout_everywhere`, `user_created`, `role_changed`,
+    /// `apps_changed`, `disabled`, `enabled`, `password_reset`.
+    pub kind: String,
+    pub email: String,
+    pub address: Option<String>,
+    pub detail: Option<String>,
+}
+
+impl ConsoleEvent {
+    pub fn new(kind: &str, email: &str, at: DateTime<Utc>) -> Self {
+        ConsoleEvent {
+            id: Uuid::now_v7(),
+            at,
+            kind: kind.to_string(),
+            email: email.to_string(),
+            address: None,
+            detail: None,
+        }
+    }
+}
+
+/// What `update_console_user` changes (`None` keeps a value).
+#[derive(Debug, Clone, Default)]
+pub struct UserChange {
+    pub role: Option<Role>,
+    pub apps: Option<Vec<AppId>>,
+    pub disabled_at: Option<Option<DateTime<Utc>>>,
+    pub password_hash: Option<String>,
+}
+
+impl UserChange {
+    /// A change after which the user's logins must end.
+    pub fn ends_logins(&self) -> bool {
+        self.password_hash.is_some() || matches!(self.disabled_at, Some(Some(_)))
+    }
+}
+
+#[async_trait]
+pub trait ConsoleStore: Send + Sync {
+    /// `Duplicate` when the email is taken.
+    async fn create_console_user(&self, user: ConsoleUser, event: ConsoleEvent) -> StoreResult<()>;
+    async fn console_users(&self) -> StoreResult<Vec<ConsoleUser>>;
+    async fn console_user(&self, email: String) -> StoreResult<Option<ConsoleUser>>;
+    /// Applies the change with its events, ending the user's logins when it is disabled or its
+    /// password reset, in one transaction; `None` when there is no such user.
+    async fn update_console_user(
+        &self,
+        email: String,
+        change: UserChange,
+        events: Vec<ConsoleEvent>,
+    ) -> StoreResult<Option<ConsoleUser>>;
+    async fn start_console_login(
+        &self,
+        login: ConsoleLogin,
+        event: ConsoleEvent,
+    ) -> StoreResult<()>;
+    /// The login and its user, if it was created after `absolute_since`, used after
+    /// `idle_since` and its user is not disabled; its use is recorded (at most once a minute).
+    async fn console_login(
+        &self,
+        token_hash: Vec<u8>,
+        idle_since: DateTime<Utc>,
+        absolute_since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<(ConsoleLogin, ConsoleUser)>>;
+    /// Ends the login, or every login of its user (`everywhere`), recording `event`.
+    async fn end_console_login(
+        &self,
+        token_hash: Vec<u8>,
+        everywhere: bool,
+        event: ConsoleEvent,
+    ) -> StoreResult<()>;
+    async fn record_console_event(&self, event: ConsoleEvent) -> StoreResult<()>;
+    /// Failed logins since `since`: the account's (after its last successful login) and the
+    /// address's.
+    async fn console_failures(
+        &self,
+        email: String,
+        address: String,
+        since: DateTime<Utc>,
+    ) -> StoreResult<Failures>;
+    /// The newest events first.
+    async fn console_events(&self, limit: i64) -> StoreResult<Vec<ConsoleEvent>>;
+}

@@ -1,0 +1,87 @@
+//! `ConsoleStore` for PostgreSQL: the shared statements, each write in one transaction.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use vouch_core::console::Failures;
+
+use super::driver::Pg;
+use super::PgStore;
+use crate::console::{ConsoleEvent, ConsoleLogin, ConsoleStore, ConsoleUser, UserChange};
+use crate::queries::console as q;
+use crate::StoreResult;
+
+#[async_trait]
+impl ConsoleStore for PgStore {
+    async fn create_console_user(&self, user: ConsoleUser, event: ConsoleEvent) -> StoreResult<()> {
+        in_tx!(self, tx => q::create_user(&Pg(&tx), &user, &event).await?);
+        Ok(())
+    }
+
+    async fn console_users(&self) -> StoreResult<Vec<ConsoleUser>> {
+        q::users(&Pg(&self.conn().await?)).await
+    }
+
+    async fn console_user(&self, email: String) -> StoreResult<Option<ConsoleUser>> {
+        q::user_by_email(&Pg(&self.conn().await?), &email).await
+    }
+
+    async fn update_console_user(
+        &self,
+        email: String,
+        change: UserChange,
+        events: Vec<ConsoleEvent>,
+    ) -> StoreResult<Option<ConsoleUser>> {
+        Ok(in_tx!(self, tx => q::update_user(&Pg(&tx), &email, change, &events).await?))
+    }
+
+    async fn start_console_login(
+        &self,
+        login: ConsoleLogin,
+        event: ConsoleEvent,
+    ) -> StoreResult<()> {
+        in_tx!(self, tx => q::start_login(&Pg(&tx), &login, &event).await?);
+        Ok(())
+    }
+
+    async fn console_login(
+        &self,
+        token_hash: Vec<u8>,
+        idle_since: DateTime<Utc>,
+        absolute_since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<(ConsoleLogin, ConsoleUser)>> {
+        let db = Pg(&self.conn().await?);
+        let found = q::live_login(&db, &token_hash, idle_since, absolute_since).await?;
+        if found.as_ref().is_some_and(|(l, _)| q::stale_use(l, now)) {
+            q::touch_login(&db, &token_hash, now).await?;
+        }
+        Ok(found)
+    }
+
+    async fn end_console_login(
+        &self,
+        token_hash: Vec<u8>,
+        everywhere: bool,
+        event: ConsoleEvent,
+    ) -> StoreResult<()> {
+        in_tx!(self, tx => q::end_login(&Pg(&tx), &token_hash, everywhere, &event).await?);
+        Ok(())
+    }
+
+    async fn record_console_event(&self, event: ConsoleEvent) -> StoreResult<()> {
+        q::record(&Pg(&self.conn().await?), &event).await
+    }
+
+    async fn console_failures(
+        &self,
+        email: String,
+        address: String,
+        since: DateTime<Utc>,
+    ) -> StoreResult<Failures> {
+        q::failures(&Pg(&self.conn().await?), &email, &address, since).await
+    }
+
+    async fn console_events(&self, limit: i64) -> StoreResult<Vec<ConsoleEvent>> {
+        q::events(&Pg(&self.conn().await?), limit).await
+    }
+}

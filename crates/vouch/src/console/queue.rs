@@ -1,0 +1,229 @@
+//! The queue: sessions to review, filtered by what the URL says (so a view can be shared).
+
+use askama::Template;
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use vouch_core::{SessionId, SessionStatus, WorkflowId};
+use vouch_store::{App, KindFilter, Page, SessionFilter};
+
+use super::lang::Text;
+use super::{age, html, unavailable, Reviewer};
+use crate::state::AppState;
+
+const PAGE: i64 = 50;
+
+pub struct Row {
+    pub id: String,
+    pub number: i64,
+    pub vendor_data: String,
+    pub status: &'static str,
+    pub workflow: String,
+    pub created: String,
+    pub age: String,
+    pub overdue: bool,
+}
+
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+#[derive(Template)]
+#[template(path = "console/queue.html")]
+struct QueuePage<'a> {
+    t: &'a Text,
+    who: &'a Reviewer,
+    apps: Vec<Choice>,
+    statuses: Vec<Choice>,
+    workflows: Vec<Choice>,
+    q: String,
+    rows: Vec<Row>,
+    count: String,
+    previous: Option<String>,
+    next: Option<String>,
+}
+
+/// What the URL asks for.
+#[derive(Default)]
+struct Wanted {
+    app: Option<String>,
+    status: Option<String>,
+    workflow: Option<String>,
+    q: String,
+    page: i64,
+}
+
+fn wanted(query: Option<&str>) -> Wanted {
+    let mut w = Wanted::default();
+    for (k, v) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        let v = v.trim().to_string();
+        match &*k {
+            "app" if !v.is_empty() => w.app = Some(v),
+            "status" if !v.is_empty() => w.status = Some(v),
+            "workflow" if !v.is_empty() => w.workflow = Some(v),
+            "q" => w.q = v,
+            "page" => w.page = v.parse::<i64>().unwrap_or(0).clamp(0, 1_000_000),
+            _ => {}
+        }
+    }
+    w
+}
+
+fn link(app: &App, w: &Wanted, page: i64) -> String {
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    q.append_pair("app", &app.name);
+    if let Some(s) = &w.status {
+        q.append_pair("status", s);
+    }
+    if let Some(wf) = &w.workflow {
+        q.append_pair("workflow", wf);
+    }
+    if !w.q.is_empty() {
+        q.append_pair("q", &w.q);
+    }
+    q.append_pair("page", &page.to_string());
+    format!("/console/?{}", q.finish())
+}
+
+pub async fn page(State(state): State<AppState>, who: Reviewer, RawQuery(q): RawQuery) -> Response {
+    let t = who.t;
+    let w = wanted(q.as_deref());
+    let apps: Vec<App> = match state.store.list_apps().await {
+        Ok(a) => a.into_iter().filter(|a| who.user.sees(a.id)).collect(),
+        Err(e) => return unavailable(t, &e),
+    };
+    let Some(app) = w
+        .app
+        .as_ref()
+        .and_then(|n| apps.iter().find(|a| &a.name == n || a.id.to_string() == *n))
+        .or(apps.first())
+        .cloned()
+    else {
+        return super::message(t, StatusCode::OK, t.no_sessions);
+    };
+    // "In Review" unless the URL names another status or "any".
+    let status = match w.status.as_deref() {
+        None => Some(SessionStatus::InReview),
+        Some("any") => None,
+        Some(s) => SessionStatus::parse(s).or(Some(SessionStatus::InReview)),
+    };
+    let workflow = w
+        .workflow
+        .as_deref()
+        .and_then(|s| s.parse::<WorkflowId>().ok());
+    let mut filter = SessionFilter {
+        kind: Some(KindFilter::All),
+        statuses: status.into_iter().collect(),
+        workflow_ids: workflow.into_iter().collect(),
+        oldest_first: true,
+        ..SessionFilter::default()
+    };
+    let (sessions, count) = if let Ok(id) = w.q.parse::<SessionId>() {
+        // A session id names one session, whatever the other filters say.
+        match state.store.get_session(app.id, id).await {
+            Ok(s) => {
+                let n = i64::from(s.is_some());
+                (s.into_iter().collect(), n)
+            }
+            Err(e) => return unavailable(t, &e),
+        }
+    } else {
+        if !w.q.is_empty() {
+            match w.q.parse::<i64>() {
+                Ok(n) if n > 0 => filter.number = Some(n),
+                _ => filter.search = Some(w.q.clone()),
+            }
+        }
+        let page = Page {
+            limit: PAGE,
+            offset: w.page * PAGE,
+        };
+        match state.store.list_sessions(app.id, &filter, page).await {
+            Ok(found) => found,
+            Err(e) => return unavailable(t, &e),
+        }
+    };
+    let workflows = match state
+        .store
+        .list_workflows(
+            app.id,
+            Page {
+                limit: 200,
+                offset: 0,
+            },
+        )
+        .await
+    {
+        Ok((list, _)) => list,
+        Err(e) => return unavailable(t, &e),
+    };
+    let now = crate::clock::now();
+    let deadline = chrono::Duration::from_std(state.config.console.review_deadline)
+        .unwrap_or(chrono::Duration::MAX);
+    let label_of = |id: WorkflowId| {
+        workflows
+            .iter()
+            .find(|wf| wf.id == id)
+            .map_or_else(|| id.to_string(), |wf| wf.label.clone())
+    };
+    let rows = sessions
+        .iter()
+        .map(|s| Row {
+            id: s.id.to_string(),
+            number: s.number,
+            vendor_data: s.vendor_data.clone().unwrap_or_default(),
+            status: s.status.as_str(),
+            workflow: format!("{} v{}", label_of(s.workflow_id), s.workflow_version),
+            created: s.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            age: age(now - s.created_at),
+            overdue: s.status == SessionStatus::InReview && now - s.created_at > deadline,
+        })
+        .collect();
+    let pages = (count + PAGE - 1) / PAGE;
+    let page = QueuePage {
+        t,
+        who: &who,
+        apps: apps
+            .iter()
+            .map(|a| Choice {
+                value: a.name.clone(),
+                label: a.name.clone(),
+                selected: a.id == app.id,
+            })
+            .collect(),
+        statuses: std::iter::once(("any".to_string(), t.any_status.to_string()))
+            .chain(
+                SessionStatus::ALL
+                    .iter()
+                    .map(|s| (s.as_str().to_string(), s.as_str().to_string())),
+            )
+            .map(|(value, label)| Choice {
+                selected: match status {
+                    Some(s) => s.as_str() == value,
+                    None => value == "any",
+                },
+                value,
+                label,
+            })
+            .collect(),
+        workflows: std::iter::once(Choice {
+            value: String::new(),
+            label: "—".into(),
+            selected: workflow.is_none(),
+        })
+        .chain(workflows.iter().map(|wf| Choice {
+            value: wf.id.to_string(),
+            label: wf.label.clone(),
+            selected: Some(wf.id) == workflow,
+        }))
+        .collect(),
+        q: w.q.clone(),
+        rows,
+        count: t.sessions_found.replace("{count}", &count.to_string()),
+        previous: (w.page > 0).then(|| link(&app, &w, w.page - 1)),
+        next: (w.page + 1 < pages).then(|| link(&app, &w, w.page + 1)),
+    };
+    html(StatusCode::OK, page.render())
+}

@@ -1,0 +1,408 @@
+//! The reviewer console over real HTTP (both backends): logins, throttling, CSRF, fixation,
+//! logout, who may decide, other applications' sessions, stale pages, and a decision that lands
+//! in the API's review trail exactly as an API decision does.
+
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use reqwest::{redirect, Client, StatusCode};
+use serde_json::json;
+use vouch_core::console::Role;
+use vouch_store::{ConsoleEvent, ConsoleUser};
+
+use crate::common::{new_app, TestServer};
+
+const PASSWORD: &str = "a long enough password";
+
+async fn user(t: &TestServer, email: &str, role: Role, apps: Vec<vouch_core::AppId>) {
+    let now = chrono::Utc::now();
+    t.store
+        .create_console_user(
+            ConsoleUser {
+                id: uuid::Uuid::now_v7(),
+                email: email.into(),
+                password_hash: vouch::console::password::hash(PASSWORD).unwrap(),
+                role,
+                apps,
+                disabled_at: None,
+                created_at: now,
+            },
+            ConsoleEvent::new("user_created", email, now),
+        )
+        .await
+        .unwrap();
+}
+
+/// A browser without a cookie jar: each test carries its cookie by hand.
+fn browser() -> Client {
+    Client::builder()
+        .redirect(redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+struct Answer {
+    status: StatusCode,
+    location: String,
+    set_cookie: String,
+    body: String,
+}
+
+async fn send(r: reqwest::RequestBuilder) -> Answer {
+    let r = r.send().await.unwrap();
+    let header = |name| {
+        r.headers()
+            .get(name)
+            .map(|v: &reqwest::header::HeaderValue| v.to_str().unwrap().to_string())
+            .unwrap_or_default()
+    };
+    let (location, set_cookie) = (header(LOCATION), header(SET_COOKIE));
+    Answer {
+        status: r.status(),
+        location,
+        set_cookie,
+        body: r.text().await.unwrap(),
+    }
+}
+
+async fn log_in(t: &TestServer, email: &str, password: &str, cookie: Option<&str>) -> Answer {
+    let mut r = browser().post(format!("{}/console/login", t.base)).form(&[
+        ("email", email),
+        ("password", password),
+        ("next", "/console/"),
+    ]);
+    if let Some(c) = cookie {
+        r = r.header(COOKIE, c);
+    }
+    send(r).await
+}
+
+/// Logs in; answers the `Cookie` header to send afterwards.
+async fn cookie(t: &TestServer, email: &str) -> String {
+    let a = log_in(t, email, PASSWORD, None).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    a.set_cookie.split(';').next().unwrap().to_string()
+}
+
+async fn get(t: &TestServer, path: &str, cookie: &str) -> Answer {
+    send(
+        browser()
+            .get(format!("{}{path}", t.base))
+            .header(COOKIE, cookie),
+    )
+    .await
+}
+
+async fn post(t: &TestServer, path: &str, cookie: &str, form: &[(&str, &str)]) -> Answer {
+    send(
+        browser()
+            .post(format!("{}{path}", t.base))
+            .header(COOKIE, cookie)
+            .form(form),
+    )
+    .await
+}
+
+/// The login's CSRF token, read from a page's logout form.
+fn csrf(page: &str) -> String {
+    let at = page.find("name=\"csrf\" value=\"").unwrap() + 19;
+    page[at..at + 64].to_string()
+}
+
+fn version(page: &str) -> String {
+    let at = page.find("name=\"version\" value=\"").unwrap() + 22;
+    page[at..].split('"').next().unwrap().to_string()
+}
+
+/// A session of the test application waiting for review.
+async fn in_review(t: &TestServer, vendor_data: &str) -> String {
+    let created = t
+        .session_with(&["OCR"], json!({"vendor_data": vendor_data}))
+        .await;
+    let id = created["session_id"].as_str().unwrap().to_string();
+    assert_eq!(t.attempt(&id, "feature_ocr_1", "In Review").await.0, 201);
+    assert_eq!(t.status_of(&id).await, "In Review");
+    id
+}
+
+#[tokio::test]
+async fn a_login_is_a_secure_cookie_and_the_queue_shows_what_waits() {
+    let t = TestServer::start().await;
+    user(&t, "rita@acme.example", Role::Reviewer, vec![]).await;
+    let id = in_review(&t, "customer-42").await;
+    let page = send(browser().get(format!("{}/console/", t.base))).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(page.location, "/console/login?next=%2Fconsole%2F");
+
+    let a = log_in(&t, "Rita@Acme.example ", PASSWORD, None).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    assert_eq!(a.location, "/console/");
+    for attribute in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/console"] {
+        assert!(a.set_cookie.contains(attribute), "{}", a.set_cookie);
+    }
+    let c = a.set_cookie.split(';').next().unwrap().to_string();
+    let q = get(&t, "/console/", &c).await;
+    assert_eq!(q.status, StatusCode::OK);
+    assert!(
+        q.body.contains(&format!("/console/sessions/{id}")),
+        "{}",
+        q.body
+    );
+    assert!(q.body.contains("customer-42"));
+    let found = get(&t, "/console/?q=customer-4", &c).await;
+    assert!(found.body.contains("customer-42"));
+    let none = get(&t, "/console/?q=nobody", &c).await;
+    assert!(!none.body.contains("customer-42"));
+    let by_id = get(&t, &format!("/console/?q={id}&status=any"), &c).await;
+    assert!(by_id.body.contains("customer-42"));
+    let s = get(&t, &format!("/console/sessions/{id}"), &c).await;
+    assert_eq!(s.status, StatusCode::OK);
+    assert!(s.body.contains("In Review") && s.body.contains("Trail verified"));
+
+    let events = t.store.console_events(10).await.unwrap();
+    assert_eq!(events[0].kind, "login");
+    assert_eq!(events[0].email, "rita@acme.example");
+    assert_eq!(events[0].address.as_deref(), Some("127.0.0.1"));
+}
+
+#[tokio::test]
+async fn failed_logins_are_recorded_and_throttled_with_a_clear_message() {
+    let t = TestServer::start().await;
+    user(&t, "rita@acme.example", Role::Reviewer, vec![]).await;
+    for _ in 0..5 {
+        let a = log_in(&t, "rita@acme.example", "wrong password!", None).await;
+        assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+        assert!(a.body.contains("do not match an account"), "{}", a.body);
+    }
+    // Locked now, even with the right password.
+    let a = log_in(&t, "rita@acme.example", PASSWORD, None).await;
+    assert_eq!(a.status, StatusCode::TOO_MANY_REQUESTS, "{}", a.body);
+    assert!(a
+        .body
+        .contains("Too many failed logins. Try again in 15 minutes."));
+    assert!(a.set_cookie.is_empty());
+    // An unknown account answers as a wrong password does.
+    let a = log_in(&t, "nobody@acme.example", PASSWORD, None).await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    let kinds: Vec<String> = t
+        .store
+        .console_events(20)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(kinds.iter().filter(|k| *k == "login_failed").count(), 6);
+    assert_eq!(kinds.iter().filter(|k| *k == "login_locked").count(), 1);
+}
+
+#[tokio::test]
+async fn the_token_changes_at_login_and_logout_ends_it_on_the_server() {
+    let t = TestServer::start().await;
+    user(&t, "rita@acme.example", Role::Reviewer, vec![]).await;
+    let first = cookie(&t, "rita@acme.example").await;
+    // Logging in again from the same browser: a new token, and the old one names nothing.
+    let again = log_in(&t, "rita@acme.example", PASSWORD, Some(&first)).await;
+    let second = again.set_cookie.split(';').next().unwrap().to_string();
+    assert_ne!(first, second);
+    assert_eq!(
+        get(&t, "/console/", &first).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let page = get(&t, "/console/", &second).await;
+    assert_eq!(page.status, StatusCode::OK);
+    // A planted (unknown) token is never adopted.
+    let planted = format!("vouch_console={}", "ab".repeat(32));
+    let a = log_in(&t, "rita@acme.example", PASSWORD, Some(&planted)).await;
+    assert!(!a.set_cookie.contains(&"ab".repeat(32)));
+
+    let token = csrf(&page.body);
+    let out = post(&t, "/console/logout", &second, &[("csrf", &token)]).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    assert!(out.set_cookie.contains("Max-Age=0"));
+    // The cookie kept (as a copied one would be) is refused: the login ended on the server.
+    assert_eq!(
+        get(&t, "/console/", &second).await.status,
+        StatusCode::SEE_OTHER
+    );
+
+    // Everywhere: every login of the user ends.
+    let a = cookie(&t, "rita@acme.example").await;
+    let b = cookie(&t, "rita@acme.example").await;
+    let token = csrf(&get(&t, "/console/", &a).await.body);
+    let out = post(
+        &t,
+        "/console/logout",
+        &a,
+        &[("csrf", &token), ("everywhere", "1")],
+    )
+    .await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    assert_eq!(get(&t, "/console/", &b).await.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn a_console_decision_is_an_api_decision_attributed_to_the_reviewer() {
+    let t = TestServer::start().await;
+    user(&t, "rita@acme.example", Role::Reviewer, vec![]).await;
+    let id = in_review(&t, "customer-7").await;
+    let c = cookie(&t, "rita@acme.example").await;
+    let page = get(&t, &format!("/console/sessions/{id}"), &c).await;
+    let (token, v) = (csrf(&page.body), version(&page.body));
+    let path = format!("/console/sessions/{id}/decision");
+    let form = |csrf: &'static str| {
+        vec![
+            ("csrf", csrf),
+            ("new_status", "Approved"),
+            ("comment", "Document checked by hand."),
+        ]
+    };
+    // No CSRF token, or a wrong one: refused, nothing changed.
+    for bad in [
+        "",
+        "0000000000000000000000000000000000000000000000000000000000000000",
+    ] {
+        let mut f = form(bad);
+        f.push(("version", &v));
+        let a = post(&t, &path, &c, &f).await;
+        assert_eq!(a.status, StatusCode::FORBIDDEN, "{}", a.body);
+        assert!(a.body.contains("This form has expired"));
+    }
+    assert_eq!(t.status_of(&id).await, "In Review");
+
+    let a = post(
+        &t,
+        &path,
+        &c,
+        &[
+            ("csrf", &token),
+            ("version", &v),
+            ("new_status", "Approved"),
+            ("comment", "Document checked by hand."),
+        ],
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    assert_eq!(a.location, format!("/console/sessions/{id}?decided=1"));
+    assert_eq!(t.status_of(&id).await, "Approved");
+    let (s, trail) = t.get(&format!("/v3/sessions/{id}/reviews/")).await;
+    assert_eq!(s, 200, "{trail}");
+    let last = trail["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["new_status"] == "Approved")
+        .cloned()
+        .unwrap_or_else(|| panic!("{trail}"));
+    assert_eq!(last["actor_type"], "CONSOLE_USER", "{last}");
+    assert_eq!(last["actor_display"], "rita@acme.example");
+    assert_eq!(last["comment"], "Document checked by hand.");
+    // Its webhook event is queued as an API decision's is.
+    let events = t.store.outbox_events(id.parse().unwrap()).await.unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.status == vouch_core::SessionStatus::Approved),
+        "{events:?}"
+    );
+    let page = get(&t, &format!("/console/sessions/{id}?decided=1"), &c).await;
+    assert!(page.body.contains("Decision recorded."));
+}
+
+#[tokio::test]
+async fn a_decision_on_a_stale_page_is_refused_showing_what_changed() {
+    let t = TestServer::start().await;
+    user(&t, "rita@acme.example", Role::Reviewer, vec![]).await;
+    let id = in_review(&t, "customer-8").await;
+    let c = cookie(&t, "rita@acme.example").await;
+    let page = get(&t, &format!("/console/sessions/{id}"), &c).await;
+    let (token, v) = (csrf(&page.body), version(&page.body));
+    // Meanwhile, someone declines it through the API.
+    let (s, b) = t
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/v3/session/{id}/update-status/"),
+            Some(json!({"new_status": "Declined"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let a = post(
+        &t,
+        &format!("/console/sessions/{id}/decision"),
+        &c,
+        &[
+            ("csrf", &token),
+            ("version", &v),
+            ("new_status", "Approved"),
+        ],
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.body);
+    assert!(
+        a.body
+            .contains("The session changed since this page was shown: it is now Declined."),
+        "{}",
+        a.body
+    );
+    assert_eq!(t.status_of(&id).await, "Declined");
+}
+
+#[tokio::test]
+async fn a_viewer_reads_but_cannot_decide_and_nobody_sees_another_applications_sessions() {
+    let t = TestServer::start().await;
+    let other = new_app(t.store.as_ref(), "other-app").await;
+    user(&t, "vic@acme.example", Role::Viewer, vec![]).await;
+    user(&t, "otto@acme.example", Role::Admin, vec![other.id]).await;
+    let id = in_review(&t, "customer-9").await;
+
+    let c = cookie(&t, "vic@acme.example").await;
+    let page = get(&t, &format!("/console/sessions/{id}"), &c).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("can read sessions but not decide them"));
+    assert!(!page.body.contains("Record decision"));
+    let token = csrf(&page.body);
+    let a = post(
+        &t,
+        &format!("/console/sessions/{id}/decision"),
+        &c,
+        &[
+            ("csrf", &token),
+            ("version", &version_of(&t, &id).await),
+            ("new_status", "Approved"),
+        ],
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    assert_eq!(t.status_of(&id).await, "In Review");
+
+    // An admin of another application only: the session is not there for it.
+    let c = cookie(&t, "otto@acme.example").await;
+    assert_eq!(
+        get(&t, &format!("/console/sessions/{id}"), &c).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let q = get(&t, "/console/?status=any", &c).await;
+    assert!(!q.body.contains("customer-9"));
+    let token = csrf(&q.body);
+    let a = post(
+        &t,
+        &format!("/console/sessions/{id}/decision"),
+        &c,
+        &[
+            ("csrf", &token),
+            ("version", "1"),
+            ("new_status", "Approved"),
+        ],
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+    assert_eq!(t.status_of(&id).await, "In Review");
+}
+
+async fn version_of(t: &TestServer, id: &str) -> String {
+    let s = t
+        .store
+        .get_session(t.app.id, id.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    s.version.to_string()
+}
