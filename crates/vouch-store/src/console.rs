@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 use vouch_core::console::{Failures, Role};
-use vouch_core::AppId;
+use vouch_core::{AppId, SessionId};
 
 use crate::StoreResult;
 
@@ -127,4 +127,65 @@ pub trait ConsoleStore: Send + Sync {
     ) -> StoreResult<Failures>;
     /// The newest events first.
     async fn console_events(&self, limit: i64) -> StoreResult<Vec<ConsoleEvent>>;
+}
+
+/// A reviewer's claim on a session (assignment).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Claim {
+    pub session_id: SessionId,
+    pub user_id: Uuid,
+    pub email: String,
+    pub claimed_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A decision staged under four-eyes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Staged {
+    pub session_id: SessionId,
+    pub user_id: Uuid,
+    pub email: String,
+    /// The update-status body it will apply.
+    pub body: serde_json::Value,
+    /// The session version it was taken on.
+    pub version: i64,
+    pub staged_at: DateTime<Utc>,
+    /// Who sent it back, with why; `None` while it waits.
+    pub rejected_by: Option<String>,
+    pub note: Option<String>,
+}
+
+/// Assignment and four-eyes.
+#[async_trait]
+pub trait ReviewDeskStore: Send + Sync {
+    /// Claims the session unless another user holds a live claim and `take_over` is false;
+    /// answers the claim that holds afterwards (the new one, or the other user's).
+    async fn claim_session(&self, claim: Claim, take_over: bool) -> StoreResult<Claim>;
+    /// Ends the session's claim (only `user_id`'s, when given).
+    async fn release_claim(&self, session_id: SessionId, user_id: Option<Uuid>) -> StoreResult<()>;
+    /// The live claims among these sessions.
+    async fn claims(
+        &self,
+        session_ids: Vec<SessionId>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<Claim>>;
+    /// The oldest `In Review` session of these applications that nobody has claimed.
+    async fn next_unclaimed(
+        &self,
+        app_ids: Vec<AppId>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<SessionId>>;
+    /// Stages (or replaces) the session's decision.
+    async fn stage_decision(&self, staged: Staged) -> StoreResult<()>;
+    async fn staged_decisions(&self, session_ids: Vec<SessionId>) -> StoreResult<Vec<Staged>>;
+    /// Sends the staged decision back to its author; false when none waits.
+    async fn reject_staged(
+        &self,
+        session_id: SessionId,
+        by: String,
+        note: String,
+    ) -> StoreResult<bool>;
+    async fn drop_staged(&self, session_id: SessionId) -> StoreResult<()>;
+    async fn four_eyes(&self, app_id: AppId) -> StoreResult<bool>;
+    async fn set_four_eyes(&self, app_id: AppId, on: bool) -> StoreResult<()>;
 }

@@ -83,7 +83,15 @@ impl std::fmt::Display for Entity {
 
 #[async_trait]
 pub trait Store:
-    WebhookStore + EmailStore + EngineStore + AdminStore + ConsoleStore + Send + Sync + 'static
+    WebhookStore
+    + EmailStore
+    + EngineStore
+    + AdminStore
+    + ConsoleStore
+    + ReviewDeskStore
+    + Send
+    + Sync
+    + 'static
 {
     // --- applications and keys -------------------------------------------------------------
     async fn create_app(&self, app: App) -> StoreResult<App>;

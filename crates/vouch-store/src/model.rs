@@ -248,6 +248,8 @@ pub struct SessionFilter {
     pub number: Option<i64>,
     /// Oldest first (the console's queue) instead of newest first.
     pub oldest_first: bool,
+    /// Claimed in the console at that time by that user (`Some`), or by nobody (`None`).
+    pub claimed: Option<(Option<uuid::Uuid>, DateTime<Utc>)>,
 }
 
 /// One stored file the person captured (`vouch_core::engine::NewMedia` once written).

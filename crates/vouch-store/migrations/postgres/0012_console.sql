@@ -27,3 +27,28 @@ CREATE TABLE console_events (
 );
 CREATE INDEX console_events_by_email ON console_events (email, kind, at);
 CREATE INDEX console_events_by_address ON console_events (address, kind, at);
+-- A reviewer's claim on a session (assignment); a claim past expires_at is nobody's.
+CREATE TABLE console_claims (
+    session_id uuid PRIMARY KEY,
+    user_id    uuid NOT NULL REFERENCES console_users(id),
+    email      text NOT NULL,
+    claimed_at timestamptz NOT NULL,
+    expires_at timestamptz NOT NULL
+);
+-- A decision staged under four-eyes, waiting for a second reviewer; `rejected_by` set when the
+-- second reviewer sent it back (with `note`).
+CREATE TABLE console_staged (
+    session_id  uuid PRIMARY KEY,
+    user_id     uuid NOT NULL REFERENCES console_users(id),
+    email       text NOT NULL,
+    body        jsonb NOT NULL,
+    version     bigint NOT NULL,
+    staged_at   timestamptz NOT NULL,
+    rejected_by text,
+    note        text
+);
+-- Per application: whether decisions need a second reviewer (`vouch apps update --four-eyes`).
+CREATE TABLE console_app_settings (
+    app_id    uuid PRIMARY KEY REFERENCES apps(id),
+    four_eyes boolean NOT NULL
+);

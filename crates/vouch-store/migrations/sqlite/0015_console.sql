@@ -27,3 +27,28 @@ CREATE TABLE console_events (
 );
 CREATE INDEX console_events_by_email ON console_events (email, kind, at);
 CREATE INDEX console_events_by_address ON console_events (address, kind, at);
+-- A reviewer's claim on a session (assignment); a claim past expires_at is nobody's.
+CREATE TABLE console_claims (
+    session_id TEXT PRIMARY KEY,
+    user_id    TEXT NOT NULL REFERENCES console_users(id),
+    email      TEXT NOT NULL,
+    claimed_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+);
+-- A decision staged under four-eyes, waiting for a second reviewer; `rejected_by` set when the
+-- second reviewer sent it back (with `note`).
+CREATE TABLE console_staged (
+    session_id  TEXT PRIMARY KEY,
+    user_id     TEXT NOT NULL REFERENCES console_users(id),
+    email       TEXT NOT NULL,
+    body        TEXT NOT NULL,
+    version     INTEGER NOT NULL,
+    staged_at   TEXT NOT NULL,
+    rejected_by TEXT,
+    note        TEXT
+);
+-- Per application: whether decisions need a second reviewer (`vouch apps update --four-eyes`).
+CREATE TABLE console_app_settings (
+    app_id    TEXT PRIMARY KEY REFERENCES apps(id),
+    four_eyes INTEGER NOT NULL
+);

@@ -2,12 +2,18 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use uuid::Uuid;
 use vouch_core::console::Failures;
+use vouch_core::{AppId, SessionId};
 
 use super::driver::Pg;
 use super::PgStore;
-use crate::console::{ConsoleEvent, ConsoleLogin, ConsoleStore, ConsoleUser, UserChange};
+use crate::console::{
+    Claim, ConsoleEvent, ConsoleLogin, ConsoleStore, ConsoleUser, ReviewDeskStore, Staged,
+    UserChange,
+};
 use crate::queries::console as q;
+use crate::queries::review_desk as d;
 use crate::StoreResult;
 
 #[async_trait]
@@ -83,5 +89,52 @@ impl ConsoleStore for PgStore {
 
     async fn console_events(&self, limit: i64) -> StoreResult<Vec<ConsoleEvent>> {
         q::events(&Pg(&self.conn().await?), limit).await
+    }
+}
+
+#[async_trait]
+impl ReviewDeskStore for PgStore {
+    async fn claim_session(&self, claim: Claim, take_over: bool) -> StoreResult<Claim> {
+        Ok(in_tx!(self, tx => d::claim_session(&Pg(&tx), &claim, take_over).await?))
+    }
+
+    async fn release_claim(&self, session_id: SessionId, user_id: Option<Uuid>) -> StoreResult<()> {
+        d::release(&Pg(&self.conn().await?), session_id, user_id).await
+    }
+
+    async fn claims(&self, ids: Vec<SessionId>, now: DateTime<Utc>) -> StoreResult<Vec<Claim>> {
+        d::claims(&Pg(&self.conn().await?), &ids, now).await
+    }
+
+    async fn next_unclaimed(
+        &self,
+        apps: Vec<AppId>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<SessionId>> {
+        d::next_unclaimed(&Pg(&self.conn().await?), &apps, now).await
+    }
+
+    async fn stage_decision(&self, staged: Staged) -> StoreResult<()> {
+        d::stage(&Pg(&self.conn().await?), &staged).await
+    }
+
+    async fn staged_decisions(&self, ids: Vec<SessionId>) -> StoreResult<Vec<Staged>> {
+        d::staged_list(&Pg(&self.conn().await?), &ids).await
+    }
+
+    async fn reject_staged(&self, id: SessionId, by: String, note: String) -> StoreResult<bool> {
+        d::reject(&Pg(&self.conn().await?), id, &by, &note).await
+    }
+
+    async fn drop_staged(&self, id: SessionId) -> StoreResult<()> {
+        d::drop_staged(&Pg(&self.conn().await?), id).await
+    }
+
+    async fn four_eyes(&self, app: AppId) -> StoreResult<bool> {
+        d::four_eyes(&Pg(&self.conn().await?), app).await
+    }
+
+    async fn set_four_eyes(&self, app: AppId, on: bool) -> StoreResult<()> {
+        d::set_four_eyes(&Pg(&self.conn().await?), app, on).await
     }
 }

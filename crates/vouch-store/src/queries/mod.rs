@@ -14,6 +14,7 @@ pub mod idempotency;
 pub mod imports;
 pub mod media;
 pub mod queue;
+pub mod review_desk;
 pub mod sandbox;
 pub mod session_list;
 pub mod sessions;

@@ -74,6 +74,19 @@ fn filter_sql(db: &impl Db, filter: &SessionFilter, params: &mut Vec<Param>) -> 
     if let Some(t) = filter.time_to {
         push("created_at <= #", vec![t.into()]);
     }
+    match filter.claimed {
+        Some((Some(user), now)) => push(
+            "EXISTS (SELECT 1 FROM console_claims c WHERE c.session_id = sessions.id \
+             AND c.user_id = # AND c.expires_at > #)",
+            vec![user.into(), now.into()],
+        ),
+        Some((None, now)) => push(
+            "NOT EXISTS (SELECT 1 FROM console_claims c WHERE c.session_id = sessions.id \
+             AND c.expires_at > #)",
+            vec![now.into()],
+        ),
+        None => {}
+    }
     if let Some(n) = filter.number {
         push("number = #", vec![n.into()]);
     }

@@ -2,12 +2,18 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use uuid::Uuid;
 use vouch_core::console::Failures;
+use vouch_core::{AppId, SessionId};
 
 use super::driver::{ready, Lite};
 use super::SqliteStore;
-use crate::console::{ConsoleEvent, ConsoleLogin, ConsoleStore, ConsoleUser, UserChange};
+use crate::console::{
+    Claim, ConsoleEvent, ConsoleLogin, ConsoleStore, ConsoleUser, ReviewDeskStore, Staged,
+    UserChange,
+};
 use crate::queries::console as q;
+use crate::queries::review_desk as d;
 use crate::StoreResult;
 
 #[async_trait]
@@ -100,6 +106,73 @@ impl ConsoleStore for SqliteStore {
     async fn console_events(&self, limit: i64) -> StoreResult<Vec<ConsoleEvent>> {
         self.readers
             .read(move |c| ready(q::events(&Lite(c), limit)))
+            .await
+    }
+}
+
+#[async_trait]
+impl ReviewDeskStore for SqliteStore {
+    async fn claim_session(&self, claim: Claim, take_over: bool) -> StoreResult<Claim> {
+        self.writer
+            .write(move |c| ready(d::claim_session(&Lite(c), &claim, take_over)))
+            .await
+    }
+
+    async fn release_claim(&self, session_id: SessionId, user_id: Option<Uuid>) -> StoreResult<()> {
+        self.writer
+            .write(move |c| ready(d::release(&Lite(c), session_id, user_id)))
+            .await
+    }
+
+    async fn claims(&self, ids: Vec<SessionId>, now: DateTime<Utc>) -> StoreResult<Vec<Claim>> {
+        self.readers
+            .read(move |c| ready(d::claims(&Lite(c), &ids, now)))
+            .await
+    }
+
+    async fn next_unclaimed(
+        &self,
+        apps: Vec<AppId>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<SessionId>> {
+        self.readers
+            .read(move |c| ready(d::next_unclaimed(&Lite(c), &apps, now)))
+            .await
+    }
+
+    async fn stage_decision(&self, staged: Staged) -> StoreResult<()> {
+        self.writer
+            .write(move |c| ready(d::stage(&Lite(c), &staged)))
+            .await
+    }
+
+    async fn staged_decisions(&self, ids: Vec<SessionId>) -> StoreResult<Vec<Staged>> {
+        self.readers
+            .read(move |c| ready(d::staged_list(&Lite(c), &ids)))
+            .await
+    }
+
+    async fn reject_staged(&self, id: SessionId, by: String, note: String) -> StoreResult<bool> {
+        self.writer
+            .write(move |c| ready(d::reject(&Lite(c), id, &by, &note)))
+            .await
+    }
+
+    async fn drop_staged(&self, id: SessionId) -> StoreResult<()> {
+        self.writer
+            .write(move |c| ready(d::drop_staged(&Lite(c), id)))
+            .await
+    }
+
+    async fn four_eyes(&self, app: AppId) -> StoreResult<bool> {
+        self.readers
+            .read(move |c| ready(d::four_eyes(&Lite(c), app)))
+            .await
+    }
+
+    async fn set_four_eyes(&self, app: AppId, on: bool) -> StoreResult<()> {
+        self.writer
+            .write(move |c| ready(d::set_four_eyes(&Lite(c), app, on)))
             .await
     }
 }

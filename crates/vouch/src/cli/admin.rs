@@ -101,8 +101,18 @@ pub(super) async fn apps(store: &dyn Store, c: AppsCommand) -> anyhow::Result<()
             email_sender_name,
             email_brand,
             allowed_domains,
+            four_eyes,
         } => {
             let app = find_app(store, &app).await?;
+            if let Some(on) = four_eyes {
+                store.set_four_eyes(app.id, on).await?;
+                let state = if on { "on" } else { "off" };
+                println!("four-eyes review is {state} for application {:?}", app.name);
+                if email_sender_name.is_none() && email_brand.is_none() && allowed_domains.is_none()
+                {
+                    return Ok(());
+                }
+            }
             if let Some(list) = allowed_domains {
                 let origins = parse_origins(&list)?;
                 store

@@ -123,7 +123,18 @@ pub enum AppsCommand {
         /// (`https://shop.example,https://app.shop.example:8443`); "" allows none again.
         #[arg(long)]
         allowed_domains: Option<String>,
+        /// Four-eyes review in the console: a reviewer's decision waits for a second reviewer.
+        #[arg(long, value_parser = parse_on_off)]
+        four_eyes: Option<bool>,
     },
+}
+
+fn parse_on_off(s: &str) -> Result<bool, String> {
+    match s {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err(format!("{s:?}: on or off")),
+    }
 }
 
 #[derive(Debug, Args)]

@@ -7,6 +7,8 @@
 //! SameSite=Strict` cookie, and every form carries the login's CSRF token. Decisions go through
 //! the same use case as `PATCH /v3/session/{id}/update-status/`, attributed `CONSOLE_USER`.
 
+mod decide;
+mod desk;
 pub mod lang;
 mod login;
 pub mod password;
@@ -36,7 +38,10 @@ pub fn router() -> Router<AppState> {
         .route("/console/login", get(login::form).post(login::submit))
         .route("/console/logout", post(login::logout))
         .route("/console/sessions/{id}", get(session::page))
-        .route("/console/sessions/{id}/decision", post(session::decide))
+        .route("/console/sessions/{id}/decision", post(decide::decide))
+        .route("/console/sessions/{id}/claim", post(desk::claim))
+        .route("/console/sessions/{id}/staged", post(desk::staged))
+        .route("/console/next", post(desk::next))
         .route("/console/assets/console.css", get(stylesheet))
 }
 

@@ -22,6 +22,8 @@ pub struct Row {
     pub created: String,
     pub age: String,
     pub overdue: bool,
+    pub assignee: String,
+    pub staged: bool,
 }
 
 pub struct Choice {
@@ -39,6 +41,11 @@ struct QueuePage<'a> {
     statuses: Vec<Choice>,
     workflows: Vec<Choice>,
     q: String,
+    assignees: Vec<Choice>,
+    overdue_only: bool,
+    country: String,
+    date_from: String,
+    date_to: String,
     rows: Vec<Row>,
     count: String,
     previous: Option<String>,
@@ -53,6 +60,11 @@ struct Wanted {
     workflow: Option<String>,
     q: String,
     page: i64,
+    assignee: Option<String>,
+    overdue: bool,
+    country: String,
+    date_from: String,
+    date_to: String,
 }
 
 fn wanted(query: Option<&str>) -> Wanted {
@@ -64,6 +76,11 @@ fn wanted(query: Option<&str>) -> Wanted {
             "status" if !v.is_empty() => w.status = Some(v),
             "workflow" if !v.is_empty() => w.workflow = Some(v),
             "q" => w.q = v,
+            "assignee" if !v.is_empty() => w.assignee = Some(v),
+            "overdue" => w.overdue = !v.is_empty(),
+            "country" => w.country = v.to_uppercase(),
+            "from" => w.date_from = v,
+            "to" => w.date_to = v,
             "page" => w.page = v.parse::<i64>().unwrap_or(0).clamp(0, 1_000_000),
             _ => {}
         }
@@ -80,8 +97,21 @@ fn link(app: &App, w: &Wanted, page: i64) -> String {
     if let Some(wf) = &w.workflow {
         q.append_pair("workflow", wf);
     }
-    if !w.q.is_empty() {
-        q.append_pair("q", &w.q);
+    for (k, v) in [
+        ("q", &w.q),
+        ("country", &w.country),
+        ("from", &w.date_from),
+        ("to", &w.date_to),
+    ] {
+        if !v.is_empty() {
+            q.append_pair(k, v);
+        }
+    }
+    if let Some(a) = &w.assignee {
+        q.append_pair("assignee", a);
+    }
+    if w.overdue {
+        q.append_pair("overdue", "1");
     }
     q.append_pair("page", &page.to_string());
     format!("/console/?{}", q.finish())
@@ -113,11 +143,24 @@ pub async fn page(State(state): State<AppState>, who: Reviewer, RawQuery(q): Raw
         .workflow
         .as_deref()
         .and_then(|s| s.parse::<WorkflowId>().ok());
+    let now = crate::clock::now();
+    let deadline = chrono::Duration::from_std(state.config.console.review_deadline)
+        .unwrap_or(chrono::Duration::MAX);
+    let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
     let mut filter = SessionFilter {
         kind: Some(KindFilter::All),
         statuses: status.into_iter().collect(),
         workflow_ids: workflow.into_iter().collect(),
         oldest_first: true,
+        claimed: match w.assignee.as_deref() {
+            Some("me") => Some((Some(who.user.id), now)),
+            Some("nobody") => Some((None, now)),
+            _ => None,
+        },
+        country: (w.country.len() == 2 || w.country.len() == 3).then(|| w.country.clone()),
+        date_from: day(&w.date_from),
+        date_to: day(&w.date_to),
+        time_to: w.overdue.then(|| now - deadline),
         ..SessionFilter::default()
     };
     let (sessions, count) = if let Ok(id) = w.q.parse::<SessionId>() {
@@ -159,9 +202,14 @@ pub async fn page(State(state): State<AppState>, who: Reviewer, RawQuery(q): Raw
         Ok((list, _)) => list,
         Err(e) => return unavailable(t, &e),
     };
-    let now = crate::clock::now();
-    let deadline = chrono::Duration::from_std(state.config.console.review_deadline)
-        .unwrap_or(chrono::Duration::MAX);
+    let ids: Vec<SessionId> = sessions.iter().map(|s| s.id).collect();
+    let (claims, staged) = match tokio::try_join!(
+        state.store.claims(ids.clone(), now),
+        state.store.staged_decisions(ids)
+    ) {
+        Ok(found) => found,
+        Err(e) => return unavailable(t, &e),
+    };
     let label_of = |id: WorkflowId| {
         workflows
             .iter()
@@ -179,6 +227,14 @@ pub async fn page(State(state): State<AppState>, who: Reviewer, RawQuery(q): Raw
             created: s.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
             age: age(now - s.created_at),
             overdue: s.status == SessionStatus::InReview && now - s.created_at > deadline,
+            assignee: claims
+                .iter()
+                .find(|c| c.session_id == s.id)
+                .map(|c| c.email.clone())
+                .unwrap_or_default(),
+            staged: staged
+                .iter()
+                .any(|d| d.session_id == s.id && d.rejected_by.is_none()),
         })
         .collect();
     let pages = (count + PAGE - 1) / PAGE;
@@ -220,6 +276,18 @@ pub async fn page(State(state): State<AppState>, who: Reviewer, RawQuery(q): Raw
         }))
         .collect(),
         q: w.q.clone(),
+        assignees: [("", t.anyone), ("me", t.me), ("nobody", t.nobody)]
+            .into_iter()
+            .map(|(value, label)| Choice {
+                selected: w.assignee.as_deref().unwrap_or("") == value,
+                value: value.into(),
+                label: label.into(),
+            })
+            .collect(),
+        overdue_only: w.overdue,
+        country: w.country.clone(),
+        date_from: w.date_from.clone(),
+        date_to: w.date_to.clone(),
         rows,
         count: t.sessions_found.replace("{count}", &count.to_string()),
         previous: (w.page > 0).then(|| link(&app, &w, w.page - 1)),

@@ -3,19 +3,15 @@
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
-use chrono::Duration;
-use serde::Deserialize;
+use axum::response::Response;
 use serde_json::{json, Value};
-use vouch_core::attempt::ActorType;
+use vouch_core::console::Role;
 use vouch_core::SessionId;
-use vouch_store::SessionBundle;
+use vouch_store::{Claim, SessionBundle, Staged};
 
+use super::decide::Choices;
 use super::lang::Text;
-use super::{csrf_ok, forbidden_form, html, message, unavailable, Reviewer};
-use crate::service::update_status::{update_status, UpdateStatus};
-use crate::service::Failure;
+use super::{html, message, unavailable, Reviewer};
 use crate::state::AppState;
 
 pub struct Step {
@@ -24,6 +20,73 @@ pub struct Step {
     pub status: String,
     pub fields: Vec<(String, String)>,
     pub warnings: Vec<String>,
+    /// Chosen to be redone in the form being shown, with its reason.
+    pub resubmit: bool,
+    pub reason: String,
+}
+
+/// Who holds the session, and what waits for a second reviewer.
+pub struct Desk {
+    pub claim: Option<Claim>,
+    pub mine: bool,
+    /// The user may decide now: its role allows it, and nobody else holds the session (or it
+    /// is an admin).
+    pub may_decide_now: bool,
+    pub four_eyes: bool,
+    /// An admin's choice of users to assign the session to.
+    pub assignees: Vec<String>,
+    /// Who holds the session, in a sentence.
+    pub claim_line: String,
+    /// The staged decision, in a sentence (empty when none).
+    pub staged_line: String,
+    /// The staged decision waits, and this user may approve or reject it.
+    pub may_second: bool,
+}
+
+/// One captured file, as the viewer shows it.
+pub struct Shot {
+    pub label: String,
+    pub url: String,
+    pub is_image: bool,
+    pub width: i64,
+    pub height: i64,
+}
+
+/// The viewer's state, from the URL: zoom (1–3), a quarter-turn rotation, and whether the
+/// document's front and the selfie are shown side by side.
+pub struct Viewer {
+    pub zoom: u8,
+    pub rotate: u16,
+    pub compare: Option<(Shot, Shot)>,
+    pub shots: Vec<Shot>,
+}
+
+impl Viewer {
+    /// The page's URL with one of the viewer's settings changed.
+    pub fn link(&self, zoom: u8, rotate: u16) -> String {
+        format!("?zoom={zoom}&rotate={rotate}#media-heading")
+    }
+
+    pub fn zoom_in(&self) -> String {
+        self.link((self.zoom + 1).min(3), self.rotate)
+    }
+
+    pub fn zoom_out(&self) -> String {
+        self.link(self.zoom.saturating_sub(1).max(1), self.rotate)
+    }
+
+    pub fn turn(&self) -> String {
+        self.link(self.zoom, (self.rotate + 90) % 360)
+    }
+}
+
+/// What the email of the decision being prepared would be.
+pub struct EmailPreview {
+    pub recipient: String,
+    pub subject: String,
+    pub text: String,
+    pub will_be_sent: bool,
+    pub not_sent_reason: String,
 }
 
 pub struct TrailRow {
@@ -55,13 +118,18 @@ struct SessionPage<'a> {
     may_decide: bool,
     notice: Option<String>,
     error: Option<String>,
+    desk: Desk,
+    viewer: Viewer,
+    form: Choices,
+    preview: Option<EmailPreview>,
+    languages: &'a [&'static str],
 }
 
 fn time(t: chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
-fn text(v: &Value) -> String {
+pub fn text(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         Value::Null => String::new(),
@@ -69,8 +137,141 @@ fn text(v: &Value) -> String {
     }
 }
 
+/// The claim, the staged decision and the four-eyes setting of the session.
+async fn desk(state: &AppState, who: &Reviewer, b: &SessionBundle) -> Result<Desk, Response> {
+    let t = who.t;
+    let id = b.session.id;
+    let now = crate::clock::now();
+    let store = &state.store;
+    let claim = store
+        .claims(vec![id], now)
+        .await
+        .map_err(|e| unavailable(t, &e))?
+        .into_iter()
+        .next();
+    let staged = store
+        .staged_decisions(vec![id])
+        .await
+        .map_err(|e| unavailable(t, &e))?
+        .into_iter()
+        .next();
+    let four_eyes = store
+        .four_eyes(b.session.app_id)
+        .await
+        .map_err(|e| unavailable(t, &e))?;
+    let admin = who.user.role == Role::Admin;
+    let assignees = if admin {
+        store
+            .console_users()
+            .await
+            .map_err(|e| unavailable(t, &e))?
+            .into_iter()
+            .filter(|u| u.role.may_decide() && u.disabled_at.is_none() && u.sees(b.session.app_id))
+            .map(|u| u.email)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mine = claim.as_ref().is_some_and(|c| c.user_id == who.user.id);
+    let held_by_other = claim.is_some() && !mine;
+    let claim_line = match &claim {
+        None => t.unclaimed.to_string(),
+        Some(c) if mine => t.claimed_by_you.replace("{until}", &time(c.expires_at)),
+        Some(c) => t
+            .claimed_by
+            .replace("{email}", &c.email)
+            .replace("{until}", &time(c.expires_at)),
+    };
+    let staged_by_me = staged.as_ref().is_some_and(|s| s.user_id == who.user.id);
+    let staged_line = match &staged {
+        None => String::new(),
+        Some(s) => match (&s.rejected_by, staged_by_me) {
+            (Some(by), true) => t
+                .staged_rejected
+                .replace("{email}", by)
+                .replace("{note}", s.note.as_deref().unwrap_or("")),
+            (Some(_), false) => String::new(),
+            (None, true) => t.staged_yours.replace("{decision}", &summary(s)),
+            (None, false) => t
+                .staged_by
+                .replace("{email}", &s.email)
+                .replace("{decision}", &summary(s)),
+        },
+    };
+    let may_second = who.user.role.may_decide()
+        && !staged_by_me
+        && staged.as_ref().is_some_and(|s| s.rejected_by.is_none());
+    Ok(Desk {
+        may_decide_now: who.user.role.may_decide() && (!held_by_other || admin),
+        claim_line,
+        staged_line,
+        may_second,
+        claim,
+        mine,
+        four_eyes,
+        assignees,
+    })
+}
+
+/// The session's captured files, with URLs signed for the viewer.
+fn viewer(state: &AppState, b: &SessionBundle, zoom: u8, rotate: u16) -> Viewer {
+    use vouch_core::engine::Slot;
+    let now = crate::clock::now();
+    let shot = |m: &vouch_store::MediaRecord| {
+        let step = b.workflow.spec.node(&m.node_id).map_or_else(
+            || m.node_id.clone(),
+            |n| n.label.clone().unwrap_or_else(|| n.feature.name().into()),
+        );
+        Shot {
+            label: format!("{step}: {}", m.slot.as_str()),
+            url: state
+                .media
+                .url("", m.id, crate::media::Variant::Display, now),
+            is_image: m.media_type != vouch_core::media::MediaType::Pdf,
+            width: m.width,
+            height: m.height,
+        }
+    };
+    // The latest file of each slot of each step.
+    let mut latest: Vec<&vouch_store::MediaRecord> = Vec::new();
+    for m in &b.media {
+        latest.retain(|l| !(l.node_id == m.node_id && l.slot == m.slot));
+        latest.push(m);
+    }
+    let find = |slot: Slot| {
+        latest
+            .iter()
+            .rev()
+            .find(|m| m.slot == slot)
+            .map(|m| shot(m))
+    };
+    let compare = find(Slot::Front).zip(find(Slot::Selfie));
+    Viewer {
+        zoom: zoom.clamp(1, 3),
+        rotate: rotate % 360 / 90 * 90,
+        compare,
+        shots: latest.into_iter().map(shot).collect(),
+    }
+}
+
+/// A staged decision in a line: its status, the steps to redo, its comment.
+fn summary(s: &Staged) -> String {
+    let mut out = text(&s.body["new_status"]);
+    if let Some(nodes) = s.body["nodes_to_resubmit"].as_array() {
+        let list: Vec<String> = nodes
+            .iter()
+            .map(|n| format!("{} ({})", text(&n["node_id"]), text(&n["reason"])))
+            .collect();
+        out.push_str(&format!(": {}", list.join(", ")));
+    }
+    if let Some(c) = s.body["comment"].as_str() {
+        out.push_str(&format!(" — {c}"));
+    }
+    out
+}
+
 /// The session, if it is one of the user's applications'.
-async fn find(
+pub async fn find(
     state: &AppState,
     who: &Reviewer,
     id: SessionId,
@@ -93,13 +294,25 @@ async fn find(
     Ok(None)
 }
 
-async fn render(
+/// What a page shows beside the session: a notice or an error, and the decision form as it was
+/// filled in (with the preview of its email, if one was asked for).
+#[derive(Default)]
+pub struct Shown {
+    /// The viewer's settings (`zoom`, `rotate`), from the page's URL.
+    pub zoom: u8,
+    pub rotate: u16,
+    pub notice: Option<String>,
+    pub error: Option<String>,
+    pub form: Choices,
+    pub preview: Option<EmailPreview>,
+}
+
+pub async fn render(
     state: &AppState,
     who: &Reviewer,
     b: &SessionBundle,
     status: StatusCode,
-    notice: Option<String>,
-    error: Option<String>,
+    shown: Shown,
 ) -> Response {
     let t = who.t;
     let s = &b.session;
@@ -147,6 +360,8 @@ async fn render(
                 status: a.map_or_else(|| t.not_done.to_string(), |a| a.status.as_str().into()),
                 fields,
                 warnings,
+                resubmit: shown.form.resubmit.contains(&n.node_id),
+                reason: shown.form.reason(&n.node_id),
             }
         })
         .collect();
@@ -168,6 +383,11 @@ async fn render(
             comment: r.comment.clone().unwrap_or_default(),
         })
         .collect();
+    let viewer = viewer(state, b, shown.zoom, shown.rotate);
+    let desk = match desk(state, who, b).await {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
     let page = SessionPage {
         t,
         who,
@@ -185,8 +405,13 @@ async fn render(
         trail_ok,
         version: s.version,
         may_decide: who.user.role.may_decide(),
-        notice,
-        error,
+        notice: shown.notice,
+        error: shown.error,
+        desk,
+        viewer,
+        form: shown.form,
+        preview: shown.preview,
+        languages: &vouch_core::email::LANGUAGES,
     };
     html(status, page.render())
 }
@@ -205,106 +430,31 @@ pub async fn page(
         Ok(None) => return message(who.t, StatusCode::NOT_FOUND, who.t.not_found),
         Err(r) => return r,
     };
-    let notice = q
-        .as_deref()
-        .is_some_and(|q| q.split('&').any(|p| p == "decided=1"))
-        .then(|| who.t.decided.to_string());
-    render(&state, &who, &b, StatusCode::OK, notice, None).await
-}
-
-#[derive(Deserialize)]
-pub struct DecisionForm {
-    #[serde(default)]
-    csrf: Option<String>,
-    #[serde(default)]
-    version: Option<i64>,
-    #[serde(default)]
-    new_status: String,
-    #[serde(default)]
-    comment: String,
-}
-
-/// The words of a refusal, as the API would answer it.
-async fn refusal_text(f: Failure) -> String {
-    let r = crate::http::error::ApiError::from(f).into_response();
-    let bytes = axum::body::to_bytes(r.into_body(), 64 * 1024)
-        .await
-        .unwrap_or_default();
-    let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    match v.get("detail").and_then(Value::as_str) {
-        Some(d) => d.to_string(),
-        None => v
-            .as_object()
-            .into_iter()
-            .flatten()
-            .map(|(k, m)| format!("{k}: {}", text(&m[0])))
-            .collect::<Vec<_>>()
-            .join(" "),
-    }
-}
-
-pub async fn decide(
-    State(state): State<AppState>,
-    who: Reviewer,
-    Path(id): Path<String>,
-    Form(f): Form<DecisionForm>,
-) -> Response {
+    let said = |flag: &str| {
+        q.as_deref()
+            .is_some_and(|q| q.split('&').any(|p| p == flag))
+    };
     let t = who.t;
-    if !csrf_ok(&who.login, f.csrf.as_deref()) {
-        return forbidden_form(t);
-    }
-    if !who.user.role.may_decide() {
-        return message(t, StatusCode::FORBIDDEN, t.viewer_cannot_decide);
-    }
-    let Ok(id) = id.parse::<SessionId>() else {
-        return message(t, StatusCode::NOT_FOUND, t.not_found);
+    let notice = [
+        ("decided=1", t.decided),
+        ("staged=1", t.staged_notice),
+        ("claimed=1", t.claimed_notice),
+        ("released=1", t.released_notice),
+        ("rejected=1", t.rejected_notice),
+    ]
+    .into_iter()
+    .find(|(flag, _)| said(flag))
+    .map(|(_, words)| words.to_string());
+    let number = |name: &str| {
+        url::form_urlencoded::parse(q.as_deref().unwrap_or("").as_bytes())
+            .find(|(k, _)| k == name)
+            .and_then(|(_, v)| v.parse::<u16>().ok())
     };
-    let b = match find(&state, &who, id).await {
-        Ok(Some(b)) => b,
-        Ok(None) => return message(t, StatusCode::NOT_FOUND, t.not_found),
-        Err(r) => return r,
+    let shown = Shown {
+        notice,
+        zoom: number("zoom").unwrap_or(1).min(3) as u8,
+        rotate: number("rotate").unwrap_or(0),
+        ..Shown::default()
     };
-    let comment = f.comment.trim();
-    let mut body = json!({ "new_status": f.new_status });
-    if !comment.is_empty() {
-        body["comment"] = json!(comment);
-    }
-    let done = update_status(
-        state.store.as_ref(),
-        UpdateStatus {
-            app_id: b.session.app_id,
-            session_id: id,
-            body: Ok(body),
-            actor_type: ActorType::ConsoleUser,
-            actor_display: who.user.email.clone(),
-            expected_version: Some(f.version.unwrap_or(-1)),
-            public_url: state.config.public_url.clone(),
-            link_ttl: Duration::from_std(state.config.sessions.link_ttl).unwrap_or(Duration::MAX),
-            send_in_sandbox: state.config.mailer.send_in_sandbox,
-            preview_key: state.preview_key.clone(),
-        },
-    )
-    .await;
-    match done {
-        Ok(()) => Redirect::to(&format!("/console/sessions/{id}?decided=1")).into_response(),
-        Err(e) => {
-            let stale = matches!(e, Failure::Rejected(vouch_core::Rejection::Stale));
-            let now = match find(&state, &who, id).await {
-                Ok(Some(b)) => b,
-                Ok(None) => return message(t, StatusCode::NOT_FOUND, t.not_found),
-                Err(r) => return r,
-            };
-            let error = if stale {
-                t.stale.replace("{status}", now.session.status.as_str())
-            } else {
-                format!("{} {}", t.refused, refusal_text(e).await)
-            };
-            let status = if stale {
-                StatusCode::CONFLICT
-            } else {
-                StatusCode::BAD_REQUEST
-            };
-            render(&state, &who, &now, status, None, Some(error)).await
-        }
-    }
+    render(&state, &who, &b, StatusCode::OK, shown).await
 }

@@ -23,6 +23,9 @@ pub struct ConsoleConfig {
     /// A session in review longer than this is flagged overdue in the queue.
     #[serde(with = "human")]
     pub review_deadline: Duration,
+    /// A reviewer's claim on a session ends this long after it was taken.
+    #[serde(with = "human")]
+    pub claim_ttl: Duration,
 }
 
 impl ConsoleConfig {

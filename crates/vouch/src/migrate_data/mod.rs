@@ -58,6 +58,9 @@ pub const TABLES: &[&str] = &[
     "console_users",
     "console_logins",
     "console_events",
+    "console_claims",
+    "console_staged",
+    "console_app_settings",
 ];
 
 /// Identity columns whose sequences must continue after the copied values.

@@ -2,126 +2,12 @@
 //! logout, who may decide, other applications' sessions, stale pages, and a decision that lands
 //! in the API's review trail exactly as an API decision does.
 
-use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
-use reqwest::{redirect, Client, StatusCode};
+use reqwest::StatusCode;
 use serde_json::json;
 use vouch_core::console::Role;
-use vouch_store::{ConsoleEvent, ConsoleUser};
 
 use crate::common::{new_app, TestServer};
-
-const PASSWORD: &str = "a long enough password";
-
-async fn user(t: &TestServer, email: &str, role: Role, apps: Vec<vouch_core::AppId>) {
-    let now = chrono::Utc::now();
-    t.store
-        .create_console_user(
-            ConsoleUser {
-                id: uuid::Uuid::now_v7(),
-                email: email.into(),
-                password_hash: vouch::console::password::hash(PASSWORD).unwrap(),
-                role,
-                apps,
-                disabled_at: None,
-                created_at: now,
-            },
-            ConsoleEvent::new("user_created", email, now),
-        )
-        .await
-        .unwrap();
-}
-
-/// A browser without a cookie jar: each test carries its cookie by hand.
-fn browser() -> Client {
-    Client::builder()
-        .redirect(redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-struct Answer {
-    status: StatusCode,
-    location: String,
-    set_cookie: String,
-    body: String,
-}
-
-async fn send(r: reqwest::RequestBuilder) -> Answer {
-    let r = r.send().await.unwrap();
-    let header = |name| {
-        r.headers()
-            .get(name)
-            .map(|v: &reqwest::header::HeaderValue| v.to_str().unwrap().to_string())
-            .unwrap_or_default()
-    };
-    let (location, set_cookie) = (header(LOCATION), header(SET_COOKIE));
-    Answer {
-        status: r.status(),
-        location,
-        set_cookie,
-        body: r.text().await.unwrap(),
-    }
-}
-
-async fn log_in(t: &TestServer, email: &str, password: &str, cookie: Option<&str>) -> Answer {
-    let mut r = browser().post(format!("{}/console/login", t.base)).form(&[
-        ("email", email),
-        ("password", password),
-        ("next", "/console/"),
-    ]);
-    if let Some(c) = cookie {
-        r = r.header(COOKIE, c);
-    }
-    send(r).await
-}
-
-/// Logs in; answers the `Cookie` header to send afterwards.
-async fn cookie(t: &TestServer, email: &str) -> String {
-    let a = log_in(t, email, PASSWORD, None).await;
-    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
-    a.set_cookie.split(';').next().unwrap().to_string()
-}
-
-async fn get(t: &TestServer, path: &str, cookie: &str) -> Answer {
-    send(
-        browser()
-            .get(format!("{}{path}", t.base))
-            .header(COOKIE, cookie),
-    )
-    .await
-}
-
-async fn post(t: &TestServer, path: &str, cookie: &str, form: &[(&str, &str)]) -> Answer {
-    send(
-        browser()
-            .post(format!("{}{path}", t.base))
-            .header(COOKIE, cookie)
-            .form(form),
-    )
-    .await
-}
-
-/// The login's CSRF token, read from a page's logout form.
-fn csrf(page: &str) -> String {
-    let at = page.find("name=\"csrf\" value=\"").unwrap() + 19;
-    page[at..at + 64].to_string()
-}
-
-fn version(page: &str) -> String {
-    let at = page.find("name=\"version\" value=\"").unwrap() + 22;
-    page[at..].split('"').next().unwrap().to_string()
-}
-
-/// A session of the test application waiting for review.
-async fn in_review(t: &TestServer, vendor_data: &str) -> String {
-    let created = t
-        .session_with(&["OCR"], json!({"vendor_data": vendor_data}))
-        .await;
-    let id = created["session_id"].as_str().unwrap().to_string();
-    assert_eq!(t.attempt(&id, "feature_ocr_1", "In Review").await.0, 201);
-    assert_eq!(t.status_of(&id).await, "In Review");
-    id
-}
+use crate::console_support::*;
 
 #[tokio::test]
 async fn a_login_is_a_secure_cookie_and_the_queue_shows_what_waits() {
@@ -405,4 +291,248 @@ async fn version_of(t: &TestServer, id: &str) -> String {
         .unwrap()
         .unwrap();
     s.version.to_string()
+}
+
+#[tokio::test]
+async fn a_claimed_session_is_decided_by_its_claimant_or_an_admin_and_next_takes_the_oldest() {
+    let t = TestServer::start().await;
+    user(&t, "rita@acme.example", Role::Reviewer, vec![]).await;
+    user(&t, "sam@acme.example", Role::Reviewer, vec![]).await;
+    user(&t, "ada@acme.example", Role::Admin, vec![]).await;
+    let first = in_review(&t, "customer-1").await;
+    let second = in_review(&t, "customer-2").await;
+    let rita = cookie(&t, "rita@acme.example").await;
+    let sam = cookie(&t, "sam@acme.example").await;
+    let ada = cookie(&t, "ada@acme.example").await;
+
+    // "Next" claims the oldest unclaimed session for whoever asks.
+    let token = csrf(&get(&t, "/console/", &rita).await.body);
+    let a = post(&t, "/console/next", &rita, &[("csrf", &token)]).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    assert_eq!(a.location, format!("/console/sessions/{first}?claimed=1"));
+    let sam_token = csrf(&get(&t, "/console/", &sam).await.body);
+    let a = post(&t, "/console/next", &sam, &[("csrf", &sam_token)]).await;
+    assert_eq!(a.location, format!("/console/sessions/{second}?claimed=1"));
+    let a = post(&t, "/console/next", &sam, &[("csrf", &sam_token)]).await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert!(a.body.contains("Nothing is waiting for review"));
+
+    // The queue shows who holds what, and filters by it.
+    let mine = get(&t, "/console/?assignee=me", &rita).await;
+    assert!(mine.body.contains("customer-1") && !mine.body.contains("customer-2"));
+    let nobody = get(&t, "/console/?assignee=nobody", &rita).await;
+    assert!(!nobody.body.contains("customer-1") && !nobody.body.contains("customer-2"));
+    assert!(get(&t, "/console/", &rita)
+        .await
+        .body
+        .contains("sam@acme.example"));
+
+    // Sam cannot claim or decide Rita's session; the page says who holds it.
+    let page = get(&t, &format!("/console/sessions/{first}"), &sam).await;
+    assert!(page.body.contains("Claimed by rita@acme.example until"));
+    assert!(!page.body.contains("Record decision"));
+    let a = post(
+        &t,
+        &format!("/console/sessions/{first}/claim"),
+        &sam,
+        &[("csrf", &sam_token), ("action", "claim")],
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::CONFLICT);
+    let v = version(
+        &get(&t, &format!("/console/sessions/{first}"), &rita)
+            .await
+            .body,
+    );
+    let a = post(
+        &t,
+        &format!("/console/sessions/{first}/decision"),
+        &sam,
+        &[
+            ("csrf", &sam_token),
+            ("version", &v),
+            ("new_status", "Declined"),
+        ],
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    assert!(a
+        .body
+        .contains("rita@acme.example has claimed this session"));
+    assert_eq!(t.status_of(&first).await, "In Review");
+
+    // An admin assigns it to Sam, who then decides it; the claim ends with the decision.
+    let ada_token = csrf(&get(&t, "/console/", &ada).await.body);
+    let a = post(
+        &t,
+        &format!("/console/sessions/{first}/claim"),
+        &ada,
+        &[
+            ("csrf", &ada_token),
+            ("action", "assign"),
+            ("assignee", "sam@acme.example"),
+        ],
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    let page = get(&t, &format!("/console/sessions/{first}"), &rita).await;
+    assert!(page.body.contains("Claimed by sam@acme.example"));
+    let a = post(
+        &t,
+        &format!("/console/sessions/{first}/decision"),
+        &sam,
+        &[
+            ("csrf", &sam_token),
+            ("version", &v),
+            ("new_status", "Declined"),
+        ],
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    assert_eq!(t.status_of(&first).await, "Declined");
+    assert!(t
+        .store
+        .claims(vec![first.parse().unwrap()], chrono::Utc::now())
+        .await
+        .unwrap()
+        .is_empty());
+
+    // An expired claim is nobody's: Rita claims Sam's second session once his claim has run out.
+    let expired = vouch_store::Claim {
+        session_id: second.parse().unwrap(),
+        user_id: t
+            .store
+            .console_user("sam@acme.example".into())
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        email: "sam@acme.example".into(),
+        claimed_at: chrono::Utc::now() - chrono::Duration::hours(2),
+        expires_at: chrono::Utc::now() - chrono::Duration::hours(1),
+    };
+    t.store.claim_session(expired, true).await.unwrap();
+    let a = post(
+        &t,
+        &format!("/console/sessions/{second}/claim"),
+        &rita,
+        &[("csrf", &token), ("action", "claim")],
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    let page = get(&t, &format!("/console/sessions/{second}"), &rita).await;
+    assert!(page.body.contains("You have claimed this session until"));
+}
+
+#[tokio::test]
+async fn under_four_eyes_a_decision_waits_for_a_second_reviewer_and_never_its_author() {
+    let t = TestServer::start().await;
+    t.store.set_four_eyes(t.app.id, true).await.unwrap();
+    user(&t, "rita@acme.example", Role::Reviewer, vec![]).await;
+    user(&t, "sam@acme.example", Role::Reviewer, vec![]).await;
+    let id = in_review(&t, "customer-4").await;
+    let rita = cookie(&t, "rita@acme.example").await;
+    let sam = cookie(&t, "sam@acme.example").await;
+    let page = get(&t, &format!("/console/sessions/{id}"), &rita).await;
+    assert!(page.body.contains("Four-eyes review is on"));
+    let (token, v) = (csrf(&page.body), version(&page.body));
+    let decision = format!("/console/sessions/{id}/decision");
+    let a = post(
+        &t,
+        &decision,
+        &rita,
+        &[
+            ("csrf", &token),
+            ("version", &v),
+            ("new_status", "Approved"),
+            ("comment", "Looks right."),
+        ],
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    assert_eq!(a.location, format!("/console/sessions/{id}?staged=1"));
+    assert_eq!(t.status_of(&id).await, "In Review");
+    assert!(get(&t, "/console/", &sam).await.body.contains("Staged"));
+
+    // Its author cannot approve it (refused on the server, whatever the page offers).
+    let staged = format!("/console/sessions/{id}/staged");
+    let a = post(
+        &t,
+        &staged,
+        &rita,
+        &[("csrf", &token), ("action", "approve")],
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    assert!(a
+        .body
+        .contains("You cannot approve or reject your own decision"));
+    assert_eq!(t.status_of(&id).await, "In Review");
+
+    // The second reviewer sends it back with a note; the author sees why.
+    let page = get(&t, &format!("/console/sessions/{id}"), &sam).await;
+    assert!(page
+        .body
+        .contains("rita@acme.example decided: Approved — Looks right."));
+    let sam_token = csrf(&page.body);
+    let a = post(
+        &t,
+        &staged,
+        &sam,
+        &[
+            ("csrf", &sam_token),
+            ("action", "reject"),
+            ("note", "Check the expiry date first."),
+        ],
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER);
+    let page = get(&t, &format!("/console/sessions/{id}"), &rita).await;
+    assert!(page
+        .body
+        .contains("sam@acme.example sent your decision back: Check the expiry date first."));
+
+    // Staged again, and approved by the second reviewer: it takes effect, attributed to both.
+    let a = post(
+        &t,
+        &decision,
+        &rita,
+        &[
+            ("csrf", &token),
+            ("version", &v),
+            ("new_status", "Approved"),
+            ("comment", "Expiry checked."),
+        ],
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER);
+    let a = post(
+        &t,
+        &staged,
+        &sam,
+        &[("csrf", &sam_token), ("action", "approve")],
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    assert_eq!(t.status_of(&id).await, "Approved");
+    let (_, trail) = t.get(&format!("/v3/sessions/{id}/reviews/")).await;
+    let row = trail["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["new_status"] == "Approved")
+        .cloned()
+        .unwrap();
+    assert_eq!(row["actor_type"], "CONSOLE_USER");
+    assert_eq!(
+        row["actor_display"],
+        "rita@acme.example, approved by sam@acme.example"
+    );
+    assert_eq!(row["comment"], "Expiry checked.");
+    assert!(t
+        .store
+        .staged_decisions(vec![id.parse().unwrap()])
+        .await
+        .unwrap()
+        .is_empty());
 }

@@ -3,6 +3,9 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+#[path = "../support/console.rs"]
+#[allow(dead_code)]
+mod console_support;
 
 mod attempts;
 mod auth;

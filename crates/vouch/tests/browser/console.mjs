@@ -3,9 +3,9 @@
 // a screenshot of every page.
 //
 // Usage: node console.mjs <plan.json>
-//   plan: {"base", "screenshots", "reviewer": {"email", "password"}, "viewer": {"email",
-//          "password"}, "search": "<vendor data>", "number": <session number>,
-//          "viewer_session": "<id>"}
+//   plan: {"base", "screenshots", "reviewer"|"second"|"viewer": {"email", "password"},
+//          "search": "<vendor data>", "number": <its session number>, "approve_number",
+//          "person_email", "viewer_session": "<id>", "staged_session": "<id of a four-eyes app>"}
 // Prints one JSON object: {"pages": [{"name", "problems": ["…"], "violations": [...], "passes"}]}.
 
 import { readFileSync, mkdirSync } from 'node:fs';
@@ -72,6 +72,7 @@ try {
     await shot(page, 'queue');
     results.push({ name: 'queue', problems, ...(await axe(page)) });
 
+    // Find the session through search, open it, claim it.
     problems = [];
     await page.getByRole('searchbox', { name: 'Search', exact: true }).fill(plan.search);
     await page.getByRole('button', { name: 'Apply filters', exact: true }).press('Enter');
@@ -83,23 +84,75 @@ try {
     await rows.getByRole('link', { name: `#${plan.number}`, exact: true }).click();
     await page.waitForLoadState();
     await heading(page, `Session #${plan.number}`, problems);
-    const trail = page.getByText('Trail verified: every row is chained to the one before.');
-    if (await trail.count() !== 1) problems.push('no verified-trail badge');
+    await page.getByRole('button', { name: 'Claim', exact: true }).click();
+    await page.waitForLoadState();
+    const claimed = await page.locator('#claim-line').innerText();
+    if (!claimed.startsWith('You have claimed this session until')) problems.push(`after claiming: ${claimed}`);
+    if (await page.getByText('Trail verified: every row is chained to the one before.').count() !== 1) problems.push('no verified-trail badge');
+
+    // Compare the document and the selfie, zoomed in and turned a quarter.
+    const compare = page.locator('.compare img');
+    if (await compare.count() !== 2) problems.push(`${await compare.count()} images side by side`);
+    for (const name of ['OCR: front', 'LIVENESS: selfie']) {
+      const img = page.getByRole('img', { name, exact: true }).first();
+      const loaded = await img.evaluate((i) => i.complete && i.naturalWidth > 0);
+      if (!loaded) problems.push(`the image "${name}" did not load`);
+    }
     await shot(page, 'session');
     results.push({ name: 'session', problems, ...(await axe(page)) });
-
     problems = [];
+    await page.getByRole('link', { name: 'Zoom in', exact: true }).click();
+    await page.getByRole('link', { name: /^Rotate/ }).click();
+    await page.waitForLoadState();
+    const cls = await compare.first().getAttribute('class');
+    if (cls !== 'zoom-2 rotate-90') problems.push(`the viewer's image is ${cls}`);
+    await page.locator('#media-heading').scrollIntoViewIfNeeded();
+    await shot(page, 'session-media-zoomed');
+
+    // Send the document back with a reason and an email, previewed first.
+    await page.getByRole('checkbox', { name: 'Redo OCR', exact: true }).check();
+    await page.getByLabel('Reason shown to the person (OCR)', { exact: true }).fill('The photo of the document is blurred.');
+    await page.getByRole('radio', { name: 'Ask for steps again', exact: true }).check();
+    await page.getByRole('checkbox', { name: 'Email the person', exact: true }).check();
+    await page.getByLabel('Their email address', { exact: true }).fill(plan.person_email);
+    await page.getByRole('button', { name: 'Preview the email', exact: true }).click();
+    await page.waitForLoadState();
+    const preview = page.getByRole('region', { name: 'The email that will be sent' });
+    if (await preview.count() !== 1) problems.push(`no email preview: ${(await page.locator('main').innerText()).slice(0, 500)}`);
+    else if (!(await preview.innerText()).includes('The photo of the document is blurred.')) problems.push('the preview lacks the reason');
+    if (!(await page.getByRole('checkbox', { name: 'Redo OCR', exact: true }).isChecked())) problems.push('the preview lost the chosen step');
+    await preview.scrollIntoViewIfNeeded();
+    await shot(page, 'session-email-preview');
+    await page.getByRole('button', { name: 'Record decision', exact: true }).click();
+    await page.waitForLoadState();
+    if (await page.getByRole('status').filter({ hasText: 'Decision recorded.' }).count() !== 1) problems.push(`after resubmitting: ${(await page.locator('main').innerText()).slice(0, 400)}`);
+    const status = await page.locator('#session-status').innerText();
+    if (status !== 'Resubmitted') problems.push(`status shown: ${status}`);
+    await shot(page, 'session-resubmitted');
+
+    // Approve another, found by its number.
+    await page.goto(plan.base + `/console/?q=${plan.approve_number}`);
+    await page.getByRole('link', { name: `#${plan.approve_number}`, exact: true }).click();
+    await page.waitForLoadState();
     await page.getByRole('radio', { name: 'Approve', exact: true }).check();
     await page.getByLabel('Reason (shown on the review trail)', { exact: true }).fill('Checked the document by hand.');
     await page.getByRole('button', { name: 'Record decision', exact: true }).click();
     await page.waitForLoadState();
-    const done = page.getByRole('status').filter({ hasText: 'Decision recorded.' });
-    if (await done.count() !== 1) problems.push(`after deciding: ${(await page.locator('main').innerText()).slice(0, 400)}`);
-    const status = await page.locator('#session-status').innerText();
-    if (status !== 'Approved') problems.push(`status shown: ${status}`);
+    if (await page.locator('#session-status').innerText() !== 'Approved') problems.push('the second session is not approved');
     const row = page.getByRole('row').filter({ hasText: 'Checked the document by hand.' });
     if (await row.count() !== 1) problems.push('the decision is not on the trail shown');
     await shot(page, 'session-decided');
+
+    // Four-eyes: the decision waits, and its author is not offered its approval.
+    await page.goto(`${plan.base}/console/sessions/${plan.staged_session}`);
+    if (await page.getByText('Four-eyes review is on for this application').count() !== 1) problems.push('no four-eyes notice');
+    await page.getByRole('radio', { name: 'Approve', exact: true }).check();
+    await page.getByRole('button', { name: 'Record decision', exact: true }).click();
+    await page.waitForLoadState();
+    if (await page.getByRole('status').filter({ hasText: 'Decision staged' }).count() !== 1) problems.push(`after staging: ${(await page.locator('main').innerText()).slice(0, 400)}`);
+    if (!(await page.locator('#staged-line').innerText()).startsWith('Your decision waits for a second reviewer')) problems.push('the author is not told its decision waits');
+    if (await page.getByRole('button', { name: 'Approve the staged decision' }).count() !== 0) problems.push('the author is offered to approve its own decision');
+    await shot(page, 'session-staged');
 
     await page.getByRole('button', { name: 'Log out', exact: true }).click();
     await page.waitForLoadState();
@@ -108,7 +161,27 @@ try {
     await page.reload();
     await heading(page, 'Log in to review sessions', problems);
     if (outside.length) problems.push(`requests outside vouch: ${outside.join(', ')}`);
-    results.push({ name: 'decide-and-log-out', problems, violations: [], passes: -1 });
+    results.push({ name: 'claim-compare-resubmit-decide-stage', problems, violations: [], passes: -1 });
+    await context.close();
+  }
+  {
+    // The second reviewer approves the staged decision.
+    const context = await newContext();
+    const page = await context.newPage();
+    const problems = [];
+    await logIn(page, plan.second, problems);
+    const queue = page.getByRole('row').filter({ hasText: 'Staged' });
+    if (await queue.count() !== 0) problems.push('another application\'s staged session shows in the first queue');
+    await page.goto(`${plan.base}/console/sessions/${plan.staged_session}`);
+    const line = await page.locator('#staged-line').innerText();
+    if (!line.startsWith('rita@acme.example decided: Approved')) problems.push(`staged line: ${line}`);
+    await shot(page, 'session-second-reviewer');
+    results.push({ name: 'session-second-reviewer', problems: [], ...(await axe(page)) });
+    await page.getByRole('button', { name: 'Approve the staged decision', exact: true }).click();
+    await page.waitForLoadState();
+    if (await page.locator('#session-status').innerText() !== 'Approved') problems.push('the staged decision did not take effect');
+    await shot(page, 'session-seconded');
+    results.push({ name: 'second-approves', problems, violations: [], passes: -1 });
     await context.close();
   }
   {
@@ -119,6 +192,7 @@ try {
     await page.goto(`${plan.base}/console/sessions/${plan.viewer_session}`);
     if (await page.getByText('Your role (viewer) can read sessions but not decide them.').count() !== 1) problems.push('no word that a viewer cannot decide');
     if (await page.getByRole('button', { name: 'Record decision' }).count() !== 0) problems.push('a viewer is offered the decision form');
+    if (await page.getByRole('button', { name: 'Claim' }).count() !== 0) problems.push('a viewer is offered to claim');
     await shot(page, 'session-viewer');
     results.push({ name: 'session-viewer', problems, ...(await axe(page)) });
     await context.close();

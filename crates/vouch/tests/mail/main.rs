@@ -2,6 +2,10 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod console;
+#[path = "../support/console.rs"]
+#[allow(dead_code)]
+mod console_support;
 mod misbehaving;
 mod person_codes;
 mod preview;
