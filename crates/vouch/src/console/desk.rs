@@ -8,12 +8,122 @@ use axum::Form;
 use serde::Deserialize;
 use vouch_core::console::Role;
 use vouch_core::SessionId;
-use vouch_store::Claim;
+use vouch_store::{Claim, SessionBundle, Staged};
 
 use super::decide::{apply, refused, Choices};
-use super::session::find;
+use super::session::{find, text, time};
 use super::{csrf_ok, forbidden_form, message, unavailable, Reviewer};
 use crate::state::AppState;
+
+/// Who holds the session, and what waits for a second reviewer.
+pub struct Desk {
+    pub claim: Option<Claim>,
+    pub mine: bool,
+    /// The user may decide now: its role allows it, and nobody else holds the session (or it
+    /// is an admin).
+    pub may_decide_now: bool,
+    pub four_eyes: bool,
+    /// An admin's choice of users to assign the session to.
+    pub assignees: Vec<String>,
+    /// Who holds the session, in a sentence.
+    pub claim_line: String,
+    /// The staged decision, in a sentence (empty when none).
+    pub staged_line: String,
+    /// The staged decision waits, and this user may approve or reject it.
+    pub may_second: bool,
+}
+
+/// The claim, the staged decision and the four-eyes setting of the session.
+pub async fn desk(state: &AppState, who: &Reviewer, b: &SessionBundle) -> Result<Desk, Response> {
+    let t = who.t;
+    let id = b.session.id;
+    let now = crate::clock::now();
+    let store = &state.store;
+    let claim = store
+        .claims(vec![id], now)
+        .await
+        .map_err(|e| unavailable(t, &e))?
+        .into_iter()
+        .next();
+    let staged = store
+        .staged_decisions(vec![id])
+        .await
+        .map_err(|e| unavailable(t, &e))?
+        .into_iter()
+        .next();
+    let four_eyes = store
+        .four_eyes(b.session.app_id)
+        .await
+        .map_err(|e| unavailable(t, &e))?;
+    let admin = who.user.role == Role::Admin;
+    let assignees = if admin {
+        store
+            .console_users()
+            .await
+            .map_err(|e| unavailable(t, &e))?
+            .into_iter()
+            .filter(|u| u.role.may_decide() && u.disabled_at.is_none() && u.sees(b.session.app_id))
+            .map(|u| u.email)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mine = claim.as_ref().is_some_and(|c| c.user_id == who.user.id);
+    let held_by_other = claim.is_some() && !mine;
+    let claim_line = match &claim {
+        None => t.unclaimed.to_string(),
+        Some(c) if mine => t.claimed_by_you.replace("{until}", &time(c.expires_at)),
+        Some(c) => t
+            .claimed_by
+            .replace("{email}", &c.email)
+            .replace("{until}", &time(c.expires_at)),
+    };
+    let staged_by_me = staged.as_ref().is_some_and(|s| s.user_id == who.user.id);
+    let staged_line = match &staged {
+        None => String::new(),
+        Some(s) => match (&s.rejected_by, staged_by_me) {
+            (Some(by), true) => t
+                .staged_rejected
+                .replace("{email}", by)
+                .replace("{note}", s.note.as_deref().unwrap_or("")),
+            (Some(_), false) => String::new(),
+            (None, true) => t.staged_yours.replace("{decision}", &summary(s)),
+            (None, false) => t
+                .staged_by
+                .replace("{email}", &s.email)
+                .replace("{decision}", &summary(s)),
+        },
+    };
+    let may_second = who.user.role.may_decide()
+        && !staged_by_me
+        && staged.as_ref().is_some_and(|s| s.rejected_by.is_none());
+    Ok(Desk {
+        may_decide_now: who.user.role.may_decide() && (!held_by_other || admin),
+        claim_line,
+        staged_line,
+        may_second,
+        claim,
+        mine,
+        four_eyes,
+        assignees,
+    })
+}
+
+/// A staged decision in a line: its status, the steps to redo, its comment.
+fn summary(s: &Staged) -> String {
+    let mut out = text(&s.body["new_status"]);
+    if let Some(nodes) = s.body["nodes_to_resubmit"].as_array() {
+        let list: Vec<String> = nodes
+            .iter()
+            .map(|n| format!("{} ({})", text(&n["node_id"]), text(&n["reason"])))
+            .collect();
+        out.push_str(&format!(": {}", list.join(", ")));
+    }
+    if let Some(c) = s.body["comment"].as_str() {
+        out.push_str(&format!(" — {c}"));
+    }
+    out
+}
 
 #[derive(Deserialize)]
 pub struct DeskForm {

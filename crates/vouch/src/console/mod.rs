@@ -15,6 +15,8 @@ pub mod password;
 mod queue;
 mod session;
 pub mod settings;
+mod steps;
+mod viewer;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -42,6 +44,11 @@ pub fn router() -> Router<AppState> {
         .route("/console/sessions/{id}/claim", post(desk::claim))
         .route("/console/sessions/{id}/staged", post(desk::staged))
         .route("/console/next", post(desk::next))
+        .route(
+            "/console/sessions/{id}/steps/{node}/status",
+            post(steps::step_status),
+        )
+        .route("/console/sessions/{id}/notes", post(steps::note))
         .route("/console/assets/console.css", get(stylesheet))
 }
 

@@ -5,12 +5,13 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{json, Value};
-use vouch_core::console::Role;
 use vouch_core::SessionId;
-use vouch_store::{Claim, SessionBundle, Staged};
+use vouch_store::SessionBundle;
 
 use super::decide::Choices;
+use super::desk::{desk, Desk};
 use super::lang::Text;
+use super::viewer::{viewer, Viewer};
 use super::{html, message, unavailable, Reviewer};
 use crate::state::AppState;
 
@@ -25,59 +26,12 @@ pub struct Step {
     pub reason: String,
 }
 
-/// Who holds the session, and what waits for a second reviewer.
-pub struct Desk {
-    pub claim: Option<Claim>,
-    pub mine: bool,
-    /// The user may decide now: its role allows it, and nobody else holds the session (or it
-    /// is an admin).
-    pub may_decide_now: bool,
-    pub four_eyes: bool,
-    /// An admin's choice of users to assign the session to.
-    pub assignees: Vec<String>,
-    /// Who holds the session, in a sentence.
-    pub claim_line: String,
-    /// The staged decision, in a sentence (empty when none).
-    pub staged_line: String,
-    /// The staged decision waits, and this user may approve or reject it.
-    pub may_second: bool,
-}
-
-/// One captured file, as the viewer shows it.
-pub struct Shot {
-    pub label: String,
-    pub url: String,
-    pub is_image: bool,
-    pub width: i64,
-    pub height: i64,
-}
-
-/// The viewer's state, from the URL: zoom (1–3), a quarter-turn rotation, and whether the
-/// document's front and the selfie are shown side by side.
-pub struct Viewer {
-    pub zoom: u8,
-    pub rotate: u16,
-    pub compare: Option<(Shot, Shot)>,
-    pub shots: Vec<Shot>,
-}
-
-impl Viewer {
-    /// The page's URL with one of the viewer's settings changed.
-    pub fn link(&self, zoom: u8, rotate: u16) -> String {
-        format!("?zoom={zoom}&rotate={rotate}#media-heading")
-    }
-
-    pub fn zoom_in(&self) -> String {
-        self.link((self.zoom + 1).min(3), self.rotate)
-    }
-
-    pub fn zoom_out(&self) -> String {
-        self.link(self.zoom.saturating_sub(1).max(1), self.rotate)
-    }
-
-    pub fn turn(&self) -> String {
-        self.link(self.zoom, (self.rotate + 90) % 360)
-    }
+/// One row of the session's webhook log or email list.
+pub struct LogRow {
+    pub at: String,
+    pub what: String,
+    pub to: String,
+    pub outcome: String,
 }
 
 /// What the email of the decision being prepared would be.
@@ -120,12 +74,14 @@ struct SessionPage<'a> {
     error: Option<String>,
     desk: Desk,
     viewer: Viewer,
+    deliveries: Vec<LogRow>,
+    emails: Vec<LogRow>,
     form: Choices,
     preview: Option<EmailPreview>,
     languages: &'a [&'static str],
 }
 
-fn time(t: chrono::DateTime<chrono::Utc>) -> String {
+pub fn time(t: chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
@@ -135,139 +91,6 @@ pub fn text(v: &Value) -> String {
         Value::Null => String::new(),
         other => other.to_string(),
     }
-}
-
-/// The claim, the staged decision and the four-eyes setting of the session.
-async fn desk(state: &AppState, who: &Reviewer, b: &SessionBundle) -> Result<Desk, Response> {
-    let t = who.t;
-    let id = b.session.id;
-    let now = crate::clock::now();
-    let store = &state.store;
-    let claim = store
-        .claims(vec![id], now)
-        .await
-        .map_err(|e| unavailable(t, &e))?
-        .into_iter()
-        .next();
-    let staged = store
-        .staged_decisions(vec![id])
-        .await
-        .map_err(|e| unavailable(t, &e))?
-        .into_iter()
-        .next();
-    let four_eyes = store
-        .four_eyes(b.session.app_id)
-        .await
-        .map_err(|e| unavailable(t, &e))?;
-    let admin = who.user.role == Role::Admin;
-    let assignees = if admin {
-        store
-            .console_users()
-            .await
-            .map_err(|e| unavailable(t, &e))?
-            .into_iter()
-            .filter(|u| u.role.may_decide() && u.disabled_at.is_none() && u.sees(b.session.app_id))
-            .map(|u| u.email)
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let mine = claim.as_ref().is_some_and(|c| c.user_id == who.user.id);
-    let held_by_other = claim.is_some() && !mine;
-    let claim_line = match &claim {
-        None => t.unclaimed.to_string(),
-        Some(c) if mine => t.claimed_by_you.replace("{until}", &time(c.expires_at)),
-        Some(c) => t
-            .claimed_by
-            .replace("{email}", &c.email)
-            .replace("{until}", &time(c.expires_at)),
-    };
-    let staged_by_me = staged.as_ref().is_some_and(|s| s.user_id == who.user.id);
-    let staged_line = match &staged {
-        None => String::new(),
-        Some(s) => match (&s.rejected_by, staged_by_me) {
-            (Some(by), true) => t
-                .staged_rejected
-                .replace("{email}", by)
-                .replace("{note}", s.note.as_deref().unwrap_or("")),
-            (Some(_), false) => String::new(),
-            (None, true) => t.staged_yours.replace("{decision}", &summary(s)),
-            (None, false) => t
-                .staged_by
-                .replace("{email}", &s.email)
-                .replace("{decision}", &summary(s)),
-        },
-    };
-    let may_second = who.user.role.may_decide()
-        && !staged_by_me
-        && staged.as_ref().is_some_and(|s| s.rejected_by.is_none());
-    Ok(Desk {
-        may_decide_now: who.user.role.may_decide() && (!held_by_other || admin),
-        claim_line,
-        staged_line,
-        may_second,
-        claim,
-        mine,
-        four_eyes,
-        assignees,
-    })
-}
-
-/// The session's captured files, with URLs signed for the viewer.
-fn viewer(state: &AppState, b: &SessionBundle, zoom: u8, rotate: u16) -> Viewer {
-    use vouch_core::engine::Slot;
-    let now = crate::clock::now();
-    let shot = |m: &vouch_store::MediaRecord| {
-        let step = b.workflow.spec.node(&m.node_id).map_or_else(
-            || m.node_id.clone(),
-            |n| n.label.clone().unwrap_or_else(|| n.feature.name().into()),
-        );
-        Shot {
-            label: format!("{step}: {}", m.slot.as_str()),
-            url: state
-                .media
-                .url("", m.id, crate::media::Variant::Display, now),
-            is_image: m.media_type != vouch_core::media::MediaType::Pdf,
-            width: m.width,
-            height: m.height,
-        }
-    };
-    // The latest file of each slot of each step.
-    let mut latest: Vec<&vouch_store::MediaRecord> = Vec::new();
-    for m in &b.media {
-        latest.retain(|l| !(l.node_id == m.node_id && l.slot == m.slot));
-        latest.push(m);
-    }
-    let find = |slot: Slot| {
-        latest
-            .iter()
-            .rev()
-            .find(|m| m.slot == slot)
-            .map(|m| shot(m))
-    };
-    let compare = find(Slot::Front).zip(find(Slot::Selfie));
-    Viewer {
-        zoom: zoom.clamp(1, 3),
-        rotate: rotate % 360 / 90 * 90,
-        compare,
-        shots: latest.into_iter().map(shot).collect(),
-    }
-}
-
-/// A staged decision in a line: its status, the steps to redo, its comment.
-fn summary(s: &Staged) -> String {
-    let mut out = text(&s.body["new_status"]);
-    if let Some(nodes) = s.body["nodes_to_resubmit"].as_array() {
-        let list: Vec<String> = nodes
-            .iter()
-            .map(|n| format!("{} ({})", text(&n["node_id"]), text(&n["reason"])))
-            .collect();
-        out.push_str(&format!(": {}", list.join(", ")));
-    }
-    if let Some(c) = s.body["comment"].as_str() {
-        out.push_str(&format!(" — {c}"));
-    }
-    out
 }
 
 /// The session, if it is one of the user's applications'.
@@ -384,6 +207,43 @@ pub async fn render(
         })
         .collect();
     let viewer = viewer(state, b, shown.zoom, shown.rotate);
+    let page20 = vouch_store::Page {
+        limit: 20,
+        offset: 0,
+    };
+    let (deliveries, emails) = match tokio::try_join!(
+        state.store.session_webhook_attempts(s.app_id, s.id, page20),
+        state.store.email_jobs(s.id)
+    ) {
+        Ok(((attempts, _), jobs)) => (
+            attempts
+                .into_iter()
+                .map(|a| LogRow {
+                    at: time(a.started_at),
+                    what: format!("{} #{}", a.event_type.as_str(), a.attempt),
+                    to: a.url,
+                    outcome: match (a.response_status, a.error) {
+                        (Some(code), _) => format!("HTTP {code} ({} ms)", a.duration_ms),
+                        (None, Some(e)) => e,
+                        (None, None) => String::new(),
+                    },
+                })
+                .collect(),
+            jobs.into_iter()
+                .rev()
+                .map(|j| LogRow {
+                    at: time(j.created_at),
+                    what: format!("{} ({})", j.kind.as_str(), j.language),
+                    to: j.recipient.unwrap_or_default(),
+                    outcome: match j.not_sent_reason {
+                        Some(r) => format!("{}: {}", j.state.as_str(), r.as_str()),
+                        None => j.state.as_str().to_string(),
+                    },
+                })
+                .collect(),
+        ),
+        Err(e) => return unavailable(t, &e),
+    };
     let desk = match desk(state, who, b).await {
         Ok(d) => d,
         Err(r) => return r,
@@ -409,6 +269,8 @@ pub async fn render(
         error: shown.error,
         desk,
         viewer,
+        deliveries,
+        emails,
         form: shown.form,
         preview: shown.preview,
         languages: &vouch_core::email::LANGUAGES,
@@ -441,6 +303,8 @@ pub async fn page(
         ("claimed=1", t.claimed_notice),
         ("released=1", t.released_notice),
         ("rejected=1", t.rejected_notice),
+        ("step=1", t.step_notice),
+        ("noted=1", t.noted_notice),
     ]
     .into_iter()
     .find(|(flag, _)| said(flag))

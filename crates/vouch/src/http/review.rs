@@ -89,6 +89,7 @@ async fn step_status(
             session_id,
             node_id,
             body,
+            actor_type: vouch_core::attempt::ActorType::ApiKey,
             actor_display: caller.key_display.clone(),
         },
     )
@@ -146,6 +147,7 @@ async fn create_note(
         caller.app.id,
         session_id,
         &body,
+        vouch_core::attempt::ActorType::ApiKey,
         &caller.key_display,
     )
     .await?;

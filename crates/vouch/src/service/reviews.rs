@@ -18,6 +18,8 @@ pub struct StepUpdate {
     pub session_id: SessionId,
     pub node_id: String,
     pub body: Value,
+    /// `API_KEY` through the API, `CONSOLE_USER` through the console.
+    pub actor_type: ActorType,
     pub actor_display: String,
 }
 
@@ -28,7 +30,7 @@ pub async fn update_step(store: &dyn Store, u: StepUpdate) -> Result<Value, Fail
     let (app_id, session_id) = (u.app_id, u.session_id);
     let done = modify(store, app_id, session_id, None, move |b| {
         let who = Actor {
-            actor_type: ActorType::ApiKey,
+            actor_type: u.actor_type,
             display: &u.actor_display,
         };
         let new_status = parsed.as_ref().ok().map(|o| o.new_status);
@@ -51,6 +53,7 @@ pub async fn add_note(
     app_id: AppId,
     session_id: SessionId,
     body: &Value,
+    actor_type: ActorType,
     actor_display: &str,
 ) -> Result<Review, Failure> {
     require_object(body)?;
@@ -59,7 +62,7 @@ pub async fn add_note(
     let actor = actor_display.to_string();
     let done = modify(store, app_id, session_id, None, move |b| {
         let who = Actor {
-            actor_type: ActorType::ApiKey,
+            actor_type,
             display: &actor,
         };
         Ok((

@@ -14,6 +14,7 @@ mod capture;
 mod capture_refusals;
 mod compat;
 mod console;
+mod console_desk;
 mod corrections;
 mod engine_http;
 mod errors;
