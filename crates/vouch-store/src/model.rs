@@ -246,6 +246,11 @@ pub struct SessionFilter {
     pub search: Option<String>,
     /// The session of this number (the console's search).
     pub number: Option<i64>,
+    /// Numbers above / below this one (the console's next and previous session).
+    pub after_number: Option<i64>,
+    pub before_number: Option<i64>,
+    /// The page only: the count answered is the page's length (no counting of every match).
+    pub no_count: bool,
     /// Oldest first (the console's queue) instead of newest first.
     pub oldest_first: bool,
     /// Claimed in the console at that time by that user (`Some`), or by nobody (`None`).

@@ -90,6 +90,12 @@ fn filter_sql(db: &impl Db, filter: &SessionFilter, params: &mut Vec<Param>) -> 
     if let Some(n) = filter.number {
         push("number = #", vec![n.into()]);
     }
+    if let Some(n) = filter.after_number {
+        push("number > #", vec![n.into()]);
+    }
+    if let Some(n) = filter.before_number {
+        push("number < #", vec![n.into()]);
+    }
     if let Some(s) = &filter.search {
         let escaped = s
             .replace('\\', "\\\\")
@@ -113,15 +119,20 @@ pub async fn list(
 ) -> StoreResult<(Vec<Session>, i64)> {
     let mut params = vec![Param::from(app_id)];
     let wher = filter_sql(db, filter, &mut params);
-    let count = db
-        .query_one(
-            Stmt::new(
-                format!("SELECT COUNT(*) AS n FROM sessions WHERE {wher}"),
-                params.clone(),
-            ),
-            rows::count,
+    let count = if filter.no_count {
+        None
+    } else {
+        Some(
+            db.query_one(
+                Stmt::new(
+                    format!("SELECT COUNT(*) AS n FROM sessions WHERE {wher}"),
+                    params.clone(),
+                ),
+                rows::count,
+            )
+            .await?,
         )
-        .await?;
+    };
     let n = params.len();
     params.push(page.limit.into());
     params.push(page.offset.into());
@@ -137,6 +148,7 @@ pub async fn list(
         n + 2
     );
     let sessions = db.query(Stmt::new(sql, params), rows::session).await?;
+    let count = count.unwrap_or(sessions.len() as i64);
     Ok((sessions, count))
 }
 

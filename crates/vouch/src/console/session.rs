@@ -76,6 +76,9 @@ struct SessionPage<'a> {
     viewer: Viewer,
     deliveries: Vec<LogRow>,
     emails: Vec<LogRow>,
+    /// The sessions before and after this one in the queue (in review, oldest first).
+    previous: Option<String>,
+    next: Option<String>,
     form: Choices,
     preview: Option<EmailPreview>,
     languages: &'a [&'static str],
@@ -207,6 +210,31 @@ pub async fn render(
         })
         .collect();
     let viewer = viewer(state, b, shown.zoom, shown.rotate);
+    let neighbour = |after: bool| {
+        let filter = vouch_store::SessionFilter {
+            kind: Some(vouch_store::KindFilter::All),
+            statuses: vec![vouch_core::SessionStatus::InReview],
+            after_number: after.then_some(s.number),
+            before_number: (!after).then_some(s.number),
+            oldest_first: after,
+            no_count: true,
+            ..Default::default()
+        };
+        async move {
+            let one = vouch_store::Page {
+                limit: 1,
+                offset: 0,
+            };
+            state.store.list_sessions(s.app_id, &filter, one).await
+        }
+    };
+    let (previous, next) = match tokio::try_join!(neighbour(false), neighbour(true)) {
+        Ok(((p, _), (n, _))) => (
+            p.first().map(|x| x.id.to_string()),
+            n.first().map(|x| x.id.to_string()),
+        ),
+        Err(e) => return unavailable(t, &e),
+    };
     let page20 = vouch_store::Page {
         limit: 20,
         offset: 0,
@@ -271,6 +299,8 @@ pub async fn render(
         viewer,
         deliveries,
         emails,
+        previous,
+        next,
         form: shown.form,
         preview: shown.preview,
         languages: &vouch_core::email::LANGUAGES,

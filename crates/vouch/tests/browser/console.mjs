@@ -72,6 +72,22 @@ try {
     await shot(page, 'queue');
     results.push({ name: 'queue', problems, ...(await axe(page)) });
 
+    // The keyboard: "?" shows the shortcuts, Escape hides them, "j" and "k" move between sessions.
+    problems = [];
+    await page.keyboard.press('?');
+    const help = page.locator('#shortcuts');
+    if (!(await help.evaluate((d) => d.open))) problems.push('"?" did not open the shortcuts');
+    if (!(await help.innerText()).includes('Next / previous session')) problems.push('the shortcuts do not list j / k');
+    await shot(page, 'queue-shortcuts');
+    await page.keyboard.press('Escape');
+    if (await help.evaluate((d) => d.open)) problems.push('Escape did not close the shortcuts');
+    await page.keyboard.press('j');
+    await page.keyboard.press('j');
+    await page.keyboard.press('k');
+    const focused = await page.evaluate(() => document.activeElement && document.activeElement.textContent);
+    if (focused !== '#1') problems.push(`after j j k the focus is on ${JSON.stringify(focused)}`);
+    results.push({ name: 'queue-keyboard', problems, violations: [], passes: -1 });
+
     // Find the session through search, open it, claim it.
     problems = [];
     await page.getByRole('searchbox', { name: 'Search', exact: true }).fill(plan.search);
@@ -134,9 +150,16 @@ try {
     await page.goto(plan.base + `/console/?q=${plan.approve_number}`);
     await page.getByRole('link', { name: `#${plan.approve_number}`, exact: true }).click();
     await page.waitForLoadState();
-    await page.getByRole('radio', { name: 'Approve', exact: true }).check();
     await page.getByLabel('Reason (shown on the review trail)', { exact: true }).fill('Checked the document by hand.');
-    await page.getByRole('button', { name: 'Record decision', exact: true }).click();
+    // "a" prepares the approval and waits: nothing is decided until Enter on "Record decision".
+    await page.locator('h1').click();
+    await page.keyboard.press('a');
+    if (!(await page.getByRole('radio', { name: 'Approve', exact: true }).isChecked())) problems.push('"a" did not choose Approve');
+    const onButton = await page.evaluate(() => document.activeElement && document.activeElement.textContent);
+    if (onButton !== 'Record decision') problems.push(`after "a" the focus is on ${JSON.stringify(onButton)}`);
+    if (await page.locator('#session-status').innerText() !== 'In Review') problems.push('"a" decided without confirmation');
+    await shot(page, 'session-keyboard-approve');
+    await page.keyboard.press('Enter');
     await page.waitForLoadState();
     if (await page.locator('#session-status').innerText() !== 'Approved') problems.push('the second session is not approved');
     const row = page.getByRole('row').filter({ hasText: 'Checked the document by hand.' });

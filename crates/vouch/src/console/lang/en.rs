@@ -129,4 +129,11 @@ pub const EN: Text = Text {
     event: "Event",
     outcome: "Outcome",
     email_kind: "Email",
+    shortcuts: "Keyboard shortcuts",
+    shortcut_move: "Next / previous session",
+    shortcut_decide: "Prepare approve / decline / ask again (Enter on \"Record decision\" confirms)",
+    shortcut_help: "Show or hide these shortcuts",
+    press_enter: "press Enter to record it",
+    previous_session: "Previous session",
+    next_session: "Next session",
 };

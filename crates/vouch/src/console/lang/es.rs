@@ -129,4 +129,11 @@ pub const ES: Text = Text {
     event: "Evento",
     outcome: "Resultado",
     email_kind: "Correo",
+    shortcuts: "Atajos de teclado",
+    shortcut_move: "Verificación siguiente / anterior",
+    shortcut_decide: "Preparar aprobar / rechazar / pedir de nuevo (Intro en «Registrar la decisión» confirma)",
+    shortcut_help: "Mostrar u ocultar estos atajos",
+    press_enter: "pulsa Intro para registrarla",
+    previous_session: "Verificación anterior",
+    next_session: "Verificación siguiente",
 };

@@ -137,6 +137,13 @@ pub struct Text {
     pub event: &'static str,
     pub outcome: &'static str,
     pub email_kind: &'static str,
+    pub shortcuts: &'static str,
+    pub shortcut_move: &'static str,
+    pub shortcut_decide: &'static str,
+    pub shortcut_help: &'static str,
+    pub press_enter: &'static str,
+    pub previous_session: &'static str,
+    pub next_session: &'static str,
 }
 
 /// The language a request asks for: `?lang=`, else the first of `Accept-Language` shipped.
