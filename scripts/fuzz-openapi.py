@@ -199,7 +199,7 @@ def main():
     env = {**os.environ, "VOUCH_DATA_DIR": f"{work}/data", "VOUCH_LISTEN": f"127.0.0.1:{port}",
            "VOUCH_PUBLIC_URL": base, "VOUCH_ALLOW_PRIVATE_DESTINATIONS": "true"}
     # One key sends every generated request: rate limits out of reach (they have their own tests).
-    for limit in ["PER_KEY", "SESSION_CREATE", "DECISION", "PDF", "UNAUTHENTICATED", "PERSON_PAGES"]:
+    for limit in ["PER_KEY", "SESSION_CREATE", "DECISION", "PDF", "UNAUTHENTICATED", "PERSON_PAGES", "CONSOLE_PAGES"]:
         env[f"VOUCH_RATE_LIMIT__{limit}"] = "1000000000"
     cli(binary, env, "apps", "create", "fuzz", "--sandbox")
     key = cli(binary, env, "keys", "create", "--app", "fuzz", "--sessions", "write",

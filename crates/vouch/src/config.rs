@@ -86,6 +86,8 @@ pub struct RateLimitConfig {
     pub unauthenticated: u32,
     /// The person's pages and forms, per client address.
     pub person_pages: u32,
+    /// The reviewer console's pages and forms, per client address.
+    pub console_pages: u32,
     #[serde(with = "human")]
     pub window: Duration,
     /// Counters shared by every node through this Redis; unset, each node counts alone.

@@ -233,6 +233,24 @@ fn message(t: &Text, status: StatusCode, text: &str) -> Response {
     html(status, MessagePage { t, text }.render())
 }
 
+/// A console request over its client address's rate limit: a page saying when to try again.
+pub(crate) fn too_many_requests(req: &axum::extract::Request, retry_after_secs: u64) -> Response {
+    let t = lang::pick(
+        None,
+        req.headers()
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let words = t
+        .too_many_requests
+        .replace("{seconds}", &retry_after_secs.max(1).to_string());
+    let mut r = message(t, StatusCode::TOO_MANY_REQUESTS, &words);
+    if let Ok(v) = HeaderValue::from_str(&retry_after_secs.max(1).to_string()) {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    r
+}
+
 /// Whether a posted CSRF token is the login's (compared in constant time).
 fn csrf_ok(login: &ConsoleLogin, posted: Option<&str>) -> bool {
     use subtle::ConstantTimeEq;

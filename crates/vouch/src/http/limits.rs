@@ -151,10 +151,40 @@ pub(crate) fn client_address(
 /// The person's pages and forms, per client address: `429` as a plain page, the person's
 /// browser reading it, with `Retry-After`.
 pub async fn person_pages(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let address = client_address(req.headers(), req.extensions().get(), &state);
+    let limit = state.config.rate_limit.person_pages;
+    per_address(&state, "person", limit, req, next, |req, secs| {
+        crate::hosted::too_many_requests(req.uri().query(), secs)
+    })
+    .await
+}
+
+/// The reviewer console's pages and forms, per client address, counted apart from the
+/// person's pages and the API.
+pub async fn console_pages(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let limit = state.config.rate_limit.console_pages;
+    per_address(
+        &state,
+        "console",
+        limit,
+        req,
+        next,
+        crate::console::too_many_requests,
+    )
+    .await
+}
+
+async fn per_address(
+    state: &AppState,
+    bucket: &str,
+    per_window: u32,
+    req: Request,
+    next: Next,
+    refusal: impl FnOnce(&Request, u64) -> Response,
+) -> Response {
+    let address = client_address(req.headers(), req.extensions().get(), state);
     let charges = [Charge {
-        name: format!("addr:{address}:person"),
-        limit: limit(&state, state.config.rate_limit.person_pages),
+        name: format!("addr:{address}:{bucket}"),
+        limit: limit(state, per_window),
     }];
     match state
         .limiter
@@ -162,7 +192,7 @@ pub async fn person_pages(State(state): State<AppState>, req: Request, next: Nex
         .await
     {
         Some(v) if !v.allowed => {
-            let mut r = crate::hosted::too_many_requests(req.uri().query(), v.retry_after);
+            let mut r = refusal(&req, v.retry_after);
             write_headers(r.headers_mut(), &v);
             r
         }

@@ -121,7 +121,12 @@ pub fn router(state: AppState) -> Router {
     with_stack(
         api.merge(slashless())
             .merge(person)
-            .merge(crate::console::router())
+            .merge(
+                crate::console::router().route_layer(middleware::from_fn_with_state(
+                    state.clone(),
+                    limits::console_pages,
+                )),
+            )
             .fallback(api_fallback)
             .with_state(state)
             .layer(middleware::from_fn(limits::headers))

@@ -157,6 +157,44 @@ async fn the_persons_pages_are_limited_per_client_address() {
 }
 
 #[tokio::test]
+async fn the_console_is_limited_per_client_address_apart_from_the_persons_pages() {
+    let t = TestServer::start_with(|c| {
+        c.rate_limit = default_rate_limits();
+        c.rate_limit.console_pages = 3;
+        c.rate_limit.person_pages = 3;
+        c.rate_limit.client_address_header = Some("x-forwarded-for".into());
+    })
+    .await;
+    let get = |path: &'static str, from: &'static str| {
+        t.client
+            .get(format!("{}{path}", t.base))
+            .header("x-forwarded-for", from)
+            .send()
+    };
+    for _ in 0..3 {
+        assert_eq!(
+            get("/console/login", "203.0.113.7").await.unwrap().status(),
+            200
+        );
+    }
+    let r = get("/console/login", "203.0.113.7").await.unwrap();
+    assert_eq!(r.status(), 429);
+    assert!(header(&r, "retry-after").is_some_and(|s| s >= 1));
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("Too many requests from your address. Try again in"),
+        "{html}"
+    );
+    // The person's pages count apart: the same address still reaches them.
+    let person = get("/session/not-a-real-token-at-all-0000", "203.0.113.7");
+    assert_eq!(person.await.unwrap().status(), 404);
+    assert_eq!(
+        get("/console/login", "203.0.113.8").await.unwrap().status(),
+        200
+    );
+}
+
+#[tokio::test]
 async fn two_nodes_share_one_count_through_redis() {
     let Some(redis) = test_redis().await else {
         return;

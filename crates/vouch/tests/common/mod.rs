@@ -89,6 +89,7 @@ pub fn unlimited(r: &mut vouch::config::RateLimitConfig) {
     r.pdf = n;
     r.unauthenticated = n;
     r.person_pages = n;
+    r.console_pages = n;
 }
 
 fn write_empty_config(dir: &std::path::Path) -> std::path::PathBuf {

@@ -136,4 +136,5 @@ pub const EN: Text = Text {
     press_enter: "press Enter to record it",
     previous_session: "Previous session",
     next_session: "Next session",
+    too_many_requests: "Too many requests from your address. Try again in {seconds} seconds.",
 };

@@ -136,4 +136,5 @@ pub const ES: Text = Text {
     press_enter: "pulsa Intro para registrarla",
     previous_session: "Verificación anterior",
     next_session: "Verificación siguiente",
+    too_many_requests: "Demasiadas solicitudes desde tu dirección. Vuelve a intentarlo en {seconds} segundos.",
 };

@@ -144,6 +144,8 @@ pub struct Text {
     pub press_enter: &'static str,
     pub previous_session: &'static str,
     pub next_session: &'static str,
+    /// `{seconds}`.
+    pub too_many_requests: &'static str,
 }
 
 /// The language a request asks for: `?lang=`, else the first of `Accept-Language` shipped.
