@@ -33,6 +33,7 @@ pub mod sharing;
 pub mod status;
 pub mod steps;
 pub mod time;
+pub mod totp;
 pub mod update_status;
 pub mod webhook;
 pub mod webhook_payload;

@@ -20,6 +20,10 @@ pub struct ConsoleUser {
     pub apps: Vec<AppId>,
     pub disabled_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// The second factor's secret (base32), when one is set up.
+    pub totp_secret: Option<String>,
+    /// The last time step whose code logged in (each code is good once).
+    pub totp_last_step: Option<i64>,
 }
 
 impl ConsoleUser {
@@ -72,12 +76,16 @@ pub struct UserChange {
     pub apps: Option<Vec<AppId>>,
     pub disabled_at: Option<Option<DateTime<Utc>>>,
     pub password_hash: Option<String>,
+    /// `Some(None)` removes the second factor.
+    pub totp_secret: Option<Option<String>>,
 }
 
 impl UserChange {
     /// A change after which the user's logins must end.
     pub fn ends_logins(&self) -> bool {
-        self.password_hash.is_some() || matches!(self.disabled_at, Some(Some(_)))
+        self.password_hash.is_some()
+            || self.totp_secret.is_some()
+            || matches!(self.disabled_at, Some(Some(_)))
     }
 }
 
@@ -127,6 +135,9 @@ pub trait ConsoleStore: Send + Sync {
     ) -> StoreResult<Failures>;
     /// The newest events first.
     async fn console_events(&self, limit: i64) -> StoreResult<Vec<ConsoleEvent>>;
+    /// Records that the code of `step` was used, if no code of it or a later step was; false
+    /// when one was (a replayed code).
+    async fn use_totp_step(&self, user_id: Uuid, step: i64) -> StoreResult<bool>;
 }
 
 /// A reviewer's claim on a session (assignment).

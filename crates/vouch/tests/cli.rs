@@ -447,6 +447,41 @@ async fn console_users_are_created_changed_disabled_and_reset_from_the_cli() {
         303
     );
 
+    // A second factor: the URI an app reads, then the password alone no longer logs in.
+    let totp = cli_json(dir, &["users", "totp", "rita@acme.example", "on", "--json"]);
+    let uri = totp["uri"].as_str().unwrap();
+    assert!(
+        uri.starts_with("otpauth://totp/vouch:rita@acme.example?secret="),
+        "{uri}"
+    );
+    let secret = vouch_core::totp::decode_secret(totp["secret"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        console_login(&server.base, "rita@acme.example", "a brand new password")
+            .await
+            .0,
+        401
+    );
+    let code = vouch_core::totp::code(
+        &secret,
+        vouch_core::totp::step_at(chrono::Utc::now().timestamp()),
+    );
+    let r = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(format!("{}/console/login", server.base))
+        .form(&[
+            ("email", "rita@acme.example"),
+            ("password", "a brand new password"),
+            ("code", code.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let listed = cli_json(dir, &["users", "list", "--json"]);
+    assert_eq!(listed[0]["second_factor"], true);
+
     let out = cli(dir, &["users", "events", "--json"]);
     let kinds: Vec<String> = out
         .lines()
@@ -465,6 +500,7 @@ async fn console_users_are_created_changed_disabled_and_reset_from_the_cli() {
         "login_failed",
         "enabled",
         "password_reset",
+        "totp_enabled",
     ] {
         assert!(
             kinds.iter().any(|k| k == kind),

@@ -6,6 +6,10 @@ CREATE TABLE console_users (
     password_hash text NOT NULL,
     role          text NOT NULL,
     apps          jsonb NOT NULL,
+    -- The second factor's secret (base32), and the last step whose code was used (a code is
+    -- good once).
+    totp_secret   text,
+    totp_last_step bigint,
     disabled_at   timestamptz,
     created_at    timestamptz NOT NULL
 );

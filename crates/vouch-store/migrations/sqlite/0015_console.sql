@@ -6,6 +6,10 @@ CREATE TABLE console_users (
     password_hash TEXT NOT NULL,
     role          TEXT NOT NULL,
     apps          TEXT NOT NULL,
+    -- The second factor's secret (base32), and the last step whose code was used (a code is
+    -- good once).
+    totp_secret   TEXT,
+    totp_last_step INTEGER,
     disabled_at   TEXT,
     created_at    TEXT NOT NULL
 );

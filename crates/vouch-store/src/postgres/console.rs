@@ -90,6 +90,10 @@ impl ConsoleStore for PgStore {
     async fn console_events(&self, limit: i64) -> StoreResult<Vec<ConsoleEvent>> {
         q::events(&Pg(&self.conn().await?), limit).await
     }
+
+    async fn use_totp_step(&self, user_id: Uuid, step: i64) -> StoreResult<bool> {
+        q::use_totp_step(&Pg(&self.conn().await?), user_id, step).await
+    }
 }
 
 #[async_trait]

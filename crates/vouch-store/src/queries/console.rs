@@ -16,6 +16,8 @@ fn user(r: &Row) -> StoreResult<ConsoleUser> {
         apps: r.decode("apps")?,
         disabled_at: r.opt_time("disabled_at")?,
         created_at: r.time("created_at")?,
+        totp_secret: r.opt_text("totp_secret")?,
+        totp_last_step: r.opt_int("totp_last_step")?,
     })
 }
 
@@ -57,15 +59,17 @@ pub async fn record(db: &impl Db, e: &ConsoleEvent) -> StoreResult<()> {
 
 pub async fn create_user(db: &impl Db, u: &ConsoleUser, e: &ConsoleEvent) -> StoreResult<()> {
     db.execute(stmt!(
-        "INSERT INTO console_users (id, email, password_hash, role, apps, disabled_at, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO console_users (id, email, password_hash, role, apps, disabled_at, created_at,
+                                    totp_secret)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         u.id,
         &u.email,
         &u.password_hash,
         u.role,
         Param::json(&u.apps),
         u.disabled_at,
-        u.created_at
+        u.created_at,
+        u.totp_secret.clone()
     ))
     .await
     .map_err(|err| match err {
@@ -115,13 +119,20 @@ pub async fn update_user(
     if let Some(hash) = change.password_hash {
         u.password_hash = hash;
     }
+    if let Some(totp) = change.totp_secret {
+        u.totp_secret = totp;
+        u.totp_last_step = None;
+    }
     db.execute(stmt!(
-        "UPDATE console_users SET password_hash = $1, role = $2, apps = $3, disabled_at = $4
-         WHERE id = $5",
+        "UPDATE console_users SET password_hash = $1, role = $2, apps = $3, disabled_at = $4,
+            totp_secret = $5, totp_last_step = $6
+         WHERE id = $7",
         &u.password_hash,
         u.role,
         Param::json(&u.apps),
         u.disabled_at,
+        u.totp_secret.clone(),
+        u.totp_last_step,
         u.id
     ))
     .await?;
@@ -280,4 +291,16 @@ pub async fn events(db: &impl Db, limit: i64) -> StoreResult<Vec<ConsoleEvent>> 
         event,
     )
     .await
+}
+
+pub async fn use_totp_step(db: &impl Db, user_id: uuid::Uuid, step: i64) -> StoreResult<bool> {
+    let n = db
+        .execute(stmt!(
+            "UPDATE console_users SET totp_last_step = $1
+             WHERE id = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
+            step,
+            user_id
+        ))
+        .await?;
+    Ok(n == 1)
 }

@@ -108,6 +108,12 @@ impl ConsoleStore for SqliteStore {
             .read(move |c| ready(q::events(&Lite(c), limit)))
             .await
     }
+
+    async fn use_totp_step(&self, user_id: Uuid, step: i64) -> StoreResult<bool> {
+        self.writer
+            .write(move |c| ready(q::use_totp_step(&Lite(c), user_id, step)))
+            .await
+    }
 }
 
 #[async_trait]

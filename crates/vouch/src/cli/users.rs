@@ -56,6 +56,15 @@ pub enum UsersCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Set up (`on`: a new secret, printed once as an `otpauth://` URI for an authenticator
+    /// app) or remove (`off`) a user's second factor; its logins end.
+    Totp {
+        email: String,
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// What console users did, newest first: logins, failed logins, role changes.
     Events {
         #[arg(long, default_value_t = 50)]
@@ -115,7 +124,8 @@ async fn app_ids(store: &dyn Store, names: &[String]) -> anyhow::Result<Vec<AppI
 
 fn row(u: &ConsoleUser) -> serde_json::Value {
     json!({"id": u.id, "email": u.email, "role": u.role.as_str(), "apps": u.apps,
-           "disabled": u.disabled_at.is_some(), "created_at": u.created_at})
+           "disabled": u.disabled_at.is_some(), "second_factor": u.totp_secret.is_some(),
+           "created_at": u.created_at})
 }
 
 async fn change(
@@ -151,6 +161,8 @@ pub async fn run(store: &dyn Store, c: UsersCommand) -> anyhow::Result<()> {
                 apps,
                 disabled_at: None,
                 created_at: now,
+                totp_secret: None,
+                totp_last_step: None,
             };
             let mut event = ConsoleEvent::new("user_created", &email, now);
             event.detail = Some(format!("role {}", role.as_str()));
@@ -255,6 +267,38 @@ pub async fn run(store: &dyn Store, c: UsersCommand) -> anyhow::Result<()> {
             println!("reset the password of {}; its logins have ended.", u.email);
             if generated {
                 println!("The new password is shown only once:\n\n    {pw}\n");
+            }
+        }
+        UsersCommand::Totp { email, state, json } => {
+            let on = state == "on";
+            let secret: Option<[u8; 20]> = on.then(rand::random);
+            let encoded = secret.map(|s| vouch_core::totp::encode_secret(&s));
+            let kind = if on { "totp_enabled" } else { "totp_disabled" };
+            let e = ConsoleEvent::new(kind, &normal_email(&email), now);
+            let ch = UserChange {
+                totp_secret: Some(encoded.clone()),
+                ..UserChange::default()
+            };
+            let u = change(store, &email, ch, vec![e]).await?;
+            match secret {
+                Some(s) => {
+                    let uri = vouch_core::totp::uri("vouch", &u.email, &s);
+                    if json {
+                        println!(
+                            "{}",
+                            json!({"email": u.email, "secret": encoded, "uri": uri})
+                        );
+                    } else {
+                        println!(
+                            "A second factor is set up for {}; its logins have ended. Add it to an \
+                             authenticator app (shown only once):\n\n    {uri}\n\nor type the \
+                             secret {}.",
+                            u.email,
+                            encoded.unwrap_or_default()
+                        );
+                    }
+                }
+                None => println!("removed the second factor of {}", u.email),
             }
         }
         UsersCommand::Events { limit, json } => {

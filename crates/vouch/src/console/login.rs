@@ -58,6 +58,9 @@ pub struct LoginForm {
     email: String,
     #[serde(default)]
     password: String,
+    /// The second factor's code, for a user that has one.
+    #[serde(default)]
+    code: String,
     #[serde(default)]
     next: Option<String>,
 }
@@ -126,7 +129,27 @@ pub async fn submit(
         tokio::task::spawn_blocking(move || super::password::verify(stored.as_deref(), &password))
             .await
             .unwrap_or(false);
-    let user = user.filter(|u| matches && u.disabled_at.is_none());
+    // A user with a second factor needs its current code too, each code good once. Every
+    // failure answers alike, so the page does not tell which part was wrong.
+    let second_factor = |u: &vouch_store::ConsoleUser| match &u.totp_secret {
+        None => Some(None),
+        Some(secret) => vouch_core::totp::decode_secret(secret)
+            .and_then(|s| vouch_core::totp::accept(&s, &f.code, now.timestamp(), u.totp_last_step))
+            .map(Some),
+    };
+    let step = user
+        .as_ref()
+        .filter(|u| matches && u.disabled_at.is_none())
+        .and_then(second_factor);
+    let fresh_code = match (&user, step) {
+        (Some(u), Some(Some(step))) => match state.store.use_totp_step(u.id, step).await {
+            Ok(fresh) => fresh,
+            Err(e) => return unavailable(t, &e),
+        },
+        (_, Some(None)) => true,
+        _ => false,
+    };
+    let user = user.filter(|_| step.is_some() && fresh_code);
     let Some(user) = user else {
         if let Err(e) = state
             .store

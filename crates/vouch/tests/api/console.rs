@@ -42,6 +42,7 @@ async fn a_login_is_a_secure_cookie_and_the_queue_shows_what_waits() {
     let s = get(&t, &format!("/console/sessions/{id}"), &c).await;
     assert_eq!(s.status, StatusCode::OK);
     assert!(s.body.contains("In Review") && s.body.contains("Trail verified"));
+    assert!(s.body.contains("value=\"decide\""), "a reviewer is offered the decision");
 
     let events = t.store.console_events(10).await.unwrap();
     assert_eq!(events[0].kind, "login");
@@ -243,7 +244,7 @@ async fn a_viewer_reads_but_cannot_decide_and_nobody_sees_another_applications_s
     let page = get(&t, &format!("/console/sessions/{id}"), &c).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("can read sessions but not decide them"));
-    assert!(!page.body.contains("Record decision"));
+    assert!(!page.body.contains("value=\"decide\""));
     let token = csrf(&page.body);
     let a = post(
         &t,
@@ -291,4 +292,49 @@ async fn version_of(t: &TestServer, id: &str) -> String {
         .unwrap()
         .unwrap();
     s.version.to_string()
+}
+
+#[tokio::test]
+async fn a_second_factor_needs_the_current_code_once() {
+    let t = TestServer::start().await;
+    user(&t, "rita@acme.example", Role::Admin, vec![]).await;
+    let secret = b"a twenty byte secret";
+    let change = vouch_store::UserChange {
+        totp_secret: Some(Some(vouch_core::totp::encode_secret(secret))),
+        ..Default::default()
+    };
+    let event =
+        vouch_store::ConsoleEvent::new("totp_enabled", "rita@acme.example", chrono::Utc::now());
+    t.store
+        .update_console_user("rita@acme.example".into(), change, vec![event])
+        .await
+        .unwrap();
+    // The password alone, or with a wrong code, is refused as a wrong password is.
+    let a = totp_login(&t, String::new()).await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    assert!(a
+        .body
+        .contains("That email, password and code do not match an account."));
+    assert_eq!(
+        totp_login(&t, "000000".into()).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let code = vouch_core::totp::code(
+        secret,
+        vouch_core::totp::step_at(chrono::Utc::now().timestamp()),
+    );
+    let a = totp_login(&t, code.clone()).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    assert!(a.set_cookie.starts_with("vouch_console="));
+    // The same code again is a replay.
+    assert_eq!(totp_login(&t, code).await.status, StatusCode::UNAUTHORIZED);
+}
+
+async fn totp_login(t: &TestServer, code: String) -> Answer {
+    send(browser().post(format!("{}/console/login", t.base)).form(&[
+        ("email", "rita@acme.example"),
+        ("password", PASSWORD),
+        ("code", code.as_str()),
+    ]))
+    .await
 }

@@ -23,6 +23,8 @@ pub async fn user(t: &TestServer, email: &str, role: Role, apps: Vec<vouch_core:
                 apps,
                 disabled_at: None,
                 created_at: now,
+                totp_secret: None,
+                totp_last_step: None,
             },
             ConsoleEvent::new("user_created", email, now),
         )

@@ -13,7 +13,7 @@ pub const EN: Text = Text {
     email: "Email",
     password: "Password",
     log_in: "Log in",
-    login_failed: "That email and password do not match an account.",
+    login_failed: "That email, password and code do not match an account.",
     login_locked: "Too many failed logins. Try again in {minutes} minutes.",
     logged_out: "You have logged out.",
     queue_heading: "Sessions to review",
@@ -137,4 +137,6 @@ pub const EN: Text = Text {
     previous_session: "Previous session",
     next_session: "Next session",
     too_many_requests: "Too many requests from your address. Try again in {seconds} seconds.",
+    totp_code: "Authentication code",
+    code_hint: "The six digits of your authenticator app, if your account has a second factor.",
 };

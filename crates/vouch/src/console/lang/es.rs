@@ -13,7 +13,7 @@ pub const ES: Text = Text {
     email: "Correo electrónico",
     password: "Contraseña",
     log_in: "Iniciar sesión",
-    login_failed: "El correo y la contraseña no corresponden a ninguna cuenta.",
+    login_failed: "El correo, la contraseña y el código no corresponden a ninguna cuenta.",
     login_locked: "Demasiados intentos fallidos. Vuelve a intentarlo en {minutes} minutos.",
     logged_out: "Has cerrado la sesión.",
     queue_heading: "Verificaciones por revisar",
@@ -137,4 +137,6 @@ pub const ES: Text = Text {
     previous_session: "Verificación anterior",
     next_session: "Verificación siguiente",
     too_many_requests: "Demasiadas solicitudes desde tu dirección. Vuelve a intentarlo en {seconds} segundos.",
+    totp_code: "Código de autenticación",
+    code_hint: "Los seis dígitos de tu aplicación de autenticación, si tu cuenta tiene un segundo factor.",
 };

@@ -146,6 +146,8 @@ pub struct Text {
     pub next_session: &'static str,
     /// `{seconds}`.
     pub too_many_requests: &'static str,
+    pub totp_code: &'static str,
+    pub code_hint: &'static str,
 }
 
 /// The language a request asks for: `?lang=`, else the first of `Accept-Language` shipped.
