@@ -103,6 +103,37 @@ impl Conn {
         Ok((status, location))
     }
 
+    /// Sends one request with these headers (no key); answers the status, the `Set-Cookie` and
+    /// `Location` headers, and the body.
+    pub async fn send_raw(
+        &mut self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Bytes,
+    ) -> anyhow::Result<(u16, String, String, Bytes)> {
+        self.sender.ready().await?;
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", self.addr.to_string());
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = self.sender.send_request(req.body(Full::new(body))?).await?;
+        let status = resp.status().as_u16();
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string()
+        };
+        let (cookie, location) = (header("set-cookie"), header("location"));
+        let body = resp.into_body().collect().await?.to_bytes();
+        Ok((status, cookie, location, body))
+    }
+
     pub async fn json(
         &mut self,
         method: Method,

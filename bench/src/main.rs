@@ -4,6 +4,7 @@
 
 mod ceilings;
 mod client;
+mod console;
 mod imports;
 mod load;
 mod overload;
@@ -93,6 +94,11 @@ struct Args {
     /// overflow the writer's queue): accepted, refused (503), p99, peak memory.
     #[arg(long)]
     overload: bool,
+    /// Measure the reviewer console instead: `--sessions` sessions seeded (use 1000000), then
+    /// the queue and session pages, and a decision through the console beside one through the
+    /// API (`--connections` at once; 8 is a sane number).
+    #[arg(long)]
+    console: bool,
     /// Skip the ceilings (bare HTTP stack, bare storage transaction) measured after the scenarios.
     #[arg(long)]
     no_ceilings: bool,
@@ -305,6 +311,25 @@ async fn bench(args: Args) -> anyhow::Result<()> {
             ms(&f.parallel.1, 0.5),
             ms(&f.parallel.1, 0.99),
         );
+        println!("{out}");
+        if let Some(path) = &args.out {
+            std::fs::write(path, &out)?;
+        }
+        return Ok(());
+    }
+    if args.console {
+        let (url, schema) = backend.fresh().await?;
+        let figures = console::run(
+            &binary,
+            url.as_deref(),
+            &env,
+            args.sessions as i64,
+            args.connections,
+            plan.duration,
+        )
+        .await;
+        backend.finish(schema).await;
+        let out = console::table(&head, &figures?);
         println!("{out}");
         if let Some(path) = &args.out {
             std::fs::write(path, &out)?;

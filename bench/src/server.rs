@@ -60,6 +60,7 @@ impl Server {
             .env("VOUCH_RATE_LIMIT__DECISION", "1000000000")
             .env("VOUCH_RATE_LIMIT__PDF", "1000000000")
             .env("VOUCH_RATE_LIMIT__UNAUTHENTICATED", "1000000000")
+            .env("VOUCH_RATE_LIMIT__CONSOLE_PAGES", "1000000000")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true);
@@ -97,6 +98,20 @@ impl Server {
             },
             key,
         ))
+    }
+
+    /// Starts `vouch serve` on a database that has its application already, with its key.
+    pub async fn start_existing(
+        binary: &Path,
+        database_url: &str,
+        extra_env: &[(String, String)],
+        key: &str,
+    ) -> anyhow::Result<Self> {
+        let (server, _) = Self::launch(binary, "serve", Some(database_url), extra_env).await?;
+        Ok(Self {
+            key: key.to_string(),
+            ..server
+        })
     }
 
     /// The SQLite file of a server started without a database URL.

@@ -10,10 +10,12 @@ use chrono::Duration;
 use serde_json::{json, Value};
 use vouch_core::attempt::ActorType;
 use vouch_core::console::Role;
+use vouch_core::session::Session;
+use vouch_core::workflow::WorkflowSpec;
 use vouch_core::SessionId;
 use vouch_store::{SessionBundle, Staged};
 
-use super::session::{find, render, text, EmailPreview, Shown};
+use super::session::{find, find_session, render, text, EmailPreview, Shown};
 use super::{csrf_ok, forbidden_form, message, unavailable, Reviewer};
 use crate::service::preview::{preview, PreviewRequest};
 use crate::service::update_status::{update_status, UpdateStatus};
@@ -75,8 +77,8 @@ impl Choices {
             .unwrap_or_default()
     }
 
-    /// The update-status body these choices make on this session's workflow.
-    pub fn body(&self, b: &SessionBundle) -> Value {
+    /// The update-status body these choices make on this workflow.
+    pub fn body(&self, workflow: &WorkflowSpec) -> Value {
         let mut body = json!({ "new_status": self.new_status });
         let comment = self.comment.trim();
         if !comment.is_empty() {
@@ -87,7 +89,7 @@ impl Choices {
                 .resubmit
                 .iter()
                 .map(|n| {
-                    let feature = b.workflow.spec.node(n).map(|node| node.feature.name());
+                    let feature = workflow.node(n).map(|node| node.feature.name());
                     let mut step = json!({ "node_id": n, "feature": feature });
                     let reason = self.reason(n);
                     if !reason.is_empty() {
@@ -139,7 +141,7 @@ async fn refusal_text(f: Failure) -> String {
 /// session version the page showed.
 pub async fn apply(
     state: &AppState,
-    b: &SessionBundle,
+    session: &Session,
     body: Value,
     actor_display: String,
     version: i64,
@@ -147,8 +149,8 @@ pub async fn apply(
     update_status(
         state.store.as_ref(),
         UpdateStatus {
-            app_id: b.session.app_id,
-            session_id: b.session.id,
+            app_id: session.app_id,
+            session_id: session.id,
             body: Ok(body),
             actor_type: ActorType::ConsoleUser,
             actor_display,
@@ -230,57 +232,80 @@ pub async fn decide(
     let Ok(id) = id.parse::<SessionId>() else {
         return message(t, StatusCode::NOT_FOUND, t.not_found);
     };
-    let b = match find(&state, &who, id).await {
-        Ok(Some(b)) => b,
+    let session = match find_session(&state, &who, id).await {
+        Ok(Some(s)) => s,
         Ok(None) => return message(t, StatusCode::NOT_FOUND, t.not_found),
         Err(r) => return r,
     };
-    match held_by_other(&state, &who, id).await {
-        Ok(Some(email)) => {
-            let words = t.claimed_by_other.replace("{email}", &email);
-            return message(t, StatusCode::FORBIDDEN, &words);
-        }
-        Ok(None) => {}
-        Err(r) => return r,
-    }
-    if form.action == "preview" {
-        return show_preview(&state, &who, &b, form).await;
-    }
-    let four_eyes = match state.store.four_eyes(b.session.app_id).await {
-        Ok(on) => on,
+    // What the desk says of it, read at once: its claim, four-eyes, a staged decision.
+    let store = &state.store;
+    let (claims, four_eyes, staged) = match tokio::try_join!(
+        store.claims(vec![id], crate::clock::now()),
+        store.four_eyes(session.app_id),
+        store.staged_decisions(vec![id])
+    ) {
+        Ok(found) => found,
         Err(e) => return unavailable(t, &e),
     };
+    if let Some(c) = claims
+        .iter()
+        .find(|c| c.user_id != who.user.id && who.user.role != Role::Admin)
+    {
+        let words = t.claimed_by_other.replace("{email}", &c.email);
+        return message(t, StatusCode::FORBIDDEN, &words);
+    }
+    if form.action == "preview" {
+        return match find(&state, &who, id).await {
+            Ok(Some(b)) => show_preview(&state, &who, &b, form).await,
+            Ok(None) => message(t, StatusCode::NOT_FOUND, t.not_found),
+            Err(r) => r,
+        };
+    }
+    let workflow = if form.is("Resubmitted") {
+        match store
+            .get_workflow_version(session.workflow_id, session.workflow_version)
+            .await
+        {
+            Ok(Some(w)) => w.spec,
+            Ok(None) => return message(t, StatusCode::NOT_FOUND, t.not_found),
+            Err(e) => return unavailable(t, &e),
+        }
+    } else {
+        WorkflowSpec {
+            kind: session.kind,
+            nodes: Vec::new(),
+        }
+    };
     if four_eyes {
-        if form.version != b.session.version {
+        if form.version != session.version {
             return refused(&state, &who, id, vouch_core::Rejection::Stale.into(), form).await;
         }
         let staged = Staged {
             session_id: id,
             user_id: who.user.id,
             email: who.user.email.clone(),
-            body: form.body(&b),
+            body: form.body(&workflow),
             version: form.version,
             staged_at: crate::clock::now(),
             rejected_by: None,
             note: None,
         };
-        if let Err(e) = state.store.stage_decision(staged).await {
+        if let Err(e) = store.stage_decision(staged).await {
             return unavailable(t, &e);
         }
         return Redirect::to(&format!("/console/sessions/{id}?staged=1")).into_response();
     }
-    match apply(
-        &state,
-        &b,
-        form.body(&b),
-        who.user.email.clone(),
-        form.version,
-    )
-    .await
-    {
+    let body = form.body(&workflow);
+    match apply(&state, &session, body, who.user.email.clone(), form.version).await {
         Ok(()) => {
-            let _ = state.store.release_claim(id, None).await;
-            let _ = state.store.drop_staged(id).await;
+            // The decision ends the claim and any staged decision (kept from before four-eyes
+            // was turned off).
+            if !claims.is_empty() {
+                let _ = store.release_claim(id, None).await;
+            }
+            if !staged.is_empty() {
+                let _ = store.drop_staged(id).await;
+            }
             Redirect::to(&format!("/console/sessions/{id}?decided=1")).into_response()
         }
         Err(e) => refused(&state, &who, id, e, form).await,
@@ -295,7 +320,7 @@ async fn show_preview(
     b: &SessionBundle,
     mut form: Choices,
 ) -> Response {
-    let mut body = form.body(b);
+    let mut body = form.body(&b.workflow.spec);
     if let Some(o) = body.as_object_mut() {
         o.remove("send_email");
         o.remove("email_preview_token");

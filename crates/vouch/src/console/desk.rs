@@ -313,7 +313,7 @@ pub async fn staged(
                 .four_eyes_actor
                 .replace("{first}", &staged.email)
                 .replace("{second}", &who.user.email);
-            match apply(&state, &b, staged.body.clone(), by, staged.version).await {
+            match apply(&state, &b.session, staged.body.clone(), by, staged.version).await {
                 Ok(()) => {
                     let _ = state.store.drop_staged(id).await;
                     let _ = state.store.release_claim(id, None).await;

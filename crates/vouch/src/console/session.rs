@@ -96,6 +96,30 @@ pub fn text(v: &Value) -> String {
     }
 }
 
+/// The session alone (no steps, trail or files), if it is one of the user's applications'.
+pub async fn find_session(
+    state: &AppState,
+    who: &Reviewer,
+    id: SessionId,
+) -> Result<Option<vouch_core::session::Session>, Response> {
+    let apps = state
+        .store
+        .list_apps()
+        .await
+        .map_err(|e| unavailable(who.t, &e))?;
+    for app in apps.into_iter().filter(|a| who.user.sees(a.id)) {
+        let s = state
+            .store
+            .get_session(app.id, id)
+            .await
+            .map_err(|e| unavailable(who.t, &e))?;
+        if s.is_some() {
+            return Ok(s);
+        }
+    }
+    Ok(None)
+}
+
 /// The session, if it is one of the user's applications'.
 pub async fn find(
     state: &AppState,

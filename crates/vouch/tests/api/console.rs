@@ -42,7 +42,10 @@ async fn a_login_is_a_secure_cookie_and_the_queue_shows_what_waits() {
     let s = get(&t, &format!("/console/sessions/{id}"), &c).await;
     assert_eq!(s.status, StatusCode::OK);
     assert!(s.body.contains("In Review") && s.body.contains("Trail verified"));
-    assert!(s.body.contains("value=\"decide\""), "a reviewer is offered the decision");
+    assert!(
+        s.body.contains("value=\"decide\""),
+        "a reviewer is offered the decision"
+    );
 
     let events = t.store.console_events(10).await.unwrap();
     assert_eq!(events[0].kind, "login");
