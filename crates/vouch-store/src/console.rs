@@ -166,6 +166,14 @@ pub struct Staged {
     pub note: Option<String>,
 }
 
+/// What the desk says of one session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeskState {
+    pub claim: Option<Claim>,
+    pub four_eyes: bool,
+    pub staged: bool,
+}
+
 /// Assignment and four-eyes.
 #[async_trait]
 pub trait ReviewDeskStore: Send + Sync {
@@ -198,5 +206,18 @@ pub trait ReviewDeskStore: Send + Sync {
     ) -> StoreResult<bool>;
     async fn drop_staged(&self, session_id: SessionId) -> StoreResult<()>;
     async fn four_eyes(&self, app_id: AppId) -> StoreResult<bool>;
+    /// The session's claim, its application's four-eyes and whether a decision is staged, in
+    /// one read.
+    async fn desk_state(
+        &self,
+        app_id: AppId,
+        session_id: SessionId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<DeskState>;
+    /// A live session by id, whatever its application.
+    async fn console_session(
+        &self,
+        session_id: SessionId,
+    ) -> StoreResult<Option<vouch_core::session::Session>>;
     async fn set_four_eyes(&self, app_id: AppId, on: bool) -> StoreResult<()>;
 }

@@ -4,13 +4,14 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 use vouch_core::console::Failures;
+use vouch_core::session::Session;
 use vouch_core::{AppId, SessionId};
 
 use super::driver::Pg;
 use super::PgStore;
 use crate::console::{
-    Claim, ConsoleEvent, ConsoleLogin, ConsoleStore, ConsoleUser, ReviewDeskStore, Staged,
-    UserChange,
+    Claim, ConsoleEvent, ConsoleLogin, ConsoleStore, ConsoleUser, DeskState, ReviewDeskStore,
+    Staged, UserChange,
 };
 use crate::queries::console as q;
 use crate::queries::review_desk as d;
@@ -140,5 +141,18 @@ impl ReviewDeskStore for PgStore {
 
     async fn set_four_eyes(&self, app: AppId, on: bool) -> StoreResult<()> {
         d::set_four_eyes(&Pg(&self.conn().await?), app, on).await
+    }
+
+    async fn desk_state(
+        &self,
+        app: AppId,
+        id: SessionId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<DeskState> {
+        d::desk_state(&Pg(&self.conn().await?), app, id, now).await
+    }
+
+    async fn console_session(&self, id: SessionId) -> StoreResult<Option<Session>> {
+        crate::queries::sessions::find_any_app(&Pg(&self.conn().await?), id).await
     }
 }

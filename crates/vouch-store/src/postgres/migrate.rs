@@ -49,6 +49,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         12,
         include_str!("../../migrations/postgres/0012_console.sql"),
     ),
+    (
+        13,
+        include_str!("../../migrations/postgres/0013_session_status_index.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.

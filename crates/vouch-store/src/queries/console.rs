@@ -21,16 +21,6 @@ fn user(r: &Row) -> StoreResult<ConsoleUser> {
     })
 }
 
-fn login(r: &Row) -> StoreResult<ConsoleLogin> {
-    Ok(ConsoleLogin {
-        token_hash: r.bytes("token_hash")?,
-        user_id: r.uuid("user_id")?,
-        csrf: r.text("csrf")?,
-        created_at: r.time("created_at")?,
-        seen_at: r.time("seen_at")?,
-    })
-}
-
 fn event(r: &Row) -> StoreResult<ConsoleEvent> {
     Ok(ConsoleEvent {
         id: r.uuid("id")?,
@@ -167,28 +157,30 @@ pub async fn live_login(
     idle_since: DateTime<Utc>,
     absolute_since: DateTime<Utc>,
 ) -> StoreResult<Option<(ConsoleLogin, ConsoleUser)>> {
-    let Some(l) = db
+    let found = db
         .query_opt(
             stmt!(
-                "SELECT * FROM console_logins WHERE token_hash = $1",
+                "SELECT l.token_hash, l.user_id, l.csrf, l.created_at AS login_created_at,
+                        l.seen_at, u.*
+                 FROM console_logins l JOIN console_users u ON u.id = l.user_id
+                 WHERE l.token_hash = $1",
                 token_hash
             ),
-            login,
-        )
-        .await?
-    else {
-        return Ok(None);
-    };
-    if l.seen_at < idle_since || l.created_at < absolute_since {
-        return Ok(None);
-    }
-    let u = db
-        .query_opt(
-            stmt!("SELECT * FROM console_users WHERE id = $1", l.user_id),
-            user,
+            |r| {
+                let l = ConsoleLogin {
+                    token_hash: r.bytes("token_hash")?,
+                    user_id: r.uuid("user_id")?,
+                    csrf: r.text("csrf")?,
+                    created_at: r.time("login_created_at")?,
+                    seen_at: r.time("seen_at")?,
+                };
+                Ok((l, user(r)?))
+            },
         )
         .await?;
-    Ok(u.filter(|u| u.disabled_at.is_none()).map(|u| (l, u)))
+    Ok(found.filter(|(l, u)| {
+        l.seen_at >= idle_since && l.created_at >= absolute_since && u.disabled_at.is_none()
+    }))
 }
 
 /// Whether a login's use is worth writing down (once a minute at most).

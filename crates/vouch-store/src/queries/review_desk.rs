@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use vouch_core::{AppId, SessionId};
 
 use super::queue::in_list;
-use crate::console::{Claim, Staged};
+use crate::console::{Claim, DeskState, Staged};
 use crate::sql::{Db, Param, Row, Stmt};
 use crate::{stmt, StoreResult};
 
@@ -197,4 +197,39 @@ pub async fn set_four_eyes(db: &impl Db, app: AppId, on: bool) -> StoreResult<()
     ))
     .await
     .map(|_| ())
+}
+
+/// The desk's state of one session in one read: its live claim, whether its application has
+/// four-eyes, and whether a decision is staged on it.
+pub async fn desk_state(
+    db: &impl Db,
+    app: AppId,
+    id: SessionId,
+    now: DateTime<Utc>,
+) -> StoreResult<DeskState> {
+    db.query_one(
+        stmt!(
+            "SELECT c.session_id, c.user_id, c.email, c.claimed_at, c.expires_at,
+                    COALESCE((SELECT four_eyes FROM console_app_settings WHERE app_id = $1), FALSE)
+                        AS four_eyes,
+                    EXISTS (SELECT 1 FROM console_staged WHERE session_id = $2) AS staged
+             FROM (SELECT 1 AS one) AS o
+             LEFT JOIN console_claims c ON c.session_id = $2 AND c.expires_at > $3",
+            app,
+            id,
+            now
+        ),
+        |r| {
+            let claim = match r.opt_text("email")? {
+                Some(_) => Some(claim(r)?),
+                None => None,
+            };
+            Ok(DeskState {
+                claim,
+                four_eyes: r.boolean("four_eyes")?,
+                staged: r.boolean("staged")?,
+            })
+        },
+    )
+    .await
 }

@@ -69,6 +69,21 @@ pub async fn find(
     Ok(found.and_then(|(s, deleted)| (s.app_id == app_id && deleted.is_none()).then_some(s)))
 }
 
+/// A live session by id, whatever its application (the console checks the user's own).
+pub async fn find_any_app(db: &impl Db, id: SessionId) -> StoreResult<Option<Session>> {
+    let sql = concat!(
+        "SELECT ",
+        session_columns!(),
+        ", deleted_at FROM sessions WHERE id = $1"
+    );
+    let found = db
+        .query_opt(stmt!(sql, id), |r| {
+            Ok((rows::session(r)?, r.opt_time("deleted_at")?))
+        })
+        .await?;
+    Ok(found.and_then(|(s, deleted)| deleted.is_none().then_some(s)))
+}
+
 /// The session of a person's link (`session_token`), deleted or not. The index finds the
 /// tokens sharing the first 8 characters; the whole token is compared in constant time.
 pub async fn by_token(db: &impl Db, token: &str) -> StoreResult<Option<LinkTarget>> {

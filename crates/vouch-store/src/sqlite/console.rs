@@ -4,13 +4,14 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 use vouch_core::console::Failures;
+use vouch_core::session::Session;
 use vouch_core::{AppId, SessionId};
 
 use super::driver::{ready, Lite};
 use super::SqliteStore;
 use crate::console::{
-    Claim, ConsoleEvent, ConsoleLogin, ConsoleStore, ConsoleUser, ReviewDeskStore, Staged,
-    UserChange,
+    Claim, ConsoleEvent, ConsoleLogin, ConsoleStore, ConsoleUser, DeskState, ReviewDeskStore,
+    Staged, UserChange,
 };
 use crate::queries::console as q;
 use crate::queries::review_desk as d;
@@ -179,6 +180,23 @@ impl ReviewDeskStore for SqliteStore {
     async fn set_four_eyes(&self, app: AppId, on: bool) -> StoreResult<()> {
         self.writer
             .write(move |c| ready(d::set_four_eyes(&Lite(c), app, on)))
+            .await
+    }
+
+    async fn desk_state(
+        &self,
+        app: AppId,
+        id: SessionId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<DeskState> {
+        self.readers
+            .read(move |c| ready(d::desk_state(&Lite(c), app, id, now)))
+            .await
+    }
+
+    async fn console_session(&self, id: SessionId) -> StoreResult<Option<Session>> {
+        self.readers
+            .read(move |c| ready(crate::queries::sessions::find_any_app(&Lite(c), id)))
             .await
     }
 }

@@ -34,6 +34,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (14, include_str!("../../migrations/sqlite/0014_probes.sql")),
     (15, include_str!("../../migrations/sqlite/0015_console.sql")),
+    (
+        16,
+        include_str!("../../migrations/sqlite/0016_session_status_index.sql"),
+    ),
 ];
 
 /// The schema version a database has once every migration ran.

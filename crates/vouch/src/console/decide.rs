@@ -237,19 +237,19 @@ pub async fn decide(
         Ok(None) => return message(t, StatusCode::NOT_FOUND, t.not_found),
         Err(r) => return r,
     };
-    // What the desk says of it, read at once: its claim, four-eyes, a staged decision.
+    // What the desk says of it, in one read: its claim, four-eyes, a staged decision.
     let store = &state.store;
-    let (claims, four_eyes, staged) = match tokio::try_join!(
-        store.claims(vec![id], crate::clock::now()),
-        store.four_eyes(session.app_id),
-        store.staged_decisions(vec![id])
-    ) {
-        Ok(found) => found,
+    let desk = match store
+        .desk_state(session.app_id, id, crate::clock::now())
+        .await
+    {
+        Ok(d) => d,
         Err(e) => return unavailable(t, &e),
     };
-    if let Some(c) = claims
-        .iter()
-        .find(|c| c.user_id != who.user.id && who.user.role != Role::Admin)
+    if let Some(c) = desk
+        .claim
+        .as_ref()
+        .filter(|c| c.user_id != who.user.id && who.user.role != Role::Admin)
     {
         let words = t.claimed_by_other.replace("{email}", &c.email);
         return message(t, StatusCode::FORBIDDEN, &words);
@@ -276,7 +276,7 @@ pub async fn decide(
             nodes: Vec::new(),
         }
     };
-    if four_eyes {
+    if desk.four_eyes {
         if form.version != session.version {
             return refused(&state, &who, id, vouch_core::Rejection::Stale.into(), form).await;
         }
@@ -300,10 +300,10 @@ pub async fn decide(
         Ok(()) => {
             // The decision ends the claim and any staged decision (kept from before four-eyes
             // was turned off).
-            if !claims.is_empty() {
+            if desk.claim.is_some() {
                 let _ = store.release_claim(id, None).await;
             }
-            if !staged.is_empty() {
+            if desk.staged {
                 let _ = store.drop_staged(id).await;
             }
             Redirect::to(&format!("/console/sessions/{id}?decided=1")).into_response()

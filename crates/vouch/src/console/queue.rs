@@ -147,7 +147,7 @@ pub async fn page(State(state): State<AppState>, who: Reviewer, RawQuery(q): Raw
     let deadline = chrono::Duration::from_std(state.config.console.review_deadline)
         .unwrap_or(chrono::Duration::MAX);
     let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
-    let mut filter = SessionFilter {
+    let filter = SessionFilter {
         kind: Some(KindFilter::All),
         statuses: status.into_iter().collect(),
         workflow_ids: workflow.into_iter().collect(),
@@ -173,20 +173,42 @@ pub async fn page(State(state): State<AppState>, who: Reviewer, RawQuery(q): Raw
             Err(e) => return unavailable(t, &e),
         }
     } else {
-        if !w.q.is_empty() {
-            match w.q.parse::<i64>() {
-                Ok(n) if n > 0 => filter.number = Some(n),
-                _ => filter.search = Some(w.q.clone()),
-            }
-        }
         let page = Page {
             limit: PAGE,
             offset: w.page * PAGE,
         };
-        match state.store.list_sessions(app.id, &filter, page).await {
-            Ok(found) => found,
-            Err(e) => return unavailable(t, &e),
+        // A number is a session number; other words are a vendor_data (found through its
+        // index), else the start of a vendor_data or of a name.
+        let mut tries = Vec::new();
+        match w.q.parse::<i64>() {
+            _ if w.q.is_empty() => tries.push(filter.clone()),
+            Ok(n) if n > 0 => tries.push(SessionFilter {
+                number: Some(n),
+                ..filter.clone()
+            }),
+            _ => {
+                tries.push(SessionFilter {
+                    vendor_data: Some(w.q.clone()),
+                    ..filter.clone()
+                });
+                tries.push(SessionFilter {
+                    search: Some(w.q.clone()),
+                    ..filter.clone()
+                });
+            }
         }
+        let mut found = (Vec::new(), 0);
+        for f in tries {
+            match state.store.list_sessions(app.id, &f, page).await {
+                Ok(r) if r.1 > 0 => {
+                    found = r;
+                    break;
+                }
+                Ok(_) => {}
+                Err(e) => return unavailable(t, &e),
+            }
+        }
+        found
     };
     let workflows = match state
         .store

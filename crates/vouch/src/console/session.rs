@@ -102,22 +102,12 @@ pub async fn find_session(
     who: &Reviewer,
     id: SessionId,
 ) -> Result<Option<vouch_core::session::Session>, Response> {
-    let apps = state
+    let s = state
         .store
-        .list_apps()
+        .console_session(id)
         .await
         .map_err(|e| unavailable(who.t, &e))?;
-    for app in apps.into_iter().filter(|a| who.user.sees(a.id)) {
-        let s = state
-            .store
-            .get_session(app.id, id)
-            .await
-            .map_err(|e| unavailable(who.t, &e))?;
-        if s.is_some() {
-            return Ok(s);
-        }
-    }
-    Ok(None)
+    Ok(s.filter(|s| who.user.sees(s.app_id)))
 }
 
 /// The session, if it is one of the user's applications'.
@@ -126,22 +116,14 @@ pub async fn find(
     who: &Reviewer,
     id: SessionId,
 ) -> Result<Option<SessionBundle>, Response> {
-    let apps = state
+    let Some(s) = find_session(state, who, id).await? else {
+        return Ok(None);
+    };
+    state
         .store
-        .list_apps()
+        .session_bundle(s.app_id, id)
         .await
-        .map_err(|e| unavailable(who.t, &e))?;
-    for app in apps.into_iter().filter(|a| who.user.sees(a.id)) {
-        let b = state
-            .store
-            .session_bundle(app.id, id)
-            .await
-            .map_err(|e| unavailable(who.t, &e))?;
-        if b.is_some() {
-            return Ok(b);
-        }
-    }
-    Ok(None)
+        .map_err(|e| unavailable(who.t, &e))
 }
 
 /// What a page shows beside the session: a notice or an error, and the decision form as it was
