@@ -386,6 +386,7 @@ pub async fn run(
                 1 => format!("/console/?page={}", i % queue_pages.max(1)),
                 2 => format!("/console/?status=any&q={}", number + i * IN_REVIEW_EVERY),
                 3 => format!("/console/?status=any&q=customer-{}", i * IN_REVIEW_EVERY),
+                5 => "/console/?status=any&q=Ada%20Love".to_string(),
                 _ => format!("/console/sessions/{}", uuid_of(1, i * IN_REVIEW_EVERY)),
             })
         })

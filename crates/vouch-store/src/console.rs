@@ -206,14 +206,12 @@ pub trait ReviewDeskStore: Send + Sync {
     ) -> StoreResult<bool>;
     async fn drop_staged(&self, session_id: SessionId) -> StoreResult<()>;
     async fn four_eyes(&self, app_id: AppId) -> StoreResult<bool>;
-    /// The session's claim, its application's four-eyes and whether a decision is staged, in
-    /// one read.
-    async fn desk_state(
+    /// A live session by id, whatever its application, with its desk's state (one read).
+    async fn console_session_desk(
         &self,
-        app_id: AppId,
         session_id: SessionId,
         now: DateTime<Utc>,
-    ) -> StoreResult<DeskState>;
+    ) -> StoreResult<Option<(vouch_core::session::Session, DeskState)>>;
     /// A live session by id, whatever its application.
     async fn console_session(
         &self,

@@ -143,16 +143,15 @@ impl ReviewDeskStore for PgStore {
         d::set_four_eyes(&Pg(&self.conn().await?), app, on).await
     }
 
-    async fn desk_state(
-        &self,
-        app: AppId,
-        id: SessionId,
-        now: DateTime<Utc>,
-    ) -> StoreResult<DeskState> {
-        d::desk_state(&Pg(&self.conn().await?), app, id, now).await
-    }
-
     async fn console_session(&self, id: SessionId) -> StoreResult<Option<Session>> {
         crate::queries::sessions::find_any_app(&Pg(&self.conn().await?), id).await
+    }
+
+    async fn console_session_desk(
+        &self,
+        id: SessionId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<(Session, DeskState)>> {
+        d::session_with_desk(&Pg(&self.conn().await?), id, now).await
     }
 }

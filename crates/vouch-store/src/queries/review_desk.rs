@@ -199,37 +199,49 @@ pub async fn set_four_eyes(db: &impl Db, app: AppId, on: bool) -> StoreResult<()
     .map(|_| ())
 }
 
-/// The desk's state of one session in one read: its live claim, whether its application has
-/// four-eyes, and whether a decision is staged on it.
-pub async fn desk_state(
+/// A live session by id (any application) with its desk's state, in one read: the decision
+/// path of the console reads nothing else before it writes.
+pub async fn session_with_desk(
     db: &impl Db,
-    app: AppId,
     id: SessionId,
     now: DateTime<Utc>,
-) -> StoreResult<DeskState> {
-    db.query_one(
-        stmt!(
-            "SELECT c.session_id, c.user_id, c.email, c.claimed_at, c.expires_at,
-                    COALESCE((SELECT four_eyes FROM console_app_settings WHERE app_id = $1), FALSE)
-                        AS four_eyes,
-                    EXISTS (SELECT 1 FROM console_staged WHERE session_id = $2) AS staged
-             FROM (SELECT 1 AS one) AS o
-             LEFT JOIN console_claims c ON c.session_id = $2 AND c.expires_at > $3",
-            app,
-            id,
-            now
-        ),
-        |r| {
-            let claim = match r.opt_text("email")? {
-                Some(_) => Some(claim(r)?),
-                None => None,
+) -> StoreResult<Option<(vouch_core::session::Session, DeskState)>> {
+    let sql = concat!(
+        "SELECT ",
+        crate::rows::session_columns!(),
+        ", deleted_at,
+           (SELECT user_id FROM console_claims WHERE session_id = $1 AND expires_at > $2)
+               AS claim_user,
+           (SELECT email FROM console_claims WHERE session_id = $1 AND expires_at > $2)
+               AS claim_email,
+           (SELECT claimed_at FROM console_claims WHERE session_id = $1 AND expires_at > $2)
+               AS claim_at,
+           (SELECT expires_at FROM console_claims WHERE session_id = $1 AND expires_at > $2)
+               AS claim_until,
+           COALESCE((SELECT a.four_eyes FROM console_app_settings a
+                     WHERE a.app_id = sessions.app_id), FALSE) AS four_eyes,
+           EXISTS (SELECT 1 FROM console_staged WHERE session_id = $1) AS staged
+         FROM sessions WHERE id = $1"
+    );
+    let found = db
+        .query_opt(stmt!(sql, id, now), |r| {
+            let claim = match (r.opt_uuid("claim_user")?, r.opt_text("claim_email")?) {
+                (Some(user_id), Some(email)) => Some(Claim {
+                    session_id: id,
+                    user_id,
+                    email,
+                    claimed_at: r.time("claim_at")?,
+                    expires_at: r.time("claim_until")?,
+                }),
+                _ => None,
             };
-            Ok(DeskState {
+            let desk = DeskState {
                 claim,
                 four_eyes: r.boolean("four_eyes")?,
                 staged: r.boolean("staged")?,
-            })
-        },
-    )
-    .await
+            };
+            Ok((crate::rows::session(r)?, r.opt_time("deleted_at")?, desk))
+        })
+        .await?;
+    Ok(found.and_then(|(s, deleted, desk)| deleted.is_none().then_some((s, desk))))
 }

@@ -183,20 +183,19 @@ impl ReviewDeskStore for SqliteStore {
             .await
     }
 
-    async fn desk_state(
-        &self,
-        app: AppId,
-        id: SessionId,
-        now: DateTime<Utc>,
-    ) -> StoreResult<DeskState> {
-        self.readers
-            .read(move |c| ready(d::desk_state(&Lite(c), app, id, now)))
-            .await
-    }
-
     async fn console_session(&self, id: SessionId) -> StoreResult<Option<Session>> {
         self.readers
             .read(move |c| ready(crate::queries::sessions::find_any_app(&Lite(c), id)))
+            .await
+    }
+
+    async fn console_session_desk(
+        &self,
+        id: SessionId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<(Session, DeskState)>> {
+        self.readers
+            .read(move |c| ready(d::session_with_desk(&Lite(c), id, now)))
             .await
     }
 }

@@ -15,7 +15,7 @@ use vouch_core::workflow::WorkflowSpec;
 use vouch_core::SessionId;
 use vouch_store::{SessionBundle, Staged};
 
-use super::session::{find, find_session, render, text, EmailPreview, Shown};
+use super::session::{find, render, text, EmailPreview, Shown};
 use super::{csrf_ok, forbidden_form, message, unavailable, Reviewer};
 use crate::service::preview::{preview, PreviewRequest};
 use crate::service::update_status::{update_status, UpdateStatus};
@@ -232,18 +232,12 @@ pub async fn decide(
     let Ok(id) = id.parse::<SessionId>() else {
         return message(t, StatusCode::NOT_FOUND, t.not_found);
     };
-    let session = match find_session(&state, &who, id).await {
-        Ok(Some(s)) => s,
-        Ok(None) => return message(t, StatusCode::NOT_FOUND, t.not_found),
-        Err(r) => return r,
-    };
-    // What the desk says of it, in one read: its claim, four-eyes, a staged decision.
+    // The session and what the desk says of it (claim, four-eyes, a staged decision), in one
+    // read: nothing else is read before the decision is written.
     let store = &state.store;
-    let desk = match store
-        .desk_state(session.app_id, id, crate::clock::now())
-        .await
-    {
-        Ok(d) => d,
+    let (session, desk) = match store.console_session_desk(id, crate::clock::now()).await {
+        Ok(Some((s, d))) if who.user.sees(s.app_id) => (s, d),
+        Ok(_) => return message(t, StatusCode::NOT_FOUND, t.not_found),
         Err(e) => return unavailable(t, &e),
     };
     if let Some(c) = desk
