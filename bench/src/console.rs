@@ -372,7 +372,8 @@ pub async fn run(
         ),
         ("queue, any page of the in-review sessions", 1),
         ("queue, a session number", 2),
-        ("queue, a vendor_data prefix", 3),
+        ("queue, a vendor_data", 3),
+        ("queue, the start of a name (no index: a scan)", 5),
         (
             "session page (steps, trail check, neighbours, deliveries, emails)",
             4,

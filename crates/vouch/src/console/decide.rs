@@ -2,7 +2,7 @@
 //! optionally with the email to the person, previewed first; under four-eyes it is staged for a
 //! second reviewer instead. Every decision goes through update-status's use case.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
@@ -16,7 +16,7 @@ use vouch_core::SessionId;
 use vouch_store::{SessionBundle, Staged};
 
 use super::session::{find, render, text, EmailPreview, Shown};
-use super::{csrf_ok, forbidden_form, message, unavailable, Reviewer};
+use super::{csrf_ok, forbidden_form, message, unavailable, Deciding, Reviewer};
 use crate::service::preview::{preview, PreviewRequest};
 use crate::service::update_status::{update_status, UpdateStatus};
 use crate::service::Failure;
@@ -217,8 +217,7 @@ pub async fn held_by_other(
 
 pub async fn decide(
     State(state): State<AppState>,
-    who: Reviewer,
-    Path(id): Path<String>,
+    Deciding { who, id, found }: Deciding,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
     let t = who.t;
@@ -229,17 +228,10 @@ pub async fn decide(
     if !who.user.role.may_decide() {
         return message(t, StatusCode::FORBIDDEN, t.viewer_cannot_decide);
     }
-    let Ok(id) = id.parse::<SessionId>() else {
+    let (Some(id), Some((session, desk))) = (id, found) else {
         return message(t, StatusCode::NOT_FOUND, t.not_found);
     };
-    // The session and what the desk says of it (claim, four-eyes, a staged decision), in one
-    // read: nothing else is read before the decision is written.
     let store = &state.store;
-    let (session, desk) = match store.console_session_desk(id, crate::clock::now()).await {
-        Ok(Some((s, d))) if who.user.sees(s.app_id) => (s, d),
-        Ok(_) => return message(t, StatusCode::NOT_FOUND, t.not_found),
-        Err(e) => return unavailable(t, &e),
-    };
     if let Some(c) = desk
         .claim
         .as_ref()

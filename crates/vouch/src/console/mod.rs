@@ -121,32 +121,71 @@ impl FromRequestParts<AppState> for Reviewer {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let t = text_of(parts);
-        let to_login = || {
-            let next = parts
-                .uri
-                .path_and_query()
-                .map_or("/console/", |p| p.as_str());
-            let next: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
-            Redirect::to(&format!("/console/login?next={next}")).into_response()
-        };
-        let Some(token) = cookie_token(&parts.headers) else {
-            return Err(to_login());
-        };
-        let cfg = &state.config.console;
+        reviewer(parts, state).await
+    }
+}
+
+/// The logged-in user of a request, or the redirect to the login page.
+async fn reviewer(parts: &Parts, state: &AppState) -> Result<Reviewer, Response> {
+    let t = text_of(parts);
+    let to_login = || {
+        let next = parts
+            .uri
+            .path_and_query()
+            .map_or("/console/", |p| p.as_str());
+        let next: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
+        Redirect::to(&format!("/console/login?next={next}")).into_response()
+    };
+    let Some(token) = cookie_token(&parts.headers) else {
+        return Err(to_login());
+    };
+    let cfg = &state.config.console;
+    let now = crate::clock::now();
+    let idle = chrono::Duration::from_std(cfg.idle_timeout).unwrap_or(chrono::Duration::MAX);
+    let absolute =
+        chrono::Duration::from_std(cfg.absolute_timeout).unwrap_or(chrono::Duration::MAX);
+    let found = state
+        .store
+        .console_login(token_hash(&token), now - idle, now - absolute, now)
+        .await
+        .map_err(|e| unavailable(t, &e))?;
+    match found {
+        Some((login, user)) => Ok(Reviewer { user, login, t }),
+        None => Err(to_login()),
+    }
+}
+
+/// A decision's request: the user, and the session of its path with its desk's state, read at
+/// the same time (the session is shown to no one before the user is known to see it).
+pub struct Deciding {
+    pub who: Reviewer,
+    pub id: Option<vouch_core::SessionId>,
+    pub found: Option<(vouch_core::session::Session, vouch_store::DeskState)>,
+}
+
+impl FromRequestParts<AppState> for Deciding {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let id = parts
+            .uri
+            .path()
+            .split('/')
+            .nth(3)
+            .and_then(|s| s.parse::<vouch_core::SessionId>().ok());
         let now = crate::clock::now();
-        let idle = chrono::Duration::from_std(cfg.idle_timeout).unwrap_or(chrono::Duration::MAX);
-        let absolute =
-            chrono::Duration::from_std(cfg.absolute_timeout).unwrap_or(chrono::Duration::MAX);
-        let found = state
-            .store
-            .console_login(token_hash(&token), now - idle, now - absolute, now)
-            .await
-            .map_err(|e| unavailable(t, &e))?;
-        match found {
-            Some((login, user)) => Ok(Reviewer { user, login, t }),
-            None => Err(to_login()),
-        }
+        let session = async {
+            match id {
+                Some(id) => state.store.console_session_desk(id, now).await,
+                None => Ok(None),
+            }
+        };
+        let (who, found) = tokio::join!(reviewer(parts, state), session);
+        let who = who?;
+        let found = found
+            .map_err(|e| unavailable(who.t, &e))?
+            .filter(|(s, _)| who.user.sees(s.app_id));
+        Ok(Deciding { who, id, found })
     }
 }
 
