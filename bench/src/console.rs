@@ -99,7 +99,7 @@ async fn seed(db: &mut Db, template: &str, number: i64, count: i64) -> anyhow::R
             .iter()
             .map(|c| match (table, c.as_str()) {
                 ("sessions", "id") | (_, "session_id") => id_sql(postgres, 1, "g.i"),
-                (_, "id" | "uuid") => id_sql(postgres, tag, &format!("(g.i * 64 + t.seq)")),
+                (_, "id" | "uuid") => id_sql(postgres, tag, "(g.i * 64 + t.seq)"),
                 ("sessions", "number") => format!("{number} + g.i"),
                 ("sessions", "token") => "'bench' || g.i".to_string(),
                 ("sessions", "vendor_data") => "'customer-' || g.i".to_string(),

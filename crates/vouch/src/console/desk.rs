@@ -11,8 +11,8 @@ use vouch_core::SessionId;
 use vouch_store::{Claim, SessionBundle, Staged};
 
 use super::decide::{apply, refused, Choices};
-use super::session::{find, text, time};
-use super::{csrf_ok, forbidden_form, message, unavailable, Reviewer};
+use super::session::{text, time};
+use super::{acting_on, csrf_ok, forbidden_form, message, unavailable, Reviewer};
 use crate::state::AppState;
 
 /// Who holds the session, and what waits for a second reviewer.
@@ -158,20 +158,11 @@ pub async fn claim(
     Form(f): Form<DeskForm>,
 ) -> Response {
     let t = who.t;
-    if !csrf_ok(&who.login, f.csrf.as_deref()) {
-        return forbidden_form(t);
-    }
-    if !who.user.role.may_decide() {
-        return message(t, StatusCode::FORBIDDEN, t.viewer_cannot_decide);
-    }
-    let Ok(id) = id.parse::<SessionId>() else {
-        return message(t, StatusCode::NOT_FOUND, t.not_found);
-    };
-    let b = match find(&state, &who, id).await {
-        Ok(Some(b)) => b,
-        Ok(None) => return message(t, StatusCode::NOT_FOUND, t.not_found),
+    let b = match acting_on(&state, &who, &id, f.csrf.as_deref(), false).await {
+        Ok(b) => b,
         Err(r) => return r,
     };
+    let id = b.session.id;
     let admin = who.user.role == Role::Admin;
     let back =
         |flag: &str| Redirect::to(&format!("/console/sessions/{id}?{flag}=1")).into_response();
@@ -283,20 +274,11 @@ pub async fn staged(
     Form(f): Form<DeskForm>,
 ) -> Response {
     let t = who.t;
-    if !csrf_ok(&who.login, f.csrf.as_deref()) {
-        return forbidden_form(t);
-    }
-    if !who.user.role.may_decide() {
-        return message(t, StatusCode::FORBIDDEN, t.viewer_cannot_decide);
-    }
-    let Ok(id) = id.parse::<SessionId>() else {
-        return message(t, StatusCode::NOT_FOUND, t.not_found);
-    };
-    let b = match find(&state, &who, id).await {
-        Ok(Some(b)) => b,
-        Ok(None) => return message(t, StatusCode::NOT_FOUND, t.not_found),
+    let b = match acting_on(&state, &who, &id, f.csrf.as_deref(), false).await {
+        Ok(b) => b,
         Err(r) => return r,
     };
+    let id = b.session.id;
     let staged = match state.store.staged_decisions(vec![id]).await {
         Ok(s) => s.into_iter().next().filter(|s| s.rejected_by.is_none()),
         Err(e) => return unavailable(t, &e),

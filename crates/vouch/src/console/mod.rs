@@ -301,6 +301,40 @@ fn forbidden_form(t: &Text) -> Response {
     message(t, StatusCode::FORBIDDEN, t.form_expired)
 }
 
+/// The session of a state-changing form a reviewer may act on (its CSRF token right, its role
+/// one that decides, the session one of its applications' and, with `unclaimed_or_mine`, not
+/// held by someone else), or the page that says why not.
+pub(crate) async fn acting_on(
+    state: &AppState,
+    who: &Reviewer,
+    id: &str,
+    csrf: Option<&str>,
+    unclaimed_or_mine: bool,
+) -> Result<vouch_store::SessionBundle, Response> {
+    let t = who.t;
+    if !csrf_ok(&who.login, csrf) {
+        return Err(forbidden_form(t));
+    }
+    if !who.user.role.may_decide() {
+        return Err(message(t, StatusCode::FORBIDDEN, t.viewer_cannot_decide));
+    }
+    let Ok(id) = id.parse::<vouch_core::SessionId>() else {
+        return Err(message(t, StatusCode::NOT_FOUND, t.not_found));
+    };
+    let b = match session::find(state, who, id).await? {
+        Some(b) => b,
+        None => return Err(message(t, StatusCode::NOT_FOUND, t.not_found)),
+    };
+    if !unclaimed_or_mine {
+        return Ok(b);
+    }
+    if let Some(email) = decide::held_by_other(state, who, id).await? {
+        let words = t.claimed_by_other.replace("{email}", &email);
+        return Err(message(t, StatusCode::FORBIDDEN, &words));
+    }
+    Ok(b)
+}
+
 /// A duration as people say it: `3 d`, `5 h`, `12 min`.
 fn age(d: chrono::Duration) -> String {
     let m = d.num_minutes().max(0);

@@ -2,17 +2,14 @@
 //! `PATCH /v3/session/{id}/features/{node_id}/update-status/` and `POST …/reviews/`.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
 use serde_json::json;
 use vouch_core::attempt::ActorType;
-use vouch_core::SessionId;
 
-use super::decide::{held_by_other, refused, Choices};
-use super::session::find;
-use super::{csrf_ok, forbidden_form, message, Reviewer};
+use super::decide::{refused, Choices};
+use super::{acting_on, Reviewer};
 use crate::service::reviews::{add_note, update_step, StepUpdate};
 use crate::state::AppState;
 
@@ -26,41 +23,13 @@ pub struct StepForm {
     comment: String,
 }
 
-/// The session a reviewer may act on now, or the page that says why not.
-async fn actionable(
-    state: &AppState,
-    who: &Reviewer,
-    id: &str,
-    csrf: Option<&str>,
-) -> Result<vouch_store::SessionBundle, Response> {
-    let t = who.t;
-    if !csrf_ok(&who.login, csrf) {
-        return Err(forbidden_form(t));
-    }
-    if !who.user.role.may_decide() {
-        return Err(message(t, StatusCode::FORBIDDEN, t.viewer_cannot_decide));
-    }
-    let Ok(id) = id.parse::<SessionId>() else {
-        return Err(message(t, StatusCode::NOT_FOUND, t.not_found));
-    };
-    let b = match find(state, who, id).await? {
-        Some(b) => b,
-        None => return Err(message(t, StatusCode::NOT_FOUND, t.not_found)),
-    };
-    if let Some(email) = held_by_other(state, who, id).await? {
-        let words = t.claimed_by_other.replace("{email}", &email);
-        return Err(message(t, StatusCode::FORBIDDEN, &words));
-    }
-    Ok(b)
-}
-
 pub async fn step_status(
     State(state): State<AppState>,
     who: Reviewer,
     Path((id, node)): Path<(String, String)>,
     Form(f): Form<StepForm>,
 ) -> Response {
-    let b = match actionable(&state, &who, &id, f.csrf.as_deref()).await {
+    let b = match acting_on(&state, &who, &id, f.csrf.as_deref(), true).await {
         Ok(b) => b,
         Err(r) => return r,
     };
@@ -92,7 +61,7 @@ pub async fn note(
     Path(id): Path<String>,
     Form(f): Form<StepForm>,
 ) -> Response {
-    let b = match actionable(&state, &who, &id, f.csrf.as_deref()).await {
+    let b = match acting_on(&state, &who, &id, f.csrf.as_deref(), true).await {
         Ok(b) => b,
         Err(r) => return r,
     };
