@@ -23,6 +23,18 @@ struct LoginPage<'a> {
     email: &'a str,
     error: Option<String>,
     notice: Option<&'a str>,
+    /// The single sign-on button's words, and where it leads, when a provider is set.
+    sso: Option<(String, String)>,
+}
+
+/// The single sign-on button of the login page, if `[console.oidc]` is set.
+fn sso(state: &AppState, next: &str) -> Option<(String, String)> {
+    let cfg = state.config.console.oidc.as_ref()?;
+    let next: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
+    Some((
+        cfg.label.clone(),
+        format!("/console/oidc/start?next={next}"),
+    ))
 }
 
 fn param(query: Option<&str>, name: &str) -> Option<String> {
@@ -39,15 +51,17 @@ fn safe_next(next: Option<&str>) -> &str {
     }
 }
 
-pub async fn form(Lang(t): Lang, RawQuery(q): RawQuery) -> Response {
+pub async fn form(State(state): State<AppState>, Lang(t): Lang, RawQuery(q): RawQuery) -> Response {
     let next = param(q.as_deref(), "next");
     let notice = param(q.as_deref(), "logged_out").map(|_| t.logged_out);
+    let next = safe_next(next.as_deref());
     let page = LoginPage {
         t,
-        next: safe_next(next.as_deref()),
+        next,
         email: "",
         error: None,
         notice,
+        sso: sso(&state, next),
     };
     html(StatusCode::OK, page.render())
 }
@@ -86,6 +100,7 @@ pub async fn submit(
             email: &email,
             error: Some(error),
             notice: None,
+            sso: sso(&state, &next),
         };
         html(status, page.render())
     };

@@ -11,6 +11,7 @@ mod decide;
 mod desk;
 pub mod lang;
 mod login;
+pub mod oidc;
 pub mod password;
 mod queue;
 mod session;
@@ -39,6 +40,8 @@ pub fn router() -> Router<AppState> {
         .route("/console/", get(queue::page))
         .route("/console/login", get(login::form).post(login::submit))
         .route("/console/logout", post(login::logout))
+        .route("/console/oidc/start", get(oidc::start))
+        .route("/console/oidc/callback", get(oidc::callback))
         .route("/console/sessions/{id}", get(session::page))
         .route("/console/sessions/{id}/decision", post(decide::decide))
         .route("/console/sessions/{id}/claim", post(desk::claim))

@@ -26,6 +26,9 @@ pub struct ConsoleConfig {
     /// A reviewer's claim on a session ends this long after it was taken.
     #[serde(with = "human")]
     pub claim_ttl: Duration,
+    /// Logging in through an OpenID Connect provider, when set.
+    #[serde(default)]
+    pub oidc: Option<super::oidc::OidcConfig>,
 }
 
 impl ConsoleConfig {

@@ -15,6 +15,7 @@ mod capture_refusals;
 mod compat;
 mod console;
 mod console_desk;
+mod console_sso;
 mod corrections;
 mod engine_http;
 mod errors;

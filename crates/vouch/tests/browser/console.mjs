@@ -91,8 +91,10 @@ try {
     // Find the session through search, open it, claim it.
     problems = [];
     await page.getByRole('searchbox', { name: 'Search', exact: true }).fill(plan.search);
-    await page.getByRole('button', { name: 'Apply filters', exact: true }).press('Enter');
-    await page.waitForLoadState();
+    await Promise.all([
+      page.waitForURL(/[?&]q=/),
+      page.getByRole('button', { name: 'Apply filters', exact: true }).press('Enter'),
+    ]);
     if (!page.url().includes(`q=${encodeURIComponent(plan.search)}`)) problems.push(`the search is not in the URL: ${page.url()}`);
     const rows = page.getByRole('row').filter({ hasText: plan.search });
     if (await rows.count() !== 1) problems.push(`${await rows.count()} rows for "${plan.search}"`);
@@ -159,8 +161,8 @@ try {
     if (onButton !== 'Record decision') problems.push(`after "a" the focus is on ${JSON.stringify(onButton)}`);
     if (await page.locator('#session-status').innerText() !== 'In Review') problems.push('"a" decided without confirmation');
     await shot(page, 'session-keyboard-approve');
-    await page.keyboard.press('Enter');
-    await page.waitForLoadState();
+    // Enter submits the form: wait for the page it leads to (a key press does not wait for it).
+    await Promise.all([page.waitForURL(/decided=1/), page.keyboard.press('Enter')]);
     if (await page.locator('#session-status').innerText() !== 'Approved') problems.push('the second session is not approved');
     const row = page.getByRole('row').filter({ hasText: 'Checked the document by hand.' });
     if (await row.count() !== 1) problems.push('the decision is not on the trail shown');

@@ -139,4 +139,6 @@ pub const EN: Text = Text {
     too_many_requests: "Too many requests from your address. Try again in {seconds} seconds.",
     totp_code: "Authentication code",
     code_hint: "The six digits of your authenticator app, if your account has a second factor.",
+    sso_failed: "Single sign-on did not succeed. Try again, or ask an administrator.",
+    continue_to_console: "Continue to the console",
 };

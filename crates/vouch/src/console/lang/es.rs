@@ -139,4 +139,6 @@ pub const ES: Text = Text {
     too_many_requests: "Demasiadas solicitudes desde tu dirección. Vuelve a intentarlo en {seconds} segundos.",
     totp_code: "Código de autenticación",
     code_hint: "Los seis dígitos de tu aplicación de autenticación, si tu cuenta tiene un segundo factor.",
+    sso_failed: "El inicio de sesión único no ha funcionado. Vuelve a intentarlo o pide ayuda a un administrador.",
+    continue_to_console: "Continuar a la consola",
 };

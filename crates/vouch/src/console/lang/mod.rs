@@ -148,6 +148,8 @@ pub struct Text {
     pub too_many_requests: &'static str,
     pub totp_code: &'static str,
     pub code_hint: &'static str,
+    pub sso_failed: &'static str,
+    pub continue_to_console: &'static str,
 }
 
 /// The language a request asks for: `?lang=`, else the first of `Accept-Language` shipped.
