@@ -371,13 +371,12 @@ pub async fn run(
             String::new(),
         ))
     };
-    let queue_pages = in_review / 50;
     for (name, paths) in [
         (
             "queue, first page (In Review, oldest first, exact count)",
             0u8,
         ),
-        ("queue, any page of the in-review sessions", 1),
+        ("queue, the page after any session in review (keyset)", 1),
         ("queue, a session number", 2),
         ("queue, a vendor_data", 3),
         ("queue, the start of a name (no index: a scan)", 5),
@@ -391,7 +390,7 @@ pub async fn run(
             let i = (conn as i64 * 7919 + n as i64 * 104_729) % in_review.max(1) + 1;
             get(match paths {
                 0 => "/console/".to_string(),
-                1 => format!("/console/?page={}", i % queue_pages.max(1)),
+                1 => format!("/console/?after={}", number + i * IN_REVIEW_EVERY),
                 2 => format!("/console/?status=any&q={}", number + i * IN_REVIEW_EVERY),
                 3 => format!("/console/?status=any&q=customer-{}", i * IN_REVIEW_EVERY),
                 5 => "/console/?status=any&q=Ada%20Love".to_string(),

@@ -558,6 +558,60 @@ async fn a_sqlite_database_is_copied_exactly() {
         )
         .await;
     }
+    // The reviewer console: a user with its login and events, a claim, a staged decision and an
+    // application's four-eyes setting.
+    {
+        use vouch_store::{Claim, ConsoleEvent, ConsoleLogin, ConsoleUser, Staged};
+        let now = chrono::Utc::now();
+        let store = &src.store;
+        let user = ConsoleUser {
+            id: uuid::Uuid::now_v7(),
+            email: "rita@acme.example".into(),
+            password_hash: vouch::console::password::hash("a long enough password").unwrap(),
+            role: vouch_core::console::Role::Reviewer,
+            apps: vec![],
+            disabled_at: None,
+            created_at: now,
+            totp_secret: Some("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ".into()),
+            totp_last_step: None,
+        };
+        let created = ConsoleEvent::new("user_created", &user.email, now);
+        store
+            .create_console_user(user.clone(), created)
+            .await
+            .unwrap();
+        let login = ConsoleLogin {
+            token_hash: vec![7; 32],
+            user_id: user.id,
+            csrf: "c".repeat(64),
+            created_at: now,
+            seen_at: now,
+        };
+        let event = ConsoleEvent::new("login", &user.email, now);
+        store.start_console_login(login, event).await.unwrap();
+        let sid: vouch_core::SessionId = noted.parse().unwrap();
+        let claim = Claim {
+            session_id: sid,
+            user_id: user.id,
+            email: user.email.clone(),
+            claimed_at: now,
+            expires_at: now + chrono::Duration::minutes(30),
+        };
+        store.claim_session(claim, false).await.unwrap();
+        let staged = Staged {
+            session_id: sid,
+            user_id: user.id,
+            email: user.email.clone(),
+            body: json!({"new_status": "Approved", "comment": "Looks right"}),
+            version: 1,
+            staged_at: now,
+            rejected_by: None,
+            note: None,
+        };
+        store.stage_decision(staged).await.unwrap();
+        let app = store.find_app("migrated-app").await.unwrap().unwrap();
+        store.set_four_eyes(app.id, true).await.unwrap();
+    }
     sessions.push(noted);
     // A deleted session: its rows are erased in place and must copy (and verify) too.
     let deleted = src.session(&["OCR", "LIVENESS"], "user-5").await;

@@ -5,7 +5,7 @@ CREATE TABLE console_users (
     email         text NOT NULL UNIQUE,
     password_hash text NOT NULL,
     role          text NOT NULL,
-    apps          jsonb NOT NULL,
+    apps          json NOT NULL,
     -- The second factor's secret (base32), and the last step whose code was used (a code is
     -- good once).
     totp_secret   text,
@@ -45,7 +45,7 @@ CREATE TABLE console_staged (
     session_id  uuid PRIMARY KEY,
     user_id     uuid NOT NULL REFERENCES console_users(id),
     email       text NOT NULL,
-    body        jsonb NOT NULL,
+    body        json NOT NULL,
     version     bigint NOT NULL,
     staged_at   timestamptz NOT NULL,
     rejected_by text,

@@ -60,6 +60,9 @@ struct Wanted {
     workflow: Option<String>,
     q: String,
     page: i64,
+    /// Keyset paging: the page after (or before) this session number.
+    after: Option<i64>,
+    before: Option<i64>,
     assignee: Option<String>,
     overdue: bool,
     country: String,
@@ -82,13 +85,16 @@ fn wanted(query: Option<&str>) -> Wanted {
             "from" => w.date_from = v,
             "to" => w.date_to = v,
             "page" => w.page = v.parse::<i64>().unwrap_or(0).clamp(0, 1_000_000),
+            "after" => w.after = v.parse::<i64>().ok(),
+            "before" => w.before = v.parse::<i64>().ok(),
             _ => {}
         }
     }
     w
 }
 
-fn link(app: &App, w: &Wanted, page: i64) -> String {
+/// The queue's URL with these filters, the page after (`Ok`) or before (`Err`) a session number.
+fn link(app: &App, w: &Wanted, at: Result<i64, i64>) -> String {
     let mut q = url::form_urlencoded::Serializer::new(String::new());
     q.append_pair("app", &app.name);
     if let Some(s) = &w.status {
@@ -113,7 +119,10 @@ fn link(app: &App, w: &Wanted, page: i64) -> String {
     if w.overdue {
         q.append_pair("overdue", "1");
     }
-    q.append_pair("page", &page.to_string());
+    match at {
+        Ok(n) => q.append_pair("after", &n.to_string()),
+        Err(n) => q.append_pair("before", &n.to_string()),
+    };
     format!("/console/?{}", q.finish())
 }
 
@@ -173,10 +182,6 @@ pub async fn page(State(state): State<AppState>, who: Reviewer, RawQuery(q): Raw
             Err(e) => return unavailable(t, &e),
         }
     } else {
-        let page = Page {
-            limit: PAGE,
-            offset: w.page * PAGE,
-        };
         // A number is a session number; other words are a vendor_data (found through its
         // index), else the start of a vendor_data or of a name.
         let mut tries = Vec::new();
@@ -199,17 +204,66 @@ pub async fn page(State(state): State<AppState>, who: Reviewer, RawQuery(q): Raw
         }
         let mut found = (Vec::new(), 0);
         for f in tries {
-            match state.store.list_sessions(app.id, &f, page).await {
-                Ok(r) if r.1 > 0 => {
-                    found = r;
-                    break;
+            // The exact count of the whole view, then the page: by keyset (after or before a
+            // session number, as the page's links go, each page costing the first's), or by
+            // offset (`?page=`, bookmarks).
+            let none = Page {
+                limit: 0,
+                offset: 0,
+            };
+            let count = match state.store.list_sessions(app.id, &f, none).await {
+                Ok((_, n)) => n,
+                Err(e) => return unavailable(t, &e),
+            };
+            if count == 0 {
+                continue;
+            }
+            let mut keyed = SessionFilter {
+                no_count: true,
+                after_number: w.after,
+                before_number: w.before.filter(|_| w.after.is_none()),
+                ..f
+            };
+            keyed.oldest_first = keyed.before_number.is_none();
+            let offset = if w.after.is_some() || w.before.is_some() {
+                0
+            } else {
+                w.page * PAGE
+            };
+            let page = Page {
+                limit: PAGE + 1,
+                offset,
+            };
+            match state.store.list_sessions(app.id, &keyed, page).await {
+                Ok((mut rows, _)) => {
+                    if !keyed.oldest_first {
+                        rows.reverse();
+                    }
+                    found = (rows, count);
                 }
-                Ok(_) => {}
                 Err(e) => return unavailable(t, &e),
             }
+            break;
         }
         found
     };
+    // One more than a page was asked for: whether there is a page beyond this one.
+    let backwards = w.before.is_some() && w.after.is_none();
+    let mut sessions = sessions;
+    let more = sessions.len() as i64 > PAGE;
+    if more {
+        if backwards {
+            sessions.remove(0);
+        } else {
+            sessions.truncate(PAGE as usize);
+        }
+    }
+    let has_previous = if backwards {
+        more
+    } else {
+        w.after.is_some() || w.page > 0
+    };
+    let has_next = if backwards { true } else { more };
     let workflows = match state
         .store
         .list_workflows(
@@ -259,7 +313,6 @@ pub async fn page(State(state): State<AppState>, who: Reviewer, RawQuery(q): Raw
                 .any(|d| d.session_id == s.id && d.rejected_by.is_none()),
         })
         .collect();
-    let pages = (count + PAGE - 1) / PAGE;
     let page = QueuePage {
         t,
         who: &who,
@@ -312,8 +365,14 @@ pub async fn page(State(state): State<AppState>, who: Reviewer, RawQuery(q): Raw
         date_to: w.date_to.clone(),
         rows,
         count: t.sessions_found.replace("{count}", &count.to_string()),
-        previous: (w.page > 0).then(|| link(&app, &w, w.page - 1)),
-        next: (w.page + 1 < pages).then(|| link(&app, &w, w.page + 1)),
+        previous: sessions
+            .first()
+            .filter(|_| has_previous)
+            .map(|s| link(&app, &w, Err(s.number))),
+        next: sessions
+            .last()
+            .filter(|_| has_next)
+            .map(|s| link(&app, &w, Ok(s.number))),
     };
     html(StatusCode::OK, page.render())
 }

@@ -380,3 +380,55 @@ async fn the_console_speaks_spanish_when_asked() {
     let q = get(&t, "/console/", &c).await;
     assert!(q.body.contains("Sessions to review"));
 }
+
+#[tokio::test]
+async fn the_queue_pages_by_keyset_forward_and_back_with_the_whole_count() {
+    let t = TestServer::start().await;
+    user(&t, "rita@acme.example", Role::Reviewer, vec![]).await;
+    let wf = t.workflow(&["OCR"]).await;
+    for i in 0..55 {
+        let (s, b) = t
+            .post(
+                "/v3/session/",
+                json!({"workflow_id": wf["uuid"], "vendor_data": format!("p-{i:02}")}),
+            )
+            .await;
+        assert_eq!(s, 201, "{b}");
+        let id = b["session_id"].as_str().unwrap().to_string();
+        assert_eq!(t.attempt(&id, "feature_ocr_1", "In Review").await.0, 201);
+    }
+    let c = cookie(&t, "rita@acme.example").await;
+    let first = get(&t, "/console/", &c).await.body;
+    assert!(first.contains("55 sessions"));
+    assert!(first.contains(">p-00<") && first.contains(">p-49<") && !first.contains(">p-50<"));
+    assert!(!first.contains("rel=\"prev\""));
+    let next = link(&first, "next").expect("a next page");
+    assert!(next.contains("after="), "{next}");
+    let second = get(&t, &next, &c).await.body;
+    assert!(
+        second.contains("55 sessions"),
+        "the count is the whole view's"
+    );
+    assert!(
+        second.contains(">p-50<") && second.contains(">p-54<") && !second.contains(">p-49<"),
+        "{next}: {}",
+        &second[second.find("<table").unwrap_or(0)..]
+    );
+    assert!(link(&second, "next").is_none());
+    let back = link(&second, "prev").expect("a previous page");
+    assert!(back.contains("before="), "{back}");
+    let again = get(&t, &back, &c).await.body;
+    assert!(again.contains(">p-00<") && again.contains(">p-49<") && !again.contains(">p-50<"));
+    assert!(
+        link(&again, "prev").is_none(),
+        "the first page has no page before it"
+    );
+}
+
+/// The `href` of the page's link with this `rel`, as a path.
+fn link(page: &str, rel: &str) -> Option<String> {
+    let at = page.find(&format!("rel=\"{rel}\""))?;
+    let start = page[..at].rfind("href=\"")? + 6;
+    let end = page[start..].find('"')? + start;
+    Some(page[start..end].replace("&amp;", "&").replace("&#38;", "&"))
+}
