@@ -5,6 +5,7 @@
 mod ceilings;
 mod client;
 mod console;
+mod console_seed;
 mod imports;
 mod load;
 mod overload;

@@ -9,6 +9,7 @@
 
 mod decide;
 mod desk;
+mod id_token;
 pub mod lang;
 mod login;
 pub mod oidc;

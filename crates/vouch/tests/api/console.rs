@@ -341,3 +341,95 @@ async fn totp_login(t: &TestServer, code: String) -> Answer {
     ]))
     .await
 }
+
+#[tokio::test]
+async fn a_login_ends_when_idle_or_too_old_and_pages_carry_their_protections() {
+    let t = TestServer::start().await;
+    user(&t, "rita@acme.example", Role::Reviewer, vec![]).await;
+    let id = t
+        .store
+        .console_user("rita@acme.example".into())
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let now = chrono::Utc::now();
+    // Logins made in the past, as the store keeps them: one unused for 31 minutes (idle 30 m),
+    // one used now but begun 13 hours ago (absolute 12 h), one fresh.
+    let mut cookies = Vec::new();
+    for (n, created, seen) in [
+        (
+            1u8,
+            now - chrono::Duration::minutes(40),
+            now - chrono::Duration::minutes(31),
+        ),
+        (2, now - chrono::Duration::hours(13), now),
+        (
+            3,
+            now - chrono::Duration::minutes(5),
+            now - chrono::Duration::minutes(1),
+        ),
+    ] {
+        let token = hex::encode([n; 32]);
+        let login = vouch_store::ConsoleLogin {
+            token_hash: <sha2::Sha256 as sha2::Digest>::digest(token.as_bytes()).to_vec(),
+            user_id: id,
+            csrf: "c".repeat(64),
+            created_at: created,
+            seen_at: seen,
+        };
+        let event = vouch_store::ConsoleEvent::new("login", "rita@acme.example", created);
+        t.store.start_console_login(login, event).await.unwrap();
+        cookies.push(format!("vouch_console={token}"));
+    }
+    assert_eq!(
+        get(&t, "/console/", &cookies[0]).await.status,
+        StatusCode::SEE_OTHER,
+        "idle"
+    );
+    assert_eq!(
+        get(&t, "/console/", &cookies[1]).await.status,
+        StatusCode::SEE_OTHER,
+        "too old"
+    );
+    let r = browser()
+        .get(format!("{}/console/", t.base))
+        .header("cookie", &cookies[2])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let h = |name: &str| r.headers()[name].to_str().unwrap().to_string();
+    let csp = h("content-security-policy");
+    for part in [
+        "default-src 'none'",
+        "script-src 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ] {
+        assert!(csp.contains(part), "{csp}");
+    }
+    assert_eq!(h("x-frame-options"), "DENY");
+    assert_eq!(h("cache-control"), "no-store");
+    assert_eq!(h("referrer-policy"), "no-referrer");
+}
+
+#[tokio::test]
+async fn failed_logins_from_one_address_lock_every_account_there() {
+    let t = TestServer::start().await;
+    user(&t, "rita@acme.example", Role::Reviewer, vec![]).await;
+    // Twenty failures spread over accounts (none reaches its own limit of five).
+    for i in 0..20 {
+        let a = log_in(
+            &t,
+            &format!("guess{}@acme.example", i % 5),
+            "wrong password!",
+            None,
+        )
+        .await;
+        assert_eq!(a.status, StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    let a = log_in(&t, "rita@acme.example", PASSWORD, None).await;
+    assert_eq!(a.status, StatusCode::TOO_MANY_REQUESTS, "{}", a.body);
+    assert!(a.body.contains("Too many failed logins"));
+}

@@ -222,6 +222,31 @@ try {
     results.push({ name: 'session-viewer', problems, ...(await axe(page)) });
     await context.close();
   }
+  {
+    // In Spanish, at a phone's width: the login, the queue and a session page.
+    const context = await browser.newContext({ bypassCSP: true, locale: 'es-ES', viewport: { width: 390, height: 844 } });
+    const page = await context.newPage();
+    const problems = [];
+    await page.goto(plan.base + '/console/');
+    await heading(page, 'Inicia sesión para revisar verificaciones', problems);
+    await shot(page, 'login-es-phone');
+    results.push({ name: 'login-es-phone', problems: [], ...(await axe(page)) });
+    await page.getByLabel('Correo electrónico', { exact: true }).fill(plan.viewer.email);
+    await page.getByLabel('Contraseña', { exact: true }).fill(plan.viewer.password);
+    await page.getByRole('button', { name: 'Iniciar sesión', exact: true }).click();
+    await page.waitForLoadState();
+    await heading(page, 'Verificaciones por revisar', problems);
+    const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    await shot(page, 'queue-es-phone');
+    results.push({ name: 'queue-es-phone', problems: [...problems], ...(await axe(page)) });
+    await page.goto(`${plan.base}/console/sessions/${plan.viewer_session}`);
+    if (await page.getByText('Tu rol (lector) permite leer verificaciones, no decidirlas.').count() !== 1) problems.push('the session page is not in Spanish');
+    await shot(page, 'session-es-phone');
+    // The queue's table scrolls sideways on a phone; the page itself is no wider than it.
+    if (wide > 0) problems.push(`the queue page is ${wide}px wider than the phone`);
+    results.push({ name: 'session-es-phone', problems, ...(await axe(page)) });
+    await context.close();
+  }
 } finally {
   await browser.close();
 }

@@ -1,0 +1,136 @@
+//! Seeding the console benchmark: one session made through the API cloned many times in plain
+//! SQL batches (its attempts and review rows with it), then the statistics refreshed.
+
+use anyhow::{ensure, Context};
+
+const BATCH: i64 = 100_000;
+/// One session in this many stays in review.
+pub const IN_REVIEW_EVERY: i64 = 50;
+
+/// The id a clone gets: a UUID built from the clone's number and the table it is in.
+fn id_sql(postgres: bool, table: u8, i: &str) -> String {
+    if postgres {
+        format!("('{table:08x}-0000-4000-8000-' || lpad(to_hex({i}), 12, '0'))::uuid")
+    } else {
+        format!("printf('{table:08x}-0000-4000-8000-%012x', {i})")
+    }
+}
+
+pub enum Db {
+    Sqlite(rusqlite::Connection),
+    Postgres(tokio_postgres::Client),
+}
+
+impl Db {
+    async fn exec(&mut self, sql: &str) -> anyhow::Result<()> {
+        match self {
+            Db::Sqlite(c) => c.execute_batch(sql).map_err(Into::into),
+            Db::Postgres(c) => c.batch_execute(sql).await.map_err(Into::into),
+        }
+    }
+
+    async fn columns(&mut self, table: &str) -> anyhow::Result<Vec<String>> {
+        match self {
+            Db::Sqlite(c) => {
+                let mut st =
+                    c.prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))?;
+                let names = st.query_map([], |r| r.get::<_, String>(0))?;
+                Ok(names.collect::<Result<_, _>>()?)
+            }
+            Db::Postgres(c) => Ok(c
+                .query(
+                    "SELECT column_name::text FROM information_schema.columns
+                     WHERE table_schema = current_schema() AND table_name = $1
+                     ORDER BY ordinal_position",
+                    &[&table],
+                )
+                .await?
+                .iter()
+                .map(|r| r.get(0))
+                .collect()),
+        }
+    }
+}
+
+/// Clones the template session `count` times (its attempts and review rows with it).
+pub async fn seed(db: &mut Db, template: &str, number: i64, count: i64) -> anyhow::Result<()> {
+    let postgres = matches!(db, Db::Postgres(_));
+    let tid = if postgres {
+        format!("'{template}'::uuid")
+    } else {
+        format!("'{template}'")
+    };
+    let mut plans = Vec::new();
+    for (table, tag) in [("sessions", 1u8), ("attempts", 2), ("reviews", 3)] {
+        let cols = db.columns(table).await?;
+        ensure!(!cols.is_empty(), "no table {table}");
+        let exprs: Vec<String> = cols
+            .iter()
+            .map(|c| match (table, c.as_str()) {
+                ("sessions", "id") | (_, "session_id") => id_sql(postgres, 1, "g.i"),
+                (_, "id" | "uuid") => id_sql(postgres, tag, "(g.i * 64 + t.seq)"),
+                ("sessions", "number") => format!("{number} + g.i"),
+                ("sessions", "token") => "'bench' || g.i".to_string(),
+                ("sessions", "vendor_data") => "'customer-' || g.i".to_string(),
+                ("sessions", "status") => format!(
+                    "CASE WHEN g.i % {IN_REVIEW_EVERY} = 0 THEN 'In Review' \
+                     WHEN g.i % 2 = 0 THEN 'Approved' ELSE 'Declined' END"
+                ),
+                (_, c) => format!("t.{c}"),
+            })
+            .collect();
+        let key = if table == "sessions" {
+            "id"
+        } else {
+            "session_id"
+        };
+        // Sessions have no `seq`: its expression is only used by the other tables.
+        let exprs: Vec<String> = exprs
+            .into_iter()
+            .map(|e| {
+                if table == "sessions" {
+                    e.replace("t.seq", "0")
+                } else {
+                    e
+                }
+            })
+            .collect();
+        plans.push((table, cols.join(", "), exprs.join(", "), key));
+    }
+    let mut from = 1;
+    while from <= count {
+        let to = (from + BATCH - 1).min(count);
+        let series = if postgres {
+            format!("generate_series({from}, {to}) AS g(i)")
+        } else {
+            format!(
+                "(WITH RECURSIVE s(i) AS (SELECT {from} UNION ALL SELECT i + 1 FROM s WHERE i < {to}) SELECT i FROM s) AS g"
+            )
+        };
+        let mut sql = String::from("BEGIN;\n");
+        for (table, cols, exprs, key) in &plans {
+            sql.push_str(&format!(
+                "INSERT INTO {table} ({cols}) SELECT {exprs} FROM {table} t, {series} WHERE t.{key} = {tid};\n"
+            ));
+        }
+        sql.push_str("COMMIT;\n");
+        db.exec(&sql)
+            .await
+            .with_context(|| format!("seeding {from}..{to}"))?;
+        eprintln!("  seeded {to} of {count} sessions");
+        from = to + 1;
+    }
+    db.exec(&format!(
+        "UPDATE apps SET next_session_number = {} WHERE id = (SELECT app_id FROM sessions WHERE id = {tid})",
+        number + count + 1
+    ))
+    .await?;
+    // PostgreSQL: the visibility map too (as autovacuum would keep it), so that counting from
+    // an index does not visit every row.
+    db.exec(if matches!(db, Db::Postgres(_)) {
+        "VACUUM ANALYZE"
+    } else {
+        "ANALYZE"
+    })
+    .await
+}
