@@ -36,7 +36,7 @@ pub struct ConsoleFigures {
 }
 
 /// Closed loop over `connections`, each sending what `next(i)` gives; every answer must be `want`.
-async fn drive(
+pub async fn drive(
     name: &str,
     addr: std::net::SocketAddr,
     connections: usize,

@@ -1,5 +1,5 @@
-//! Seeding the console benchmark: one session made through the API cloned many times in plain
-//! SQL batches (its attempts and review rows with it), then the statistics refreshed.
+//! Seeding the console and scale benchmarks: one session made through the API cloned many times
+//! in plain SQL batches (its attempts and review rows with it), then the statistics refreshed.
 
 use anyhow::{ensure, Context};
 
@@ -7,8 +7,8 @@ const BATCH: i64 = 100_000;
 /// One session in this many stays in review.
 pub const IN_REVIEW_EVERY: i64 = 50;
 
-/// The id a clone gets: a UUID built from the clone's number and the table it is in.
-fn id_sql(postgres: bool, table: u8, i: &str) -> String {
+/// The id a clone gets (`table` 1 for sessions, 2 attempts, 3 review rows): a UUID built from the clone's number and the table it is in.
+pub fn id_sql(postgres: bool, table: u8, i: &str) -> String {
     if postgres {
         format!("('{table:08x}-0000-4000-8000-' || lpad(to_hex({i}), 12, '0'))::uuid")
     } else {
@@ -52,14 +52,52 @@ impl Db {
     }
 }
 
-/// Clones the template session `count` times (its attempts and review rows with it).
+/// Clones the template session `count` times (its attempts and review rows with it): one in
+/// [`IN_REVIEW_EVERY`] stays in review, the others are approved or declined.
 pub async fn seed(db: &mut Db, template: &str, number: i64, count: i64) -> anyhow::Result<()> {
-    let postgres = matches!(db, Db::Postgres(_));
-    let tid = if postgres {
-        format!("'{template}'::uuid")
-    } else {
-        format!("'{template}'")
-    };
+    let status = format!(
+        "CASE WHEN g.i % {IN_REVIEW_EVERY} = 0 THEN 'In Review' \
+         WHEN g.i % 2 = 0 THEN 'Approved' ELSE 'Declined' END"
+    );
+    let vary = |table: &str, col: &str| (table, col) == ("sessions", "status");
+    seed_range(db, template, number, 1, count, &|table, col| {
+        vary(table, col).then(|| status.clone())
+    })
+    .await?;
+    finish(db, template, Some(number + count + 1)).await
+}
+
+impl Db {
+    pub fn postgres(&self) -> bool {
+        matches!(self, Db::Postgres(_))
+    }
+
+    /// The template's id as a literal of this database.
+    fn literal(&self, template: &str) -> String {
+        if self.postgres() {
+            format!("'{template}'::uuid")
+        } else {
+            format!("'{template}'")
+        }
+    }
+}
+
+/// A column's expression for clone `g.i` in place of the template's value, where one is given.
+pub type Vary<'a> = &'a dyn Fn(&str, &str) -> Option<String>;
+
+/// Clones the template as sessions `from..=to` (numbers `number + i`, ids from `i`), with
+/// `vary`'s expressions where it has one; ids, numbers, tokens and `vendor_data`
+/// (`customer-<i>`) are always the clone's own.
+pub async fn seed_range(
+    db: &mut Db,
+    template: &str,
+    number: i64,
+    from: i64,
+    count_to: i64,
+    vary: Vary<'_>,
+) -> anyhow::Result<()> {
+    let postgres = db.postgres();
+    let tid = db.literal(template);
     let mut plans = Vec::new();
     for (table, tag) in [("sessions", 1u8), ("attempts", 2), ("reviews", 3)] {
         let cols = db.columns(table).await?;
@@ -72,11 +110,7 @@ pub async fn seed(db: &mut Db, template: &str, number: i64, count: i64) -> anyho
                 ("sessions", "number") => format!("{number} + g.i"),
                 ("sessions", "token") => "'bench' || g.i".to_string(),
                 ("sessions", "vendor_data") => "'customer-' || g.i".to_string(),
-                ("sessions", "status") => format!(
-                    "CASE WHEN g.i % {IN_REVIEW_EVERY} = 0 THEN 'In Review' \
-                     WHEN g.i % 2 = 0 THEN 'Approved' ELSE 'Declined' END"
-                ),
-                (_, c) => format!("t.{c}"),
+                (t, c) => vary(t, c).unwrap_or_else(|| format!("t.{c}")),
             })
             .collect();
         let key = if table == "sessions" {
@@ -97,9 +131,9 @@ pub async fn seed(db: &mut Db, template: &str, number: i64, count: i64) -> anyho
             .collect();
         plans.push((table, cols.join(", "), exprs.join(", "), key));
     }
-    let mut from = 1;
-    while from <= count {
-        let to = (from + BATCH - 1).min(count);
+    let mut from = from;
+    while from <= count_to {
+        let to = (from + BATCH - 1).min(count_to);
         let series = if postgres {
             format!("generate_series({from}, {to}) AS g(i)")
         } else {
@@ -117,14 +151,22 @@ pub async fn seed(db: &mut Db, template: &str, number: i64, count: i64) -> anyho
         db.exec(&sql)
             .await
             .with_context(|| format!("seeding {from}..{to}"))?;
-        eprintln!("  seeded {to} of {count} sessions");
+        eprintln!("  seeded {to} of {count_to} sessions");
         from = to + 1;
     }
-    db.exec(&format!(
-        "UPDATE apps SET next_session_number = {} WHERE id = (SELECT app_id FROM sessions WHERE id = {tid})",
-        number + count + 1
-    ))
-    .await?;
+    Ok(())
+}
+
+/// Moves the application's next session number to `next_number` (past the clones) where given,
+/// and refreshes the statistics.
+pub async fn finish(db: &mut Db, template: &str, next_number: Option<i64>) -> anyhow::Result<()> {
+    if let Some(next) = next_number {
+        let tid = db.literal(template);
+        db.exec(&format!(
+            "UPDATE apps SET next_session_number = {next} WHERE id = (SELECT app_id FROM sessions WHERE id = {tid})"
+        ))
+        .await?;
+    }
     // PostgreSQL: the visibility map too (as autovacuum would keep it), so that counting from
     // an index does not visit every row.
     db.exec(if matches!(db, Db::Postgres(_)) {

@@ -11,6 +11,7 @@ mod load;
 mod overload;
 mod pg;
 mod reports;
+mod scale;
 mod scenarios;
 mod server;
 mod uploads;
@@ -100,6 +101,14 @@ struct Args {
     /// API (`--connections` at once; 8 is a sane number).
     #[arg(long)]
     console: bool,
+    /// Measure the cost of each operation as the data grows instead: the database grows to each
+    /// of `--sizes` in turn (seeded through the store), and create, get decision, update-status
+    /// and every list filter run at each size (`--connections` at once; 8 is a sane number).
+    #[arg(long)]
+    scale: bool,
+    /// The sizes of `--scale`, growing.
+    #[arg(long, value_delimiter = ',', default_value = "10000,100000,1000000")]
+    sizes: Vec<i64>,
     /// Skip the ceilings (bare HTTP stack, bare storage transaction) measured after the scenarios.
     #[arg(long)]
     no_ceilings: bool,
@@ -331,6 +340,26 @@ async fn bench(args: Args) -> anyhow::Result<()> {
         .await;
         backend.finish(schema).await;
         let out = console::table(&head, &figures?);
+        println!("{out}");
+        if let Some(path) = &args.out {
+            std::fs::write(path, &out)?;
+        }
+        return Ok(());
+    }
+    if args.scale {
+        let (url, schema) = backend.fresh().await?;
+        let figures = scale::run(
+            &binary,
+            url.as_deref(),
+            &env,
+            &args.sizes,
+            args.connections,
+            plan.duration,
+            plan.warmup,
+        )
+        .await;
+        backend.finish(schema).await;
+        let out = scale::table(&head, &figures?);
         println!("{out}");
         if let Some(path) = &args.out {
             std::fs::write(path, &out)?;

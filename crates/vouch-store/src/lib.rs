@@ -279,6 +279,13 @@ pub trait Store:
     async fn ping(&self) -> StoreResult<()>;
     /// A small real write through the write path (readiness: is the database writable?).
     async fn probe_write(&self, now: DateTime<Utc>) -> StoreResult<()>;
+
+    /// Folds the session tallies' pending differences into them (PostgreSQL, where changes
+    /// append differences; SQLite's triggers keep the tallies themselves). Answers how many
+    /// differences were folded. Counts are exact before and after.
+    async fn fold_tallies(&self) -> StoreResult<u64> {
+        Ok(0)
+    }
 }
 
 /// `t` truncated to the microsecond, the precision every backend stores times with.

@@ -53,6 +53,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         13,
         include_str!("../../migrations/postgres/0013_session_status_index.sql"),
     ),
+    (
+        14,
+        include_str!("../../migrations/postgres/0014_session_tallies.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.

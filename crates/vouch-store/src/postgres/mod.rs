@@ -566,6 +566,10 @@ impl Store for PgStore {
     async fn probe_write(&self, now: DateTime<Utc>) -> StoreResult<()> {
         queries::probe(&Pg(&self.conn().await?), now).await
     }
+
+    async fn fold_tallies(&self) -> StoreResult<u64> {
+        queries::session_list::fold_tallies(&Pg(&self.conn().await?)).await
+    }
 }
 
 /// The name of the sequence that numbers an application's sessions.

@@ -8,7 +8,7 @@ use vouch_core::SessionStatus;
 use super::queue::in_list;
 use crate::model::{DueTransition, KindFilter, LifecycleQuery, Page, SessionFilter};
 use crate::rows::{self, session_columns};
-use crate::sql::{Db, Param, Stmt};
+use crate::sql::{Db, Dialect, Param, Stmt};
 use crate::{stmt, StoreResult};
 
 fn day_start(d: NaiveDate) -> DateTime<Utc> {
@@ -16,7 +16,13 @@ fn day_start(d: NaiveDate) -> DateTime<Utc> {
 }
 
 /// The WHERE clause of a filter, its parameters appended to `params` (`$1` is the application).
-fn filter_sql(db: &impl Db, filter: &SessionFilter, params: &mut Vec<Param>) -> String {
+/// A search looks in `search_in` alone where given (one side of [`search_matches`]).
+fn filter_sql(
+    db: &impl Db,
+    filter: &SessionFilter,
+    params: &mut Vec<Param>,
+    search_in: Option<&str>,
+) -> String {
     let mut sql = String::from("app_id = $1 AND deleted_at IS NULL");
     // `clause` with each `#` replaced by the next parameter's placeholder.
     let mut push = |clause: &str, values: Vec<Param>| {
@@ -52,11 +58,14 @@ fn filter_sql(db: &impl Db, filter: &SessionFilter, params: &mut Vec<Param>) -> 
     if let Some(vd) = &filter.vendor_data {
         push("vendor_data = #", vec![vd.into()]);
     }
-    if !filter.workflow_ids.is_empty() {
-        push(
+    match filter.workflow_ids.as_slice() {
+        [] => {}
+        // One workflow as an equality: a list parameter is not searched through an index.
+        [one] => push("workflow_id = #", vec![Param::from(*one)]),
+        many => push(
             &in_list(db, "workflow_id", 0).replace("$0", "#"),
-            vec![Param::ids(&filter.workflow_ids)],
-        );
+            vec![Param::ids(many)],
+        ),
     }
     if let Some(c) = &filter.country {
         push("country = #", vec![c.into()]);
@@ -102,15 +111,139 @@ fn filter_sql(db: &impl Db, filter: &SessionFilter, params: &mut Vec<Param>) -> 
             .replace('%', "\\%")
             .replace('_', "\\_");
         let pattern = format!("{escaped}%");
-        push(
-            "(vendor_data LIKE # ESCAPE '\\' OR full_name LIKE # ESCAPE '\\')",
-            vec![pattern.clone().into(), pattern.into()],
-        );
+        match search_in {
+            Some(col) => push(&format!("{col} LIKE # ESCAPE '\\'"), vec![pattern.into()]),
+            None => push(
+                "(vendor_data LIKE # ESCAPE '\\' OR full_name LIKE # ESCAPE '\\')",
+                vec![pattern.clone().into(), pattern.into()],
+            ),
+        }
     }
     sql
 }
 
+/// The numbers of a search's matches: those of the vendor_data's start and those of the name's,
+/// each read from its prefix index alone (which holds what the other conditions read), where one
+/// `OR` would look up every match's row.
+fn search_matches(db: &impl Db, filter: &SessionFilter, params: &mut Vec<Param>) -> String {
+    let vendor = filter_sql(db, filter, params, Some("vendor_data"));
+    let name = filter_sql(db, filter, params, Some("full_name"));
+    format!(
+        "SELECT number FROM sessions WHERE {vendor} UNION SELECT number FROM sessions WHERE {name}"
+    )
+}
+
+/// The count of a filter the tallies answer (kind, status, workflow, country, or kind, status
+/// and whole days of creation), added up from them: a few rows whatever the number of matches.
+/// `None` for any other filter, which is counted from its matches.
+fn tally_count(db: &impl Db, app_id: AppId, filter: &SessionFilter) -> Option<Stmt> {
+    let f = filter;
+    let dated = f.date_from.is_some() || f.date_to.is_some();
+    if f.vendor_data.is_some()
+        || f.search.is_some()
+        || f.number.is_some()
+        || f.after_number.is_some()
+        || f.before_number.is_some()
+        || f.time_from.is_some()
+        || f.time_to.is_some()
+        || f.claimed.is_some()
+        || (dated && (!f.workflow_ids.is_empty() || f.country.is_some()))
+    {
+        return None;
+    }
+    let mut params = vec![Param::from(app_id)];
+    let mut sql = String::from("app_id = $1");
+    let mut push = |clause: &str, values: Vec<Param>| {
+        let mut c = clause.to_string();
+        for v in values {
+            params.push(v);
+            c = c.replacen('#', &format!("${}", params.len()), 1);
+        }
+        sql.push_str(" AND ");
+        sql.push_str(&c);
+    };
+    match f.kind.unwrap_or(KindFilter::User) {
+        KindFilter::User => push("kind = #", vec!["user".into()]),
+        KindFilter::Business => push("kind = #", vec!["business".into()]),
+        KindFilter::All => {}
+    }
+    if !f.statuses.is_empty() {
+        let values: Vec<Param> = f.statuses.iter().map(|s| Param::from(s.as_str())).collect();
+        let marks = vec!["#"; values.len()].join(", ");
+        push(&format!("status IN ({marks})"), values);
+    }
+    if !f.workflow_ids.is_empty() {
+        push(
+            &in_list(db, "workflow_id", 0).replace("$0", "#"),
+            vec![Param::ids(&f.workflow_ids)],
+        );
+    }
+    if let Some(c) = &f.country {
+        push("country = #", vec![c.into()]);
+    }
+    if let Some(d) = f.date_from {
+        push("day >= #", vec![d.format("%Y-%m-%d").to_string().into()]);
+    }
+    if let Some(d) = f.date_to {
+        push("day <= #", vec![d.format("%Y-%m-%d").to_string().into()]);
+    }
+    let table = if dated {
+        "session_day_tallies"
+    } else {
+        "session_tallies"
+    };
+    let sum = |t: &str| format!("(SELECT COALESCE(SUM(n), 0) FROM {t} WHERE {sql})");
+    let text = match db.dialect() {
+        Dialect::Sqlite => format!("SELECT {} AS n", sum(table)),
+        // Differences not yet folded into the tallies count too (see the migration).
+        Dialect::Postgres => format!(
+            "SELECT CAST({} + {} AS bigint) AS n",
+            sum(table),
+            sum("session_tally_deltas")
+        ),
+    };
+    Some(Stmt::new(text, params))
+}
+
+/// PostgreSQL: moves the tallies' differences into them in one statement (each difference is
+/// deleted by exactly one fold, however many nodes fold at once; the upserts go in key order, so
+/// two folds never wait on each other in a cycle).
+pub async fn fold_tallies(db: &impl Db) -> StoreResult<u64> {
+    db.query_one(
+        stmt!(
+            "WITH d AS (DELETE FROM session_tally_deltas
+                        RETURNING app_id, kind, status, workflow_id, country, day, n),
+             totals AS (INSERT INTO session_tallies (app_id, kind, status, workflow_id, country, n)
+                        SELECT app_id, kind, status, workflow_id, country, SUM(n) FROM d
+                        GROUP BY app_id, kind, status, workflow_id, country
+                        ORDER BY app_id, kind, status, workflow_id, country
+                        ON CONFLICT (app_id, kind, status, workflow_id, country)
+                        DO UPDATE SET n = session_tallies.n + EXCLUDED.n),
+             days AS (INSERT INTO session_day_tallies (app_id, kind, day, status, n)
+                        SELECT app_id, kind, day, status, SUM(n) FROM d
+                        GROUP BY app_id, kind, day, status
+                        ORDER BY app_id, kind, day, status
+                        ON CONFLICT (app_id, kind, day, status)
+                        DO UPDATE SET n = session_day_tallies.n + EXCLUDED.n)
+             SELECT COUNT(*) AS n FROM d"
+        ),
+        rows::count,
+    )
+    .await
+    .map(|n| n as u64)
+}
+
 /// Matching sessions, newest first, and how many match in all.
+///
+/// The count of a filter the tallies answer is theirs (see [`tally_count`]); any other is
+/// counted from its matches (vendor_data, search, numbers and claims match few). The page is
+/// read in number order from the index of one of the filter's columns, so that it costs its
+/// length whatever the number of sessions; where that needs help:
+/// - several statuses (or workflows): each one's page is read from the index in order and the
+///   pages merged (`UNION ALL`), where one index search for all of them would sort every match;
+/// - days of creation: the matches' numbers are read from the creation index and sorted, and
+///   only the page's sessions are read (matches of a date range are together, not spread, so
+///   walking the numbers would pass every session since).
 pub async fn list(
     db: &impl Db,
     app_id: AppId,
@@ -118,11 +251,50 @@ pub async fn list(
     page: Page,
 ) -> StoreResult<(Vec<Session>, i64)> {
     let mut params = vec![Param::from(app_id)];
-    let wher = filter_sql(db, filter, &mut params);
-    let count = if filter.no_count {
+    let wher = filter_sql(db, filter, &mut params, None);
+    let tallied = if filter.no_count {
         None
     } else {
-        Some(
+        tally_count(db, app_id, filter)
+    };
+    if filter.search.is_some() {
+        let mut params = vec![Param::from(app_id)];
+        let matches = search_matches(db, filter, &mut params);
+        let count = if filter.no_count {
+            None
+        } else {
+            let st = Stmt::new(
+                format!("SELECT COUNT(*) AS n FROM ({matches}) AS m"),
+                params.clone(),
+            );
+            Some(db.query_one(st, rows::count).await?)
+        };
+        let order = if filter.oldest_first { "ASC" } else { "DESC" };
+        params.push(page.limit.into());
+        params.push(page.offset.into());
+        let n = params.len();
+        let sql = format!(
+            concat!(
+                "SELECT ",
+                session_columns!(),
+                " FROM sessions WHERE app_id = $1 AND number IN \
+                 (SELECT number FROM ({}) AS m ORDER BY number {} LIMIT ${} OFFSET ${}) \
+                 ORDER BY number {}"
+            ),
+            matches,
+            order,
+            n - 1,
+            n,
+            order
+        );
+        let sessions = db.query(Stmt::new(sql, params), rows::session).await?;
+        let count = count.unwrap_or(sessions.len() as i64);
+        return Ok((sessions, count));
+    }
+    let count = match tallied {
+        Some(st) => Some(db.query_one(st, rows::count).await?),
+        None if filter.no_count => None,
+        None => Some(
             db.query_one(
                 Stmt::new(
                     format!("SELECT COUNT(*) AS n FROM sessions WHERE {wher}"),
@@ -131,22 +303,101 @@ pub async fn list(
                 rows::count,
             )
             .await?,
+        ),
+    };
+    if count.is_some_and(|n| n <= page.offset) {
+        // Nothing on this page (a combination that matches nothing is not searched for).
+        return Ok((Vec::new(), count.unwrap_or(0)));
+    }
+    let order = if filter.oldest_first { "ASC" } else { "DESC" };
+    // One filter per page merged: each of several statuses, or else of several workflows.
+    let branches: Vec<SessionFilter> = if filter.statuses.len() > 1 {
+        filter
+            .statuses
+            .iter()
+            .map(|s| SessionFilter {
+                statuses: vec![*s],
+                ..filter.clone()
+            })
+            .collect()
+    } else if filter.workflow_ids.len() > 1 {
+        filter
+            .workflow_ids
+            .iter()
+            .map(|w| SessionFilter {
+                workflow_ids: vec![*w],
+                ..filter.clone()
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let dated = filter.date_from.is_some() || filter.date_to.is_some();
+    let sql = if !branches.is_empty() {
+        // The branches' own parameters only (PostgreSQL types every parameter from its use).
+        params.truncate(1);
+        params.push((page.offset + page.limit).into());
+        let end = params.len();
+        let mut pages = Vec::new();
+        for (i, b) in branches.iter().enumerate() {
+            let w = filter_sql(db, b, &mut params, None);
+            pages.push(format!(
+                "SELECT number FROM (SELECT number FROM sessions WHERE {w} \
+                 ORDER BY number {order} LIMIT ${end}) AS p{i}"
+            ));
+        }
+        params.push(page.limit.into());
+        params.push(page.offset.into());
+        let n = params.len();
+        format!(
+            concat!(
+                "SELECT ",
+                session_columns!(),
+                " FROM sessions WHERE app_id = $1 AND number IN \
+                 (SELECT number FROM ({}) AS pages ORDER BY number {} LIMIT ${} OFFSET ${}) \
+                 ORDER BY number {}"
+            ),
+            pages.join(" UNION ALL "),
+            order,
+            n - 1,
+            n,
+            order
+        )
+    } else if dated {
+        params.push(page.limit.into());
+        params.push(page.offset.into());
+        let n = params.len();
+        // `number + 0`: sorted from the creation index, not walked from the numbers'.
+        format!(
+            concat!(
+                "SELECT ",
+                session_columns!(),
+                " FROM sessions WHERE app_id = $1 AND number IN \
+                 (SELECT number FROM sessions WHERE {} ORDER BY number + 0 {} LIMIT ${} OFFSET ${}) \
+                 ORDER BY number {}"
+            ),
+            wher,
+            order,
+            n - 1,
+            n,
+            order
+        )
+    } else {
+        params.push(page.limit.into());
+        params.push(page.offset.into());
+        let n = params.len();
+        format!(
+            concat!(
+                "SELECT ",
+                session_columns!(),
+                " FROM sessions WHERE {} ORDER BY number {} LIMIT ${} OFFSET ${}"
+            ),
+            wher,
+            order,
+            n - 1,
+            n
         )
     };
-    let n = params.len();
-    params.push(page.limit.into());
-    params.push(page.offset.into());
-    let sql = format!(
-        concat!(
-            "SELECT ",
-            session_columns!(),
-            " FROM sessions WHERE {} ORDER BY number {} LIMIT ${} OFFSET ${}"
-        ),
-        wher,
-        if filter.oldest_first { "ASC" } else { "DESC" },
-        n + 1,
-        n + 2
-    );
     let sessions = db.query(Stmt::new(sql, params), rows::session).await?;
     let count = count.unwrap_or(sessions.len() as i64);
     Ok((sessions, count))

@@ -38,6 +38,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         16,
         include_str!("../../migrations/sqlite/0016_session_status_index.sql"),
     ),
+    (
+        17,
+        include_str!("../../migrations/sqlite/0017_session_tallies.sql"),
+    ),
 ];
 
 /// The schema version a database has once every migration ran.

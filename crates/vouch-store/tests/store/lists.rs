@@ -498,3 +498,218 @@ pub(crate) async fn data_survives_closing_and_reopening() {
     let s = open_at(&path);
     assert!(s.get_session(app.id, next.id).await.unwrap().is_some());
 }
+
+/// The counts a list answers from the session tallies (kind, status, workflow, country, whole
+/// days) equal the sessions themselves counted, after creations, status and country changes
+/// and deletions, before and after the tallies' differences are folded (PostgreSQL).
+pub(crate) async fn list_counts_from_tallies_match_the_sessions(db: Db) {
+    let s = &db.store;
+    let app = make_app(s, "tallies", t(0)).await;
+    let other = make_app(s, "elsewhere", t(0)).await;
+    let wfs = [
+        make_workflow(s, app.id, &["OCR"], true, t(1)).await.id,
+        make_workflow(s, app.id, &["LIVENESS"], false, t(1))
+            .await
+            .id,
+        make_workflow(s, app.id, &["KYB_REGISTRY"], false, t(1))
+            .await
+            .id,
+    ];
+    let owf = make_workflow(s, other.id, &["OCR"], true, t(1)).await;
+    create(
+        s,
+        new_session(other.id, Some(owf.id), None, at("2024-03-02T01:00:00Z")),
+    )
+    .await;
+    let statuses = [
+        SessionStatus::Approved,
+        SessionStatus::Declined,
+        SessionStatus::InReview,
+    ];
+    let countries = [None, Some("ESP"), Some("MEX")];
+    // What each session is: (kind is business, status, workflow, country, day, live).
+    struct Truth {
+        business: bool,
+        status: SessionStatus,
+        wf: WorkflowId,
+        country: Option<&'static str>,
+        day: u32,
+        live: bool,
+    }
+    let mut truth = Vec::new();
+    let mut made = Vec::new();
+    for i in 0..36u32 {
+        let wf = wfs[(i % 3) as usize];
+        let day = 1 + i % 5;
+        let when = format!("2024-03-{day:02}T{:02}:30:00Z", i % 24);
+        let session = create(s, new_session(app.id, Some(wf), None, at(&when))).await;
+        truth.push(Truth {
+            business: i % 3 == 2,
+            status: session.status,
+            wf,
+            country: None,
+            day,
+            live: true,
+        });
+        made.push(session);
+    }
+    let check = |truth: &Vec<Truth>| {
+        let mut cases: Vec<(SessionFilter, usize)> = Vec::new();
+        let kinds = [
+            (None, Some(false)),
+            (Some(KindFilter::Business), Some(true)),
+            (Some(KindFilter::All), None),
+        ];
+        let status_sets: Vec<Vec<SessionStatus>> = vec![
+            vec![],
+            vec![SessionStatus::Approved],
+            vec![SessionStatus::Approved, SessionStatus::Declined],
+            vec![SessionStatus::NotStarted],
+        ];
+        for (kind, business) in kinds {
+            for st in &status_sets {
+                for wf in [None, Some(wfs[0]), Some(wfs[2])] {
+                    for country in [None, Some("ESP")] {
+                        let n = truth
+                            .iter()
+                            .filter(|t| {
+                                t.live
+                                    && business.is_none_or(|b| b == t.business)
+                                    && (st.is_empty() || st.contains(&t.status))
+                                    && wf.is_none_or(|w| w == t.wf)
+                                    && country.is_none_or(|c| Some(c) == t.country)
+                            })
+                            .count();
+                        cases.push((
+                            SessionFilter {
+                                kind,
+                                statuses: st.clone(),
+                                workflow_ids: wf.into_iter().collect(),
+                                country: country.map(String::from),
+                                ..Default::default()
+                            },
+                            n,
+                        ));
+                    }
+                }
+                for (from, to) in [(Some(2), Some(3)), (None, Some(1)), (Some(4), None)] {
+                    let n = truth
+                        .iter()
+                        .filter(|t| {
+                            t.live
+                                && business.is_none_or(|b| b == t.business)
+                                && (st.is_empty() || st.contains(&t.status))
+                                && from.is_none_or(|d| t.day >= d)
+                                && to.is_none_or(|d| t.day <= d)
+                        })
+                        .count();
+                    let date = |d: u32| chrono::NaiveDate::from_ymd_opt(2024, 3, d).unwrap();
+                    cases.push((
+                        SessionFilter {
+                            kind,
+                            statuses: st.clone(),
+                            date_from: from.map(date),
+                            date_to: to.map(date),
+                            ..Default::default()
+                        },
+                        n,
+                    ));
+                }
+            }
+        }
+        cases
+    };
+    let verify = |cases: Vec<(SessionFilter, usize)>, when: &'static str| {
+        let s = s.clone();
+        async move {
+            for (f, want) in cases {
+                let (rows, n) = s.list_sessions(app.id, &f, all_page()).await.unwrap();
+                assert_eq!(n as usize, want, "{when}: count of {f:?}");
+                assert_eq!(rows.len(), want, "{when}: rows of {f:?}");
+            }
+        }
+    };
+    verify(check(&truth), "created").await;
+
+    // Changes: statuses, countries, some twice; then deletions.
+    for (i, session) in made.iter().enumerate() {
+        let status = statuses[i % 3];
+        let country = countries[(i / 3) % 3];
+        apply(
+            s,
+            SessionChange {
+                status: Some(status),
+                country: country.map(String::from),
+                ..change(session, 1, t(100))
+            },
+            None,
+        )
+        .await
+        .unwrap();
+        truth[i].status = status;
+        truth[i].country = country;
+    }
+    verify(check(&truth), "changed").await;
+    assert_eq!(
+        s.fold_tallies().await.unwrap() > 0,
+        matches!(db.backend, Backend::Postgres),
+        "only PostgreSQL keeps differences to fold"
+    );
+    verify(check(&truth), "folded").await;
+    for (i, session) in made.iter().enumerate().filter(|(i, _)| i % 4 == 1) {
+        apply(
+            s,
+            SessionChange {
+                status: Some(SessionStatus::Approved),
+                ..change(session, 2, t(200))
+            },
+            None,
+        )
+        .await
+        .unwrap();
+        truth[i].status = SessionStatus::Approved;
+    }
+    for (i, session) in made.iter().enumerate().filter(|(i, _)| i % 5 == 0) {
+        assert!(s.delete_session(app.id, session.id, t(300)).await.unwrap());
+        truth[i].live = false;
+    }
+    verify(check(&truth), "changed again and deleted").await;
+    s.fold_tallies().await.unwrap();
+    verify(check(&truth), "folded again").await;
+
+    // The counts are the tallies' (a tally changed by hand shows in the count), and a filter
+    // they cannot answer (here a vendor_data) is counted from the sessions.
+    let approved = SessionFilter {
+        statuses: vec![SessionStatus::Approved],
+        ..Default::default()
+    };
+    let (_, before) = s
+        .list_sessions(app.id, &approved, all_page())
+        .await
+        .unwrap();
+    let conn = raw(&db);
+    let app_text = app.id.uuid().to_string();
+    let changed = conn
+        .execute(
+            "UPDATE session_tallies SET n = n + 100 WHERE app_id = ?1 AND kind = 'user' AND status = 'Approved' AND workflow_id IN (SELECT workflow_id FROM session_tallies WHERE app_id = ?1 AND kind = 'user' AND status = 'Approved' AND n > 0 LIMIT 1)",
+            &[&app_text],
+        )
+        .unwrap();
+    assert!(changed >= 1);
+    let (_, after) = s
+        .list_sessions(app.id, &approved, all_page())
+        .await
+        .unwrap();
+    assert_eq!(after, before + 100 * changed as i64);
+    let vendor = SessionFilter {
+        vendor_data: Some("nobody".into()),
+        ..approved
+    };
+    assert_eq!(
+        s.list_sessions(app.id, &vendor, all_page())
+            .await
+            .unwrap()
+            .1,
+        0
+    );
+}

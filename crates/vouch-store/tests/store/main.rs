@@ -37,6 +37,7 @@ conformance!(
     imports::import_runs_keep_their_position_and_a_rerun_skips,
     imports::failed_runs_are_retried_then_fail_for_good,
     lists::list_sessions_filters_and_pages,
+    lists::list_counts_from_tallies_match_the_sessions,
     media::captured_files_and_engine_jobs_are_written_claimed_and_erased,
     queues::deliveries_are_fanned_out_claimed_with_leases_and_recorded,
     queues::email_jobs_are_claimed_with_leases_and_recorded,

@@ -44,28 +44,45 @@ pub async fn run_once(store: &dyn Store, cfg: &LifecycleConfig) -> Result<usize,
     Ok(applied)
 }
 
-/// Runs scans forever at the configured interval.
+/// How often the session tallies' differences are folded (PostgreSQL): a count adds up the
+/// ones not yet folded, so this bounds what a count reads, not what it answers.
+const TALLY_FOLD_EVERY: StdDuration = StdDuration::from_secs(1);
+
+/// Runs scans forever at the configured interval, and folds the session tallies every second.
 pub fn spawn(store: Arc<dyn Store>, cfg: LifecycleConfig) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(cfg.interval.max(StdDuration::from_millis(10)));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut fold = tokio::time::interval(TALLY_FOLD_EVERY);
+        fold.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tick.tick().await;
-            loop {
-                match run_once(store.as_ref(), &cfg).await {
-                    Ok(n) if n as i64 >= cfg.batch => continue,
-                    Ok(n) => {
-                        if n > 0 {
-                            tracing::info!(sessions = n, "lifecycle transitions applied");
-                        }
-                        break;
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "lifecycle scan failed");
-                        break;
+            tokio::select! {
+                _ = tick.tick() => scan(store.as_ref(), &cfg).await,
+                _ = fold.tick() => {
+                    if let Err(e) = store.fold_tallies().await {
+                        tracing::warn!(error = %e, "folding the session tallies failed");
                     }
                 }
             }
         }
     })
+}
+
+/// Scans until a scan finds less than a batch.
+async fn scan(store: &dyn Store, cfg: &LifecycleConfig) {
+    loop {
+        match run_once(store, cfg).await {
+            Ok(n) if n as i64 >= cfg.batch => continue,
+            Ok(n) => {
+                if n > 0 {
+                    tracing::info!(sessions = n, "lifecycle transitions applied");
+                }
+                break;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "lifecycle scan failed");
+                break;
+            }
+        }
+    }
 }
