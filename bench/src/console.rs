@@ -179,7 +179,7 @@ pub async fn run(
     } else {
         Db::Sqlite(rusqlite::Connection::open(&sqlite_path)?)
     };
-    seed(&mut db, &template, number, sessions - 1).await?;
+    seed(&mut db, &url, &template, number, sessions - 1).await?;
     let seed_secs = t0.elapsed().as_secs_f64();
     let db_bytes = (!postgres).then(|| {
         std::fs::metadata(&sqlite_path)

@@ -54,7 +54,13 @@ impl Db {
 
 /// Clones the template session `count` times (its attempts and review rows with it): one in
 /// [`IN_REVIEW_EVERY`] stays in review, the others are approved or declined.
-pub async fn seed(db: &mut Db, template: &str, number: i64, count: i64) -> anyhow::Result<()> {
+pub async fn seed(
+    db: &mut Db,
+    url: &str,
+    template: &str,
+    number: i64,
+    count: i64,
+) -> anyhow::Result<()> {
     let status = format!(
         "CASE WHEN g.i % {IN_REVIEW_EVERY} = 0 THEN 'In Review' \
          WHEN g.i % 2 = 0 THEN 'Approved' ELSE 'Declined' END"
@@ -64,7 +70,7 @@ pub async fn seed(db: &mut Db, template: &str, number: i64, count: i64) -> anyho
         vary(table, col).then(|| status.clone())
     })
     .await?;
-    finish(db, template, Some(number + count + 1)).await
+    finish(db, url, template, Some(number + count + 1)).await
 }
 
 impl Db {
@@ -159,13 +165,38 @@ pub async fn seed_range(
 
 /// Moves the application's next session number to `next_number` (past the clones) where given,
 /// and refreshes the statistics.
-pub async fn finish(db: &mut Db, template: &str, next_number: Option<i64>) -> anyhow::Result<()> {
+pub async fn finish(
+    db: &mut Db,
+    url: &str,
+    template: &str,
+    next_number: Option<i64>,
+) -> anyhow::Result<()> {
     if let Some(next) = next_number {
         let tid = db.literal(template);
         db.exec(&format!(
             "UPDATE apps SET next_session_number = {next} WHERE id = (SELECT app_id FROM sessions WHERE id = {tid})"
         ))
         .await?;
+        if db.postgres() {
+            // PostgreSQL numbers sessions from a sequence per application.
+            db.exec(&format!(
+                "SELECT setval('session_numbers_' || replace(app_id::text, '-', ''), {}) FROM sessions WHERE id = {tid}",
+                next - 1
+            ))
+            .await?;
+        }
+    }
+    if let Db::Postgres(_) = db {
+        // The clones' tally differences folded as a running node does every second (through
+        // the store itself), before the vacuum below clears what the fold deleted.
+        let store = vouch_store::postgres::PgStore::connect(&vouch_store::postgres::PgOptions {
+            statement_timeout: None,
+            ..vouch_store::postgres::PgOptions::new(url)
+        })
+        .await?;
+        use vouch_store::Store;
+        let folded = store.fold_tallies().await?;
+        eprintln!("  folded {folded} tally differences");
     }
     // PostgreSQL: the visibility map too (as autovacuum would keep it), so that counting from
     // an index does not visit every row.

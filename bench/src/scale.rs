@@ -327,7 +327,7 @@ pub async fn run(
         // The numbers of every size are kept from the start: sessions the measurements create
         // come after them.
         let reserve = (seeded == 0).then(|| number + sizes.last().copied().unwrap_or(size) + 1);
-        finish(&mut db, &template, reserve).await?;
+        finish(&mut db, &url, &template, reserve).await?;
         let secs = t0.elapsed().as_secs_f64();
         let bytes = db_bytes(&mut db, &sqlite_path).await?;
         drop(db);

@@ -35,6 +35,13 @@ CREATE TABLE session_tally_deltas (
     n           integer NOT NULL
 );
 
+-- Differences come and go all the time: the counts read them through this index (not the
+-- table's pages, which a burst leaves many of), and autovacuum clears the folded ones early.
+CREATE INDEX session_tally_deltas_app ON session_tally_deltas (app_id, kind);
+ALTER TABLE session_tally_deltas SET (autovacuum_vacuum_threshold = 1000,
+    autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_insert_threshold = 1000,
+    autovacuum_vacuum_insert_scale_factor = 0, autovacuum_vacuum_cost_delay = 0);
+
 INSERT INTO session_tallies (app_id, kind, status, workflow_id, country, n)
     SELECT app_id, kind, status, workflow_id, COALESCE(country, ''), COUNT(*)
     FROM sessions WHERE deleted_at IS NULL
