@@ -370,6 +370,9 @@ pub async fn run(
 
 type Request = (Method, String, Vec<(&'static str, String)>, String);
 
+/// A list's query string for `(connection, request number)`.
+type Query = Arc<dyn Fn(usize, u64) -> String + Send + Sync>;
+
 /// One operation's stream: `(connection, request number) → request`.
 type Next = Arc<dyn Fn(usize, u64) -> Option<Request> + Send + Sync>;
 
@@ -478,10 +481,7 @@ async fn measure(
             }),
         ));
     }
-    let lists: Vec<(
-        &'static str,
-        Arc<dyn Fn(usize, u64) -> String + Send + Sync>,
-    )> = vec![
+    let lists: Vec<(&'static str, Query)> = vec![
         ("list: no filter", Arc::new(|_, _| String::new())),
         (
             "list: status=Approved,Declined",

@@ -12,6 +12,7 @@ pub mod queries;
 pub mod rows;
 pub mod sql;
 pub mod sqlite;
+pub mod stats;
 pub mod testing;
 pub mod webhooks;
 mod workflow_cache;
@@ -286,6 +287,12 @@ pub trait Store:
     async fn fold_tallies(&self) -> StoreResult<u64> {
         Ok(0)
     }
+
+    /// Each job queue's pending and due jobs, and the age of its oldest due one (`/metrics`).
+    async fn queue_stats(&self, now: DateTime<Utc>) -> StoreResult<Vec<stats::QueueStat>>;
+
+    /// The store's own figures: write groups (SQLite), pool waits (PostgreSQL).
+    fn store_stats(&self) -> stats::StoreStats;
 }
 
 /// `t` truncated to the microsecond, the precision every backend stores times with.

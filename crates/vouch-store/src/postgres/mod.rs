@@ -90,6 +90,8 @@ pub fn is_postgres_url(url: &str) -> bool {
 pub struct PgStore {
     pool: Pool,
     max_waiting: usize,
+    /// Seconds each request waited for a connection (`/metrics`).
+    pool_waits: crate::stats::Histogram,
     workflows: WorkflowCache,
     signal: Arc<Notify>,
     mail_signal: Arc<Notify>,
@@ -172,6 +174,7 @@ impl PgStore {
         let notifier = notify::Notifier::default();
         let notifier_task = notifier.spawn(pool.clone(), channels);
         Ok(Self {
+            pool_waits: crate::stats::Histogram::new(crate::stats::SECONDS),
             pool,
             max_waiting: opts.max_waiting,
             workflows: WorkflowCache::default(),
@@ -203,7 +206,10 @@ impl PgStore {
                 "too many requests are waiting for a database connection".into(),
             ));
         }
-        self.pool.get().await.map_err(pool_err)
+        let asked = std::time::Instant::now();
+        let got = self.pool.get().await.map_err(pool_err);
+        self.pool_waits.observe(asked.elapsed().as_secs_f64());
+        got
     }
 
     /// After a commit: wakes this node's workers, and (soon, coalesced) every other node's.
@@ -569,6 +575,23 @@ impl Store for PgStore {
 
     async fn fold_tallies(&self) -> StoreResult<u64> {
         queries::session_list::fold_tallies(&Pg(&self.conn().await?)).await
+    }
+
+    async fn queue_stats(&self, now: DateTime<Utc>) -> StoreResult<Vec<crate::stats::QueueStat>> {
+        queries::queue::stats(&Pg(&self.conn().await?), now).await
+    }
+
+    fn store_stats(&self) -> crate::stats::StoreStats {
+        let status = self.pool.status();
+        crate::stats::StoreStats {
+            pool_waits: Some(self.pool_waits.snapshot()),
+            pool: Some(crate::stats::PoolGauges {
+                size: status.size as u64,
+                available: status.available as u64,
+                waiting: status.waiting as u64,
+            }),
+            ..Default::default()
+        }
     }
 }
 

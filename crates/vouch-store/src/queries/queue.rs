@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::sql::{built, built_once, Built, Db, Dialect, Param, Stmt};
+use crate::stats::QueueStat;
 use crate::StoreResult;
 
 /// A table of leased jobs, with its statements as built for each dialect.
@@ -141,4 +142,68 @@ pub async fn release_all(db: &impl Db, q: &'static Queue) -> StoreResult<usize> 
     });
     let n = db.execute(Stmt::new(sql, vec![])).await?;
     Ok(n as usize)
+}
+
+/// Every leased job table, for `/metrics`.
+pub static ALL: [&Queue; 5] = [
+    &WEBHOOK_DELIVERIES,
+    &EMAIL_JOBS,
+    &ENGINE_JOBS,
+    &BATCH_JOBS,
+    &IMPORT_JOBS,
+];
+
+/// Each queue's pending jobs, those due now and not leased, and the oldest due one's age; and
+/// the events not yet fanned out to webhook deliveries (as the queue `webhook_fanout`).
+pub async fn stats(db: &impl Db, now: DateTime<Utc>) -> StoreResult<Vec<QueueStat>> {
+    let mut out = Vec::new();
+    let read = |r: &crate::sql::Row| -> StoreResult<(i64, i64, Option<DateTime<Utc>>)> {
+        Ok((r.int("pending")?, r.int("due")?, r.opt_time("oldest")?))
+    };
+    let age = |oldest: Option<DateTime<Utc>>| {
+        oldest.map_or(0.0, |t| {
+            ((now - t).num_microseconds().unwrap_or(0) as f64 / 1e6).max(0.0)
+        })
+    };
+    for q in ALL {
+        let (pending, due, oldest) = db
+            .query_one(
+                Stmt::new(
+                    format!(
+                        "SELECT COUNT(*) AS pending,
+                                COALESCE(SUM(CASE WHEN next_attempt_at <= $1
+                                    AND (locked_until IS NULL OR locked_until <= $1) THEN 1 ELSE 0 END), 0) AS due,
+                                MIN(CASE WHEN next_attempt_at <= $1
+                                    AND (locked_until IS NULL OR locked_until <= $1) THEN next_attempt_at END) AS oldest
+                         FROM {} WHERE state = 'pending'",
+                        q.table
+                    ),
+                    vec![now.into()],
+                ),
+                read,
+            )
+            .await?;
+        out.push(QueueStat {
+            queue: q.table,
+            pending,
+            due,
+            oldest_due_age_seconds: age(oldest),
+        });
+    }
+    let (pending, due, oldest) = db
+        .query_one(
+            crate::stmt!(
+                "SELECT COUNT(*) AS pending, COUNT(*) AS due, MIN(created_at) AS oldest
+                 FROM outbox_events WHERE fanned_out_at IS NULL AND dropped_at IS NULL"
+            ),
+            read,
+        )
+        .await?;
+    out.push(QueueStat {
+        queue: "webhook_fanout",
+        pending,
+        due,
+        oldest_due_age_seconds: age(oldest),
+    });
+    Ok(out)
 }

@@ -603,4 +603,19 @@ impl Store for SqliteStore {
             .probe(move |c| ready(queries::probe(&Lite(c), now)))
             .await
     }
+
+    async fn queue_stats(&self, now: DateTime<Utc>) -> StoreResult<Vec<crate::stats::QueueStat>> {
+        self.readers
+            .read(move |c| ready(queries::queue::stats(&Lite(c), now)))
+            .await
+    }
+
+    fn store_stats(&self) -> crate::stats::StoreStats {
+        let (groups, queued) = self.writer.stats();
+        crate::stats::StoreStats {
+            write_groups: Some(groups),
+            writes_queued: Some(queued),
+            ..Default::default()
+        }
+    }
 }

@@ -53,10 +53,21 @@ pub struct Writer {
     max_wait: std::time::Duration,
 }
 
-#[derive(Default)]
 struct Pressure {
     queued: std::sync::atomic::AtomicUsize,
     last_wait_us: std::sync::atomic::AtomicU64,
+    /// Requests per group taken (`/metrics`).
+    groups: crate::stats::Histogram,
+}
+
+impl Default for Pressure {
+    fn default() -> Self {
+        Self {
+            queued: Default::default(),
+            last_wait_us: Default::default(),
+            groups: crate::stats::Histogram::new(crate::stats::GROUP_SIZES),
+        }
+    }
 }
 
 /// Below this many queued writes none is refused for waiting: a pause of the disk alone does
@@ -86,6 +97,14 @@ impl Writer {
             pressure,
             max_wait,
         })
+    }
+
+    /// Requests per write group so far, and the writes queued now.
+    pub fn stats(&self) -> (crate::stats::HistogramSnapshot, u64) {
+        (
+            self.pressure.groups.snapshot(),
+            self.pressure.queued.load(Ordering::Relaxed) as u64,
+        )
     }
 
     /// Runs `f` in the next group and answers its result once committed.
@@ -188,6 +207,7 @@ fn run(
             }
         }
         pressure.queued.fetch_sub(group.len(), Ordering::Relaxed);
+        pressure.groups.observe(group.len() as f64);
         match commit_group(&conn, group) {
             Group::Full => full.store(true, Ordering::Relaxed),
             Group::Committed { requests: true } => full.store(false, Ordering::Relaxed),

@@ -432,11 +432,20 @@ pub(crate) async fn email_jobs_are_claimed_with_leases_and_recorded(db: Db) {
         Some(vouch_store::NotSentReason::Sandbox)
     );
     assert_eq!(s.next_email_due().await.unwrap(), Some(t(20)));
+    // `/metrics`: the queue holds one job, due for ten seconds at t(30)…
+    let emails = |stats: Vec<vouch_store::stats::QueueStat>| {
+        let q = stats.into_iter().find(|q| q.queue == "email_jobs").unwrap();
+        (q.pending, q.due, q.oldest_due_age_seconds)
+    };
+    assert_eq!(emails(s.queue_stats(t(30)).await.unwrap()), (1, 1, 10.0));
+    assert_eq!(emails(s.queue_stats(t(15)).await.unwrap()), (1, 0, 0.0));
 
     // Only the pending job is claimed, once while its lease runs.
     let lease = t(60);
     let claimed = s.claim_email_jobs(t(30), lease, 10).await.unwrap();
     assert_eq!(claimed.len(), 1);
+    // …and, leased, is no longer due.
+    assert_eq!(emails(s.queue_stats(t(31)).await.unwrap()), (1, 0, 0.0));
     assert_eq!(claimed[0].recipient.as_deref(), Some("ana@example.com"));
     assert_eq!(claimed[0].payload, jobs[0].payload);
     assert!(s

@@ -86,9 +86,19 @@ async fn readiness(State(state): State<AppState>) -> impl IntoResponse {
 #[utoipa::path(get, path = "/metrics", tag = "system",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    // The queues are read from the database; a scrape that cannot read them still answers the
+    // rest (and says so in the log).
+    let queues = match state.store.queue_stats(crate::clock::now()).await {
+        Ok(q) => q,
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics: reading the job queues failed");
+            Vec::new()
+        }
+    };
+    let store = crate::metrics::render_store(&state.store.store_stats(), &queues);
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render() + &state.limiter.render(),
+        state.metrics.render() + &state.limiter.render() + &store,
     )
 }
 

@@ -25,6 +25,7 @@ mod hostile;
 mod imports;
 mod limits;
 mod matrix;
+mod metrics;
 mod overload;
 mod report;
 mod resubmission;
