@@ -434,6 +434,9 @@ async fn snapshot(
     let mut paths = vec![
         "/v3/workflows/?limit=100".to_string(),
         "/v3/sessions/?limit=100".to_string(),
+        // Counted from the session tallies, which the target's triggers rebuild as it copies.
+        "/v3/sessions/?status=Approved,Declined,In%20Review,Not%20Started&limit=100".to_string(),
+        "/v3/sessions/?session_kind=all&date_from=2000-01-01&limit=100".to_string(),
         "/v3/webhook/destinations/".to_string(),
         format!("/v3/webhook/destinations/{destination}/deliveries/?limit=100"),
     ];

@@ -15,32 +15,31 @@ fn day_start(d: NaiveDate) -> DateTime<Utc> {
     d.and_time(NaiveTime::MIN).and_utc()
 }
 
-/// The WHERE clause of a filter, its parameters appended to `params` (`$1` is the application).
-/// A search looks in `search_in` alone where given (one side of [`search_matches`]).
-fn filter_sql(
-    db: &impl Db,
-    filter: &SessionFilter,
-    params: &mut Vec<Param>,
-    search_in: Option<&str>,
-) -> String {
-    let mut sql = String::from("app_id = $1 AND deleted_at IS NULL");
-    // `clause` with each `#` replaced by the next parameter's placeholder.
-    let mut push = |clause: &str, values: Vec<Param>| {
+/// A WHERE clause being built: conditions joined by `AND`, each `#` of one the next parameter.
+struct Where<'p> {
+    sql: String,
+    params: &'p mut Vec<Param>,
+}
+
+impl Where<'_> {
+    fn and(&mut self, clause: &str, values: Vec<Param>) {
         let mut c = clause.to_string();
         for v in values {
-            params.push(v);
-            c = c.replacen('#', &format!("${}", params.len()), 1);
+            self.params.push(v);
+            c = c.replacen('#', &format!("${}", self.params.len()), 1);
         }
-        sql.push_str(" AND ");
-        sql.push_str(&c);
-    };
-    let kind = match filter.kind.unwrap_or(KindFilter::User) {
-        KindFilter::User => Some("user"),
-        KindFilter::Business => Some("business"),
-        KindFilter::All => None,
-    };
-    if let Some(k) = kind {
-        push("kind = #", vec![k.into()]);
+        self.sql.push_str(" AND ");
+        self.sql.push_str(&c);
+    }
+}
+
+/// The conditions on what sessions and their tallies both hold: kind, statuses, workflows,
+/// country.
+fn shared_conditions(db: &impl Db, w: &mut Where<'_>, filter: &SessionFilter) {
+    match filter.kind.unwrap_or(KindFilter::User) {
+        KindFilter::User => w.and("kind = #", vec!["user".into()]),
+        KindFilter::Business => w.and("kind = #", vec!["business".into()]),
+        KindFilter::All => {}
     }
     // Each status is a parameter of its own (a list has at most ten): planners do not search
     // an index for a list parameter (measured at a million sessions: SQLite scanned every
@@ -53,22 +52,38 @@ fn filter_sql(
             .map(|s| Param::from(s.as_str()))
             .collect();
         let marks = vec!["#"; values.len()].join(", ");
-        push(&format!("status IN ({marks})"), values);
-    }
-    if let Some(vd) = &filter.vendor_data {
-        push("vendor_data = #", vec![vd.into()]);
+        w.and(&format!("status IN ({marks})"), values);
     }
     match filter.workflow_ids.as_slice() {
         [] => {}
-        // One workflow as an equality: a list parameter is not searched through an index.
-        [one] => push("workflow_id = #", vec![Param::from(*one)]),
-        many => push(
+        // One workflow as an equality, for the same reason.
+        [one] => w.and("workflow_id = #", vec![Param::from(*one)]),
+        many => w.and(
             &in_list(db, "workflow_id", 0).replace("$0", "#"),
             vec![Param::ids(many)],
         ),
     }
     if let Some(c) = &filter.country {
-        push("country = #", vec![c.into()]);
+        w.and("country = #", vec![c.into()]);
+    }
+}
+
+/// The WHERE clause of a filter, its parameters appended to `params` (`$1` is the application).
+/// A search looks in `search_in` alone where given (one side of [`search_matches`]).
+fn filter_sql(
+    db: &impl Db,
+    filter: &SessionFilter,
+    params: &mut Vec<Param>,
+    search_in: Option<&str>,
+) -> String {
+    let mut w = Where {
+        sql: String::from("app_id = $1 AND deleted_at IS NULL"),
+        params,
+    };
+    shared_conditions(db, &mut w, filter);
+    let mut push = |clause: &str, values: Vec<Param>| w.and(clause, values);
+    if let Some(vd) = &filter.vendor_data {
+        push("vendor_data = #", vec![vd.into()]);
     }
     if let Some(d) = filter.date_from {
         push("created_at >= #", vec![day_start(d).into()]);
@@ -119,7 +134,7 @@ fn filter_sql(
             ),
         }
     }
-    sql
+    w.sql
 }
 
 /// The numbers of a search's matches: those of the vendor_data's start and those of the name's,
@@ -152,41 +167,18 @@ fn tally_count(db: &impl Db, app_id: AppId, filter: &SessionFilter) -> Option<St
         return None;
     }
     let mut params = vec![Param::from(app_id)];
-    let mut sql = String::from("app_id = $1");
-    let mut push = |clause: &str, values: Vec<Param>| {
-        let mut c = clause.to_string();
-        for v in values {
-            params.push(v);
-            c = c.replacen('#', &format!("${}", params.len()), 1);
-        }
-        sql.push_str(" AND ");
-        sql.push_str(&c);
+    let mut w = Where {
+        sql: String::from("app_id = $1"),
+        params: &mut params,
     };
-    match f.kind.unwrap_or(KindFilter::User) {
-        KindFilter::User => push("kind = #", vec!["user".into()]),
-        KindFilter::Business => push("kind = #", vec!["business".into()]),
-        KindFilter::All => {}
-    }
-    if !f.statuses.is_empty() {
-        let values: Vec<Param> = f.statuses.iter().map(|s| Param::from(s.as_str())).collect();
-        let marks = vec!["#"; values.len()].join(", ");
-        push(&format!("status IN ({marks})"), values);
-    }
-    if !f.workflow_ids.is_empty() {
-        push(
-            &in_list(db, "workflow_id", 0).replace("$0", "#"),
-            vec![Param::ids(&f.workflow_ids)],
-        );
-    }
-    if let Some(c) = &f.country {
-        push("country = #", vec![c.into()]);
-    }
+    shared_conditions(db, &mut w, f);
     if let Some(d) = f.date_from {
-        push("day >= #", vec![d.format("%Y-%m-%d").to_string().into()]);
+        w.and("day >= #", vec![d.format("%Y-%m-%d").to_string().into()]);
     }
     if let Some(d) = f.date_to {
-        push("day <= #", vec![d.format("%Y-%m-%d").to_string().into()]);
+        w.and("day <= #", vec![d.format("%Y-%m-%d").to_string().into()]);
     }
+    let sql = w.sql;
     let table = if dated {
         "session_day_tallies"
     } else {
@@ -311,18 +303,23 @@ pub async fn list(
     }
     let order = if filter.oldest_first { "ASC" } else { "DESC" };
     // One filter per page merged: each of several statuses, or else of several workflows.
-    let branches: Vec<SessionFilter> = if filter.statuses.len() > 1 {
-        filter
-            .statuses
+    // (Each value once: a list that names one twice must not fill a page with it twice.)
+    let mut statuses = filter.statuses.clone();
+    statuses.sort_by_key(|s| s.as_str());
+    statuses.dedup();
+    let mut workflows = filter.workflow_ids.clone();
+    workflows.sort_by_key(|w| w.uuid());
+    workflows.dedup();
+    let branches: Vec<SessionFilter> = if statuses.len() > 1 {
+        statuses
             .iter()
             .map(|s| SessionFilter {
                 statuses: vec![*s],
                 ..filter.clone()
             })
             .collect()
-    } else if filter.workflow_ids.len() > 1 {
-        filter
-            .workflow_ids
+    } else if workflows.len() > 1 {
+        workflows
             .iter()
             .map(|w| SessionFilter {
                 workflow_ids: vec![*w],
