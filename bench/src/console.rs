@@ -248,7 +248,7 @@ pub async fn run(
         ("queue, the page after any session in review (keyset)", 1),
         ("queue, a session number", 2),
         ("queue, a vendor_data", 3),
-        ("queue, the start of a name (no index: a scan)", 5),
+        ("queue, the start of a name", 5),
         (
             "session page (steps, trail check, neighbours, deliveries, emails)",
             4,

@@ -7,6 +7,134 @@ const BATCH: i64 = 100_000;
 /// One session in this many stays in review.
 pub const IN_REVIEW_EVERY: i64 = 50;
 
+pub const FIRST_NAMES: [&str; 20] = [
+    "Ada", "Grace", "Alan", "Maria", "Jose", "Lucia", "Hugo", "Emma", "Noah", "Olivia", "Liam",
+    "Sofia", "Mateo", "Chloe", "Ivan", "Elena", "Omar", "Aisha", "Kenji", "Yuki",
+];
+pub const LAST_NAMES: [&str; 100] = [
+    "Lovelace",
+    "Hopper",
+    "Turing",
+    "Garcia",
+    "Martinez",
+    "Lopez",
+    "Gonzalez",
+    "Rodriguez",
+    "Fernandez",
+    "Sanchez",
+    "Perez",
+    "Gomez",
+    "Martin",
+    "Jimenez",
+    "Ruiz",
+    "Hernandez",
+    "Diaz",
+    "Moreno",
+    "Alvarez",
+    "Munoz",
+    "Romero",
+    "Alonso",
+    "Gutierrez",
+    "Navarro",
+    "Torres",
+    "Dominguez",
+    "Vazquez",
+    "Ramos",
+    "Gil",
+    "Ramirez",
+    "Serrano",
+    "Blanco",
+    "Molina",
+    "Morales",
+    "Suarez",
+    "Ortega",
+    "Delgado",
+    "Castro",
+    "Ortiz",
+    "Rubio",
+    "Marin",
+    "Sanz",
+    "Nunez",
+    "Iglesias",
+    "Medina",
+    "Garrido",
+    "Cortes",
+    "Castillo",
+    "Santos",
+    "Lozano",
+    "Guerrero",
+    "Cano",
+    "Prieto",
+    "Mendez",
+    "Cruz",
+    "Calvo",
+    "Gallego",
+    "Vidal",
+    "Leon",
+    "Marquez",
+    "Herrera",
+    "Pena",
+    "Flores",
+    "Cabrera",
+    "Campos",
+    "Vega",
+    "Fuentes",
+    "Carrasco",
+    "Diez",
+    "Caballero",
+    "Reyes",
+    "Nieto",
+    "Aguilar",
+    "Pascual",
+    "Santana",
+    "Herrero",
+    "Lorenzo",
+    "Montero",
+    "Hidalgo",
+    "Gimenez",
+    "Ibanez",
+    "Ferrer",
+    "Duran",
+    "Santiago",
+    "Benitez",
+    "Mora",
+    "Vicente",
+    "Vargas",
+    "Arias",
+    "Carmona",
+    "Crespo",
+    "Roman",
+    "Pastor",
+    "Soto",
+    "Saez",
+    "Velasco",
+    "Moya",
+    "Soler",
+    "Parra",
+    "Esteban",
+];
+
+/// `CASE expr WHEN 0 THEN 'values[0]'quote …`: a value of the list by a clone's expression.
+pub fn case(expr: &str, values: &[&str], quote: &str) -> String {
+    let mut out = format!("CASE {expr}");
+    for (i, v) in values.iter().enumerate() {
+        out.push_str(&format!(" WHEN {i} THEN '{v}'{quote}"));
+    }
+    out.push_str(" END");
+    out
+}
+
+/// A clone's name: one of 20 first names by `g.i`, one of 100 last names by `g.i / 20`.
+pub fn name_sql() -> String {
+    let first = case(&format!("g.i % {}", FIRST_NAMES.len()), &FIRST_NAMES, "");
+    let last = case(
+        &format!("(g.i / {}) % {}", FIRST_NAMES.len(), LAST_NAMES.len()),
+        &LAST_NAMES,
+        "",
+    );
+    format!("({first}) || ' ' || ({last})")
+}
+
 /// The id a clone gets (`table` 1 for sessions, 2 attempts, 3 review rows): a UUID built from the clone's number and the table it is in.
 pub fn id_sql(postgres: bool, table: u8, i: &str) -> String {
     if postgres {
@@ -53,7 +181,8 @@ impl Db {
 }
 
 /// Clones the template session `count` times (its attempts and review rows with it): one in
-/// [`IN_REVIEW_EVERY`] stays in review, the others are approved or declined.
+/// [`IN_REVIEW_EVERY`] stays in review, the others are approved or declined; names vary
+/// ([`name_sql`]).
 pub async fn seed(
     db: &mut Db,
     url: &str,
@@ -65,10 +194,19 @@ pub async fn seed(
         "CASE WHEN g.i % {IN_REVIEW_EVERY} = 0 THEN 'In Review' \
          WHEN g.i % 2 = 0 THEN 'Approved' ELSE 'Declined' END"
     );
-    let vary = |table: &str, col: &str| (table, col) == ("sessions", "status");
-    seed_range(db, template, number, 1, count, &|table, col| {
-        vary(table, col).then(|| status.clone())
-    })
+    let name = name_sql();
+    seed_range(
+        db,
+        template,
+        number,
+        1,
+        count,
+        &|table, col| match (table, col) {
+            ("sessions", "status") => Some(status.clone()),
+            ("sessions", "full_name") => Some(name.clone()),
+            _ => None,
+        },
+    )
     .await?;
     finish(db, url, template, Some(number + count + 1)).await
 }

@@ -21,117 +21,11 @@ use serde_json::json;
 
 use crate::client::Conn;
 use crate::console::{drive, Measured};
-use crate::console_seed::{finish, seed_range, Db};
+use crate::console_seed::{case, finish, name_sql, seed_range, Db, FIRST_NAMES, LAST_NAMES};
 use crate::server::Server;
 
 /// Seconds between two clones' creation times.
 const SPACING_SECS: i64 = 30;
-const FIRST_NAMES: [&str; 20] = [
-    "Ada", "Grace", "Alan", "Maria", "Jose", "Lucia", "Hugo", "Emma", "Noah", "Olivia", "Liam",
-    "Sofia", "Mateo", "Chloe", "Ivan", "Elena", "Omar", "Aisha", "Kenji", "Yuki",
-];
-const LAST_NAMES: [&str; 100] = [
-    "Lovelace",
-    "Hopper",
-    "Turing",
-    "Garcia",
-    "Martinez",
-    "Lopez",
-    "Gonzalez",
-    "Rodriguez",
-    "Fernandez",
-    "Sanchez",
-    "Perez",
-    "Gomez",
-    "Martin",
-    "Jimenez",
-    "Ruiz",
-    "Hernandez",
-    "Diaz",
-    "Moreno",
-    "Alvarez",
-    "Munoz",
-    "Romero",
-    "Alonso",
-    "Gutierrez",
-    "Navarro",
-    "Torres",
-    "Dominguez",
-    "Vazquez",
-    "Ramos",
-    "Gil",
-    "Ramirez",
-    "Serrano",
-    "Blanco",
-    "Molina",
-    "Morales",
-    "Suarez",
-    "Ortega",
-    "Delgado",
-    "Castro",
-    "Ortiz",
-    "Rubio",
-    "Marin",
-    "Sanz",
-    "Nunez",
-    "Iglesias",
-    "Medina",
-    "Garrido",
-    "Cortes",
-    "Castillo",
-    "Santos",
-    "Lozano",
-    "Guerrero",
-    "Cano",
-    "Prieto",
-    "Mendez",
-    "Cruz",
-    "Calvo",
-    "Gallego",
-    "Vidal",
-    "Leon",
-    "Marquez",
-    "Herrera",
-    "Pena",
-    "Flores",
-    "Cabrera",
-    "Campos",
-    "Vega",
-    "Fuentes",
-    "Carrasco",
-    "Diez",
-    "Caballero",
-    "Reyes",
-    "Nieto",
-    "Aguilar",
-    "Pascual",
-    "Santana",
-    "Herrero",
-    "Lorenzo",
-    "Montero",
-    "Hidalgo",
-    "Gimenez",
-    "Ibanez",
-    "Ferrer",
-    "Duran",
-    "Santiago",
-    "Benitez",
-    "Mora",
-    "Vicente",
-    "Vargas",
-    "Arias",
-    "Carmona",
-    "Crespo",
-    "Roman",
-    "Pastor",
-    "Soto",
-    "Saez",
-    "Velasco",
-    "Moya",
-    "Soler",
-    "Parra",
-    "Esteban",
-];
 /// Weighted: the first three are most of the sessions, as a real customer's would be.
 const COUNTRIES: [&str; 20] = [
     "ESP", "ESP", "ESP", "ESP", "ESP", "MEX", "MEX", "MEX", "ARG", "ARG", "COL", "CHL", "PER",
@@ -152,15 +46,6 @@ pub struct ScaleFigures {
     pub ops: Vec<Op>,
 }
 
-fn case(expr: &str, values: &[&str], quote: &str) -> String {
-    let mut out = format!("CASE {expr}");
-    for (i, v) in values.iter().enumerate() {
-        out.push_str(&format!(" WHEN {i} THEN '{v}'{quote}"));
-    }
-    out.push_str(" END");
-    out
-}
-
 fn seed_columns(
     postgres: bool,
     workflows: &[String],
@@ -175,13 +60,7 @@ fn seed_columns(
         &COUNTRIES,
         "",
     );
-    let first = case(&format!("g.i % {}", FIRST_NAMES.len()), &FIRST_NAMES, "");
-    let last = case(
-        &format!("(g.i / {}) % {}", FIRST_NAMES.len(), LAST_NAMES.len()),
-        &LAST_NAMES,
-        "",
-    );
-    let name = format!("({first}) || ' ' || ({last})");
+    let name = name_sql();
     let epoch = format!("({base_epoch} + g.i * {SPACING_SECS})");
     let time = if postgres {
         format!("to_timestamp({epoch})")
