@@ -51,7 +51,9 @@ INSERT INTO session_day_tallies (app_id, kind, day, status, n)
     FROM sessions WHERE deleted_at IS NULL
     GROUP BY app_id, kind, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), status;
 
-CREATE FUNCTION sessions_tally() RETURNS trigger LANGUAGE plpgsql AS $$
+-- The function keeps the schema it was made in (`SET search_path FROM CURRENT`), so that a change
+-- made from a connection with another search_path (an operator's psql) still finds its tables.
+CREATE FUNCTION sessions_tally() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
     IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.deleted_at IS NULL THEN
         IF TG_OP = 'UPDATE' AND NEW.deleted_at IS NULL AND OLD.app_id = NEW.app_id

@@ -707,6 +707,43 @@ pub(crate) async fn list_counts_from_tallies_match_the_sessions(db: Db) {
         .await
         .unwrap();
     assert_eq!(after, before + 100 * changed as i64);
+    if matches!(db.backend, Backend::Postgres) {
+        // A change from a connection whose search_path is elsewhere (an operator's psql) is
+        // tallied too: the trigger keeps its own schema.
+        let declined = SessionFilter {
+            statuses: vec![SessionStatus::Declined],
+            ..Default::default()
+        };
+        let (_, was_declined) = s
+            .list_sessions(app.id, &declined, all_page())
+            .await
+            .unwrap();
+        assert!(was_declined > 0);
+        let c = vouch_store::testing::connect(&db.url).await.unwrap();
+        let schema: String = c
+            .query_one("SELECT current_schema()", &[])
+            .await
+            .unwrap()
+            .get(0);
+        c.batch_execute(&format!(
+            "SET search_path TO public; UPDATE \"{schema}\".sessions SET status = 'Approved' \
+             WHERE app_id = '{app_text}' AND kind = 'user' AND status = 'Declined' AND deleted_at IS NULL"
+        ))
+        .await
+        .unwrap();
+        assert_eq!(
+            s.list_sessions(app.id, &declined, all_page())
+                .await
+                .unwrap()
+                .1,
+            0
+        );
+        let (_, approved_now) = s
+            .list_sessions(app.id, &approved, all_page())
+            .await
+            .unwrap();
+        assert_eq!(approved_now, after + was_declined);
+    }
     let vendor = SessionFilter {
         vendor_data: Some("nobody".into()),
         ..approved
