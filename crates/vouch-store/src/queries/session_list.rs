@@ -225,6 +225,35 @@ pub async fn fold_tallies(db: &impl Db) -> StoreResult<u64> {
     .map(|n| n as u64)
 }
 
+/// The page of sessions whose numbers `numbers` selects (a statement answering `number`),
+/// sorted by `sort` and cut to the page; only the page's rows are read.
+fn page_of_numbers(
+    numbers: &str,
+    sort: &str,
+    order: &str,
+    params: &mut Vec<Param>,
+    page: Page,
+) -> String {
+    params.push(page.limit.into());
+    params.push(page.offset.into());
+    let n = params.len();
+    format!(
+        concat!(
+            "SELECT ",
+            session_columns!(),
+            " FROM sessions WHERE app_id = $1 AND number IN \
+             (SELECT number FROM ({}) AS m ORDER BY {} {} LIMIT ${} OFFSET ${}) \
+             ORDER BY number {}"
+        ),
+        numbers,
+        sort,
+        order,
+        n - 1,
+        n,
+        order
+    )
+}
+
 /// Matching sessions, newest first, and how many match in all.
 ///
 /// The count of a filter the tallies answer is theirs (see [`tally_count`]); any other is
@@ -262,23 +291,7 @@ pub async fn list(
             Some(db.query_one(st, rows::count).await?)
         };
         let order = if filter.oldest_first { "ASC" } else { "DESC" };
-        params.push(page.limit.into());
-        params.push(page.offset.into());
-        let n = params.len();
-        let sql = format!(
-            concat!(
-                "SELECT ",
-                session_columns!(),
-                " FROM sessions WHERE app_id = $1 AND number IN \
-                 (SELECT number FROM ({}) AS m ORDER BY number {} LIMIT ${} OFFSET ${}) \
-                 ORDER BY number {}"
-            ),
-            matches,
-            order,
-            n - 1,
-            n,
-            order
-        );
+        let sql = page_of_numbers(&matches, "number", order, &mut params, page);
         let sessions = db.query(Stmt::new(sql, params), rows::session).await?;
         let count = count.unwrap_or(sessions.len() as i64);
         return Ok((sessions, count));
@@ -343,42 +356,17 @@ pub async fn list(
                  ORDER BY number {order} LIMIT ${end}) AS p{i}"
             ));
         }
-        params.push(page.limit.into());
-        params.push(page.offset.into());
-        let n = params.len();
-        format!(
-            concat!(
-                "SELECT ",
-                session_columns!(),
-                " FROM sessions WHERE app_id = $1 AND number IN \
-                 (SELECT number FROM ({}) AS pages ORDER BY number {} LIMIT ${} OFFSET ${}) \
-                 ORDER BY number {}"
-            ),
-            pages.join(" UNION ALL "),
+        page_of_numbers(
+            &pages.join(" UNION ALL "),
+            "number",
             order,
-            n - 1,
-            n,
-            order
+            &mut params,
+            page,
         )
     } else if dated {
-        params.push(page.limit.into());
-        params.push(page.offset.into());
-        let n = params.len();
         // `number + 0`: sorted from the creation index, not walked from the numbers'.
-        format!(
-            concat!(
-                "SELECT ",
-                session_columns!(),
-                " FROM sessions WHERE app_id = $1 AND number IN \
-                 (SELECT number FROM sessions WHERE {} ORDER BY number + 0 {} LIMIT ${} OFFSET ${}) \
-                 ORDER BY number {}"
-            ),
-            wher,
-            order,
-            n - 1,
-            n,
-            order
-        )
+        let numbers = format!("SELECT number FROM sessions WHERE {wher}");
+        page_of_numbers(&numbers, "number + 0", order, &mut params, page)
     } else {
         params.push(page.limit.into());
         params.push(page.offset.into());
