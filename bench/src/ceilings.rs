@@ -93,6 +93,10 @@ pub async fn bare_storage(
     sessions: usize,
 ) -> anyhow::Result<Stats> {
     let dir = tempfile::tempdir()?;
+    let analyze = match &target {
+        StorageTarget::Postgres { url, .. } => Some(url.clone()),
+        StorageTarget::Sqlite => None,
+    };
     let store: Arc<dyn Store> = match target {
         StorageTarget::Sqlite => Arc::new(SqliteStore::open(&dir.path().join("vouch.db"), 2)?),
         StorageTarget::Postgres { url, pool_size } => Arc::new(
@@ -177,6 +181,9 @@ pub async fn bare_storage(
     let mut ids = Vec::with_capacity(sessions);
     for t in made {
         ids.extend(t.await??);
+    }
+    if let Some(url) = &analyze {
+        crate::pg::analyze_without_autovacuum(url).await?;
     }
     let ids = Arc::new(ids);
     let start = Instant::now() + plan.warmup;

@@ -550,6 +550,11 @@ async fn run_scenario(
         scenario.name()
     );
     let prepared = prepare(first.addr, &first.key, args.sessions).await;
+    if let Some(url) = database_url.filter(|u| pg::is_postgres_url(u)) {
+        if pg::analyze_without_autovacuum(url).await? {
+            eprintln!("the server runs without autovacuum: the tables were analyzed after preparing, as autovacuum would have");
+        }
+    }
     let stats = match prepared {
         Ok(prepared) => {
             eprintln!(

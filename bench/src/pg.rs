@@ -31,6 +31,36 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// On a server with autovacuum off (as on some CI machines), analyzes the tables of the URL's
+/// schema once they are filled, as autovacuum would have: without statistics the planner
+/// takes the tables for empty and may keep plans that scan them. Answers whether it did.
+pub async fn analyze_without_autovacuum(url: &str) -> anyhow::Result<bool> {
+    let (client, conn) = tokio_postgres::connect(url, NoTls)
+        .await
+        .with_context(|| format!("connecting to PostgreSQL at {}", redact(url)))?;
+    tokio::spawn(conn);
+    let autovacuum: String = client.query_one("SHOW autovacuum", &[]).await?.get(0);
+    if autovacuum == "on" {
+        return Ok(false);
+    }
+    let tables: Vec<String> = client
+        .query(
+            "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables
+             WHERE schemaname = current_schema()",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    if !tables.is_empty() {
+        client
+            .batch_execute(&format!("ANALYZE {}", tables.join(", ")))
+            .await?;
+    }
+    Ok(true)
+}
+
 /// The database the benchmark makes its schemas in.
 pub struct Database {
     base: String,

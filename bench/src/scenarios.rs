@@ -66,6 +66,8 @@ pub async fn prepare(addr: SocketAddr, key: &str, n: usize) -> anyhow::Result<Pr
     for t in tasks {
         sessions.extend(t.await??);
     }
+    // The first connection sat idle while the workers ran: the server may have closed it.
+    let mut c = Conn::open(addr, key).await?;
     let mut pages = Vec::with_capacity(PAGE_SESSIONS);
     for i in 0..PAGE_SESSIONS {
         let (s, b) = c

@@ -30,7 +30,7 @@ pub use engines::*;
 pub use model::*;
 pub use webhooks::*;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// A change that was not decided on the session's current version (a decision must be
     /// made on the state `modify_session` loads); nothing was written.

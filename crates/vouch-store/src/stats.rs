@@ -69,9 +69,12 @@ impl HistogramSnapshot {
 /// The store's own figures; each backend fills what it has.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StoreStats {
-    /// SQLite: how many requests each committed write group carried.
+    /// `sqlite` or `postgres`, naming the series.
+    pub backend: &'static str,
+    /// How many changes each committed write group carried (SQLite: every write; PostgreSQL:
+    /// changes to sessions).
     pub write_groups: Option<HistogramSnapshot>,
-    /// SQLite: writes waiting for the writer now.
+    /// Writes waiting for a writer now.
     pub writes_queued: Option<u64>,
     /// PostgreSQL: seconds each request waited for a pool connection.
     pub pool_waits: Option<HistogramSnapshot>,

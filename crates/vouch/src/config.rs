@@ -216,6 +216,8 @@ pub struct PostgresConfig {
     /// Requests allowed to wait for a connection when all are busy; more are answered `503`
     /// (`overloaded`) at once.
     pub max_waiting: usize,
+    /// Tasks grouping concurrent changes to sessions into shared transactions.
+    pub writers: usize,
     /// The CAs (PEM) trusted with `sslmode=verify-ca|verify-full`, when the URL has no
     /// `sslrootcert`.
     pub ca_file: Option<PathBuf>,

@@ -152,15 +152,17 @@ pub fn render_store(stats: &StoreStats, queues: &[QueueStat]) -> String {
     if let Some(h) = &stats.write_groups {
         histogram(
             &mut out,
-            "vouch_sqlite_write_group_requests",
-            "Requests committed together in one SQLite write group.",
+            &format!("vouch_{}_write_group_requests", stats.backend),
+            "Changes committed together in one write group (one transaction).",
             h,
         );
     }
     if let Some(q) = stats.writes_queued {
-        out.push_str("# HELP vouch_sqlite_writes_queued Writes waiting for the SQLite writer.\n");
-        out.push_str("# TYPE vouch_sqlite_writes_queued gauge\n");
-        let _ = writeln!(out, "vouch_sqlite_writes_queued {q}");
+        let name = format!("vouch_{}_writes_queued", stats.backend);
+        let _ = writeln!(
+            out,
+            "# HELP {name} Writes waiting for a writer.\n# TYPE {name} gauge\n{name} {q}"
+        );
     }
     if let Some(h) = &stats.pool_waits {
         histogram(

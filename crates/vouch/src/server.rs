@@ -57,6 +57,7 @@ pub fn pg_options(cfg: &Config) -> PgOptions {
         acquire_timeout: p.acquire_timeout,
         statement_timeout: (!p.statement_timeout.is_zero()).then_some(p.statement_timeout),
         max_waiting: p.max_waiting,
+        writers: p.writers,
         ca_file: p.ca_file.clone(),
     }
 }

@@ -62,7 +62,7 @@ impl AdminStore for PgStore {
         decide_new: crate::model::Decide,
         decide_source: crate::model::Decide,
     ) -> StoreResult<Imported> {
-        let cache = self.workflows.clone();
+        let cache = self.shared.workflows.clone();
         let done = in_tx!(self, tx => {
             sharing::import(&Pg(&tx), &cache, import, decide_new, decide_source).await?
         });

@@ -7,6 +7,7 @@ use std::future::Future;
 use bytes::BytesMut;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
+use futures_util::future::maybe_done;
 use serde_json::Value;
 use tokio_postgres::types::{IsNull, ToSql, Type};
 use uuid::Uuid;
@@ -106,6 +107,48 @@ impl<C: GenericClient + Sync> Pg<'_, C> {
         let params: Vec<&(dyn ToSql + Sync)> = st.params.iter().map(|p| p as _).collect();
         self.0.execute(&prepared, &params).await.map_err(exec_err)
     }
+
+    /// Sends every statement in one round trip, in order, and answers each one's outcome:
+    /// after a failed statement the later ones fail too (the transaction is aborted until
+    /// the caller rolls back to a savepoint). `Err` only when a statement cannot be prepared.
+    pub async fn execute_each(&self, sts: &[Stmt]) -> StoreResult<Vec<StoreResult<u64>>> {
+        let prepared =
+            futures_util::future::try_join_all(sts.iter().map(|st| self.0.prepare_cached(&st.sql)))
+                .await
+                .map_err(db_err)?;
+        let params: Vec<Vec<&(dyn ToSql + Sync)>> = sts
+            .iter()
+            .map(|st| st.params.iter().map(|p| p as _).collect())
+            .collect();
+        Ok(in_order(
+            prepared
+                .iter()
+                .zip(&params)
+                .map(|(p, args)| async move { self.0.execute(p, args).await.map_err(exec_err) }),
+        )
+        .await)
+    }
+}
+
+/// Runs the futures together, each polled once in turn before any is awaited: a statement's
+/// first poll queues its request on the connection, so the server receives them in this
+/// order (the row locks they take, the savepoints between them).
+pub async fn in_order<F: Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+    let mut runs: Vec<_> = futures
+        .into_iter()
+        .map(|f| Box::pin(maybe_done(f)))
+        .collect();
+    std::future::poll_fn(|cx| {
+        for run in &mut runs {
+            let _ = run.as_mut().poll(cx);
+        }
+        std::task::Poll::Ready(())
+    })
+    .await;
+    futures_util::future::join_all(runs.iter_mut().map(|r| r.as_mut())).await;
+    runs.iter_mut()
+        .filter_map(|r| r.as_mut().take_output())
+        .collect()
 }
 
 impl<C: GenericClient + Sync> Db for Pg<'_, C> {
@@ -131,21 +174,7 @@ impl<C: GenericClient + Sync> Db for Pg<'_, C> {
     async fn execute_all(&self, sts: Vec<Stmt>) -> StoreResult<Vec<u64>> {
         // Every statement prepared first, so that all of them are sent on the first poll, in
         // order: a later one never runs before an earlier one (the UPDATE that takes the lock).
-        let prepared =
-            futures_util::future::try_join_all(sts.iter().map(|st| self.0.prepare_cached(&st.sql)))
-                .await
-                .map_err(db_err)?;
-        let params: Vec<Vec<&(dyn ToSql + Sync)>> = sts
-            .iter()
-            .map(|st| st.params.iter().map(|p| p as _).collect())
-            .collect();
-        futures_util::future::try_join_all(
-            prepared
-                .iter()
-                .zip(&params)
-                .map(|(p, args)| async move { self.0.execute(p, args).await.map_err(exec_err) }),
-        )
-        .await
+        self.execute_each(&sts).await?.into_iter().collect()
     }
 
     async fn lock(&self, name: String) -> StoreResult<()> {

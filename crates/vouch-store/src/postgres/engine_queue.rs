@@ -46,6 +46,6 @@ impl EngineStore for PgStore {
     }
 
     fn engine_signal(&self) -> Arc<tokio::sync::Notify> {
-        self.engine_signal.clone()
+        self.shared.engine_signal.clone()
     }
 }

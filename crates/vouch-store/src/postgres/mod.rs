@@ -21,6 +21,7 @@ mod admin;
 mod console;
 pub(crate) mod driver;
 mod engine_queue;
+mod group;
 pub mod migrate;
 mod notify;
 pub(crate) mod rows;
@@ -64,6 +65,9 @@ pub struct PgOptions {
     /// Requests allowed to wait for a connection when all are busy; more are refused at once
     /// (`StoreError::Overloaded`).
     pub max_waiting: usize,
+    /// Tasks that group concurrent changes to sessions into shared transactions, each using
+    /// one connection at a time (at most `pool_size`).
+    pub writers: usize,
     /// The CAs (PEM) a `verify-ca`/`verify-full` connection trusts, when the URL names no
     /// `sslrootcert`; without either, the public web CAs.
     pub ca_file: Option<std::path::PathBuf>,
@@ -77,6 +81,7 @@ impl PgOptions {
             acquire_timeout: Duration::from_secs(5),
             statement_timeout: Some(Duration::from_secs(30)),
             max_waiting: 256,
+            writers: 4,
             ca_file: None,
         }
     }
@@ -88,6 +93,18 @@ pub fn is_postgres_url(url: &str) -> bool {
 }
 
 pub struct PgStore {
+    shared: Arc<Shared>,
+    /// The writers that group concurrent changes to sessions into shared transactions.
+    groups: group::Groups,
+    batch_signal: Arc<Notify>,
+    import_signal: Arc<Notify>,
+    schema: String,
+    listener: tokio::task::JoinHandle<()>,
+    notifier_task: tokio::task::JoinHandle<()>,
+}
+
+/// What the store's request paths and its group writers share.
+pub(crate) struct Shared {
     pool: Pool,
     max_waiting: usize,
     /// Seconds each request waited for a connection (`/metrics`).
@@ -96,12 +113,7 @@ pub struct PgStore {
     signal: Arc<Notify>,
     mail_signal: Arc<Notify>,
     engine_signal: Arc<Notify>,
-    batch_signal: Arc<Notify>,
-    import_signal: Arc<Notify>,
     notifier: notify::Notifier,
-    schema: String,
-    listener: tokio::task::JoinHandle<()>,
-    notifier_task: tokio::task::JoinHandle<()>,
 }
 
 impl Drop for PgStore {
@@ -156,6 +168,18 @@ impl PgStore {
             .map_err(|e| StoreError::Internal(format!("cannot build the pool: {e}")))?;
         let mut client = pool.get().await.map_err(pool_err)?;
         migrate::migrate(&mut client).await?;
+        let autovacuum: String = get(
+            &query_one(&client, "SHOW autovacuum", &[]).await?,
+            "autovacuum",
+        )?;
+        if autovacuum != "on" {
+            tracing::warn!(
+                "the PostgreSQL server runs with autovacuum off: the tables vouch changes all \
+                 the time (sessions, outbox_events, session_tally_deltas) are never vacuumed nor \
+                 analyzed, and changes slow down as they grow; turn autovacuum on, or VACUUM \
+                 ANALYZE them regularly"
+            );
+        }
         let schema: String = get(
             &query_one(&client, "SELECT current_schema() AS s", &[]).await?,
             "s",
@@ -173,7 +197,7 @@ impl PgStore {
         );
         let notifier = notify::Notifier::default();
         let notifier_task = notifier.spawn(pool.clone(), channels);
-        Ok(Self {
+        let shared = Arc::new(Shared {
             pool_waits: crate::stats::Histogram::new(crate::stats::SECONDS),
             pool,
             max_waiting: opts.max_waiting,
@@ -181,9 +205,18 @@ impl PgStore {
             signal,
             mail_signal,
             engine_signal: Arc::new(Notify::new()),
+            notifier,
+        });
+        let groups = group::Groups::spawn(
+            shared.clone(),
+            opts.writers.clamp(1, opts.pool_size.max(1)),
+            opts.max_waiting,
+        );
+        Ok(Self {
+            shared,
+            groups,
             batch_signal: Arc::new(Notify::new()),
             import_signal: Arc::new(Notify::new()),
-            notifier,
             schema,
             listener,
             notifier_task,
@@ -196,6 +229,17 @@ impl PgStore {
     }
 
     /// A pooled connection; refused at once when `max_waiting` requests already wait for one.
+    async fn conn(&self) -> StoreResult<deadpool_postgres::Client> {
+        self.shared.conn().await
+    }
+
+    /// After a commit: wakes this node's workers, and (soon, coalesced) every other node's.
+    fn wake(&self, events: bool, emails: bool) {
+        self.shared.wake(events, emails, false);
+    }
+}
+
+impl Shared {
     async fn conn(&self) -> StoreResult<deadpool_postgres::Client> {
         let status = self.pool.status();
         if status.available == 0
@@ -212,8 +256,7 @@ impl PgStore {
         got
     }
 
-    /// After a commit: wakes this node's workers, and (soon, coalesced) every other node's.
-    fn wake(&self, events: bool, emails: bool) {
+    fn wake(&self, events: bool, emails: bool, engines: bool) {
         self.notifier.committed(events, emails);
         if events {
             self.signal.notify_one();
@@ -221,6 +264,44 @@ impl PgStore {
         if emails {
             self.mail_signal.notify_one();
         }
+        if engines {
+            self.engine_signal.notify_one();
+        }
+    }
+
+    /// Runs one change in a transaction of its own (a change with an `Idempotency-Key`, or
+    /// one of a group that could not be loaded together).
+    async fn modify_alone(
+        &self,
+        app_id: AppId,
+        session_id: SessionId,
+        decide: Decide,
+        idem: Option<Idem<()>>,
+    ) -> StoreResult<Modified> {
+        let mut client = self.conn().await?;
+        let tx = client.transaction().await.map_err(db_err)?;
+        let db = Pg(&tx);
+        if let Some(Written::Replayed { status_code, body }) =
+            idempotency::begin::<()>(&db, idem.as_ref().map(|i| &i.key)).await?
+        {
+            return Ok(Modified::Replayed { status_code, body });
+        }
+        // The session's row lock: concurrent writers of this session, on any node, wait here.
+        let Some((state, tip)) = sessions::state(&db, &self.workflows, app_id, session_id).await?
+        else {
+            return Ok(Modified::NotFound);
+        };
+        let change = match decide(&state) {
+            Ok(Some(change)) => change,
+            Ok(None) => return Ok(Modified::Unchanged),
+            Err(r) => return Ok(Modified::Rejected(r)),
+        };
+        let wakes = group::Wakes::of(&change);
+        changes::apply(&db, change, tip).await?;
+        idempotency::finish(&db, idem, ()).await?;
+        tx.commit().await.map_err(db_err)?;
+        self.wake(wakes.events, wakes.emails, wakes.engines);
+        Ok(Modified::Applied)
     }
 }
 
@@ -471,7 +552,7 @@ impl Store for PgStore {
         app_id: AppId,
         id: SessionId,
     ) -> StoreResult<Option<SessionBundle>> {
-        sessions::bundle(&Pg(&self.conn().await?), &self.workflows, app_id, id).await
+        sessions::bundle(&Pg(&self.conn().await?), &self.shared.workflows, app_id, id).await
     }
 
     async fn list_sessions(
@@ -499,35 +580,15 @@ impl Store for PgStore {
         decide: Decide,
         idem: Option<Idem<()>>,
     ) -> StoreResult<Modified> {
-        let mut client = self.conn().await?;
-        let tx = client.transaction().await.map_err(db_err)?;
-        let db = Pg(&tx);
-        if let Some(Written::Replayed { status_code, body }) =
-            idempotency::begin::<()>(&db, idem.as_ref().map(|i| &i.key)).await?
-        {
-            return Ok(Modified::Replayed { status_code, body });
+        match idem {
+            // The key's lock and record belong to the change's own transaction.
+            Some(idem) => {
+                self.shared
+                    .modify_alone(app_id, session_id, decide, Some(idem))
+                    .await
+            }
+            None => self.groups.modify(app_id, session_id, decide).await,
         }
-        // The session's row lock: concurrent writers of this session, on any node, wait here.
-        let Some((state, tip)) = sessions::state(&db, &self.workflows, app_id, session_id).await?
-        else {
-            return Ok(Modified::NotFound);
-        };
-        let change = match decide(&state) {
-            Ok(Some(change)) => change,
-            Ok(None) => return Ok(Modified::Unchanged),
-            Err(r) => return Ok(Modified::Rejected(r)),
-        };
-        let events = !change.events.is_empty();
-        let emails = !change.emails.is_empty();
-        let engines = !change.engine_jobs.is_empty();
-        changes::apply(&db, change, tip).await?;
-        idempotency::finish(&db, idem, ()).await?;
-        tx.commit().await.map_err(db_err)?;
-        self.wake(events, emails);
-        if engines {
-            self.engine_signal.notify_one();
-        }
-        Ok(Modified::Applied)
     }
 
     async fn idempotent_response(
@@ -582,15 +643,17 @@ impl Store for PgStore {
     }
 
     fn store_stats(&self) -> crate::stats::StoreStats {
-        let status = self.pool.status();
+        let status = self.shared.pool.status();
         crate::stats::StoreStats {
-            pool_waits: Some(self.pool_waits.snapshot()),
+            backend: "postgres",
+            pool_waits: Some(self.shared.pool_waits.snapshot()),
+            write_groups: Some(self.groups.sizes()),
+            writes_queued: Some(self.groups.queued()),
             pool: Some(crate::stats::PoolGauges {
                 size: status.size as u64,
                 available: status.available as u64,
                 waiting: status.waiting as u64,
             }),
-            ..Default::default()
         }
     }
 }

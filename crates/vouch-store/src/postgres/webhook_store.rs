@@ -145,7 +145,7 @@ impl WebhookStore for PgStore {
     }
 
     fn outbox_signal(&self) -> Arc<tokio::sync::Notify> {
-        self.signal.clone()
+        self.shared.signal.clone()
     }
 }
 
@@ -182,6 +182,6 @@ impl EmailStore for PgStore {
     }
 
     fn email_signal(&self) -> Arc<tokio::sync::Notify> {
-        self.mail_signal.clone()
+        self.shared.mail_signal.clone()
     }
 }

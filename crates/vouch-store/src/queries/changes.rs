@@ -17,14 +17,17 @@ pub type ChainTip = (i64, String);
 /// row `tip`: every row goes out in one list (one round trip on PostgreSQL). The UPDATE still
 /// names the version it was decided on; a change that does not match it is refused whole.
 pub async fn apply(db: &impl Db, ch: SessionChange, tip: ChainTip) -> StoreResult<()> {
-    let done = db
-        .execute_all(statements(ch, tip))
-        .await
-        .map_err(|e| match e {
-            // Only an attempt's (session, seq) can collide: written by a concurrent change.
-            StoreError::Duplicate(_) => StoreError::VersionConflict,
-            e => e,
-        })?;
+    judge(db.execute_all(statements(ch, tip)).await)
+}
+
+/// Whether a change's statements (as `statements` lists them) were applied: the UPDATE must
+/// have found the version the change was decided on.
+pub fn judge(done: StoreResult<Vec<u64>>) -> StoreResult<()> {
+    let done = done.map_err(|e| match e {
+        // Only an attempt's (session, seq) can collide: written by a concurrent change.
+        StoreError::Duplicate(_) => StoreError::VersionConflict,
+        e => e,
+    })?;
     if done.first() == Some(&0) {
         return Err(StoreError::VersionConflict);
     }
@@ -32,7 +35,10 @@ pub async fn apply(db: &impl Db, ch: SessionChange, tip: ChainTip) -> StoreResul
 }
 
 /// A change's statements, in order; the first is the session's UPDATE (one row, or none when
-/// the version it was decided on is gone).
+/// the version it was decided on is gone). The session's id and version are all it names:
+/// the state was read under the row's lock and belonged to the application, and a deletion
+/// moves the version too. (A condition on `deleted_at` would also let a planner without
+/// statistics pick the partial lifecycle index and scan it whole for every change.)
 pub fn statements(ch: SessionChange, tip: ChainTip) -> Vec<crate::sql::Stmt> {
     let sid = ch.session_id;
     let update = stmt!(
@@ -43,10 +49,10 @@ pub fn statements(ch: SessionChange, tip: ChainTip) -> Vec<crate::sql::Stmt> {
             country = COALESCE($5, country),
             full_name = COALESCE($6, full_name),
             updated_at = $7,
-            kyc_expires_at = CASE WHEN $11 THEN $12 ELSE kyc_expires_at END,
-            backend_resubmitted_at = CASE WHEN $13 THEN $7 ELSE backend_resubmitted_at END,
+            kyc_expires_at = CASE WHEN $10 THEN $11 ELSE kyc_expires_at END,
+            backend_resubmitted_at = CASE WHEN $12 THEN $7 ELSE backend_resubmitted_at END,
             version = version + 1
-         WHERE id = $8 AND app_id = $9 AND version = $10 AND deleted_at IS NULL",
+         WHERE id = $8 AND version = $9",
         ch.status.map(SessionStatus::as_str),
         ch.resubmit_info.is_some(),
         Param::opt_json(ch.resubmit_info.as_ref().and_then(Option::as_ref)),
@@ -55,7 +61,6 @@ pub fn statements(ch: SessionChange, tip: ChainTip) -> Vec<crate::sql::Stmt> {
         ch.full_name.clone(),
         ch.now,
         sid,
-        ch.app_id,
         ch.expected_version,
         ch.kyc_expires_at.is_some(),
         ch.kyc_expires_at.flatten(),

@@ -613,6 +613,7 @@ impl Store for SqliteStore {
     fn store_stats(&self) -> crate::stats::StoreStats {
         let (groups, queued) = self.writer.stats();
         crate::stats::StoreStats {
+            backend: "sqlite",
             write_groups: Some(groups),
             writes_queued: Some(queued),
             ..Default::default()

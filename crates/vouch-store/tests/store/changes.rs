@@ -525,4 +525,84 @@ pub(crate) async fn concurrent_changes_are_isolated_within_a_group(db: Db) {
         0
     );
     assert_eq!(s.verify_reviews(None).await.unwrap(), (n_sessions, vec![]));
+    let groups = s
+        .store_stats()
+        .write_groups
+        .expect("both backends group writes");
+    assert!(
+        groups.count() > groups.cumulative[0],
+        "some of 200 changes at once shared a transaction: {groups:?}"
+    );
+}
+
+/// A change the database itself refuses (its attempt's id is taken) among changes sent
+/// together: it alone is undone and answered, every other one stands.
+pub(crate) async fn a_refused_change_falls_alone_in_its_group(db: Db) {
+    let s = &db.store;
+    let app = make_app(s, "alpha", t(0)).await;
+    let wf = make_workflow(s, app.id, &["OCR"], true, t(1)).await;
+    const N: usize = 60;
+    let mut sessions = Vec::new();
+    for i in 0..N {
+        sessions.push(
+            create(
+                s,
+                new_session(app.id, Some(wf.id), Some(&format!("r-{i}")), t(10)),
+            )
+            .await,
+        );
+    }
+    let taken = attempt(sessions[0].id, 1, t(20));
+    let first = SessionChange {
+        attempts: vec![taken.clone()],
+        ..change(&sessions[0], 1, t(20))
+    };
+    apply(s, first, None).await.expect("the first attempt");
+
+    let barrier = Arc::new(tokio::sync::Barrier::new(N - 1));
+    let mut set = JoinSet::new();
+    for (i, sess) in sessions.iter().enumerate().skip(1) {
+        let mut a = attempt(sess.id, 1, t(30));
+        if i % 7 == 0 {
+            a.id = taken.id;
+        }
+        let c = SessionChange {
+            status: Some(SessionStatus::InProgress),
+            attempts: vec![a],
+            reviews: vec![review(
+                SessionStatus::NotStarted,
+                SessionStatus::InProgress,
+                None,
+                t(30),
+            )],
+            ..change(sess, 1, t(30))
+        };
+        let (st, b) = (s.clone(), barrier.clone());
+        set.spawn(async move {
+            b.wait().await;
+            (i, apply(&st, c, None).await)
+        });
+    }
+    for (i, r) in set.join_all().await {
+        let sess = &sessions[i];
+        let now = s.get_session(app.id, sess.id).await.unwrap().unwrap();
+        let reviews = s.reviews(sess.id).await.unwrap().len();
+        if i % 7 == 0 {
+            assert!(
+                matches!(r, Err(StoreError::VersionConflict)),
+                "call {i}: {r:?}"
+            );
+            assert_eq!(
+                (now.version, now.status, reviews),
+                (1, SessionStatus::NotStarted, 0)
+            );
+        } else {
+            assert!(matches!(r, Ok(Modified::Applied)), "call {i}: {r:?}");
+            assert_eq!(
+                (now.version, now.status, reviews),
+                (2, SessionStatus::InProgress, 1)
+            );
+        }
+    }
+    assert_eq!(s.verify_reviews(None).await.unwrap().1, vec![]);
 }

@@ -25,6 +25,7 @@ conformance!(
     changes::resubmit_info_is_stored_announced_and_cleared,
     changes::resubmission_boundary_survives_storage,
     changes::concurrent_changes_are_isolated_within_a_group,
+    changes::a_refused_change_falls_alone_in_its_group,
     decisions::core_decisions_are_written_whole,
     decisions::core_rejections_write_nothing,
     decisions::concurrent_decisions_each_see_the_previous_one,

@@ -146,23 +146,30 @@ async fn latency_histograms_queues_and_the_store_are_measured() {
         "{text}"
     );
 
-    // The store: SQLite's write groups (each write counted once), or PostgreSQL's pool waits.
-    if text.contains("vouch_sqlite_write_group_requests_count") {
-        let groups = value(&text, "vouch_sqlite_write_group_requests_count");
-        let requests = value(&text, "vouch_sqlite_write_group_requests_sum");
-        assert!(
-            groups >= 1.0 && requests >= groups,
-            "{groups} groups, {requests} requests"
-        );
-        assert_eq!(
-            value(
-                &text,
-                r#"vouch_sqlite_write_group_requests_bucket{le="+Inf"}"#
-            ),
-            groups
-        );
-        value(&text, "vouch_sqlite_writes_queued");
+    // The store: its write groups (each change counted once), and PostgreSQL's pool waits.
+    let backend = if text.contains("vouch_sqlite_write_group_requests_count") {
+        "sqlite"
     } else {
+        "postgres"
+    };
+    let groups = value(
+        &text,
+        &format!("vouch_{backend}_write_group_requests_count"),
+    );
+    let requests = value(&text, &format!("vouch_{backend}_write_group_requests_sum"));
+    assert!(
+        groups >= 1.0 && requests >= groups,
+        "{groups} groups, {requests} requests"
+    );
+    assert_eq!(
+        value(
+            &text,
+            &format!("vouch_{backend}_write_group_requests_bucket{{le=\"+Inf\"}}")
+        ),
+        groups
+    );
+    value(&text, &format!("vouch_{backend}_writes_queued"));
+    if backend == "postgres" {
         assert!(
             value(&text, "vouch_postgres_pool_wait_seconds_count") >= 5.0,
             "{text}"
