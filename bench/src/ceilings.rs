@@ -87,7 +87,23 @@ pub enum StorageTarget {
     Postgres { url: String, pool_size: usize },
 }
 
+/// The store's transaction without HTTP, on a runtime of its own with a worker per core, as
+/// vouch's (the benchmark's runtime has `--client-threads` workers, one by default).
 pub async fn bare_storage(
+    target: StorageTarget,
+    plan: Plan,
+    sessions: usize,
+) -> anyhow::Result<Stats> {
+    tokio::task::spawn_blocking(move || {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(bare_storage_here(target, plan, sessions))
+    })
+    .await?
+}
+
+async fn bare_storage_here(
     target: StorageTarget,
     plan: Plan,
     sessions: usize,

@@ -61,6 +61,7 @@ impl Server {
             .env("VOUCH_RATE_LIMIT__PDF", "1000000000")
             .env("VOUCH_RATE_LIMIT__UNAUTHENTICATED", "1000000000")
             .env("VOUCH_RATE_LIMIT__CONSOLE_PAGES", "1000000000")
+            .env("VOUCH_RATE_LIMIT__PERSON_PAGES", "1000000000")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true);
