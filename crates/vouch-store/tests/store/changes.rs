@@ -606,3 +606,42 @@ pub(crate) async fn a_refused_change_falls_alone_in_its_group(db: Db) {
     }
     assert_eq!(s.verify_reviews(None).await.unwrap().1, vec![]);
 }
+
+/// On tables never analyzed (a server without autovacuum, a fresh deployment), the change's
+/// UPDATE is still served by the primary key: a condition a partial index also states would let
+/// the planner scan that index whole for every change. (SQLite plans by its indexes alone.)
+pub(crate) async fn a_change_is_planned_on_the_primary_key_without_statistics(db: Db) {
+    if !matches!(db.backend, Backend::Postgres) {
+        return;
+    }
+    let s = &db.store;
+    let app = make_app(s, "alpha", t(0)).await;
+    let wf = make_workflow(s, app.id, &["OCR"], true, t(1)).await;
+    let mut sessions = Vec::new();
+    for i in 0..20 {
+        sessions.push(
+            create(
+                s,
+                new_session(app.id, Some(wf.id), Some(&format!("p-{i}")), t(10)),
+            )
+            .await,
+        );
+    }
+    let update = vouch_store::queries::changes::statements(
+        change(&sessions[7], 1, t(20)),
+        (0, vouch_core::review::GENESIS_HASH.to_string()),
+    )
+    .remove(0);
+    let client = vouch_store::testing::connect(&db.url).await.unwrap();
+    let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+        update.params.iter().map(|p| p as _).collect();
+    let plan: Vec<String> = client
+        .query(&format!("EXPLAIN {}", update.sql), &params)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let plan = plan.join("\n");
+    assert!(plan.contains("sessions_pkey"), "{plan}");
+}

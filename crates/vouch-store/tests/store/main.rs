@@ -26,6 +26,7 @@ conformance!(
     changes::resubmission_boundary_survives_storage,
     changes::concurrent_changes_are_isolated_within_a_group,
     changes::a_refused_change_falls_alone_in_its_group,
+    changes::a_change_is_planned_on_the_primary_key_without_statistics,
     decisions::core_decisions_are_written_whole,
     decisions::core_rejections_write_nothing,
     decisions::concurrent_decisions_each_see_the_previous_one,
